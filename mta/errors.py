@@ -3,9 +3,9 @@
 Errors are keyed on *who* failed and *whether a retry helps*::
 
     AcctpipeError                 base; ``retryable`` says whether trying again can help
-    ├── ConfigError               the operator's configuration (path, line, section) — never retryable
-    │   └── ConfigErrors          every ConfigError found in one load, reported together
-    ├── InputDataError            data handed to us (accounting rows, DSNs, CSV imports) — not retryable
+    ├── ConfigError               the operator's configuration (path, line, section); no retry
+    │   └── InvalidConfigError    every ConfigError found in one load, reported together
+    ├── InputDataError            data handed to us (accounting rows, DSNs, imports); no retry
     │   └── AccountingFormatError an accounting or reject-log file (path, offset)
     ├── LocalError                this host: disk, permissions, spool — a retry may help
     └── RemotePeerError           a peer: SMTP server, webhook receiver, database (reply_code,
@@ -28,8 +28,8 @@ __all__ = [
     "AccountingFormatError",
     "AcctpipeError",
     "ConfigError",
-    "ConfigErrors",
     "InputDataError",
+    "InvalidConfigError",
     "LocalError",
     "PermanentPeerError",
     "RemotePeerError",
@@ -71,7 +71,7 @@ class ConfigError(AcctpipeError):
         return ": ".join(parts)
 
 
-class ConfigErrors(ConfigError):
+class InvalidConfigError(ConfigError):
     """Every :class:`ConfigError` found while loading one configuration."""
 
     def __init__(self, errors: Iterable[ConfigError]) -> None:

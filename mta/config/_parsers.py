@@ -1,0 +1,214 @@
+"""Parsers for compound directive values (the simple grammars are in ``values``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+
+from mta.config.model import HttpAccess, Route, SourceHost
+from mta.config.values import parse_address, parse_bool, parse_int, parse_network
+
+__all__ = [
+    "BOUNCE_CATEGORIES",
+    "RECORD_TYPES",
+    "parse_date",
+    "parse_domain_key",
+    "parse_domain_macro",
+    "parse_email",
+    "parse_enum",
+    "parse_float",
+    "parse_http_access",
+    "parse_list",
+    "parse_name",
+    "parse_pickup_line",
+    "parse_record_fields",
+    "parse_records",
+    "parse_route",
+    "parse_source_host",
+    "parse_string",
+    "unquote",
+]
+
+# PowerMTA's bounce categories (DESIGN.md contract 3).
+BOUNCE_CATEGORIES = frozenset(
+    {
+        "bad-mailbox", "bad-domain", "inactive-mailbox", "quota-issues", "spam-related",
+        "policy-related", "content-related", "message-expired", "no-answer-from-host",
+        "bad-connection", "routing-errors", "protocol-errors", "relaying-issues",
+        "invalid-sender", "bad-configuration", "virus-related", "other",
+    }
+)  # fmt: skip
+
+# Accounting record types and the long names PowerMTA also accepts in `records`.
+RECORD_TYPES: dict[str, str] = {
+    "d": "d", "delivery": "d", "delivered": "d",
+    "b": "b", "bounce": "b", "bounced": "b",
+    "t": "t", "transient": "t",
+    "tq": "tq", "transient-queue": "tq",
+    "f": "f", "feedback-loop": "f", "feedback": "f",
+    "rb": "rb", "remote-bounce": "rb",
+    "rs": "rs", "remote-status": "rs",
+    "r": "r", "receipt": "r", "received": "r",
+}  # fmt: skip
+
+_NAME_TOKEN = re.compile(r"\{?[A-Za-z0-9][A-Za-z0-9_.@*{}-]*\}?")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def unquote(text: str) -> str:
+    """Strip one pair of surrounding double quotes, undoing ``\\"`` escapes inside."""
+    s = text.strip()
+    if len(s) >= 2 and s[0] == s[-1] == '"':
+        return s[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return s
+
+
+def parse_string(text: str) -> str:
+    """Any text; surrounding quotes are removed."""
+    return unquote(text)
+
+
+def parse_name(text: str) -> str:
+    """A single name token (vmta, pool, pattern list, ``{source}``)."""
+    s = unquote(text)
+    if not _NAME_TOKEN.fullmatch(s):
+        raise ValueError(f"expected a single name, got {text!r}")
+    return s
+
+
+def parse_email(text: str) -> str:
+    """An e-mail address such as ``postmaster@example.com``."""
+    s = unquote(text)
+    if not _EMAIL.fullmatch(s):
+        raise ValueError(f"expected an e-mail address, got {text!r}")
+    return s
+
+
+def parse_float(text: str) -> float:
+    """A positive decimal number (scale factors)."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def parse_date(text: str) -> date:
+    """An ISO date (``2026-11-01``)."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def parse_enum(*choices: str) -> Callable[[str], str]:
+    """A parser accepting one of ``choices`` (case-insensitive)."""
+
+    def parse(text: str) -> str:
+        low = text.strip().lower()
+        if low not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}; got {text!r}")
+        return low
+
+    return parse
+
+
+def parse_list(text: str) -> tuple[str, ...]:
+    """Items separated by commas and/or white space."""
+    items = tuple(p for p in re.split(r"[\s,]+", text.strip()) if p)
+    if not items:
+        raise ValueError("expected one or more items")
+    return items
+
+
+def parse_source_host(text: str) -> SourceHost:
+    """``smtp-source-host IP [HOSTNAME]``."""
+    parts = text.split()
+    if not 1 <= len(parts) <= 2:
+        raise ValueError("expected an IP address and a host name")
+    ip = parts[0]
+    parse_network(ip)  # validates the address
+    if "/" in ip:
+        raise ValueError(f"expected a single address, not a network: {ip!r}")
+    return SourceHost(ip, parts[1] if len(parts) == 2 else None)
+
+
+def parse_http_access(text: str) -> HttpAccess:
+    """``http-access ADDR/CIDR none|monitor|admin``."""
+    parts = text.split()
+    if len(parts) != 2:
+        raise ValueError("expected an address (or CIDR) and a level: none, monitor or admin")
+    level = parse_enum("none", "monitor", "admin")(parts[1])
+    return HttpAccess(parse_network(parts[0]), level)
+
+
+def parse_domain_key(text: str) -> tuple[str, str, str]:
+    """``domain-key SELECTOR,DOMAIN,KEYFILE`` (PowerMTA separates with commas)."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 3 or not all(parts):
+        raise ValueError("expected SELECTOR,DOMAIN,KEYFILE (three parts separated by commas)")
+    return parts[0], parts[1].lower(), unquote(parts[2])
+
+
+def parse_domain_macro(text: str) -> tuple[str, tuple[str, ...]]:
+    """``domain-macro NAME d1, d2, …``."""
+    name, _, rest = text.strip().partition(" ")
+    if not name or not rest.strip():
+        raise ValueError("expected a macro name followed by domains, e.g. ms hotmail.com,live.com")
+    return parse_name(name), tuple(d.lower() for d in parse_list(rest))
+
+
+def parse_pickup_line(text: str) -> tuple[str, str | None]:
+    """PowerMTA's ``pickup DIR [BADDIR]``."""
+    parts = text.split()
+    if not 1 <= len(parts) <= 2:
+        raise ValueError("expected a pickup directory and optionally a bad-mail directory")
+    return parts[0], parts[1] if len(parts) == 2 else None
+
+
+def parse_records(text: str) -> tuple[str, ...]:
+    """``records d,b,t`` — record types (long names such as ``delivery`` accepted)."""
+    out: list[str] = []
+    for item in parse_list(text):
+        code = RECORD_TYPES.get(item.lower())
+        if code is None:
+            raise ValueError(f"unknown record type {item!r} (use {', '.join(_SHORT_TYPES)})")
+        if code not in out:
+            out.append(code)
+    return tuple(out)
+
+
+_SHORT_TYPES = ("d", "b", "t", "tq", "f", "rb", "rs", "r")
+
+
+def parse_record_fields(text: str) -> tuple[str, tuple[str, ...]]:
+    """``record-fields TYPE field,field,…`` (``*`` means the default set)."""
+    kind, _, rest = text.strip().partition(" ")
+    code = RECORD_TYPES.get(kind.lower())
+    if code is None:
+        raise ValueError(f"unknown record type {kind!r}")
+    fields = parse_list(rest)
+    return code, fields
+
+
+def parse_route(text: str) -> Route:
+    """``route HOST[:PORT] [priority=N] [backup=yes]``."""
+    parts = text.split()
+    if not parts:
+        raise ValueError("expected a host[:port]")
+    address = parse_address(parts[0], default_port=25)
+    priority, backup = 10, False
+    for opt in parts[1:]:
+        key, sep, value = opt.partition("=")
+        if key == "backup" and not sep:
+            backup = True
+        elif key == "backup":
+            backup = parse_bool(value)
+        elif key == "priority" and sep:
+            priority = parse_int(value)
+        else:
+            raise ValueError(f"unknown route option {opt!r} (use priority=N or backup=yes)")
+    return Route(address, priority, backup)

@@ -1,0 +1,127 @@
+"""Load a configuration: files and ``include`` (the only I/O), then the pure passes.
+
+``parse_config_text`` is the sans-IO entry point (tests and fuzzing use it);
+``load_config`` reads from disk. Both return a :class:`Config` or raise
+:class:`~mta.errors.InvalidConfigError` carrying *every* error found, each located as
+``path:line: <section>: message``. Nothing else escapes: a fuzz test holds us to it.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from mta.config._build import build_config
+from mta.config._lexer import Directive, Statement, Where, error_at, lex
+from mta.config._parsers import unquote
+from mta.config._tree import build_tree
+from mta.config.model import Config
+from mta.errors import ConfigError, InvalidConfigError
+
+__all__ = ["load_config", "parse_config_text"]
+
+Reader = Callable[[str], str]
+_MAX_INCLUDE_DEPTH = 16
+
+
+def _read_file(path: str) -> str:
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start})") from None
+
+
+def _expand(
+    text: str, path: str, reader: Reader | None, stack: tuple[str, ...], errors: list[ConfigError]
+) -> tuple[list[Statement], list[str]]:
+    statements, lex_errors = lex(text, path)
+    errors.extend(lex_errors)
+    out: list[Statement] = []
+    files = [path]
+    for st in statements:
+        if not (isinstance(st, Directive) and st.name == "include"):
+            out.append(st)
+            continue
+        sub_statements, sub_files = _include(st, path, reader, stack, errors)
+        out.extend(sub_statements)
+        files.extend(sub_files)
+    return out, files
+
+
+def _include(
+    st: Directive,
+    path: str,
+    reader: Reader | None,
+    stack: tuple[str, ...],
+    errors: list[ConfigError],
+) -> tuple[list[Statement], list[str]]:
+    target = unquote(st.value)
+    if not target:
+        errors.append(error_at(st.where, "include needs a file name"))
+        return [], []
+    if reader is None:
+        errors.append(error_at(st.where, "include is not available when parsing text alone"))
+        return [], []
+    base = Path(path).parent
+    pattern = str(base / target) if not Path(target).is_absolute() else target
+    if any(ch in target for ch in "*?["):
+        matches = sorted(glob.glob(pattern))  # noqa: PTH207 - patterns may be absolute
+        if not matches:
+            errors.append(error_at(st.where, f"include {target!r} matches no file"))
+    else:
+        matches = [pattern]
+    out: list[Statement] = []
+    files: list[str] = []
+    for match in matches:
+        resolved = str(Path(match).resolve())
+        if resolved in stack:
+            errors.append(error_at(st.where, f"include {target!r} includes itself (loop)"))
+            continue
+        if len(stack) >= _MAX_INCLUDE_DEPTH:
+            errors.append(error_at(st.where, f"includes nested deeper than {_MAX_INCLUDE_DEPTH}"))
+            continue
+        try:
+            text = reader(match)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            errors.append(error_at(st.where, f"cannot read include {match!r}: {reason}"))
+            continue
+        sub, sub_files = _expand(text, match, reader, (*stack, resolved), errors)
+        out.extend(sub)
+        files.extend(sub_files)
+    return out, files
+
+
+def parse_config_text(text: str, path: str = "<config>", *, reader: Reader | None = None) -> Config:
+    """Parse configuration ``text`` as if read from ``path``; ``reader`` serves includes."""
+    errors: list[ConfigError] = []
+    top = str(Path(path).resolve()) if reader is not None else path
+    statements, files = _expand(text, path, reader, (top,), errors)
+    root, sink = build_tree(statements, Where(path, 1))
+    errors.extend(sink.errors)
+    config, build_errors, build_warnings = build_config(root, tuple(dict.fromkeys(files)))
+    errors.extend(build_errors)
+    if errors:
+        errors.sort(key=lambda e: (files.index(e.path) if e.path in files else 0, e.line or 0))
+        raise InvalidConfigError(errors)
+    warnings = sorted(
+        [*sink.warnings, *build_warnings],
+        key=lambda w: (files.index(w.where.path) if w.where.path in files else 0, w.where.line),
+    )
+    return replace(config, warnings=tuple(warnings))
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and parse the configuration file at ``path`` (and what it includes)."""
+    name = str(path)
+    try:
+        text = _read_file(name)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidConfigError(
+            [ConfigError(f"cannot read configuration: {reason}", path=name)]
+        ) from None
+    return parse_config_text(text, name, reader=_read_file)
