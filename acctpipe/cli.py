@@ -1,0 +1,138 @@
+"""The ``acctpipe`` command line (typer + rich).
+
+Errors print as one line a person can act on (``path:line: <section>: message``
+for configuration); ``--verbose`` adds the traceback. Exit codes: 0 success,
+1 failure, 2 invalid configuration or usage.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from acctpipe import __version__
+from mta.errors import AcctpipeError, ConfigError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="acctpipe",
+    help="Close the sender's loop: PowerMTA-style MTA → accounting files → DuckDB → decisions.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+
+
+class _State:
+    verbose = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"acctpipe {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show details (tracebacks) on errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """acctpipe — PowerMTA-compatible sending, accounting ingest and feedback in one tool."""
+    _State.verbose = verbose
+
+
+@app.command(
+    "check-config",
+    epilog=(
+        "Examples:\n\n"
+        "  acctpipe check-config /etc/pmta/config\n\n"
+        "  acctpipe check-config hot.conf --domain gmail.com --vmta ip-1"
+    ),
+)
+def check_config(
+    path: Annotated[Path, typer.Argument(help="PowerMTA-syntax configuration file.")],
+    domain: Annotated[
+        str | None,
+        typer.Option("--domain", "-d", help="Show the effective settings for this destination."),
+    ] = None,
+    vmta: Annotated[
+        str | None, typer.Option("--vmta", help="With --domain: as sent through this vmta.")
+    ] = None,
+) -> None:
+    """Validate a configuration; print a summary, or every error as PATH:LINE: message."""
+    from acctpipe._cli_config import run_check_config
+
+    raise typer.Exit(run_check_config(path, domain, vmta, out, err))
+
+
+@app.command("config-reference")
+def config_reference(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Print the configuration reference (Markdown) generated from the directive table."""
+    from mta.config.render import reference_markdown
+
+    text = reference_markdown()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command(epilog="Example:\n\n  acctpipe demo --data-dir ./demo-data")
+def demo(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Where the demo writes its files.")
+    ] = Path("demo-data"),
+) -> None:
+    """Run the demo on the embedded defaults (no network, no services)."""
+    from acctpipe.demo import run_demo
+
+    run_demo(data_dir, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning known errors into one line on stderr."""
+    try:
+        app(args=argv)  # standalone mode: usage errors print themselves and exit 2
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except AcctpipeError as exc:
+        _report(exc)
+        return 2 if isinstance(exc, ConfigError) else 1
+    except Exception as exc:  # the last line of defence: one line, detail on --verbose
+        _report(exc)
+        return 1
+    return 0
+
+
+def _report(exc: BaseException) -> None:
+    err.print(f"acctpipe: error: {exc}", markup=False)
+    if _State.verbose:
+        err.print("".join(traceback.format_exception(exc)), markup=False)
+    else:
+        err.print("(run with --verbose for details)", style="dim")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
