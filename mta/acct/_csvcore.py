@@ -1,0 +1,217 @@
+"""The CSV record core shared by the accounting file and the reject log.
+
+Both files are RFC 4180 CSV, whose grammar (section 2) is::
+
+    file        = [header CRLF] record *(CRLF record) [CRLF]
+    record      = field *(COMMA field)
+    field       = (escaped / non-escaped)
+    escaped     = DQUOTE *(TEXTDATA / COMMA / CR / LF / 2DQUOTE) DQUOTE
+    non-escaped = *TEXTDATA
+
+Deliberate leniencies when reading: a bare LF ends a record as well as CRLF,
+TEXTDATA is any byte (UTF-8, else cp1252/latin-1) rather than printable ASCII,
+and a line of only whitespace is skipped.
+
+Splitting is done on bytes so offsets are exact: the region up to the last LF
+is split on LF in C, then pieces are merged while their running count of
+``"`` is odd (an LF inside an escaped field). This is exact for RFC 4180
+input. A stray quote in a non-escaped field would make the parity swallow the
+next lines, so an open record longer than ``max_record_size`` is cut back to
+its first line, reported as malformed, and scanning resumes after it.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+DEFAULT_MAX_RECORD_SIZE: Final = 64 * 1024
+
+# A well-formed CSV record as the core hands it on: (offset, length, values,
+# body). body is the record's bytes without its final LF, kept for quarantine.
+CsvRecord = tuple[int, int, list[str], bytes]
+_QuoteState = Literal["closed", "runaway", "open"]
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedRow:
+    """A record that could not be read; it belongs in the quarantine.
+
+    ``raw`` is exactly the bytes ``offset`` to ``offset + length`` of the
+    stream, line terminator included, so the quarantine can keep them verbatim.
+    """
+
+    offset: int
+    length: int
+    raw: bytes
+    reason: str
+
+
+_MUST_QUOTE: Final = frozenset(',"\r\n')
+
+
+def quote_field(value: str) -> str:
+    """Quote ``value`` per RFC 4180 when it holds a comma, quote, CR or LF."""
+    if _MUST_QUOTE.isdisjoint(value):
+        return value
+    return '"' + value.replace('"', '""') + '"'
+
+
+def encode_row(values: list[str]) -> bytes:
+    """Encode one record as UTF-8 CSV terminated by CRLF, as PowerMTA writes it."""
+    return (",".join([quote_field(v) for v in values]) + "\r\n").encode("utf-8")
+
+
+def to_malformed(record: CsvRecord, reason: str) -> MalformedRow:
+    """Turn a well-formed CSV record that makes no sense into a :class:`MalformedRow`."""
+    offset, length, _, body = record
+    return MalformedRow(offset, length, body + b"\n", reason)
+
+
+def decode_text(body: bytes) -> str:
+    """Decode a record's bytes: UTF-8, else cp1252, else latin-1 (which never fails)."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # Remote servers put 8-bit text in diagnostics; keep the row readable.
+    try:
+        return body.decode("cp1252")
+    except UnicodeDecodeError:
+        return body.decode("latin-1")
+
+
+class RecordSplitter:
+    """Cut a byte stream into CSV records with exact offsets (sans-IO)."""
+
+    def __init__(self, start_offset: int = 0, max_record_size: int = DEFAULT_MAX_RECORD_SIZE):
+        self._pending = b""
+        self._offset = start_offset
+        self._max = max_record_size
+
+    @property
+    def offset(self) -> int:
+        """Stream offset just after the last complete record handed out."""
+        return self._offset
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes received but not yet part of a complete record."""
+        return self._pending
+
+    def feed(self, chunk: bytes) -> list[CsvRecord | MalformedRow]:
+        """Add ``chunk``; return the records it completes, in stream order."""
+        if b"\n" not in chunk:
+            self._pending += chunk
+            return []
+        lines = (self._pending + chunk).split(b"\n")
+        tail = lines.pop()
+        return self._take(lines, tail)
+
+    def close(self) -> list[CsvRecord | MalformedRow]:
+        """End of input: return what is left, incomplete records as malformed."""
+        out: list[CsvRecord | MalformedRow] = []
+        while self._pending:
+            data, self._pending = self._pending, b""
+            if b"\n" not in data or data.count(b'"') % 2 == 0:
+                # One record that only lacks its line terminator (or its closing quote).
+                reason = "unterminated quoted field" if data.count(b'"') % 2 else _TRUNCATED
+                out.append(MalformedRow(self._offset, len(data), data, f"{reason} at end of input"))
+                self._offset += len(data)
+                break
+            # The first line opened a quote that never closes: quarantine that line
+            # alone and rescan the rest, which may hold good records.
+            first, _, rest = data.partition(b"\n")
+            out.append(MalformedRow(self._offset, len(first) + 1, first + b"\n", _UNTERMINATED))
+            self._offset += len(first) + 1
+            out.extend(self.feed(rest))
+        return out
+
+    def _take(self, lines: list[bytes], tail: bytes) -> list[CsvRecord | MalformedRow]:
+        out: list[CsvRecord | MalformedRow] = []
+        # Records with escaped fields go through csv together, once, after the loop:
+        # (index in out, offset, length, body, text).
+        quoted: list[tuple[int, int, int, bytes, str]] = []
+        offset = self._offset
+        i, n = 0, len(lines)
+        while i < n:
+            line = lines[i]
+            if line.count(b'"') % 2 == 0:
+                body, i = line, i + 1
+            else:
+                end, state = self._find_close(lines, i)
+                if state == "closed":
+                    body, i = b"\n".join(lines[i:end]), end
+                elif state == "runaway":
+                    # Runaway quote: quarantine the opening line alone, rescan after it.
+                    out.append(MalformedRow(offset, len(line) + 1, line + b"\n", _UNTERMINATED))
+                    offset, i = offset + len(line) + 1, i + 1
+                    continue
+                else:
+                    break  # an LF inside quotes; wait for the rest of the record
+            length = len(body) + 1
+            if body and not body.isspace():
+                text = decode_text(body)
+                if text.endswith("\r"):
+                    text = text[:-1]
+                if '"' in text:
+                    quoted.append((len(out), offset, length, body, text))
+                    out.append(_PLACEHOLDER)
+                else:
+                    # No escaped fields: a plain split is exact and much faster than csv.
+                    out.append((offset, length, text.split(","), body))
+            offset += length
+        self._offset = offset
+        self._pending = b"\n".join([*lines[i:], tail])
+        if quoted:
+            parsed = _split_escaped([q[4] for q in quoted])
+            for (index, start, length, body, _), values in zip(quoted, parsed, strict=True):
+                out[index] = (
+                    (start, length, values, body)
+                    if isinstance(values, list)
+                    else MalformedRow(start, length, body + b"\n", values)
+                )
+        return out
+
+    def _find_close(self, lines: list[bytes], start: int) -> tuple[int, _QuoteState]:
+        """Find the line that closes the quote opened on ``lines[start]``."""
+        size = len(lines[start])
+        for end in range(start + 1, len(lines)):
+            size += len(lines[end]) + 1
+            if lines[end].count(b'"') % 2:
+                return end + 1, "closed"
+            if size > self._max:
+                return end + 1, "runaway"
+        return len(lines), "open"
+
+
+_UNTERMINATED: Final = "unterminated quoted field"
+_TRUNCATED: Final = "truncated record"
+
+
+_PLACEHOLDER: Final[CsvRecord] = (0, 0, [], b"")
+
+
+def _split_escaped(texts: list[str]) -> Sequence[list[str] | str]:
+    """Parse records that contain quotes: their values, or why they are malformed."""
+    # strict: junk after a closing quote or a quote left open is an error, not data.
+    reader = csv.reader(texts, strict=True)
+    try:
+        rows = list(reader)
+    except csv.Error:
+        rows = []
+    # csv yields at most one row per element (a bare newline is an error), and
+    # an element left inside quotes joins the next; so equal counts mean each
+    # record parsed on its own. Otherwise parse one by one to isolate the culprit.
+    if len(rows) == len(texts) and reader.line_num == len(texts):
+        return rows
+    return [_split_one(text) for text in texts]
+
+
+def _split_one(text: str) -> list[str] | str:
+    try:
+        return next(csv.reader((text,), strict=True))
+    except csv.Error as exc:
+        return f"bad CSV quoting: {exc}"

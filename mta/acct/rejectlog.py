@@ -1,0 +1,202 @@
+"""The reject log: one CSV row per SMTP command our listener refused.
+
+Same dialect as the accounting file (RFC 4180, UTF-8, CRLF, a header row
+first, timestamps as ``2026-11-25 07:43:47+0000``), with the columns in
+:data:`REJECT_FIELDS`. Rows are read by the same record core as the accounting
+file, so quoting, offsets and quarantine behave identically.
+
+Secrets never reach this file: :func:`encode_reject` cuts an ``AUTH`` command
+down to its mechanism (``AUTH PLAIN``), and callers must not log the SASL
+exchange lines that follow a 334 reply at all — they are not commands. The
+decoder applies the same cut, so a log from elsewhere cannot leak them onward.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from mta.acct._csvcore import (
+    DEFAULT_MAX_RECORD_SIZE,
+    CsvRecord,
+    MalformedRow,
+    RecordSplitter,
+    encode_row,
+    to_malformed,
+)
+from mta.acct.timefmt import format_time, parse_time
+
+__all__ = [
+    "REJECT_FIELDS",
+    "MalformedRow",
+    "RejectLogDecoder",
+    "RejectRecord",
+    "RejectRow",
+    "encode_reject",
+    "encode_reject_header",
+]
+
+REJECT_FIELDS: Final[tuple[str, ...]] = (
+    "timeLogged",
+    "remoteIp",
+    "remotePort",
+    "helo",
+    "mailFrom",
+    "rcpt",
+    "command",
+    "reply",
+    "reason",
+    "authUser",
+    "listener",
+)
+"""The reject log's columns, in file order."""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectRecord:
+    """One refused SMTP command.
+
+    ``command`` is the command line as received (``RCPT TO:<a@example.com>``)
+    and ``reply`` the full reply we sent (``550 5.7.1 relaying denied``);
+    ``reason`` is our short explanation; ``auth_user`` is the authenticated
+    (or attempted) user name, never a password. A naive ``time_logged`` or a
+    port outside 0-65535 raises :class:`ValueError`.
+    """
+
+    time_logged: datetime
+    remote_ip: str
+    remote_port: int | None = None
+    helo: str = ""
+    mail_from: str = ""
+    rcpt: str = ""
+    command: str = ""
+    reply: str = ""
+    reason: str = ""
+    auth_user: str = ""
+    listener: str = ""
+
+    def __post_init__(self) -> None:
+        if self.time_logged.utcoffset() is None:
+            raise ValueError("RejectRecord.time_logged must be timezone-aware")
+        if self.remote_port is not None and not 0 <= self.remote_port <= 65535:
+            raise ValueError(f"remote port {self.remote_port} is outside 0-65535")
+
+
+@dataclass(frozen=True, slots=True)
+class RejectRow:
+    """A reject-log record and where its bytes are in the stream."""
+
+    offset: int
+    length: int
+    record: RejectRecord
+
+
+# RFC 4954 section 4: "AUTH" SP sasl-mech [SP initial-response]. Only the
+# mechanism is kept: the initial response carries the credentials.
+_AUTH_COMMAND = re.compile(r"\s*(AUTH)(?:\s+(\S+))?(?:\s.*)?", re.IGNORECASE | re.DOTALL)
+
+
+def _redact(command: str) -> str:
+    match = _AUTH_COMMAND.fullmatch(command)
+    if match is None:
+        return command
+    return f"{match[1]} {match[2]}" if match[2] else match[1]
+
+
+def encode_reject_header() -> bytes:
+    """Return the reject log's header row, CRLF-terminated."""
+    return encode_row(list(REJECT_FIELDS))
+
+
+def encode_reject(record: RejectRecord) -> bytes:
+    """Encode one reject-log row; an ``AUTH`` command keeps only its mechanism."""
+    port = "" if record.remote_port is None else str(record.remote_port)
+    return encode_row(
+        [
+            format_time(record.time_logged),
+            record.remote_ip,
+            port,
+            record.helo,
+            record.mail_from,
+            record.rcpt,
+            _redact(record.command),
+            record.reply,
+            record.reason,
+            record.auth_user,
+            record.listener,
+        ]
+    )
+
+
+class RejectLogDecoder:
+    """Incremental reject-log decoder: feed bytes, get :class:`RejectRow` or :class:`MalformedRow`.
+
+    A header row (first field ``timeLogged``) maps columns by name, so columns
+    added by a newer writer are ignored and missing ones read as empty. Rows
+    before any header use :data:`REJECT_FIELDS`. ``offset`` and ``pending``
+    mean what they mean for the accounting decoder.
+    """
+
+    def __init__(self, start_offset: int = 0, *, max_record_size: int = DEFAULT_MAX_RECORD_SIZE):
+        self._splitter = RecordSplitter(start_offset, max_record_size)
+        self._fields: tuple[str, ...] = REJECT_FIELDS
+
+    @property
+    def offset(self) -> int:
+        """Byte offset just after the last complete record consumed (commit this)."""
+        return self._splitter.offset
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes held back because their record is not complete yet."""
+        return self._splitter.pending
+
+    def feed(self, chunk: bytes) -> list[RejectRow | MalformedRow]:
+        """Consume ``chunk`` and return the rows of every record it completes."""
+        return self._interpret(self._splitter.feed(chunk))
+
+    def close(self) -> list[RejectRow | MalformedRow]:
+        """Signal end of input; a partial last record comes back as a :class:`MalformedRow`."""
+        return self._interpret(self._splitter.close())
+
+    def _interpret(self, records: list[CsvRecord | MalformedRow]) -> list[RejectRow | MalformedRow]:
+        out: list[RejectRow | MalformedRow] = []
+        for record in records:
+            if isinstance(record, MalformedRow):
+                out.append(record)
+            elif record[2][0] == "timeLogged":
+                self._fields = tuple(record[2])  # a header row: nothing to report
+            else:
+                out.append(self._row(record))
+        return out
+
+    def _row(self, record: CsvRecord) -> RejectRow | MalformedRow:
+        offset, length, values, _ = record
+        if len(values) != len(self._fields):
+            return to_malformed(record, f"expected {len(self._fields)} fields, got {len(values)}")
+        columns = dict(zip(self._fields, values, strict=True))
+        port = columns.get("remotePort", "")
+        if port and not (port.isascii() and port.isdigit()):
+            return to_malformed(record, f"remotePort {port!r} is not a number")
+        get = columns.get
+        try:
+            parsed = RejectRecord(
+                time_logged=parse_time(get("timeLogged", "")),
+                remote_ip=get("remoteIp", ""),
+                remote_port=int(port) if port else None,
+                helo=get("helo", ""),
+                mail_from=get("mailFrom", ""),
+                rcpt=get("rcpt", ""),
+                # Redacted on the way in too, so a log written by anyone else
+                # cannot carry credentials into the pipeline.
+                command=_redact(get("command", "")),
+                reply=get("reply", ""),
+                reason=get("reason", ""),
+                auth_user=get("authUser", ""),
+                listener=get("listener", ""),
+            )
+        except ValueError as exc:
+            return to_malformed(record, str(exc))
+        return RejectRow(offset, length, parsed)
