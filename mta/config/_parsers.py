@@ -6,12 +6,13 @@ import re
 from collections.abc import Callable
 from datetime import date
 
+from mta.acct.fields import is_known_field
 from mta.config.model import HttpAccess, Route, SourceHost
 from mta.config.values import parse_address, parse_bool, parse_int, parse_network
 
 __all__ = [
     "BOUNCE_CATEGORIES",
-    "RECORD_TYPES",
+    "RECORD_TYPE_NAMES",
     "parse_date",
     "parse_domain_key",
     "parse_domain_macro",
@@ -41,7 +42,7 @@ BOUNCE_CATEGORIES = frozenset(
 )  # fmt: skip
 
 # Accounting record types and the long names PowerMTA also accepts in `records`.
-RECORD_TYPES: dict[str, str] = {
+RECORD_TYPE_NAMES: dict[str, str] = {
     "d": "d", "delivery": "d", "delivered": "d",
     "b": "b", "bounce": "b", "bounced": "b",
     "t": "t", "transient": "t",
@@ -173,7 +174,7 @@ def parse_records(text: str) -> tuple[str, ...]:
     """``records d,b,t`` — record types (long names such as ``delivery`` accepted)."""
     out: list[str] = []
     for item in parse_list(text):
-        code = RECORD_TYPES.get(item.lower())
+        code = RECORD_TYPE_NAMES.get(item.lower())
         if code is None:
             raise ValueError(f"unknown record type {item!r} (use {', '.join(_SHORT_TYPES)})")
         if code not in out:
@@ -187,10 +188,13 @@ _SHORT_TYPES = ("d", "b", "t", "tq", "f", "rb", "rs", "r")
 def parse_record_fields(text: str) -> tuple[str, tuple[str, ...]]:
     """``record-fields TYPE field,field,…`` (``*`` means the default set)."""
     kind, _, rest = text.strip().partition(" ")
-    code = RECORD_TYPES.get(kind.lower())
+    code = RECORD_TYPE_NAMES.get(kind.lower())
     if code is None:
         raise ValueError(f"unknown record type {kind!r}")
     fields = parse_list(rest)
+    unknown = [f for f in fields if f != "*" and not is_known_field(f)]
+    if unknown:
+        raise ValueError(f"unknown accounting field {unknown[0]!r} (see docs/accounting.md)")
     return code, fields
 
 

@@ -132,6 +132,10 @@ def test_every_error_is_reported_with_file_and_line() -> None:
             "<smtp-listener 127.0.0.1:25>\nauth-mechanisms cram-md5\n</smtp-listener>\n",
             "t.conf:2: <smtp-listener 127.0.0.1:25>: unsupported AUTH mechanism 'CRAM-MD5'",
         ),
+        (
+            "<acct-file a.csv>\nrecord-fields d timeLogged,rcpt,nosuchField\n</acct-file>\n",
+            "t.conf:2: <acct-file a.csv>: record-fields: unknown accounting field 'nosuchField'",
+        ),
         ("include other.conf\n", "t.conf:1: include is not available when parsing text alone"),
         ("domain-key sel,example.com\n", "t.conf:1: domain-key: expected SELECTOR,DOMAIN,KEYFILE"),
         (
