@@ -61,6 +61,10 @@ def format_value(value: object, kind: str = "") -> str:
     return str(value)
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
 def reference_markdown() -> str:
     """The configuration reference, generated from the directive table."""
     lines = [
@@ -81,7 +85,7 @@ def reference_markdown() -> str:
         where = ", ".join("top level" if p == "global" else f"`<{p}>`" for p in sorted(s.parents))
         arg = {"required": " NAME", "none": "", "optional": " [NAME]"}[s.arg]
         origin = s.origin if s.implemented else f"{s.origin} (recognised only)"
-        lines.append(f"| `<{s.tag}{arg}>` | {where} | {origin} | {s.doc} |")
+        lines.append(f"| `<{s.tag}{arg}>` | {where} | {origin} | {_cell(s.doc)} |")
     order = ["global", *schema.SECTIONS]
     for section in order:
         specs = [d for d in schema.DIRECTIVES if section in d.sections]
@@ -100,7 +104,9 @@ def reference_markdown() -> str:
             names = " / ".join(f"`{n}`" for n in (d.name, *d.aliases))
             default = format_value(d.default, d.kind) if d.default != () else "-"
             repeat = " (repeatable)" if d.repeat else ""
-            lines.append(f"| {names} | {d.kind}{repeat} | {default} | {d.origin} | {d.doc} |")
+            lines.append(
+                f"| {names} | {d.kind}{repeat} | {_cell(default)} | {d.origin} | {_cell(d.doc)} |"
+            )
         known = sorted(d.name for d in specs if not d.implemented)
         if known:
             lines += [
