@@ -14,7 +14,7 @@ from mta.config.render import format_value
 from mta.config.schema import lookup
 from mta.errors import InvalidConfigError
 
-__all__ = ["run_check_config"]
+__all__ = ["print_summary", "run_check_config"]
 
 
 def run_check_config(
@@ -41,14 +41,14 @@ def run_check_config(
             err.print(f"{path}: {exc}", style="red", markup=False)
             return 2
         return 0
-    _print_summary(config, out)
+    print_summary(config, out)
     out.print(
         f"[green]OK[/green] {path}: {len(config.files)} file(s), {len(config.warnings)} warning(s)"
     )
     return 0
 
 
-def _print_summary(config: Config, out: Console) -> None:
+def print_summary(config: Config, out: Console) -> None:
     table = Table(title="configuration", show_header=True, header_style="bold")
     table.add_column("what")
     table.add_column("n", justify="right")

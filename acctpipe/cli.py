@@ -96,22 +96,32 @@ def config_reference(
         output.write_text(text, encoding="utf-8")
 
 
-@app.command(epilog="Example:\n\n  acctpipe demo --data-dir ./demo-data")
+@app.command(
+    epilog=(
+        "Examples:\n\n  acctpipe demo\n\n"
+        "  acctpipe demo --data-dir /tmp/acctpipe-demo --rows 200000"
+    )
+)
 def demo(
     data_dir: Annotated[
         Path, typer.Option("--data-dir", help="Where the demo writes its files.")
     ] = Path("demo-data"),
+    rows: Annotated[
+        int, typer.Option("--rows", min=1, help="Accounting records to generate and read back.")
+    ] = 20_000,
 ) -> None:
     """Run the demo on the embedded defaults (no network, no services)."""
     from acctpipe.demo import run_demo
 
-    run_demo(data_dir, out)
+    run_demo(data_dir, rows, out)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning known errors into one line on stderr."""
     try:
-        app(args=argv)  # standalone mode: usage errors print themselves and exit 2
+        app(
+            args=argv, prog_name="acctpipe"
+        )  # standalone mode: usage errors print themselves and exit 2
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
