@@ -37,7 +37,25 @@ class _Sink:
     warnings: list[ConfigWarning] = field(default_factory=list)
 
 
+# Spellings from blog-post configs (not PowerMTA's) and what PowerMTA calls them.
+_HINTS = {
+    "max-per-host-out": "max-smtp-out",
+    "enable-starttls": "use-starttls",
+    "smtp-starttls": "use-starttls / require-starttls",
+    "tls": "use-starttls / require-starttls",
+    "smtp-source-ip": "smtp-source-host",
+    "bind-to-source-ip": "smtp-source-host",
+    "bind-ip": "smtp-source-host",
+    "accounting-file": "<acct-file PATH>",
+    "accounting-log": "<acct-file PATH>",
+    "http-port": "http-mgmt-port",
+    "allow-relay": "always-allow-relaying",
+}
+
+
 def _suggest(word: str, choices: list[str]) -> str:
+    if word in _HINTS:
+        return f" (PowerMTA calls it {_HINTS[word]})"
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

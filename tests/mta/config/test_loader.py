@@ -63,7 +63,7 @@ def test_every_error_is_reported_with_file_and_line() -> None:
         "got 'fast'",
         "t.conf:5: 'max-smtp-out' is not allowed here; it belongs in <domain> "
         "(use <domain *> for a default)",
-        "t.conf:6: unknown directive 'http-port' (did you mean 'http-mgmt-port'?)",
+        "t.conf:6: unknown directive 'http-port' (PowerMTA calls it http-mgmt-port)",
         "t.conf:8: <virtual-mta-pool p>: unknown virtual-mta 'nope'",
     ]
 
@@ -227,3 +227,18 @@ def test_empty_config_is_valid_and_uses_defaults() -> None:
     cfg = parse_config_text("")
     assert cfg.domains == ()
     assert cfg.warnings == ()
+
+
+def test_blog_post_spellings_point_to_powermta_names() -> None:
+    """Directive names from non-PowerMTA write-ups are refused with PowerMTA's own name."""
+    errors = errors_of(
+        "<domain gmail.com>\nmax-per-host-out 100\nenable-starttls yes\n</domain>\n"
+        "accounting-file /x\n"
+    )
+    assert errors == [
+        "t.conf:2: <domain gmail.com>: unknown directive 'max-per-host-out' "
+        "(PowerMTA calls it max-smtp-out)",
+        "t.conf:3: <domain gmail.com>: unknown directive 'enable-starttls' "
+        "(PowerMTA calls it use-starttls)",
+        "t.conf:5: unknown directive 'accounting-file' (PowerMTA calls it <acct-file PATH>)",
+    ]
