@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     except AcctpipeError as exc:
         _report(exc)
         return 2 if isinstance(exc, ConfigError) else 1
-    except Exception as exc:  # the last line of defence: one line, detail on --verbose
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line, detail on --verbose
         _report(exc)
         return 1
     return 0
