@@ -1,0 +1,1 @@
+"""Packaged rule tables (data only): ``default.toml``, read via ``importlib.resources``."""
