@@ -20,5 +20,26 @@ if [ ! -x "$VENV/bin/python" ] || [ "$want" != "$have" ]; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT" --group "$ROOT/pyproject.toml:dev"
     echo "$want" > "$VENV/.acctpipe-stamp"
 fi
+# flufl.bounce's own test messages (in its sdist, not its wheel) are an extra
+# corpus for tests/classifiers/test_flufl_corpus.py: fetch them once per venv.
+if [ ! -d "$VENV/share/flufl-bounce-sdist" ]; then
+    "$VENV/bin/python" - "$VENV" <<'PYEOF' || echo "acctpipe: could not fetch flufl.bounce test data (its test will skip)" >&2
+import subprocess, sys, tarfile, tempfile
+from importlib.metadata import version
+from pathlib import Path
+venv = Path(sys.argv[1])
+with tempfile.TemporaryDirectory() as tmp:
+    subprocess.run([str(venv / "bin/python"), "-m", "pip", "download", "--quiet", "--no-deps",
+                    "--disable-pip-version-check", "--no-binary", ":all:",
+                    f"flufl.bounce=={version('flufl.bounce')}", "-d", tmp], check=True)
+    (sdist,) = Path(tmp).glob("*.tar.gz")
+    dest = venv / "share" / "flufl-bounce-sdist"
+    with tarfile.open(sdist) as tar:
+        members = [m for m in tar.getmembers() if "/tests/" in m.name and m.isfile()]
+        for m in members:
+            m.name = m.name.split("/tests/", 1)[1]
+        tar.extractall(dest / "tests", members=members, filter="data")
+PYEOF
+fi
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"

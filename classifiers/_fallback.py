@@ -1,0 +1,33 @@
+"""The last resort for bounces no parser or dialect understood: flufl.bounce.
+
+flufl.bounce (Mailman's detectors) finds addresses in many odd formats but says
+nothing about *why*; we pair each address with the failure text found near it
+in the body, so the reply rules can still pick a category.
+"""
+
+from __future__ import annotations
+
+from email.message import Message
+
+from flufl.bounce import all_failures
+
+from classifiers._mime import text_near
+from classifiers.dialects import Finding
+
+__all__ = ["flufl_findings"]
+
+
+def flufl_findings(msg: Message, text: str) -> list[Finding]:
+    """Failed recipients per flufl.bounce, each with the body line that mentions it."""
+    try:
+        permanent, temporary = all_failures(msg)
+    except Exception:  # noqa: BLE001 - third-party detectors on hostile input: never raise
+        return []
+    findings: list[Finding] = []
+    for raw, is_temp in [
+        *((a, False) for a in sorted(permanent)),
+        *((a, True) for a in sorted(temporary - permanent)),
+    ]:
+        address = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        findings.append(Finding(address, text_near(text, address), is_temp))
+    return findings

@@ -1,0 +1,170 @@
+"""Defensive MIME helpers: returned mail is often broken, and we must never raise.
+
+Parsing uses the stdlib ``email`` package with the lenient ``compat32`` policy;
+every helper here catches what that package can throw on hostile input and
+degrades to "nothing found" instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import quopri
+import re
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.message import Message
+from email.policy import compat32
+
+__all__ = [
+    "body_text",
+    "decode_header_value",
+    "field_blocks",
+    "iter_parts",
+    "normalise_newlines",
+    "parse_bytes",
+    "part_body",
+    "text_near",
+    "text_of",
+]
+
+_MAX_PARTS = 200  # a report has a handful; a bomb has thousands
+_FOLD = re.compile(r"\r?\n[ \t]+")
+_HEADER_ECHO = re.compile(r"^\s*(?:to|cc|bcc|from|subject|sent|date)\s*:", re.IGNORECASE)
+_BLANK_LINE = re.compile(r"\r?\n[ \t]*\r?\n")
+_FIELD = re.compile(r"^([!-9;-~]+)[ \t]*:(.*)$")  # RFC 5322 field-name = 1*ftext
+
+
+def normalise_newlines(data: bytes) -> bytes:
+    """Bare-CR files (old Mac tools, some appliances) become LF; CRLF and LF are kept."""
+    if b"\r" in data and b"\n" not in data:
+        return data.replace(b"\r", b"\n")
+    return data
+
+
+def parse_bytes(data: bytes) -> Message:
+    """Parse raw message bytes leniently (never raises on malformed input)."""
+    return message_from_bytes(normalise_newlines(data), policy=compat32)
+
+
+def decode_header_value(value: object) -> str:
+    """A header as text: RFC 2047 encoded-words decoded, unknown charsets tolerated."""
+    if value is None:
+        return ""
+    raw = str(value)
+    try:
+        return str(make_header(decode_header(raw)))
+    except (LookupError, UnicodeError, ValueError, binascii.Error):
+        return raw
+
+
+def iter_parts(msg: Message) -> Iterator[Message]:
+    """Walk the MIME tree depth first, bounded in size."""
+    count = 0
+    try:
+        for part in msg.walk():
+            count += 1
+            if count > _MAX_PARTS:
+                return
+            yield part
+    except (TypeError, AttributeError):  # a malformed multipart payload
+        return
+
+
+def _charset(part: Message) -> str:
+    try:
+        charset = part.get_content_charset() or "utf-8"
+    except (TypeError, ValueError):
+        return "utf-8"
+    return charset
+
+
+def text_of(payload: bytes, charset: str) -> str:
+    """Decode bytes in ``charset``; unknown or wrong charsets fall back to UTF-8/latin-1."""
+    for cs in (charset, "utf-8"):
+        try:
+            return payload.decode(cs)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return payload.decode("latin-1")
+
+
+def part_body(part: Message) -> bytes:
+    """The decoded body bytes of one part, whatever its type (message/* included)."""
+    try:
+        if part.is_multipart():
+            # message/* subtypes are parsed into sub-messages; serialise them back.
+            raw = part.as_bytes()
+            _, sep, body = raw.partition(b"\n\n")
+            if not sep:
+                return b""
+            return _decode_cte(body, str(part.get("Content-Transfer-Encoding", "")))
+        payload = part.get_payload(decode=True)
+    except (LookupError, UnicodeError, ValueError, TypeError, AttributeError, binascii.Error):
+        return b""
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _decode_cte(body: bytes, cte: str) -> bytes:
+    cte = cte.strip().lower()
+    try:
+        if cte == "base64":
+            return base64.b64decode(b"".join(body.split()), validate=False)
+        if cte == "quoted-printable":
+            return quopri.decodestring(body)
+    except (ValueError, binascii.Error):
+        return body
+    return body
+
+
+def body_text(msg: Message, *, limit: int = 64 * 1024) -> str:
+    """The human-readable text of a message: its text/plain parts (else text/html, stripped)."""
+    plain: list[str] = []
+    html: list[str] = []
+    for part in iter_parts(msg):
+        try:
+            ctype = part.get_content_type()
+        except (TypeError, ValueError):
+            continue
+        if part.is_multipart() or ctype not in ("text/plain", "text/html"):
+            continue
+        text = text_of(part_body(part), _charset(part))
+        (plain if ctype == "text/plain" else html).append(text)
+        if sum(map(len, plain)) > limit:
+            break
+    if plain:
+        return "\n".join(plain)[:limit]
+    stripped = re.sub(r"<[^>]*>", " ", "\n".join(html))
+    return stripped[:limit]
+
+
+def field_blocks(text: str) -> list[dict[str, list[str]]]:
+    """Parse RFC 3464/5965-style field blocks (separated by blank lines).
+
+    Field names are lower-cased; folded lines are unfolded; a field may repeat
+    (``Original-Rcpt-To`` does), so values are lists. Lines that are not fields
+    are skipped: deliberately lenient, as real reports contain junk.
+    """
+    blocks: list[dict[str, list[str]]] = []
+    for chunk in _BLANK_LINE.split(text.strip("\r\n")):
+        fields: dict[str, list[str]] = {}
+        for line in _FOLD.sub(" ", chunk).splitlines():
+            m = _FIELD.match(line)
+            if m:
+                fields.setdefault(m.group(1).lower(), []).append(m.group(2).strip())
+        if fields:
+            blocks.append(fields)
+    return blocks
+
+
+def text_near(text: str, needle: str, *, lines: int = 3, limit: int = 500) -> str:
+    """The text around the first line mentioning ``needle``: that line and the next ones."""
+    low = needle.lower()
+    all_lines = text.splitlines()
+    for i, line in enumerate(all_lines):
+        # "To: <address>" echoes the original's headers; the reason is elsewhere.
+        if low in line.lower() and not _HEADER_ECHO.match(line):
+            near = " ".join(x.strip() for x in all_lines[i : i + lines] if x.strip())
+            return near[:limit]
+    return ""

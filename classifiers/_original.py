@@ -1,0 +1,84 @@
+"""The returned original message: its headers carry our own identifiers.
+
+Our MTA stamps each message with ``X-Acctpipe-Id`` (opaque spool id),
+``X-Acctpipe-Rcpt`` (the recipient), ``X-Job`` and a VERP return path
+``<bounce+user=example.com@bounces.sender.example>``. When a receiver redacts the
+recipient in a complaint or omits it in a bounce, these get it back.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from classifiers._mime import decode_header_value, iter_parts, parse_bytes, part_body
+
+__all__ = [
+    "RECIPIENT_HEADERS",
+    "address_of",
+    "header",
+    "is_redacted",
+    "original_headers",
+    "verp_recipient",
+]
+
+# Headers that name the recipient, in the order we trust them.
+RECIPIENT_HEADERS = ("x-acctpipe-rcpt", "x-recipient", "x-rcpt-to", "x-hmxmroriginalrecipient")
+
+# addr-spec, deliberately lenient (RFC 5321 Mailbox; no quoted local parts with spaces).
+_ADDRESS = re.compile(r"[^\s<>@\"(),;:]+@[^\s<>@\"(),;:]+\.[^\s<>@\"(),;:]+")
+# VERP: <prefix>+<local>=<domain>@<bounce domain>  (prefix may contain no '+').
+_VERP = re.compile(r"^[^+@\s]+\+(?P<local>[^=@\s]+)=(?P<domain>[^=@\s]+\.[^=@\s]+)@[^@\s]+$")
+_REDACTED = re.compile(r"redacted|^[x*#_.-]{3,}@|^\*+$|^<?>?$", re.IGNORECASE)
+
+
+def address_of(text: str) -> str:
+    """The first e-mail address in ``text`` (domain lower-cased), or ``""``."""
+    m = _ADDRESS.search(text or "")
+    if m is None:
+        return ""
+    local, _, domain = m.group(0).strip(".").rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def is_redacted(text: str) -> bool:
+    """Whether an address field was redacted by the reporting ISP."""
+    value = (text or "").strip().strip("<>").strip()
+    return not value or bool(_REDACTED.search(value)) or not address_of(value)
+
+
+def verp_recipient(return_path: str) -> str:
+    """Decode the recipient from a VERP return path, or ``""``."""
+    addr = address_of(return_path)
+    m = _VERP.match(addr)
+    if m is None:
+        return ""
+    return f"{m.group('local')}@{m.group('domain').lower()}"
+
+
+def original_headers(msg: Message) -> Message | None:
+    """The headers of the returned original (message/rfc822 or text/rfc822-headers part)."""
+    for part in iter_parts(msg):
+        try:
+            ctype = part.get_content_type()
+        except (TypeError, ValueError):
+            continue
+        if ctype in ("message/rfc822", "message/global"):
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                return payload[0]
+            body = part_body(part)
+            return parse_bytes(body) if body else None
+        if ctype in ("text/rfc822-headers", "text/global-headers"):
+            return parse_bytes(part_body(part))
+    return None
+
+
+def header(msg: Message | None, name: str) -> str:
+    """A decoded header value, ``""`` when absent."""
+    if msg is None:
+        return ""
+    try:
+        return decode_header_value(msg.get(name, ""))
+    except (TypeError, ValueError):
+        return ""

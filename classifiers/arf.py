@@ -1,0 +1,140 @@
+"""Feedback-loop reports: RFC 5965 ARF (with RFC 6650 and 6591 types) and vendor variants.
+
+Grammar (RFC 5965 §3.1, abridged)::
+
+    feedback-type   = "Feedback-Type:" ( "abuse" / "fraud" / "other" / "virus"
+                                        / "not-spam" / "auth-failure" / token )
+    user-agent      = "User-Agent:" product *( CFWS product )
+    original-rcpt   = "Original-Rcpt-To:" addr-spec          ; may repeat
+    original-from   = "Original-Mail-From:" addr-spec
+    arrival-date    = "Arrival-Date:" date-time
+    source-ip       = "Source-IP:" ( IPv4address / IPv6address )
+    reported-domain = "Reported-Domain:" domain
+
+Variants handled: Microsoft JMRP (no feedback part; the original is attached and
+the recipient is in ``X-HmXmrOriginalRecipient``), Yahoo and AOL (standard ARF,
+recipient often redacted). A redacted recipient is recovered from the headers
+our MTA stamps (see :mod:`classifiers._original`), and the report says how.
+"""
+
+from __future__ import annotations
+
+from email.message import Message
+
+from classifiers._mime import decode_header_value, field_blocks, iter_parts, part_body, text_of
+from classifiers._original import (
+    RECIPIENT_HEADERS,
+    address_of,
+    header,
+    is_redacted,
+    original_headers,
+    verp_recipient,
+)
+from classifiers.types import BounceClass, Feedback, MessageReport, RecipientReport
+
+__all__ = ["FEEDBACK_CLASSES", "find_feedback_part", "is_jmrp", "parse_arf"]
+
+# Which class each feedback type gives the recipient. not-spam is the opposite of
+# a complaint (never suppress); auth-failure (RFC 6591) reports that *our*
+# authentication failed: nothing about the address, so unknown.
+FEEDBACK_CLASSES: dict[str, BounceClass] = {
+    "abuse": "complaint",
+    "fraud": "complaint",
+    "virus": "complaint",
+    "other": "complaint",
+    "opt-out": "complaint",
+    "not-spam": "unknown",
+    "auth-failure": "unknown",
+}
+
+
+def find_feedback_part(msg: Message) -> Message | None:
+    """The ``message/feedback-report`` part, if any."""
+    for part in iter_parts(msg):
+        try:
+            if part.get_content_type() == "message/feedback-report":
+                return part
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def is_jmrp(msg: Message) -> bool:
+    """Microsoft's Junk Mail Reporting Program format (pre-ARF style)."""
+    sender = decode_header_value(msg.get("From", "")).lower()
+    subject = decode_header_value(msg.get("Subject", "")).lower()
+    original = original_headers(msg)
+    has_marker = original is not None and bool(header(original, "X-HmXmrOriginalRecipient"))
+    from_ms = any(d in sender for d in ("hotmail.com", "outlook.com", "microsoft.com", "msn.com"))
+    return has_marker or (from_ms and "complaint" in subject and original is not None)
+
+
+def parse_arf(msg: Message, part: Message | None, *, detector: str = "arf") -> MessageReport:
+    """Build the report for an ARF (``part`` given) or JMRP (``part`` None) message."""
+    fields: dict[str, list[str]] = {}
+    if part is not None:
+        for block in field_blocks(text_of(part_body(part), "utf-8")):
+            for key, values in block.items():
+                fields.setdefault(key, []).extend(values)
+    original = original_headers(msg)
+
+    def first(name: str) -> str:
+        values = fields.get(name)
+        return values[0] if values else ""
+
+    ftype = (first("feedback-type") or ("abuse" if part is None else "")).lower().split()[:1]
+    feedback_type = ftype[0] if ftype else "other"
+    rcpt, how = _recover_recipient(
+        fields.get("original-rcpt-to", []), original, first("original-mail-from")
+    )
+    mail_from = first("original-mail-from") or header(original, "Return-Path")
+    extra = {
+        k: v
+        for k, v in (
+            ("acctpipe_id", header(original, "X-Acctpipe-Id")),
+            ("job_id", header(original, "X-Job")),
+            ("message_id", header(original, "Message-ID")),
+        )
+        if v
+    }
+    feedback = Feedback(
+        type=feedback_type,
+        user_agent=first("user-agent") or ("JMRP" if part is None else ""),
+        source_ip=first("source-ip"),
+        reported_domain=first("reported-domain"),
+        original_mail_from=address_of(mail_from),
+        original_rcpt_to=rcpt,
+        arrival_date=first("arrival-date") or first("received-date"),
+        recovered_from=how,
+    )
+    cls = FEEDBACK_CLASSES.get(feedback_type, "complaint")
+    recipients: tuple[RecipientReport, ...] = ()
+    reason = f"feedback report ({feedback_type})"
+    if rcpt:
+        recipients = (RecipientReport(rcpt, "", "", "", "", "other", cls, f"arf-{feedback_type}"),)
+        if how != "original-rcpt-to":
+            reason += f"; recipient recovered from {how}"
+    else:
+        reason += "; recipient redacted and not recoverable (no X-Acctpipe-Rcpt, X-Recipient or "
+        reason += "VERP return path in the original)"
+    return MessageReport("arf", recipients, feedback, reason, detector, extra)
+
+
+def _recover_recipient(
+    declared: list[str], original: Message | None, mail_from: str
+) -> tuple[str, str]:
+    for value in declared:
+        if not is_redacted(value):
+            return address_of(value), "original-rcpt-to"
+    for name in RECIPIENT_HEADERS:
+        value = header(original, name)
+        if value and not is_redacted(value):
+            return address_of(value), name
+    for source in (header(original, "Return-Path"), mail_from):
+        verp = verp_recipient(source)
+        if verp:
+            return verp, "verp"
+    to = header(original, "To")
+    if to and not is_redacted(to) and to.count("@") == 1:
+        return address_of(to), "to"
+    return "", ""

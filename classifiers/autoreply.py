@@ -1,0 +1,54 @@
+"""Auto-replies (RFC 3834): vacation and out-of-office answers are never bounces.
+
+Signals, strongest first: ``Auto-Submitted: auto-replied`` (RFC 3834 §5), the
+de-facto ``X-Autoreply`` / ``X-Autorespond`` / ``X-Autoresponse`` headers,
+``Precedence: auto_reply``, Exchange's ``X-Auto-Response-Suppress`` together
+with an auto-reply subject, and finally the subject alone in the languages our
+users' recipients write in. ``Auto-Submitted: auto-generated`` alone is not
+enough: bounces and DSNs carry it too, so the DSN check runs first.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from classifiers._mime import decode_header_value
+
+__all__ = ["autoreply_reason"]
+
+_SUBJECT = re.compile(
+    r"^\s*(?:"
+    r"auto(?:matic)?[ -]?(?:reply|response|answer)|autoreply|auto:|out of (?:the )?office|"
+    r"away from (?:my|the) (?:desk|office)|on vacation|vacation (?:reply|notice|message)|"
+    r"abwesenheitsnotiz|automatische antwort|abwesend|"  # de
+    r"r[ée]ponse automatique|absence|absent du bureau|"  # fr
+    r"respuesta autom[áa]tica|fuera de la oficina|ausente|"  # es
+    r"risposta automatica|fuori sede|fuori ufficio|assente|"  # it
+    r"automatisch antwoord|afwezig|niet aanwezig|"  # nl
+    r"resposta autom[áa]tica|fora do escrit[óo]rio|"  # pt
+    r"автоответ|автоматический ответ|нет на месте|в отпуске|"  # ru
+    r"自動応答|自動返信|不在|外出中|"  # ja
+    r"自动回复|休假"  # zh
+    r")",
+    re.IGNORECASE,
+)
+
+
+def autoreply_reason(msg: Message) -> str:
+    """Why ``msg`` is an auto-reply, or ``""`` when it is not one."""
+    auto = decode_header_value(msg.get("Auto-Submitted", "")).strip().lower()
+    if auto.startswith("auto-replied"):
+        return "Auto-Submitted: auto-replied (RFC 3834)"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponse"):
+        if msg.get(name) is not None:
+            return f"{name} header"
+    precedence = decode_header_value(msg.get("Precedence", "")).strip().lower()
+    if precedence == "auto_reply":
+        return "Precedence: auto_reply"
+    subject = decode_header_value(msg.get("Subject", ""))
+    if _SUBJECT.search(subject):
+        if msg.get("X-Auto-Response-Suppress") is not None:
+            return "auto-reply subject with X-Auto-Response-Suppress (Exchange)"
+        return f"auto-reply subject: {subject.strip()[:60]!r}"
+    return ""

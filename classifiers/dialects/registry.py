@@ -1,0 +1,39 @@
+"""The ordered list of dialect plug-ins (most specific first).
+
+Plug-ins keyed on a vendor header or a single sender (MDaemon's ``X-MDDSN-Message``,
+GroupWise's ``X-Mailer``, docomo's host, Yahoo's opening sentence) come before the
+ones keyed on boilerplate that other software borrowed (qmail's block format,
+Postfix's and Exim's openings). Every plug-in refuses a message that carries a
+standard report part, so the order only matters among non-standard bounces.
+"""
+
+from __future__ import annotations
+
+from classifiers.dialects import (
+    Dialect,
+    au_kddi,
+    docomo,
+    exchange_legacy,
+    exim,
+    groupwise,
+    lotus,
+    mdaemon,
+    postfix,
+    qmail,
+    yahoo,
+)
+
+__all__ = ["DIALECTS"]
+
+DIALECTS: tuple[Dialect, ...] = (
+    mdaemon.DIALECT,
+    groupwise.DIALECT,
+    lotus.DIALECT,
+    exchange_legacy.DIALECT,
+    docomo.DIALECT,
+    au_kddi.DIALECT,
+    yahoo.DIALECT,
+    qmail.DIALECT,
+    postfix.DIALECT,
+    exim.DIALECT,
+)

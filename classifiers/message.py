@@ -1,0 +1,189 @@
+"""``classify_message``: what a returned message is, and what it says about whom.
+
+The order of checks is the order of evidence, strongest first:
+
+1. an ARF feedback report (RFC 5965), or Microsoft JMRP;
+2. an RFC 3464 / 6533 DSN (its status part decides ``dsn`` vs ``delay``);
+3. a read receipt (RFC 8098 MDN): not a bounce;
+4. an auto-reply (RFC 3834 and the usual vendor signals);
+5. a non-standard bounce recognised by a dialect plug-in;
+6. flufl.bounce, for formats nothing above knows;
+7. otherwise ``unknown``, with the reason.
+
+It never raises: any input, however broken, yields a :class:`MessageReport`.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from classifiers import arf, dsn
+from classifiers._fallback import flufl_findings
+from classifiers._fastdsn import fast_dsn
+from classifiers._mime import body_text, decode_header_value, iter_parts, parse_bytes
+from classifiers._original import address_of, header, original_headers
+from classifiers._rules import RuleTable
+from classifiers.autoreply import autoreply_reason
+from classifiers.dialects import Finding
+from classifiers.dialects.registry import DIALECTS
+from classifiers.reply import classify_diag
+from classifiers.status import parse_enhanced_status
+from classifiers.types import MessageKind, MessageReport, RecipientReport
+
+__all__ = ["classify_message"]
+
+_MAX_BYTES = 10 * 1024 * 1024  # a bounce is small; refuse to chew on a bomb
+_BOUNCE_SENDER = re.compile(
+    r"mailer-daemon|postmaster|mail delivery|mail administrator|mdaemon|mail system", re.I
+)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|delivery (status notification|failure|failed|has failed)|"
+    r"failure notice|returned mail|mail delivery failed|non[- ]?delivery|could not be delivered|"
+    r"delivery problem|nondeliverable|rejected|returned to sender|user unknown",
+    re.I,
+)
+_DELAY_SUBJECT = re.compile(
+    r"delay|deferred|still being retried|not yet been delivered|warning: message|"
+    r"temporary delivery failure",
+    re.I,
+)
+
+
+def classify_message(data: bytes, *, table: RuleTable | None = None) -> MessageReport:
+    """Classify one raw message (bytes as received). Never raises."""
+    try:
+        return _classify(data, table)
+    except Exception as exc:  # noqa: BLE001 - the contract: a report, never an exception
+        return MessageReport("unknown", reason=f"could not be parsed ({type(exc).__name__}: {exc})")
+
+
+def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
+    if not data.strip():
+        return MessageReport("unknown", reason="empty message")
+    if len(data) > _MAX_BYTES:
+        return MessageReport("unknown", reason=f"message larger than {_MAX_BYTES} bytes")
+    fast = fast_dsn(data, table)
+    if fast is not None:
+        return fast
+    msg = parse_bytes(data)
+    if not msg.keys() and not msg.get_payload():
+        return MessageReport("unknown", reason="no headers or body: not an e-mail message")
+    feedback_part = arf.find_feedback_part(msg)
+    if feedback_part is not None:
+        return arf.parse_arf(msg, feedback_part)
+    if arf.is_jmrp(msg):
+        return arf.parse_arf(msg, None, detector="jmrp")
+    status_part = dsn.find_status_part(msg)
+    invalid_status = False
+    if status_part is not None:
+        report = _from_dsn(msg, status_part, table)
+        if report is not None:
+            return report
+        invalid_status = True  # it names no address: let the dialects and flufl.bounce try
+    subject = decode_header_value(msg.get("Subject", ""))
+    bounce_like = invalid_status or _looks_like_bounce(msg, subject)
+    if not bounce_like and _has_part(msg, "message/disposition-notification"):
+        return MessageReport(
+            "unknown", reason="read receipt (RFC 8098 MDN), not a bounce", detector="mdn"
+        )
+    # DSNs carry Auto-Submitted: auto-replied too (RFC 3464 section 5), so a message
+    # that looks like a bounce is never taken for a vacation reply.
+    why = "" if bounce_like else autoreply_reason(msg)
+    if why:
+        return MessageReport("autoreply", reason=why, detector="rfc3834")
+    text = body_text(msg)
+    for dialect in DIALECTS:
+        try:
+            findings = dialect.detect(msg, text)
+        except Exception:  # noqa: BLE001, S112 - a faulty plug-in must not stop the others
+            continue
+        if findings:
+            return _from_findings(msg, findings, subject, dialect.name, table)
+    if bounce_like:
+        findings = flufl_findings(msg, text)
+        if findings:
+            return _from_findings(msg, findings, subject, "flufl.bounce", table)
+        if invalid_status:
+            return MessageReport(
+                "unknown",
+                reason="delivery-status part is invalid: it names no recipient address",
+                detector="rfc3464",
+                extra=_ids(msg),
+            )
+        if not text.strip():
+            return MessageReport(
+                "unknown",
+                reason="bounce headers but an empty or truncated body: no recipient to report",
+                detector="none",
+            )
+        return MessageReport(
+            "unknown",
+            reason="looks like a bounce, but no recipient address could be found in it",
+            detector="none",
+            extra=_ids(msg),
+        )
+    return MessageReport("unknown", reason="not a bounce, feedback report or auto-reply")
+
+
+def _has_part(msg: Message, ctype: str) -> bool:
+    return any(_ctype(p) == ctype for p in iter_parts(msg))
+
+
+def _ctype(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except (TypeError, ValueError):
+        return ""
+
+
+def _looks_like_bounce(msg: Message, subject: str) -> bool:
+    sender = decode_header_value(msg.get("From", ""))
+    return bool(_BOUNCE_SENDER.search(sender) or _BOUNCE_SUBJECT.search(subject))
+
+
+def _ids(msg: Message) -> dict[str, str]:
+    original = original_headers(msg)
+    pairs = (("acctpipe_id", "X-Acctpipe-Id"), ("job_id", "X-Job"), ("message_id", "Message-ID"))
+    return {k: v for k, name in pairs if (v := header(original, name))}
+
+
+def _from_dsn(msg: Message, part: Message, table: RuleTable | None) -> MessageReport | None:
+    status = dsn.parse_status_part(part, table, body_text(msg))
+    is_global = _ctype(part) == "message/global-delivery-status"
+    return dsn.build_report(status, is_global=is_global, extra=_ids(msg))
+
+
+def _from_findings(
+    msg: Message, findings: list[Finding], subject: str, detector: str, table: RuleTable | None
+) -> MessageReport:
+    delayed = all(f.temporary for f in findings) and bool(_DELAY_SUBJECT.search(subject))
+    kind: MessageKind = "delay" if delayed else "dsn"
+    recipients: list[RecipientReport] = []
+    seen: set[str] = set()
+    for f in findings:
+        address = address_of(f.address) or f.address
+        if address.lower() in seen:
+            continue
+        seen.add(address.lower())
+        verdict = classify_diag(f.diag, "", table=table)
+        cls, rule = verdict.cls, verdict.rule_id
+        if (f.temporary or delayed) and cls == "hard":
+            cls, rule = "soft", f"{rule}+temporary"
+        if cls in ("delivered", "autoreply"):
+            cls, rule = "unknown", f"{rule}+bounce"
+        action = "delayed" if f.temporary else "failed"
+        recipients.append(
+            RecipientReport(
+                address,
+                action,
+                parse_enhanced_status(f.diag) or verdict.status,
+                f.diag,
+                "",
+                verdict.category,
+                cls,
+                rule,
+            )
+        )
+    reason = f"non-standard bounce ({detector})"
+    return MessageReport(kind, tuple(recipients), None, reason, detector, _ids(msg))
