@@ -1,0 +1,127 @@
+"""What the dialect plug-ins share: header signals, the notification text, addresses.
+
+Everything here is a pure function of a parsed message or of text, and never
+raises: headers are read through :func:`classifiers._mime.decode_header_value`,
+bodies through :func:`classifiers._mime.part_body`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from email.message import Message
+from typing import Final
+
+from classifiers._mime import decode_header_value, iter_parts, part_body, text_of
+
+__all__ = [
+    "ADDRESS",
+    "has_report_part",
+    "header_text",
+    "is_system_sender",
+    "lines_before",
+    "notification_text",
+    "squash",
+]
+
+# RFC 5321 section 4.1.2, ``Mailbox = Local-part "@" ( Domain / address-literal )``.
+# Deliberately lenient, as bounce prose is: any run without spaces, angle brackets,
+# quotes or list punctuation on either side of one "@", with a dot in the domain.
+# Quoted local parts with spaces and address literals are not recognised.
+ADDRESS: Final = r"[^\s<>@\"(),;:\[\]]+@[^\s<>@\"(),;:\[\]]+\.[^\s<>@\"(),;:\[\]]+"
+
+# Parts that make a message a standard report: a dialect never claims those.
+_REPORT_TYPES: Final = frozenset(
+    {
+        "message/delivery-status",
+        "message/global-delivery-status",
+        "message/feedback-report",
+        "message/disposition-notification",
+    }
+)
+# Who sends bounces: the RFC 5321 postmaster, the traditional MAILER-DAEMON, and
+# the display names MTAs put before them.
+_SYSTEM_SENDER: Final = re.compile(
+    r"mailer-daemon|postmaster|mail delivery (?:system|subsystem)|mdaemon@|"
+    r"system administrator",
+    re.IGNORECASE,
+)
+_WHITESPACE: Final = re.compile(r"\s+")
+_MAX_DEPTH: Final = 8
+
+
+def header_text(msg: Message, name: str) -> str:
+    """A decoded header value (RFC 2047 words decoded), ``""`` when absent."""
+    return decode_header_value(msg.get(name, ""))
+
+
+def is_system_sender(msg: Message) -> bool:
+    """Whether ``From`` names a mail system (MAILER-DAEMON, postmaster …) rather than a person."""
+    return bool(_SYSTEM_SENDER.search(header_text(msg, "From")))
+
+
+def has_report_part(msg: Message) -> bool:
+    """Whether the message carries an RFC 3464/6533/5965/8098 report part."""
+    for part in iter_parts(msg):
+        try:
+            ctype = part.get_content_type()
+        except (TypeError, ValueError):
+            continue
+        if ctype in _REPORT_TYPES:
+            return True
+    return False
+
+
+def notification_text(msg: Message, text: str) -> str:
+    """The bounce's own human text: its text/plain parts outside any returned message.
+
+    ``text`` (every text/plain part, the returned original's included) is used as is
+    for a single-part message, and when no text/plain part is found outside
+    ``message/*`` parts.
+    """
+    if not msg.is_multipart():
+        return _unix(text)
+    found = "\n".join(_own_text(msg, 0))
+    return _unix(found) if found.strip() else _unix(text)
+
+
+def _own_text(part: Message, depth: int) -> Iterable[str]:
+    if depth > _MAX_DEPTH:
+        return
+    try:
+        ctype = part.get_content_type()
+        payload = part.get_payload()
+    except (TypeError, ValueError, AttributeError):
+        return
+    if ctype.startswith("message/"):
+        return  # the returned original, not the notification
+    if isinstance(payload, list):
+        for sub in payload:
+            if isinstance(sub, Message):
+                yield from _own_text(sub, depth + 1)
+        return
+    if ctype == "text/plain":
+        try:
+            charset = part.get_content_charset() or "utf-8"
+        except (TypeError, ValueError):
+            charset = "utf-8"
+        yield text_of(part_body(part), charset)
+
+
+def _unix(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def lines_before(text: str, stop: re.Pattern[str]) -> list[str]:
+    """The lines of ``text`` up to (not including) the first line ``stop`` matches."""
+    out: list[str] = []
+    for line in _unix(text).split("\n"):
+        if stop.search(line):
+            break
+        out.append(line.rstrip())
+    return out
+
+
+def squash(parts: Iterable[str]) -> str:
+    """Join text fragments with single spaces, collapsing every whitespace run."""
+    return _WHITESPACE.sub(" ", " ".join(parts)).strip()

@@ -1,0 +1,677 @@
+"""Dialect plug-ins: each reads its own bounce layout, and leaves every other message alone.
+
+The inline samples are small bounces written for these tests in each dialect's layout;
+the golden corpus (tests/data/mail) checks the same plug-ins end to end.
+"""
+
+from __future__ import annotations
+
+import csv
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+from classifiers._mime import body_text, parse_bytes
+from classifiers.dialects import (
+    Dialect,
+    Finding,
+    au_kddi,
+    docomo,
+    exchange_legacy,
+    exim,
+    groupwise,
+    lotus,
+    mdaemon,
+    postfix,
+    qmail,
+    yahoo,
+)
+from classifiers.dialects._japanese import gloss, with_gloss
+from classifiers.dialects.registry import DIALECTS
+
+MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
+DIALECTS_DIR = Path(__file__).resolve().parents[2] / "classifiers" / "dialects"
+
+ORIGINAL = b"""Return-Path: <bounce+ann=example.org@bounces.sender.example>
+From: "Example Store" <news@sender.example>
+To: <ann@example.org>
+Subject: Spring offers
+X-Acctpipe-Rcpt: ann@example.org
+
+Hello, our spring offers are here.
+"""
+
+
+def _detect(dialect: Dialect, raw: bytes) -> list[Finding] | None:
+    msg: Message = parse_bytes(raw)
+    return dialect.detect(msg, body_text(msg))
+
+
+def _multipart(headers: bytes, notification: bytes, *, charset: bytes = b"us-ascii") -> bytes:
+    return (
+        headers
+        + b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b1"\n\n'
+        + b"--b1\nContent-Type: text/plain; charset="
+        + charset
+        + b"\n\n"
+        + notification
+        + b"\n--b1\nContent-Type: message/rfc822\n\n"
+        + ORIGINAL
+        + b"\n--b1--\n"
+    )
+
+
+# ------------------------------------------------------------------ inline samples
+
+EXIM = (
+    b"""From: Mail Delivery System <Mailer-Daemon@mx.example.net>
+To: bounces@bounces.sender.example
+Subject: Mail delivery failed: returning message to sender
+X-Failed-Recipients: sales@example.org, cy@nx.example
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  bo@example.org
+    (generated from sales@example.org)
+    SMTP error from remote mail server after RCPT TO:<bo@example.org>:
+    host mx.example.org [192.0.2.8]: 550 5.1.1 No such user here
+
+  cy@nx.example
+    Unrouteable address
+
+------ This is a copy of the message, including all the headers. ------
+
+"""
+    + ORIGINAL
+)
+
+EXIM_WARNING = b"""From: Mail Delivery System <Mailer-Daemon@mx.example.net>
+Subject: Warning: message 1abcDE-000123-Xy delayed 24 hours
+
+This message was created automatically by mail delivery software.
+A message that you sent has not yet been delivered to one or more of its
+recipients after more than 24 hours on the queue on mx.example.net.
+
+The address to which the message has not yet been delivered is:
+
+  dee@example.com
+    host mx.example.com [192.0.2.9]
+    Delay reason: SMTP error from remote mail server after RCPT TO:<dee@example.com>:
+    451 4.7.1 Please try again later
+
+No action is required on your part.
+"""
+
+EXIM_RETRY = b"""From: Mail Delivery System <Mailer-Daemon@mx.example.net>
+Subject: Mail delivery failed: returning message to sender
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  eve@gone.example
+    retry time not reached for any host after a long failure period
+"""
+
+QMAIL = (
+    b"""From: MAILER-DAEMON@mail.example.net
+Subject: failure notice
+
+Hi. This is the qmail-send program at mail.example.net.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<fay@example.net>:
+192.0.2.40 does not like recipient.
+Remote host said: 552 5.2.2 Mailbox full
+Giving up on 192.0.2.40.
+
+<gus@flaky.example>:
+Connected to 192.0.2.41 but connection died. (#4.4.2)
+I'm not going to try again; this message has been in the queue too long.
+
+--- Below this line is a copy of the message.
+
+"""
+    + ORIGINAL
+)
+
+QMAIL_NOT_PERMANENT = b"""From: MAILER-DAEMON@mail.example.net
+Subject: failure notice
+
+Hi. This is the qmail-send program at mail.example.net.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is not a permanent error; I'll keep trying.
+
+<hal@example.net>:
+Connected to 192.0.2.42 but greeting failed. (#4.4.2)
+"""
+
+YAHOO = (
+    b"""From: MAILER-DAEMON@yahoo.com
+Subject: Failure Notice
+
+Sorry, we were unable to deliver your message to the following address.
+
+<ivy@example.com>:
+Remote host said: 554 5.7.1 Service unavailable; client host blocked [RCPT_TO]
+
+--- Below this line is a copy of the message.
+
+"""
+    + ORIGINAL
+)
+
+POSTFIX = _multipart(
+    b"From: MAILER-DAEMON@mx.example.com (Mail Delivery System)\n"
+    b"Subject: Undelivered Mail Returned to Sender\n",
+    b"""This is the Postfix program at host mx.example.com.
+
+I'm sorry to have to inform you that the message returned
+below could not be delivered to one or more destinations.
+
+\t\t\tThe Postfix program
+
+<jo@example.com>: host mx.example.com[192.0.2.55] said: 550
+    5.1.1 <jo@example.com>: Recipient address rejected: User
+    unknown (in reply to RCPT TO command)
+<kim@example.com> (expanded from <team@example.com>): mailbox full
+""",
+)
+
+POSTFIX_WARNING = b"""From: MAILER-DAEMON@mx.example.com (Mail Delivery System)
+Subject: Delayed Mail (still being retried)
+
+This is the mail system at host mx.example.com.
+
+####################################################################
+# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #
+####################################################################
+
+<lee@example.com>: connect to mx.example.com[192.0.2.55]:25: Connection timed
+    out
+"""
+
+POSTFIX_V1 = b"""From: MAILER-DAEMON@mx.example.com (Mail Delivery System)
+Subject: Undelivered Mail Returned to Sender
+
+This is the Postfix program at host mx.example.com.
+
+\t\t\tThe Postfix program
+
+<mia@mx.example.com>: unknown user: "mia"
+
+--- Delivery error report follows ---
+
+<mia@mx.example.com>: unknown user: "mia"
+
+--- Undelivered message follows ---
+
+<nobody@example.com>: this line is in the returned message
+"""
+
+LOTUS = (
+    b"""From: Postmaster@notes.example.com
+Subject: DELIVERY FAILURE: Error transferring to MAILHUB/Example; Maximum hop count exceeded
+X-MIMETrack: Serialize by Router on MAILHUB/Example(Release 9.0.1) at 06/12/2024
+
+Your message
+
+  Subject: Your June offers
+
+was not delivered to:
+
+  ned@notes.example.com
+  ola@notes.example.com
+
+because:
+
+  Error transferring to MAILHUB/Example; Maximum hop count exceeded.
+  Message probably in a routing loop.
+
+----- Headers of the returned message follow -----
+
+"""
+    + ORIGINAL
+)
+
+LOTUS_NO_REASON = b"""From: Postmaster@notes.example.com
+Subject: DELIVERY FAILURE: User pat (pat@notes.example.com) not listed in Domino Directory
+
+Your message
+
+was not delivered to:
+
+  pat@notes.example.com
+
+because:
+
+----- Headers of the returned message follow -----
+"""
+
+EXCHANGE = _multipart(
+    b'From: "System Administrator" <postmaster@ex.example.org>\n'
+    b"Subject: Undeliverable: Spring offers\n"
+    b"X-MimeOLE: Produced By Microsoft Exchange V6.5\n",
+    b"""Your message
+
+  To:      quinn@ex.example.org; ray@partner.example
+  Subject: Spring offers
+  Sent:    3/04/2024 10:00 AM
+
+did not reach the following recipient(s):
+
+quinn@ex.example.org on 3/04/2024 10:01 AM
+            The e-mail account does not exist at the organization this message was sent to.
+            <EX01.ex.example.org #5.1.1>
+
+ray@partner.example on 3/04/2024 10:01 AM
+            You do not have permission to send to this recipient.
+            <mx.partner.example #5.7.1 smtp;550 5.7.1 Relaying denied>
+""",
+)
+
+GROUPWISE = (
+    b"""From: Mail Delivery System <postmaster@gwia.gw.example.org>
+Subject: Message status - undeliverable
+X-Mailer: GroupWise Internet Agent 18.4.1
+
+The message that you sent was undeliverable to the following:
+\tsam@gw.example.org (user not found)
+\ttia@gw.example.org (mailbox full)
+\tuma@gw.example.org
+
+Possibly truncated original message follows:
+
+"""
+    + ORIGINAL
+)
+
+MDAEMON = _multipart(
+    b"From: MDaemon@mail.mdaemon.example\nSubject: Permanent Delivery Failure\n"
+    b"X-MDDSN-Message: Yes\n",
+    b"""The attached message had PERMANENT fatal delivery errors!
+
+--- Session Transcript ---
+ Mon 2024-06-03 09:00:01: *  To: val@example.org
+ Mon 2024-06-03 09:00:01: *  To: wes@example.org
+ Mon 2024-06-03 09:00:02: --> MAIL From:<bounces@bounces.sender.example>
+ Mon 2024-06-03 09:00:02: <-- 250 2.1.0 Ok
+ Mon 2024-06-03 09:00:03: --> RCPT To:<val@example.org>
+ Mon 2024-06-03 09:00:03: <-- 550-5.1.1 The mailbox val@example.org
+ Mon 2024-06-03 09:00:03: <-- 550 5.1.1 does not exist
+ Mon 2024-06-03 09:00:03: --> RCPT To:<wes@example.org>
+ Mon 2024-06-03 09:00:03: <-- 250 2.1.5 Ok
+ Mon 2024-06-03 09:00:04: --> DATA
+ Mon 2024-06-03 09:00:04: <-- 554 5.7.1 Message rejected by content filter
+--- End Transcript ---""",
+)
+
+MDAEMON_WARNING = _multipart(
+    b"From: MDaemon@mail.mdaemon.example\nSubject: Warning: Temporary Delivery Failure\n"
+    b"X-MDDSN-Message: Yes\n",
+    b"""The attached message has not been delivered yet.
+Delivery attempts will continue.
+
+--- Session Transcript ---
+ Mon 2024-06-03 09:00:01: *  To: xia@example.org
+ Mon 2024-06-03 09:00:02: Attempting SMTP connection to [example.org]
+ Mon 2024-06-03 09:00:03: <-- 421 4.3.2 Service not available, closing channel
+--- End Transcript ---""",
+)
+
+DOCOMO_BODY = """The original message was received at Mon, 3 Jun 2024 18:00:00 +0900
+from mta1.sender.example [203.0.113.21]
+
+このメールは、送信先のアドレスに配信できなかったため、
+システムから自動的に返送されています。
+
+配信できなかったアドレス:
+<yui@docomo.ne.jp>
+    (reason: 宛先不明)
+<zen@docomo.ne.jp>
+
+   ----- Transcript of session follows -----
+... while talking to mfsmtp.docomo.ne.jp.:
+>>> RCPT To:<zen@docomo.ne.jp>
+<<< 552 Mailbox full
+
+------ 元のメッセージのヘッダ ------
+
+"""
+DOCOMO = (
+    b"From: Mail Delivery Subsystem <MAILER-DAEMON@mfsmax.docomo.ne.jp>\n"
+    b"Subject: =?ISO-2022-JP?B?GyRCJWEhPCVrR1s/LiUoJWkhPBsoQg==?= (Returned mail)\n"
+    b"MIME-Version: 1.0\nContent-Type: text/plain; charset=ISO-2022-JP\n\n"
+    + DOCOMO_BODY.encode("iso-2022-jp")
+    + ORIGINAL
+)
+
+AU_BODY = """This is a MIME-encapsulated message
+
+Your mail sent on: Mon, 03 Jun 2024 18:00:00 +0900
+     could not be delivered to the following recipient(s).
+
+<abe@ezweb.ne.jp>: User unknown
+<bea@au.com>: 受信拒否
+
+お客様が送信されたメールは、以下の宛先に配信できませんでした。
+
+------ Original message header follows ------
+
+"""
+AU_KDDI = (
+    b"From: Postmaster@ezweb.ne.jp\nSubject: Mail System Error - Returned Mail\n"
+    b"MIME-Version: 1.0\nContent-Type: text/plain; charset=iso-2022-jp\n\n"
+    + AU_BODY.encode("iso-2022-jp")
+    + ORIGINAL
+)
+
+# One representative sample per plug-in (used for the cross-dialect checks).
+SAMPLES: dict[str, bytes] = {
+    "exim": EXIM,
+    "qmail": QMAIL,
+    "yahoo": YAHOO,
+    "postfix": POSTFIX,
+    "lotus-domino": LOTUS,
+    "exchange2003": EXCHANGE,
+    "groupwise": GROUPWISE,
+    "mdaemon": MDAEMON,
+    "docomo": DOCOMO,
+    "au-kddi": AU_KDDI,
+}
+
+
+# ------------------------------------------------------------------ per dialect
+
+
+def test_exim_reads_each_block_and_cuts_the_reply_out_of_exims_framing() -> None:
+    """Exim: one finding per address block; the diag starts at the remote reply code,
+    an alias is reported as the address we sent to, a local reason is kept verbatim."""
+    assert _detect(exim.DIALECT, EXIM) == [
+        Finding("sales@example.org", "550 5.1.1 No such user here"),
+        Finding("cy@nx.example", "Unrouteable address"),
+    ]
+
+
+def test_exim_delay_warning_recipients_are_temporary() -> None:
+    """Exim's "has not yet been delivered" warning yields temporary findings with the
+    reply after "Delay reason:"."""
+    assert _detect(exim.DIALECT, EXIM_WARNING) == [
+        Finding("dee@example.com", "451 4.7.1 Please try again later", temporary=True)
+    ]
+
+
+def test_exim_retry_time_not_reached_is_temporary() -> None:
+    """An Exim failure whose reason is "retry time not reached" is marked temporary."""
+    assert _detect(exim.DIALECT, EXIM_RETRY) == [
+        Finding(
+            "eve@gone.example",
+            "retry time not reached for any host after a long failure period",
+            temporary=True,
+        )
+    ]
+
+
+def test_exim_falls_back_to_x_failed_recipients() -> None:
+    """When no address block can be read, Exim's X-Failed-Recipients header names them."""
+    raw = EXIM.replace(b"  bo@example.org\n", b"").replace(b"  cy@nx.example\n", b"")
+    assert _detect(exim.DIALECT, raw) == [
+        Finding("sales@example.org", ""),
+        Finding("cy@nx.example", ""),
+    ]
+
+
+def test_qmail_reads_blocks_and_drops_its_retry_bookkeeping() -> None:
+    """qmail: one finding per "<address>:" block; "Giving up on …" and "I'm not going to
+    try again …" are left out of the diag, and a given-up block is not temporary."""
+    assert _detect(qmail.DIALECT, QMAIL) == [
+        Finding(
+            "fay@example.net",
+            "192.0.2.40 does not like recipient. Remote host said: 552 5.2.2 Mailbox full",
+        ),
+        Finding("gus@flaky.example", "Connected to 192.0.2.41 but connection died. (#4.4.2)"),
+    ]
+
+
+def test_qmail_not_permanent_notice_is_temporary() -> None:
+    """A qmail notice saying "This is not a permanent error" yields temporary findings."""
+    assert _detect(qmail.DIALECT, QMAIL_NOT_PERMANENT) == [
+        Finding("hal@example.net", "Connected to 192.0.2.42 but greeting failed. (#4.4.2)", True)
+    ]
+
+
+def test_yahoo_failure_notice_keeps_the_remote_host_said_reply() -> None:
+    """Yahoo's native failure notice: the address from "<addr>:", the diag from
+    "Remote host said:" on."""
+    assert _detect(yahoo.DIALECT, YAHOO) == [
+        Finding(
+            "ivy@example.com",
+            "Remote host said: 554 5.7.1 Service unavailable; client host blocked [RCPT_TO]",
+        )
+    ]
+
+
+def test_postfix_reads_recipient_lines_with_continuations_and_aliases() -> None:
+    """Postfix: "<addr>: reason" with indented continuation lines; for an alias the
+    "(expanded from <…>)" address is reported."""
+    assert _detect(postfix.DIALECT, POSTFIX) == [
+        Finding(
+            "jo@example.com",
+            "host mx.example.com[192.0.2.55] said: 550 5.1.1 <jo@example.com>: Recipient "
+            "address rejected: User unknown (in reply to RCPT TO command)",
+        ),
+        Finding("team@example.com", "mailbox full"),
+    ]
+
+
+def test_postfix_warning_recipients_are_temporary() -> None:
+    """A Postfix "THIS IS A WARNING ONLY" notice yields temporary findings."""
+    assert _detect(postfix.DIALECT, POSTFIX_WARNING) == [
+        Finding(
+            "lee@example.com",
+            "connect to mx.example.com[192.0.2.55]:25: Connection timed out",
+            temporary=True,
+        )
+    ]
+
+
+def test_postfix_v1_report_is_read_once_and_stops_at_the_returned_message() -> None:
+    """Postfix 1.x repeats each line after "Delivery error report follows"; each address
+    is reported once, and nothing after "Undelivered message follows" is read."""
+    assert _detect(postfix.DIALECT, POSTFIX_V1) == [
+        Finding("mia@mx.example.com", 'unknown user: "mia"')
+    ]
+
+
+def test_lotus_gives_every_listed_address_the_because_paragraph() -> None:
+    """Domino: every address under "was not delivered to:" fails for the "because:" text."""
+    diag = (
+        "Error transferring to MAILHUB/Example; Maximum hop count exceeded. "
+        "Message probably in a routing loop."
+    )
+    assert _detect(lotus.DIALECT, LOTUS) == [
+        Finding("ned@notes.example.com", diag),
+        Finding("ola@notes.example.com", diag),
+    ]
+
+
+def test_lotus_without_a_reason_uses_the_subject() -> None:
+    """A Domino report with an empty "because:" takes the reason from its Subject."""
+    assert _detect(lotus.DIALECT, LOTUS_NO_REASON) == [
+        Finding(
+            "pat@notes.example.com",
+            "User pat (pat@notes.example.com) not listed in Domino Directory",
+        )
+    ]
+
+
+def test_exchange_legacy_reads_recipient_blocks_with_the_server_status_line() -> None:
+    """Exchange 2003: "<addr> on <date>" then the indented explanation and "<server #x.y.z>"."""
+    assert _detect(exchange_legacy.DIALECT, EXCHANGE) == [
+        Finding(
+            "quinn@ex.example.org",
+            "The e-mail account does not exist at the organization this message was sent to. "
+            "<EX01.ex.example.org #5.1.1>",
+        ),
+        Finding(
+            "ray@partner.example",
+            "You do not have permission to send to this recipient. "
+            "<mx.partner.example #5.7.1 smtp;550 5.7.1 Relaying denied>",
+        ),
+    ]
+
+
+def test_groupwise_reads_the_parenthesised_reason() -> None:
+    """GroupWise: one indented "addr (reason)" line per recipient; no reason gives ""."""
+    assert _detect(groupwise.DIALECT, GROUPWISE) == [
+        Finding("sam@gw.example.org", "user not found"),
+        Finding("tia@gw.example.org", "mailbox full"),
+        Finding("uma@gw.example.org", ""),
+    ]
+
+
+def test_mdaemon_pairs_replies_with_rcpt_and_data_commands() -> None:
+    """MDaemon: a refused RCPT names its recipient (multi-line replies joined); a refusal
+    after DATA applies to the recipients accepted before it."""
+    assert _detect(mdaemon.DIALECT, MDAEMON) == [
+        Finding(
+            "val@example.org", "550-5.1.1 The mailbox val@example.org\n550 5.1.1 does not exist"
+        ),
+        Finding("wes@example.org", "554 5.7.1 Message rejected by content filter"),
+    ]
+
+
+def test_mdaemon_warning_applies_a_session_refusal_to_the_listed_recipients() -> None:
+    """An MDaemon temporary-failure warning is temporary, and a refusal outside any RCPT
+    applies to the recipients on the transcript's "*  To:" lines."""
+    assert _detect(mdaemon.DIALECT, MDAEMON_WARNING) == [
+        Finding("xia@example.org", "421 4.3.2 Service not available, closing channel", True)
+    ]
+
+
+def test_docomo_glosses_a_japanese_reason_and_falls_back_to_the_transcript() -> None:
+    """docomo: the "(reason: …)" under each "<addr>" is the diag, a Japanese reason gets an
+    English gloss, and an address without one takes its "<<<" reply from the transcript."""
+    assert _detect(docomo.DIALECT, DOCOMO) == [
+        Finding("yui@docomo.ne.jp", "宛先不明 [user unknown]"),
+        Finding("zen@docomo.ne.jp", "552 Mailbox full"),
+    ]
+
+
+def test_au_kddi_reads_address_reason_lines() -> None:
+    """au (KDDI): one "<addr>: reason" line per recipient, Japanese reasons glossed."""
+    assert _detect(au_kddi.DIALECT, AU_KDDI) == [
+        Finding("abe@ezweb.ne.jp", "User unknown"),
+        Finding("bea@au.com", "受信拒否 [rejected by the recipient's reception settings]"),
+    ]
+
+
+def test_japanese_gloss_prefers_the_more_specific_phrase() -> None:
+    """ "ドメインが存在しません" (the domain does not exist) is a bad domain, not a bad address."""
+    assert gloss("ドメインが存在しません") == "domain does not exist"
+    assert with_gloss("550 5.1.1 unknown") == "550 5.1.1 unknown"
+
+
+# ------------------------------------------------------------------ cross checks
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=[d.name for d in DIALECTS])
+@pytest.mark.parametrize("sample", sorted(SAMPLES), ids=sorted(SAMPLES))
+def test_a_dialect_returns_none_for_another_dialects_bounce(dialect: Dialect, sample: str) -> None:
+    """Each plug-in claims its own inline sample and returns None for every other one."""
+    found = _detect(dialect, SAMPLES[sample])
+    if dialect.name == sample:
+        assert found
+    else:
+        assert found is None
+
+
+def _standard_samples() -> list[Path]:
+    folders = [p for p in sorted(MAIL.iterdir()) if p.is_dir()]
+    chosen = [
+        p
+        for p in folders
+        if p.name.startswith(("dsn-", "arf-")) or p.name in ("autoreply", "non-bounce")
+    ]
+    return [f for folder in chosen for f in sorted(folder.glob("*.eml"))]
+
+
+STANDARD = _standard_samples()
+
+
+@pytest.mark.parametrize("path", STANDARD, ids=[str(p.relative_to(MAIL)) for p in STANDARD])
+def test_no_dialect_claims_a_standard_report_autoreply_or_non_bounce(path: Path) -> None:
+    """No plug-in claims a sample of dsn-*/, arf-*/, autoreply/ or non-bounce/."""
+    msg = parse_bytes(path.read_bytes())
+    text = body_text(msg)
+    claimed = {d.name: d.detect(msg, text) for d in DIALECTS}
+    assert {name: found for name, found in claimed.items() if found} == {}
+
+
+FOLDERS = {
+    "exim-nodsn": "exim",
+    "qmail": "qmail",
+    "postfix-nodsn": "postfix",
+    "lotus-domino": "lotus-domino",
+    "exchange2003-legacy": "exchange2003",
+    "groupwise": "groupwise",
+    "mdaemon": "mdaemon",
+    "japanese-docomo": "docomo",
+    "japanese-au-kddi": "au-kddi",
+}
+
+
+def _dialect_cases() -> list[tuple[str, str, tuple[str, ...]]]:
+    with (MAIL / "expectations.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    cases = []
+    for row in rows:
+        folder = row["file"].split("/")[0]
+        name = "yahoo" if row["file"] == "yahoo/failure-notice-native.eml" else FOLDERS.get(folder)
+        if name is None or "delivery-status" in (MAIL / row["file"]).read_text("latin-1"):
+            continue  # the one Exchange 2003 NDR with a DSN part goes to the DSN parser
+        addresses = tuple(i.split("|")[0] for i in row["recipients"].split(";") if i)
+        cases.append((row["file"], name, addresses))
+    return cases
+
+
+DIALECT_CASES = _dialect_cases()
+
+
+@pytest.mark.parametrize(
+    ("file", "name", "addresses"), DIALECT_CASES, ids=[c[0] for c in DIALECT_CASES]
+)
+def test_corpus_bounce_is_claimed_first_by_its_dialect(
+    file: str, name: str, addresses: tuple[str, ...]
+) -> None:
+    """In registry order, the first plug-in to claim a dialect-folder sample is its own,
+    and it finds the expected recipients in order."""
+    msg = parse_bytes((MAIL / file).read_bytes())
+    text = body_text(msg)
+    first = next((d for d in DIALECTS if d.detect(msg, text)), None)
+    assert first is not None
+    assert first.name == name
+    assert tuple(f.address for f in first.detect(msg, text) or []) == addresses
+
+
+def test_every_dialect_module_is_registered_once() -> None:
+    """Each public module under classifiers/dialects is in DIALECTS, with a unique name."""
+    modules = {p.stem for p in DIALECTS_DIR.glob("*.py") if not p.name.startswith("_")}
+    registered = {type(d).__module__.rsplit(".", 1)[-1] for d in DIALECTS}
+    assert registered == modules - {"registry"}
+    assert len({d.name for d in DIALECTS}) == len(DIALECTS)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=[d.name for d in DIALECTS])
+def test_truncated_bounces_never_raise(dialect: Dialect) -> None:
+    """Every prefix of every inline sample gives a list or None, never an exception."""
+    for raw in SAMPLES.values():
+        for end in range(0, len(raw), 7):
+            found = _detect(dialect, raw[:end])
+            assert found is None or isinstance(found, list)
