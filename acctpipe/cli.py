@@ -7,6 +7,7 @@ for configuration); ``--verbose`` adds the traceback. Exit codes: 0 success,
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 from pathlib import Path
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 
 from acctpipe import __version__
+from classifiers import RuleTable
 from mta.errors import AcctpipeError, ConfigError
 
 __all__ = ["app", "main"]
@@ -54,6 +56,9 @@ def _root(
 ) -> None:
     """acctpipe — PowerMTA-compatible sending, accounting ingest and feedback in one tool."""
     _State.verbose = verbose
+    # flufl.bounce logs a traceback for every detector that trips on odd mail; we
+    # already survive those, so its noise is only for --verbose.
+    logging.getLogger("flufl.bounce").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 @app.command(
@@ -114,6 +119,99 @@ def demo(
     from acctpipe.demo import run_demo
 
     run_demo(data_dir, rows, out)
+
+
+RulesOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--rules",
+        help="A TOML rule file checked before the built-in table (repeatable).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
+def _table(rules: list[Path] | None) -> RuleTable | None:
+    from classifiers import RuleText, load_rules
+
+    if not rules:
+        return None
+    return load_rules(*(RuleText(str(p), p.read_text(encoding="utf-8")) for p in rules))
+
+
+@app.command(
+    "classify-mail",
+    epilog=(
+        "Examples:\n\n"
+        "  acctpipe classify-mail bounces/                 # a directory or maildir\n\n"
+        "  acctpipe classify-mail --jsonl inbox.mbox > out.jsonl\n\n"
+        "  cat message.eml | acctpipe classify-mail --jsonl -"
+    ),
+)
+def classify_mail(
+    paths: Annotated[
+        list[str], typer.Argument(help="Files, directories (maildir), mbox files, or - (stdin).")
+    ],
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="One JSON object per message instead of a summary.")
+    ] = False,
+    rules: RulesOption = None,
+) -> None:
+    """Classify returned mail: DSNs, feedback reports (ARF), auto-replies, odd bounces."""
+    from acctpipe._cli_classify import run_classify_mail
+
+    raise typer.Exit(run_classify_mail(paths, jsonl, _table(rules), out, sys.stdout))
+
+
+@app.command(
+    "classify-diag",
+    epilog=(
+        "Examples:\n\n"
+        "  acctpipe classify-diag 'smtp;550 5.1.1 user unknown'\n\n"
+        "  cut -d, -f9 acct.csv | acctpipe classify-diag      # one diagnostic per line"
+    ),
+)
+def classify_diag_cmd(
+    texts: Annotated[
+        list[str] | None, typer.Argument(help="Diagnostics; none: read lines from stdin.")
+    ] = None,
+    status: Annotated[
+        str, typer.Option("--status", help="An enhanced status to use when the text has none.")
+    ] = "",
+    rules: RulesOption = None,
+) -> None:
+    """Classify SMTP replies / accounting dsnDiag values; one JSON line each."""
+    from acctpipe._cli_classify import run_classify_diag, stdin_lines
+
+    source = texts if texts else stdin_lines()
+    raise typer.Exit(run_classify_diag(source, status, _table(rules), sys.stdout))
+
+
+rules_app = typer.Typer(help="Inspect the bounce rule table.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("list", epilog="Example:\n\n  acctpipe rules list --rules my-rules.toml")
+def rules_list(rules: RulesOption = None) -> None:
+    """Show the rule table in the order rules are tried."""
+    from acctpipe._cli_classify import print_rules
+
+    print_rules(_table(rules), out)
+
+
+@rules_app.command(
+    "explain", epilog="Example:\n\n  acctpipe rules explain 'smtp;550 5.7.1 [TSS09] All messages'"
+)
+def rules_explain(
+    text: Annotated[str, typer.Argument(help="A diagnostic such as 'smtp;550 5.1.1 …'.")],
+    status: Annotated[str, typer.Option("--status", help="Enhanced status if not in text.")] = "",
+    rules: RulesOption = None,
+) -> None:
+    """Show which rule classifies TEXT, and what was tried before it."""
+    from acctpipe._cli_classify import print_explanation
+
+    print_explanation(text, status, _table(rules), out)
 
 
 def main(argv: list[str] | None = None) -> int:
