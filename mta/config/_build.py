@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from classifiers._regex import portability_problem
+from classifiers.pcre import translate
 from mta.config import schema
 from mta.config._lexer import Where, error_at
 from mta.config._parsers import BOUNCE_CATEGORIES
@@ -28,6 +30,7 @@ from mta.config.model import (
     PatternRule,
     Pickup,
     RejectLog,
+    RuleFile,
     SmtpUser,
     Source,
     SourceHost,
@@ -344,7 +347,14 @@ class _Builder:
                     node,
                 )
                 continue
-            out.append(BounceCategoryPattern(parsed[0], category, line.where))
+            inner = parsed[0][1 : parsed[0].rindex("/")]
+            portable = translate(inner)
+            problem = portability_problem(portable)
+            if problem:
+                self.err(line.where, f"pattern {parsed[0]} cannot be used by the classifier: "
+                         f"{problem}", node)  # fmt: skip
+                continue
+            out.append(BounceCategoryPattern(parsed[0], category, line.where, portable))
         return out
 
     # -- the whole config ------------------------------------------------------------------------
@@ -432,6 +442,9 @@ class _Builder:
             bounce_category_patterns=tuple(bounce_patterns),
             files=self.files,
             warnings=(),
+            bounce_rule_files=tuple(
+                RuleFile(v, "", w) for v, w in self.repeated(root, "bounce-rules")
+            ),
         )
         self.check_references(config)
         return config

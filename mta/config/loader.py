@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from classifiers._rules import parse_rules
 from mta.config._build import build_config
 from mta.config._lexer import Directive, Statement, Where, error_at, lex
 from mta.config._parsers import unquote
 from mta.config._tree import build_tree
-from mta.config.model import Config
+from mta.config.model import Config, RuleFile
 from mta.errors import ConfigError, InvalidConfigError
 
 __all__ = ["load_config", "parse_config_text"]
@@ -104,6 +105,7 @@ def parse_config_text(text: str, path: str = "<config>", *, reader: Reader | Non
     errors.extend(sink.errors)
     config, build_errors, build_warnings = build_config(root, tuple(dict.fromkeys(files)))
     errors.extend(build_errors)
+    rule_files = tuple(_read_rule_file(rf, reader, errors) for rf in config.bounce_rule_files)
     if errors:
         errors.sort(key=lambda e: (files.index(e.path) if e.path in files else 0, e.line or 0))
         raise InvalidConfigError(errors)
@@ -111,7 +113,23 @@ def parse_config_text(text: str, path: str = "<config>", *, reader: Reader | Non
         [*sink.warnings, *build_warnings],
         key=lambda w: (files.index(w.where.path) if w.where.path in files else 0, w.where.line),
     )
-    return replace(config, warnings=tuple(warnings))
+    return replace(config, warnings=tuple(warnings), bounce_rule_files=rule_files)
+
+
+def _read_rule_file(rf: RuleFile, reader: Reader | None, errors: list[ConfigError]) -> RuleFile:
+    """Read and validate a ``bounce-rules`` file; problems become located config errors."""
+    if reader is None:
+        errors.append(error_at(rf.where, "bounce-rules is not available when parsing text alone"))
+        return rf
+    path = rf.path if Path(rf.path).is_absolute() else str(Path(rf.where.path).parent / rf.path)
+    try:
+        text = reader(path)
+        parse_rules(text, path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        errors.append(error_at(rf.where, f"bounce-rules: {reason}"))
+        return rf
+    return RuleFile(path, text, rf.where)
 
 
 def load_config(path: str | Path) -> Config:

@@ -30,6 +30,7 @@ __all__ = [
     "Pickup",
     "RejectLog",
     "Route",
+    "RuleFile",
     "SmtpUser",
     "Source",
     "SourceHost",
@@ -278,10 +279,24 @@ class PatternList:
 
 @dataclass(frozen=True, slots=True)
 class BounceCategoryPattern:
-    """One ``/regex/ category`` line of ``<bounce-category-patterns>``."""
+    """One ``/regex/ category`` line of ``<bounce-category-patterns>``.
+
+    ``regex`` is as written; ``portable`` is its translation into the rule-regex
+    subset both classifier engines share (see :mod:`classifiers.pcre`).
+    """
 
     regex: str
     category: str
+    where: Where
+    portable: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFile:
+    """``bounce-rules PATH`` (acctpipe): a TOML rule file read at load time."""
+
+    path: str
+    text: str
     where: Where
 
 
@@ -309,3 +324,4 @@ class Config:
     bounce_category_patterns: tuple[BounceCategoryPattern, ...]
     files: tuple[str, ...]
     warnings: tuple[ConfigWarning, ...]
+    bounce_rule_files: tuple[RuleFile, ...] = ()

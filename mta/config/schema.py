@@ -185,6 +185,9 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
        p.parse_pickup_line, repeat=True),
     _d("include", {_G}, "path", None, "Read another file (glob allowed) in place.",
        p.parse_string),
+    _d("bounce-rules", {_G}, "path", (), "A TOML bounce-rule file, checked before "
+       "`<bounce-category-patterns>` and the built-in table. Repeatable.", p.parse_string,
+       origin="acctpipe", repeat=True),
     _d("smtp-source-host", {_G, _V}, "source-host", None,
        "`IP HOSTNAME` — local address to bind and its name.", p.parse_source_host),
     # -- domain --------------------------------------------------------------------
