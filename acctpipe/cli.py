@@ -132,12 +132,27 @@ RulesOption = Annotated[
 ]
 
 
-def _table(rules: list[Path] | None) -> RuleTable | None:
-    from classifiers import RuleText, load_rules
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Use the bounce rules of this config (bounce-rules files, "
+        "<bounce-category-patterns>).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
 
-    if not rules:
-        return None
-    return load_rules(*(RuleText(str(p), p.read_text(encoding="utf-8")) for p in rules))
+
+def _table(rules: list[Path] | None, config: Path | None = None) -> RuleTable | None:
+    from classifiers import RuleText, load_rules
+    from mta.config import load_config
+    from mta.config.rules import rule_table
+
+    texts = [RuleText(str(p), p.read_text(encoding="utf-8")) for p in rules or ()]
+    if config is not None:
+        return rule_table(load_config(config), first=texts)
+    return load_rules(*texts) if texts else None
 
 
 @app.command(
@@ -157,11 +172,12 @@ def classify_mail(
         bool, typer.Option("--jsonl", help="One JSON object per message instead of a summary.")
     ] = False,
     rules: RulesOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Classify returned mail: DSNs, feedback reports (ARF), auto-replies, odd bounces."""
     from acctpipe._cli_classify import run_classify_mail
 
-    raise typer.Exit(run_classify_mail(paths, jsonl, _table(rules), out, sys.stdout))
+    raise typer.Exit(run_classify_mail(paths, jsonl, _table(rules, config), out, sys.stdout))
 
 
 @app.command(
@@ -180,12 +196,13 @@ def classify_diag_cmd(
         str, typer.Option("--status", help="An enhanced status to use when the text has none.")
     ] = "",
     rules: RulesOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Classify SMTP replies / accounting dsnDiag values; one JSON line each."""
     from acctpipe._cli_classify import run_classify_diag, stdin_lines
 
     source = texts if texts else stdin_lines()
-    raise typer.Exit(run_classify_diag(source, status, _table(rules), sys.stdout))
+    raise typer.Exit(run_classify_diag(source, status, _table(rules, config), sys.stdout))
 
 
 rules_app = typer.Typer(help="Inspect the bounce rule table.", no_args_is_help=True)
@@ -193,11 +210,11 @@ app.add_typer(rules_app, name="rules")
 
 
 @rules_app.command("list", epilog="Example:\n\n  acctpipe rules list --rules my-rules.toml")
-def rules_list(rules: RulesOption = None) -> None:
+def rules_list(rules: RulesOption = None, config: ConfigOption = None) -> None:
     """Show the rule table in the order rules are tried."""
     from acctpipe._cli_classify import print_rules
 
-    print_rules(_table(rules), out)
+    print_rules(_table(rules, config), out)
 
 
 @rules_app.command(
@@ -207,11 +224,12 @@ def rules_explain(
     text: Annotated[str, typer.Argument(help="A diagnostic such as 'smtp;550 5.1.1 …'.")],
     status: Annotated[str, typer.Option("--status", help="Enhanced status if not in text.")] = "",
     rules: RulesOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Show which rule classifies TEXT, and what was tried before it."""
     from acctpipe._cli_classify import print_explanation
 
-    print_explanation(text, status, _table(rules), out)
+    print_explanation(text, status, _table(rules, config), out)
 
 
 def main(argv: list[str] | None = None) -> int:
