@@ -8,6 +8,7 @@ Errors are keyed on *who* failed and *whether a retry helps*::
     ├── InputDataError            data handed to us (accounting rows, DSNs, imports); no retry
     │   └── AccountingFormatError an accounting or reject-log file (path, offset)
     ├── LocalError                this host: disk, permissions, spool — a retry may help
+    │   └── StoreError            the DuckDB event store (path): locked, newer schema, unreadable
     └── RemotePeerError           a peer: SMTP server, webhook receiver, database (reply_code,
         │                         enhanced_status)
         ├── TransientPeerError    4xx-style: retry later
@@ -33,6 +34,7 @@ __all__ = [
     "LocalError",
     "PermanentPeerError",
     "RemotePeerError",
+    "StoreError",
     "TransientPeerError",
 ]
 
@@ -101,6 +103,14 @@ class LocalError(AcctpipeError):
     """This host failed us (disk full, permissions, spool state); a retry may help."""
 
     retryable = True
+
+
+class StoreError(LocalError):
+    """The DuckDB event store cannot be opened or used (locked by a writer, newer schema)."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path is not None else message)
 
 
 class RemotePeerError(AcctpipeError):
