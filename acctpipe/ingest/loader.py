@@ -1,0 +1,197 @@
+"""Read one file from its committed offset to its end, committing batch by batch.
+
+The file is opened by path but identified by what is open (``fstat`` plus the
+first bytes), so a rename between listing and opening cannot confuse it. Each
+batch's rows, quarantined records and the decoder's offset and header are one
+:meth:`~acctpipe.store.Store.commit_batch`. A partial last line is left for
+the next pass: the decoder holds it back and its offset stays before it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from acctpipe.ingest.files import decoder_for, kind_of
+from acctpipe.ingest.frames import events_frame, rejects_frame
+from acctpipe.ingest.identity import FINGERPRINT_SIZE, FileIdentity, identify
+from acctpipe.store import FileState, Store
+from classifiers import RuleTable
+from mta.acct import AccountingDecoder, MalformedRow, RejectRow, Row
+
+__all__ = ["IngestStats", "Loader"]
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Running totals of what was committed."""
+
+    files: int = 0
+    rows: int = 0
+    quarantined: int = 0
+    bytes: int = 0
+    types: Counter[str] = field(default_factory=Counter)
+    classes: Counter[str] = field(default_factory=Counter)
+
+
+class Loader:
+    """Ingest files into a :class:`Store`, ``batch_rows`` rows per transaction."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        batch_rows: int = 20_000,
+        chunk_size: int = 1 << 20,
+        table: RuleTable | None = None,
+        stop: threading.Event | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.stats = IngestStats()
+        self._batch_rows = batch_rows
+        self._chunk_size = chunk_size
+        self._table = table
+        self._stop = stop or threading.Event()
+        self._progress = progress
+
+    def pending_bytes(self, path: Path) -> int:
+        """Bytes of ``path`` not yet committed (its whole size if unknown)."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return 0
+        try:
+            ident = identify(fd)
+            state = self._match(ident, fd)
+            return ident.size - (state.offset if state else 0)
+        finally:
+            os.close(fd)
+
+    def load(self, path: Path) -> None:
+        """Read ``path`` from its committed offset to its last complete record."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return  # deleted after discovery; if it was read, its rows are in
+        try:
+            ident = identify(fd)
+            state = self._resolve(path, ident, fd)
+            if state is not None and ident.size > state.offset:
+                self.stats.files += 1
+                self._read(fd, str(path), ident, state)
+        finally:
+            os.close(fd)
+
+    def _match(self, ident: FileIdentity, fd: int) -> FileState | None:
+        for state in self.store.states_for_inode(ident.device, ident.inode):
+            if ident.size >= state.offset and ident.has_prefix(
+                fd, state.fingerprint, state.fingerprint_len
+            ):
+                return state
+        if ident.fingerprint_len == FINGERPRINT_SIZE:
+            origin = self.store.state_for_fingerprint(ident.fingerprint, FINGERPRINT_SIZE)
+            if origin is not None and ident.size >= origin.offset:
+                return origin  # a copy of a file already read: same stream, same offset
+        return None
+
+    def _resolve(self, path: Path, ident: FileIdentity, fd: int) -> FileState | None:
+        state = self._match(ident, fd)
+        if state is not None:
+            return state
+        for stale in self.store.states_for_inode(ident.device, ident.inode):
+            # Same inode, other content (copy-truncate, or an inode reused): start over.
+            self.store.set_status(stale.file_id, "truncated")
+        kind = kind_of(os.pread(fd, FINGERPRINT_SIZE, 0))
+        if kind is None:
+            return None  # not even one complete line yet
+        fingerprint = (ident.fingerprint, ident.fingerprint_len)
+        return self.store.new_file(str(path), kind, ident.device, ident.inode, fingerprint)
+
+    def _read(self, fd: int, path: str, ident: FileIdentity, state: FileState) -> None:
+        decoder = decoder_for(state.kind, fd, state.offset, state.header)
+        state = state.advanced(
+            path=path,
+            device=ident.device,
+            inode=ident.inode,
+            fingerprint=ident.fingerprint,
+            fingerprint_len=ident.fingerprint_len,
+        )
+        rows: list[Row] = []
+        rejects: list[RejectRow] = []
+        bad: list[MalformedRow] = []
+        position = state.offset
+        committed = state.offset
+        while not self._stop.is_set():
+            chunk = os.pread(fd, self._chunk_size, position)
+            if not chunk:
+                break
+            position += len(chunk)
+            for event in decoder.feed(chunk):
+                if isinstance(event, Row):
+                    rows.append(event)
+                elif isinstance(event, RejectRow):
+                    rejects.append(event)
+                elif isinstance(event, MalformedRow):
+                    bad.append(event)
+            if len(rows) + len(rejects) >= self._batch_rows:
+                state = self._flush(fd, state, decoder, rows, rejects, bad, position)
+                committed = self._advance(committed, state.offset)
+                rows, rejects, bad = [], [], []
+        if decoder.offset != state.offset:
+            state = self._flush(fd, state, decoder, rows, rejects, bad, position)
+            self._advance(committed, state.offset)
+
+    def _advance(self, before: int, after: int) -> int:
+        self.stats.bytes += after - before
+        if self._progress is not None:
+            self._progress(after - before)
+        return after
+
+    def _flush(
+        self,
+        fd: int,
+        state: FileState,
+        decoder: object,
+        rows: list[Row],
+        rejects: list[RejectRow],
+        bad: list[MalformedRow],
+        size_seen: int,
+    ) -> FileState:
+        header = decoder.fields if isinstance(decoder, AccountingDecoder) else state.header
+        state = state.advanced(offset=getattr(decoder, "offset", state.offset), header=header)
+        frame, refused = events_frame(rows, state.path, state.file_id, table=self._table)
+        bad = bad + [
+            MalformedRow(r.offset, r.length, os.pread(fd, r.length, r.offset), r.reason)
+            for r in refused
+        ]
+        reject_frame = rejects_frame(rejects, state.path, state.file_id) if rejects else None
+        newest = frame.get_column("time_logged").max() if frame.height else None
+        if reject_frame is not None:
+            newest = reject_frame.get_column("time_logged").max()
+        self.store.commit_batch(
+            state,
+            events=frame,
+            rejects=reject_frame,
+            quarantine=bad,
+            size_seen=size_seen,
+            newest=newest,  # type: ignore[arg-type]
+        )
+        self.stats.rows += frame.height + len(rejects)
+        self.stats.quarantined += len(bad)
+        self.stats.types.update(_counts(frame, "type"))
+        if reject_frame is not None:
+            self.stats.types["reject"] += reject_frame.height
+        self.stats.classes.update(_counts(frame, "bounce_class"))
+        return state
+
+
+def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    counted = frame.get_column(column).drop_nulls().value_counts()
+    return {str(k): int(n) for k, n in counted.iter_rows()}

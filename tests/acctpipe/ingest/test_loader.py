@@ -1,0 +1,136 @@
+"""One-shot ingest of real files into a real DuckDB file: exactly once, in every file event."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from acctpipe.ingest import Loader, discover
+from acctpipe.store import Store
+from tests.acctpipe._acct import append, expected, header, rcpts, rows
+
+
+def _ingest(db: Path, *paths: Path, batch_rows: int = 7) -> Loader:
+    store = Store.open(db)
+    try:
+        loader = Loader(store, batch_rows=batch_rows, chunk_size=257)
+        for path in discover(paths):
+            loader.load(path)
+        return loader
+    finally:
+        store.close()
+
+
+def test_repeated_ingest_never_doubles(tmp_path: Path) -> None:
+    """Ingesting the same file twice stores each record once."""
+    (tmp_path / "acct.csv").write_bytes(header() + rows(0, 50))
+    first = _ingest(tmp_path / "db.duckdb", tmp_path)
+    second = _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert first.stats.rows == 50
+    assert second.stats.rows == 0
+    assert rcpts(tmp_path / "db.duckdb") == expected(range(50))
+
+
+def test_appends_resume_from_the_committed_offset(tmp_path: Path) -> None:
+    """Rows appended between runs are read once, from where the last run stopped."""
+    acct = tmp_path / "acct.csv"
+    acct.write_bytes(header() + rows(0, 10))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    append(acct, rows(10, 25))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert rcpts(tmp_path / "db.duckdb") == expected(range(25))
+
+
+@pytest.mark.parametrize("cut", [1, 17, -3, -1])
+def test_partial_last_line_waits_until_complete(tmp_path: Path, cut: int) -> None:
+    """A half-written last record is not ingested until its line end arrives."""
+    acct = tmp_path / "acct.csv"
+    last = rows(10, 11)
+    acct.write_bytes(header() + rows(0, 10) + last[:cut])
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert rcpts(tmp_path / "db.duckdb") == expected(range(10))
+    append(acct, last[cut:])
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert rcpts(tmp_path / "db.duckdb") == expected(range(11))
+
+
+def test_rows_written_one_byte_at_a_time_are_each_ingested_once(tmp_path: Path) -> None:
+    """Ingesting after every single appended byte yields exactly the records (rule 10)."""
+    acct = tmp_path / "acct.csv"
+    data = header() + rows(0, 4)  # includes a quoted diagnostic spanning two lines
+    db = tmp_path / "db.duckdb"
+    store = Store.open(db)
+    loader = Loader(store, batch_rows=2, chunk_size=3)
+    for i in range(len(data)):
+        append(acct, data[i : i + 1])
+        loader.load(acct)
+    assert rcpts(store) == expected(range(4))
+    store.close()
+
+
+def test_rotation_by_rename_keeps_reading_the_same_file(tmp_path: Path) -> None:
+    """A renamed file is followed by identity: rows after the rename come once, none twice."""
+    acct = tmp_path / "acct.csv"
+    acct.write_bytes(header() + rows(0, 10))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    append(acct, rows(10, 15))
+    acct.rename(tmp_path / "acct-2026-11-25.csv")
+    acct.write_bytes(header() + rows(15, 20))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert rcpts(tmp_path / "db.duckdb") == expected(range(20))
+    store = Store.open(tmp_path / "db.duckdb", read_only=True)
+    _, paths = store.query("SELECT DISTINCT source_file FROM events ORDER BY 1")
+    store.close()
+    assert [Path(p).name for (p,) in paths] == ["acct-2026-11-25.csv", "acct.csv"]
+
+
+def test_copy_truncate_reads_the_copy_tail_and_the_new_content_once(tmp_path: Path) -> None:
+    """Copy-truncate: the copy is not re-read, the truncated original starts over at 0."""
+    acct = tmp_path / "acct.csv"
+    acct.write_bytes(header() + rows(0, 10))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    append(acct, rows(10, 14))  # written after our read, before the copy
+    (tmp_path / "acct.csv.1.csv").write_bytes(acct.read_bytes())
+    with acct.open("r+b") as stream:
+        stream.truncate(0)
+    append(acct, header() + rows(14, 16))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert rcpts(tmp_path / "db.duckdb") == expected(range(16))
+
+
+def test_truncated_file_regrown_past_the_old_offset_is_a_new_file(tmp_path: Path) -> None:
+    """Truncation is detected by the first bytes even when the file is longer than before."""
+    acct = tmp_path / "acct.csv"
+    acct.write_bytes(header() + rows(0, 3))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    with acct.open("r+b") as stream:
+        stream.truncate(0)
+    append(acct, header() + rows(100, 130))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert rcpts(tmp_path / "db.duckdb") == expected(range(3), range(100, 130))
+
+
+def test_files_written_while_down_and_deleted_after_read(tmp_path: Path) -> None:
+    """New files are read oldest first; deleting a file that was read loses nothing."""
+    for i in range(3):
+        path = tmp_path / f"acct-{i}.csv"
+        path.write_bytes(header() + rows(i * 10, i * 10 + 10))
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    (tmp_path / "acct-0.csv").unlink()
+    (tmp_path / "acct-3.csv").write_bytes(header() + rows(30, 35))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert rcpts(tmp_path / "db.duckdb") == expected(range(35))
+
+
+def test_inode_reuse_with_new_content_is_a_new_file(tmp_path: Path) -> None:
+    """A deleted file's inode reused by another file is read from its start."""
+    acct = tmp_path / "acct.csv"
+    acct.write_bytes(header() + rows(0, 5))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    acct.unlink()
+    acct.write_bytes(header() + rows(50, 60))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert rcpts(tmp_path / "db.duckdb") == expected(range(5), range(50, 60))
