@@ -232,6 +232,92 @@ def rules_explain(
     print_explanation(text, status, _table(rules, config), out)
 
 
+DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB file (created if missing).")]
+GlobOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--glob", "-g", help="File-name pattern to read in each directory (repeatable; *.csv)."
+    ),
+]
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  acctpipe ingest --db acct.duckdb /var/log/pmta/\n\n"
+        "  acctpipe ingest --db acct.duckdb acct-2026-11-25.csv rejects.csv\n\n"
+        "  acctpipe ingest --db acct.duckdb -g 'acct-*.csv' /var/log/pmta/"
+    )
+)
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Accounting / reject-log files or dirs.")],
+    db: DbOption,
+    glob: GlobOption = None,
+    batch_rows: Annotated[
+        int, typer.Option("--batch-rows", min=1, help="Rows per transaction.")
+    ] = 20_000,
+    rules: RulesOption = None,
+) -> None:
+    """Ingest what the files hold now, exactly once (safe to run again: never doubles)."""
+    from acctpipe._cli_ingest import run_ingest
+    from acctpipe.ingest import DEFAULT_GLOBS
+
+    raise typer.Exit(run_ingest(db, paths, glob or DEFAULT_GLOBS, batch_rows, _table(rules), out))
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  acctpipe tail --db acct.duckdb /var/log/pmta/\n\n"
+        "  acctpipe tail --db acct.duckdb --export-dir events-parquet /var/log/pmta/"
+    )
+)
+def tail(
+    dirs: Annotated[list[Path], typer.Argument(help="Directories (or files) to follow.")],
+    db: DbOption,
+    glob: GlobOption = None,
+    rescan: Annotated[
+        float, typer.Option("--rescan", min=0.05, help="Seconds between safety-net rescans.")
+    ] = 2.0,
+    batch_rows: Annotated[
+        int, typer.Option("--batch-rows", min=1, help="Rows per transaction.")
+    ] = 20_000,
+    export_dir: Annotated[
+        Path | None,
+        typer.Option("--export-dir", help="Also keep a Parquet export (by day) here for readers."),
+    ] = None,
+    export_every: Annotated[
+        float, typer.Option("--export-every", min=1, help="Seconds between Parquet exports.")
+    ] = 60.0,
+) -> None:
+    """Follow directories into the store until SIGINT/SIGTERM (rotation and truncation safe)."""
+    from acctpipe._cli_ingest import run_tail
+    from acctpipe.ingest import DEFAULT_GLOBS
+
+    code = run_tail(
+        db, dirs, glob or DEFAULT_GLOBS, rescan, batch_rows, export_dir, export_every, out
+    )
+    raise typer.Exit(code)
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  acctpipe sql --db acct.duckdb 'SELECT * FROM daily_domain_stats ORDER BY day'\n\n"
+        "  acctpipe sql --db acct.duckdb 'SELECT reason, count(*) FROM quarantine GROUP BY 1'"
+    )
+)
+def sql(
+    query: Annotated[str, typer.Argument(help="The SQL to run (read-only connection).")],
+    db: Annotated[Path, typer.Option("--db", help="The DuckDB file.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to print at most.")] = 100,
+) -> None:
+    """Run a read-only SQL query against the store and print the result."""
+    from acctpipe._cli_ingest import run_sql
+
+    raise typer.Exit(run_sql(db, query, limit, out))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning known errors into one line on stderr."""
     try:

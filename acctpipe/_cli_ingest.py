@@ -1,0 +1,131 @@
+"""The ``ingest``, ``tail`` and ``sql`` commands (wired up in :mod:`acctpipe.cli`)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from acctpipe.ingest import IngestStats, Loader, Tailer, discover
+from acctpipe.store import Store, export_parquet
+from classifiers import RuleTable
+
+__all__ = ["run_ingest", "run_sql", "run_tail"]
+
+_PROGRESS_ABOVE = 32 << 20  # show a progress bar when this many bytes are pending
+
+
+def _summary(stats: IngestStats, seconds: float, out: Console) -> None:
+    rate = stats.rows / seconds if seconds > 0 else 0.0
+    out.print(
+        f"{stats.rows} rows from {stats.files} file(s), {stats.quarantined} quarantined,"
+        f" {stats.bytes / 1e6:.1f} MB in {seconds:.1f}s ({rate:,.0f} rows/s)"
+    )
+    if stats.types:
+        out.print("by type:  " + ", ".join(f"{k}={v}" for k, v in sorted(stats.types.items())))
+    if stats.classes:
+        out.print("by class: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.classes.items())))
+
+
+def run_ingest(
+    db: Path,
+    paths: Sequence[Path],
+    globs: Sequence[str],
+    batch_rows: int,
+    table: RuleTable | None,
+    out: Console,
+) -> int:
+    """Ingest what is in ``paths`` now; print a summary. Safe to repeat: never doubles."""
+    store = Store.open(db)
+    try:
+        files = discover(paths, globs)
+        start = time.perf_counter()
+        probe = Loader(store)
+        pending = sum(probe.pending_bytes(p) for p in files)
+        with Progress(
+            TextColumn("ingest"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=out,
+            transient=True,
+            disable=pending < _PROGRESS_ABOVE or not out.is_terminal,
+        ) as progress:
+            task = progress.add_task("ingest", total=pending)
+            loader = Loader(
+                store,
+                batch_rows=batch_rows,
+                table=table,
+                progress=lambda n: progress.advance(task, n),
+            )
+            for path in files:
+                loader.load(path)
+        _summary(loader.stats, time.perf_counter() - start, out)
+    finally:
+        store.close()
+    return 0
+
+
+def run_tail(
+    db: Path,
+    dirs: Sequence[Path],
+    globs: Sequence[str],
+    rescan: float,
+    batch_rows: int,
+    export_dir: Path | None,
+    export_every: float,
+    out: Console,
+) -> int:
+    """Follow ``dirs`` until SIGINT or SIGTERM, then finish the batch and exit 0."""
+    store = Store.open(db)
+    stop = threading.Event()
+    loader = Loader(store, batch_rows=batch_rows, stop=stop)
+    exported = [time.monotonic()]
+
+    def maybe_export() -> None:
+        if export_dir is not None and time.monotonic() - exported[0] >= export_every:
+            export_parquet(store, export_dir)
+            exported[0] = time.monotonic()
+
+    tailer = Tailer(loader, dirs, globs=globs, rescan=rescan, on_pass=maybe_export)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+        tailer.stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    start = time.perf_counter()
+    out.print(f"following {', '.join(map(str, dirs))} into {db} (Ctrl-C to stop)")
+    try:
+        tailer.run()
+        if export_dir is not None:
+            export_parquet(store, export_dir)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        store.close()
+    _summary(loader.stats, time.perf_counter() - start, out)
+    return 0
+
+
+def run_sql(db: Path, sql: str, limit: int, out: Console) -> int:
+    """Run one query on a read-only connection and print the result as a table."""
+    store = Store.open(db, read_only=True)
+    try:
+        columns, rows = store.query(sql)
+    finally:
+        store.close()
+    table = Table(*columns, show_lines=False)
+    for row in rows[:limit]:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    if len(rows) > limit:
+        out.print(f"({len(rows)} rows, first {limit} shown; --limit to change)")
+    return 0
