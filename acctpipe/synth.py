@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from classifiers.status import parse_enhanced_status
 from mta.acct import DEFAULT_HEADER, AccountingWriter
 
 __all__ = ["synthetic_records", "write_synthetic_accounting"]
@@ -68,7 +69,7 @@ def _record(rng: random.Random, i: int, now: datetime) -> dict[str, object]:
     diag = rng.choice({"d": _DELIVERED, "t": _TRANSIENT, "b": _BOUNCED}[kind])
     record |= {
         "dsnAction": {"d": "relayed", "t": "delayed", "b": "failed"}[kind],
-        "dsnStatus": diag[5:10].strip(),
+        "dsnStatus": parse_enhanced_status(diag.partition(";")[2]) or {"d": "2.0.0"}.get(kind, ""),
         "dsnDiag": diag,
         "dsnMta": f"mx{rng.randint(1, 4)}.{domain} (198.51.100.{rng.randint(1, 254)})",
         "bounceCat": rng.choice(_CATEGORIES) if kind != "d" else "",
