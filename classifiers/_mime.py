@@ -151,8 +151,15 @@ def field_blocks(text: str) -> list[dict[str, list[str]]]:
         fields: dict[str, list[str]] = {}
         for line in _FOLD.sub(" ", chunk).splitlines():
             m = _FIELD.match(line)
-            if m:
-                fields.setdefault(m.group(1).lower(), []).append(m.group(2).strip())
+            if not m:
+                continue
+            name = m.group(1).lower()
+            if name == "final-recipient" and name in fields:
+                # A second recipient with no blank line before it (RFC 3464 wants
+                # one): start its own group rather than lose it.
+                blocks.append(fields)
+                fields = {}
+            fields.setdefault(name, []).append(m.group(2).strip())
         if fields:
             blocks.append(fields)
     return blocks

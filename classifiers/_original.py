@@ -28,13 +28,20 @@ RECIPIENT_HEADERS = ("x-acctpipe-rcpt", "x-recipient", "x-rcpt-to", "x-hmxmrorig
 # addr-spec, deliberately lenient (RFC 5321 Mailbox; no quoted local parts with spaces).
 _ADDRESS = re.compile(r"[^\s<>@\"(),;:]+@[^\s<>@\"(),;:]+\.[^\s<>@\"(),;:]+")
 # VERP: <prefix>+<local>=<domain>@<bounce domain>  (prefix may contain no '+').
+_ANGLE = re.compile(r"<([^<>\s]+)>\s*$")
 _VERP = re.compile(r"^[^+@\s]+\+(?P<local>[^=@\s]+)=(?P<domain>[^=@\s]+\.[^=@\s]+)@[^@\s]+$")
 _REDACTED = re.compile(r"redacted|^[x*#_.-]{3,}@|^\*+$|^<?>?$", re.IGNORECASE)
 
 
 def address_of(text: str) -> str:
-    """The first e-mail address in ``text`` (domain lower-cased), or ``""``."""
-    m = _ADDRESS.search(text or "")
+    """The address in ``text`` (domain lower-cased), or ``""``.
+
+    An ``<addr-spec>`` in angle brackets wins (RFC 5322 name-addr: a display name
+    may itself contain an address-like string); otherwise the first address.
+    """
+    angle = _ANGLE.search(text or "")
+    m = _ADDRESS.fullmatch(angle.group(1)) if angle else None
+    m = m or _ADDRESS.search(text or "")
     if m is None:
         return ""
     local, _, domain = m.group(0).strip(".").rpartition("@")

@@ -123,9 +123,19 @@ def parse_arf(msg: Message, part: Message | None, *, detector: str = "arf") -> M
 def _recover_recipient(
     declared: list[str], original: Message | None, mail_from: str
 ) -> tuple[str, str]:
-    for value in declared:
-        if not is_redacted(value):
-            return address_of(value), "original-rcpt-to"
+    plain = [address_of(v) for v in declared if not is_redacted(v)]
+    if len(plain) == 1:
+        return plain[0], "original-rcpt-to"
+    ours = [address_of(header(original, name)) for name in RECIPIENT_HEADERS]
+    ours.append(verp_recipient(header(original, "Return-Path")))
+    ours.append(verp_recipient(mail_from))
+    if len(plain) > 1:
+        # Several Original-Rcpt-To: the one our own stamp names, else the first (said so).
+        wanted = {a.lower() for a in ours if a}
+        match = next((a for a in plain if a.lower() in wanted), "")
+        if match:
+            return match, "original-rcpt-to matching our stamp"
+        return plain[0], f"the first of {len(plain)} original-rcpt-to fields"
     for name in RECIPIENT_HEADERS:
         value = header(original, name)
         if value and not is_redacted(value):

@@ -95,13 +95,20 @@ def parse_status_text(
     for block in blocks:
         # Original-Recipient is the address we sent to; Final-Recipient may be an alias
         # the receiver expanded it to.
-        address_field = _first(block, "original-recipient", "final-recipient", "x-actual-recipient")
-        if not address_field:
+        named = [
+            value
+            for name in ("original-recipient", "final-recipient", "x-actual-recipient")
+            for value in block.get(name, ())
+        ]
+        if not named:
             if not recipients:  # the per-message block
                 per_message = {k: v[0] for k, v in block.items()}
             continue
-        if "@" not in address_field:
-            continue  # X.400 or junk: not an address we can act on
+        # The first field that holds an address (an empty "rfc822;" or an X.400
+        # name is not one we can act on).
+        address_field = next((v for v in named if "@" in v), "")
+        if not address_field:
+            continue
         recipients.append(_recipient(block, address_field, per_message, table, human))
     actions = {r.action for r in recipients}
     kind: MessageKind = "delay" if actions == {"delayed"} else "dsn"

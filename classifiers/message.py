@@ -72,8 +72,6 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
     feedback_part = arf.find_feedback_part(msg)
     if feedback_part is not None:
         return arf.parse_arf(msg, feedback_part)
-    if arf.is_jmrp(msg):
-        return arf.parse_arf(msg, None, detector="jmrp")
     status_part = dsn.find_status_part(msg)
     invalid_status = False
     if status_part is not None:
@@ -81,6 +79,8 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
         if report is not None:
             return report
         invalid_status = True  # it names no address: let the dialects and flufl.bounce try
+    elif arf.is_jmrp(msg):  # JMRP has no status part; a DSN quoting a Hotmail original does
+        return arf.parse_arf(msg, None, detector="jmrp")
     subject = decode_header_value(msg.get("Subject", ""))
     bounce_like = invalid_status or _looks_like_bounce(msg, subject)
     if not bounce_like and _has_part(msg, "message/disposition-notification"):
@@ -88,8 +88,11 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
             "unknown", reason="read receipt (RFC 8098 MDN), not a bounce", detector="mdn"
         )
     # DSNs carry Auto-Submitted: auto-replied too (RFC 3464 section 5), so a message
-    # that looks like a bounce is never taken for a vacation reply.
-    why = "" if bounce_like else autoreply_reason(msg)
+    # that looks like a bounce is taken for a vacation reply only when a header says
+    # so and the sender is not a mailer daemon ("Automatic reply: order rejected").
+    why = autoreply_reason(msg)
+    if bounce_like and not (why.startswith(_HEADER_REASONS) and not _daemon_sender(msg)):
+        why = ""
     if why:
         return MessageReport("autoreply", reason=why, detector="rfc3834")
     text = body_text(msg)
@@ -98,12 +101,12 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
             findings = dialect.detect(msg, text)
         except Exception:  # noqa: BLE001, S112 - a faulty plug-in must not stop the others
             continue
-        if findings:
-            return _from_findings(msg, findings, subject, dialect.name, table)
+        if findings and (report := _from_findings(msg, findings, subject, dialect.name, table)):
+            return report
     if bounce_like:
         findings = flufl_findings(msg, text)
-        if findings:
-            return _from_findings(msg, findings, subject, "flufl.bounce", table)
+        if findings and (report := _from_findings(msg, findings, subject, "flufl.bounce", table)):
+            return report
         if invalid_status:
             return MessageReport(
                 "unknown",
@@ -137,6 +140,14 @@ def _ctype(part: Message) -> str:
         return ""
 
 
+# Auto-reply evidence from headers (not the subject), see autoreply.autoreply_reason.
+_HEADER_REASONS = ("Auto-Submitted", "X-Autore", "Precedence")
+
+
+def _daemon_sender(msg: Message) -> bool:
+    return bool(_BOUNCE_SENDER.search(decode_header_value(msg.get("From", ""))))
+
+
 def _looks_like_bounce(msg: Message, subject: str) -> bool:
     sender = decode_header_value(msg.get("From", ""))
     return bool(_BOUNCE_SENDER.search(sender) or _BOUNCE_SUBJECT.search(subject))
@@ -156,14 +167,14 @@ def _from_dsn(msg: Message, part: Message, table: RuleTable | None) -> MessageRe
 
 def _from_findings(
     msg: Message, findings: list[Finding], subject: str, detector: str, table: RuleTable | None
-) -> MessageReport:
+) -> MessageReport | None:
     delayed = all(f.temporary for f in findings) and bool(_DELAY_SUBJECT.search(subject))
     kind: MessageKind = "delay" if delayed else "dsn"
     recipients: list[RecipientReport] = []
     seen: set[str] = set()
     for f in findings:
-        address = address_of(f.address) or f.address
-        if address.lower() in seen:
+        address = address_of(f.address)
+        if not address or address.lower() in seen:
             continue
         seen.add(address.lower())
         verdict = classify_diag(f.diag, "", table=table)
@@ -185,5 +196,7 @@ def _from_findings(
                 rule,
             )
         )
+    if not recipients:
+        return None  # nothing usable: let the next detector try
     reason = f"non-standard bounce ({detector})"
     return MessageReport(kind, tuple(recipients), None, reason, detector, _ids(msg))
