@@ -307,7 +307,8 @@ class _Builder:
     def pattern_list(self, node: Node) -> PatternList:
         rules: list[PatternRule] = []
         for line in node.lines:
-            kind, _, rest = line.text.partition(" ")
+            head = line.text.split(None, 1)
+            kind, rest = head[0].lower(), head[1] if len(head) > 1 else ""
             if kind not in ("reply", "mail-from", "rcpt-to", "data"):
                 self.err(
                     line.where,

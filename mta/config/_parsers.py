@@ -159,7 +159,8 @@ def parse_domain_macro(text: str) -> tuple[str, tuple[str, ...]]:
     name, _, rest = text.strip().partition(" ")
     if not name or not rest.strip():
         raise ValueError("expected a macro name followed by domains, e.g. ms hotmail.com,live.com")
-    return parse_name(name), tuple(d.lower() for d in parse_list(rest))
+    # Macro names are case-insensitive, like the domains they stand for.
+    return parse_name(name).lower(), tuple(d.lower() for d in parse_list(rest))
 
 
 def parse_pickup_line(text: str) -> tuple[str, str | None]:

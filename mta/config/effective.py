@@ -1,11 +1,13 @@
 """Effective settings for one destination: merge every matching ``<domain>`` block.
 
-Layers, least specific first, each overriding what it sets:
-
-1. the built-in defaults (:mod:`mta.config.schema`);
-2. top-level ``<domain>`` blocks: ``*``, then ``*.suffix`` wildcards from the
-   shortest suffix to the longest, then the exact name (or a ``$macro`` naming it);
-3. the same order inside the chosen ``<virtual-mta>``.
+Layers, least specific first, each overriding what it sets: the built-in
+defaults (:mod:`mta.config.schema`), then every matching ``<domain>`` block —
+``*``, then ``*.suffix`` wildcards from the shortest suffix to the longest, then
+the exact name (or a ``$macro`` naming it). A block inside the chosen
+``<virtual-mta>`` beats a top-level block *of the same specificity*, but not a
+more specific one: a vmta-wide ``<domain *>`` must not loosen a top-level
+``<domain gmail.com>`` throttle (write ``<domain gmail.com>`` inside the vmta to
+change gmail.com for that IP).
 
 Every value remembers where it came from, so ``acctpipe check-config --domain``
 can say *why* gmail.com gets 30/s.
@@ -54,6 +56,10 @@ def _specificity(pattern: str, domain: str) -> int | None:
 
 def match_order(blocks: Iterable[DomainBlock], domain: str) -> list[DomainBlock]:
     """The blocks that apply to ``domain``, least specific first."""
+    return [block for _, block in _scored(blocks, domain)]
+
+
+def _scored(blocks: Iterable[DomainBlock], domain: str) -> list[tuple[int, DomainBlock]]:
     domain = domain.lower().rstrip(".")
     scored: list[tuple[int, DomainBlock]] = []
     for block in blocks:
@@ -64,11 +70,12 @@ def match_order(blocks: Iterable[DomainBlock], domain: str) -> list[DomainBlock]
         if best is not None:
             scored.append((best, block))
     scored.sort(key=lambda pair: pair[0])
-    return [block for _, block in scored]
+    return scored
 
 
 def effective_settings(config: Config, domain: str, vmta: str | None = None) -> Effective:
     """Merge defaults, top-level and vmta ``<domain>`` blocks for ``domain`` (and ``vmta``)."""
+    domain = domain.lower().rstrip(".")
     values: dict[str, object] = {}
     origins: dict[str, str] = {}
     for spec in schema.DIRECTIVES:
@@ -77,12 +84,15 @@ def effective_settings(config: Config, domain: str, vmta: str | None = None) -> 
             origins[spec.name] = "default"
     values["warmup"] = None
     origins["warmup"] = "default"
-    layers = match_order(config.domains, domain)
+    ranked = [(score, 0, block) for score, block in _scored(config.domains, domain)]
     if vmta is not None:
         if vmta not in config.virtual_mtas:
             known = ", ".join(sorted(config.virtual_mtas)) or "none defined"
             raise ValueError(f"unknown virtual-mta {vmta!r} (known: {known})")
-        layers += match_order(config.virtual_mtas[vmta].domains, domain)
+        vmta_blocks = config.virtual_mtas[vmta].domains
+        ranked += [(score, 1, block) for score, block in _scored(vmta_blocks, domain)]
+    ranked.sort(key=lambda item: (item[0], item[1]))  # specificity, then vmta over top level
+    layers = [block for _, _, block in ranked]
     labels: list[str] = []
     for block in layers:
         scope = f"<virtual-mta {vmta}> " if block not in config.domains else ""
@@ -94,9 +104,7 @@ def effective_settings(config: Config, domain: str, vmta: str | None = None) -> 
                 origins[name] = f"{block.origins[name]} {label}"
     settings = DomainSettings(**{DOMAIN_DIRECTIVES[k]: v for k, v in values.items()})  # type: ignore[arg-type]
     queue_to = settings.queue_to
-    return Effective(
-        domain.lower(), vmta, queue_to or domain.lower(), settings, origins, tuple(labels)
-    )
+    return Effective(domain, vmta, queue_to or domain, settings, origins, tuple(labels))
 
 
 def domain_settings_fields() -> set[str]:

@@ -82,3 +82,23 @@ def test_unknown_vmta_is_a_clear_error() -> None:
     cfg = load_config(DATA / "hot.conf")
     with pytest.raises(ValueError, match=r"unknown virtual-mta 'nope' \(known: ip-1"):
         effective_settings(cfg, "gmail.com", "nope")
+
+
+def test_vmta_catch_all_does_not_loosen_a_specific_top_level_block() -> None:
+    """A vmta <domain *> yields to a top-level <domain gmail.com>; at equal rank the vmta wins."""
+    cfg = parse(
+        "<domain gmail.com>\nmax-smtp-out 3\n</domain>\n"
+        "<virtual-mta ip1>\n<domain *>\nmax-smtp-out 50\nmax-msg-rate 9/s\n</domain>\n"
+        "</virtual-mta>\n"
+    )
+    eff = effective_settings(cfg, "gmail.com", "ip1")
+    assert eff.settings.max_smtp_out == 3
+    assert eff.settings.max_msg_rate.per_second == 9  # nothing more specific sets it
+    assert effective_settings(cfg, "yahoo.com", "ip1").settings.max_smtp_out == 50
+
+
+def test_domains_are_normalised_once() -> None:
+    """Case and a trailing dot do not make a separate queue."""
+    cfg = parse("domain-macro Big Gmail.com,Yahoo.com\n<domain $Big>\nmax-smtp-out 2\n</domain>\n")
+    eff = effective_settings(cfg, "GMAIL.COM.")
+    assert (eff.domain, eff.queue, eff.settings.max_smtp_out) == ("gmail.com", "gmail.com", 2)

@@ -242,3 +242,10 @@ def test_blog_post_spellings_point_to_powermta_names() -> None:
         "(PowerMTA calls it use-starttls)",
         "t.conf:5: unknown directive 'accounting-file' (PowerMTA calls it <acct-file PATH>)",
     ]
+
+
+def test_pattern_list_lines_accept_tabs_and_any_case() -> None:
+    """`Reply<TAB>/re/ mode=backoff` is the same rule as `reply /re/ mode=backoff`."""
+    cfg = parse("<smtp-pattern-list p>\nReply\t/421 .*/ mode=backoff\n</smtp-pattern-list>\n")
+    rule = cfg.pattern_lists["p"].rules[0]
+    assert (rule.kind, rule.regex, rule.options["mode"]) == ("reply", "/421 .*/", "backoff")
