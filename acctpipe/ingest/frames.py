@@ -16,6 +16,7 @@ from typing import Final
 
 import polars as pl
 
+from acctpipe.ingest.bulk import RowBlock
 from acctpipe.store.schema import EVENT_COLUMNS
 from classifiers import RuleTable
 from classifiers.vector import classify_frame
@@ -72,22 +73,33 @@ def _timestamps(frame: pl.DataFrame, field: str) -> tuple[pl.Series, dict[int, s
     return pl.Series(field, values, dtype=pl.Datetime("us", "UTC")), failures
 
 
-def _segment(rows: Sequence[Row]) -> list[list[Row]]:
-    """Split rows into runs that share one column list."""
-    runs: list[list[Row]] = []
-    last: object = None
+def _segment(rows: Sequence[Row | RowBlock]) -> list[RowBlock]:
+    """Group rows into blocks that share one column list (blocks pass through)."""
+    blocks: list[RowBlock] = []
+    run: list[Row] = []
     for row in rows:
-        key = row.fields.keys()
-        if not runs or key != last:
-            runs.append([])
-            last = key
-        runs[-1].append(row)
-    return runs
+        if isinstance(row, RowBlock):
+            blocks.extend((_block(run), row) if run else (row,))
+            run = []
+            continue
+        if run and row.fields.keys() != run[0].fields.keys():
+            blocks.append(_block(run))
+            run = []
+        run.append(row)
+    if run:
+        blocks.append(_block(run))
+    return blocks
 
 
-def _typed(run: list[Row], source_file: str, file_id: int) -> tuple[pl.DataFrame, list[Rejected]]:
-    header = list(run[0].fields)
+def _block(run: list[Row]) -> RowBlock:
+    header = tuple(run[0].fields)
     raw = pl.DataFrame([list(r.fields.values()) for r in run], schema=header, orient="row")
+    offsets = pl.Series("offset", [r.offset for r in run], dtype=pl.Int64)
+    return RowBlock(header, raw, offsets, pl.Series("length", [r.length for r in run], pl.Int64))
+
+
+def _typed(block: RowBlock, source_file: str, file_id: int) -> tuple[pl.DataFrame, list[Rejected]]:
+    header, raw = block.fields, block.frame
     failures: dict[int, str] = {}
     columns: list[pl.Series | pl.Expr] = []
     for field in header:
@@ -107,7 +119,7 @@ def _typed(run: list[Row], source_file: str, file_id: int) -> tuple[pl.DataFrame
     frame = raw.select(
         *columns,
         extra.alias("extra"),
-        pl.Series("source_offset", [r.offset for r in run], dtype=pl.Int64),
+        block.offsets.alias("source_offset"),
     )
     present = set(frame.columns)
     frame = frame.with_columns(
@@ -119,7 +131,8 @@ def _typed(run: list[Row], source_file: str, file_id: int) -> tuple[pl.DataFrame
         pl.lit(file_id, pl.Int64).alias("file_id"),
         pl.lit(source_file, pl.String).alias("source_file"),
     )
-    rejected = [Rejected(run[i].offset, run[i].length, why) for i, why in sorted(failures.items())]
+    offsets, lengths = block.offsets, block.lengths
+    rejected = [Rejected(offsets[i], lengths[i], why) for i, why in sorted(failures.items())]
     if failures:
         frame = frame.filter(~pl.int_range(pl.len()).is_in(list(failures)))
     return frame.select([n for n, _, _ in EVENT_COLUMNS]), rejected
@@ -140,13 +153,17 @@ def _classify(frame: pl.DataFrame, table: RuleTable | None) -> pl.DataFrame:
 
 
 def events_frame(
-    rows: Sequence[Row], source_file: str, file_id: int, *, table: RuleTable | None = None
+    rows: Sequence[Row | RowBlock],
+    source_file: str,
+    file_id: int,
+    *,
+    table: RuleTable | None = None,
 ) -> tuple[pl.DataFrame, list[Rejected]]:
-    """The ``events`` rows for ``rows`` (any mix of headers) and the rows refused."""
+    """The ``events`` rows for ``rows`` (rows or blocks, any headers) and the rows refused."""
     frames: list[pl.DataFrame] = []
     rejected: list[Rejected] = []
-    for run in _segment(rows):
-        frame, bad = _typed(run, source_file, file_id)
+    for block in _segment(rows):
+        frame, bad = _typed(block, source_file, file_id)
         frames.append(frame)
         rejected.extend(bad)
     if not frames:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from acctpipe.ingest.bulk import RowBlock, parse_block
 from acctpipe.ingest.files import decoder_for, kind_of
 from acctpipe.ingest.frames import events_frame, rejects_frame
 from acctpipe.ingest.identity import FINGERPRINT_SIZE, FileIdentity, identify
@@ -48,7 +49,7 @@ class Loader:
         store: Store,
         *,
         batch_rows: int = 20_000,
-        chunk_size: int = 1 << 20,
+        chunk_size: int = 4 << 20,
         table: RuleTable | None = None,
         stop: threading.Event | None = None,
         progress: Callable[[int], None] | None = None,
@@ -123,7 +124,8 @@ class Loader:
             fingerprint=ident.fingerprint,
             fingerprint_len=ident.fingerprint_len,
         )
-        rows: list[Row] = []
+        rows: list[Row | RowBlock] = []
+        pending_rows = 0
         rejects: list[RejectRow] = []
         bad: list[MalformedRow] = []
         position = state.offset
@@ -133,17 +135,23 @@ class Loader:
             if not chunk:
                 break
             position += len(chunk)
-            for event in decoder.feed(chunk):
-                if isinstance(event, Row):
+            events = (
+                decoder.feed_bulk(chunk, parse_block)
+                if isinstance(decoder, AccountingDecoder)
+                else decoder.feed(chunk)
+            )
+            for event in events:
+                if isinstance(event, Row | RowBlock):
                     rows.append(event)
+                    pending_rows += event.height if isinstance(event, RowBlock) else 1
                 elif isinstance(event, RejectRow):
                     rejects.append(event)
                 elif isinstance(event, MalformedRow):
                     bad.append(event)
-            if len(rows) + len(rejects) >= self._batch_rows:
+            if pending_rows + len(rejects) >= self._batch_rows:
                 state = self._flush(fd, state, decoder, rows, rejects, bad, position)
                 committed = self._advance(committed, state.offset)
-                rows, rejects, bad = [], [], []
+                rows, rejects, bad, pending_rows = [], [], [], 0
         if decoder.offset != state.offset:
             state = self._flush(fd, state, decoder, rows, rejects, bad, position)
             self._advance(committed, state.offset)
@@ -159,7 +167,7 @@ class Loader:
         fd: int,
         state: FileState,
         decoder: object,
-        rows: list[Row],
+        rows: list[Row | RowBlock],
         rejects: list[RejectRow],
         bad: list[MalformedRow],
         size_seen: int,

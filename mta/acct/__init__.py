@@ -24,6 +24,7 @@ from mta.acct.fields import (
 from mta.acct.reader import (
     AccountingDecoder,
     AccountingEvent,
+    BulkParser,
     Header,
     MalformedRow,
     Row,
@@ -53,6 +54,7 @@ __all__ = [
     "AccountingEncoder",
     "AccountingEvent",
     "AccountingWriter",
+    "BulkParser",
     "Header",
     "MalformedRow",
     "RecordType",

@@ -101,6 +101,16 @@ class RecordSplitter:
         """Bytes received but not yet part of a complete record."""
         return self._pending
 
+    @property
+    def max_record_size(self) -> int:
+        """How far an unclosed quote may run before its line is quarantined alone."""
+        return self._max
+
+    def skip_to(self, offset: int, pending: bytes) -> None:
+        """Resume at ``offset`` holding ``pending``: the caller consumed the records before."""
+        self._offset = offset
+        self._pending = pending
+
     def feed(self, chunk: bytes) -> list[CsvRecord | MalformedRow]:
         """Add ``chunk``; return the records it completes, in stream order."""
         if b"\n" not in chunk:

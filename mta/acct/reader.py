@@ -10,10 +10,12 @@ the last complete record, so a half-written last line is read again later.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from mta.acct._bulk import plan_pieces
 from mta.acct._csvcore import (
     DEFAULT_MAX_RECORD_SIZE,
     CsvRecord,
@@ -26,6 +28,7 @@ from mta.acct.fields import DEFAULT_FIELDS, DEFAULT_HEADER, RecordType, is_recor
 __all__ = [
     "AccountingDecoder",
     "AccountingEvent",
+    "BulkParser",
     "Header",
     "MalformedRow",
     "Row",
@@ -58,6 +61,11 @@ class Row:
 
 
 AccountingEvent = Row | MalformedRow | Header
+
+BlockT = TypeVar("BlockT")
+BulkParser = Callable[[tuple[str, ...], int, bytes], BlockT | None]
+"""``parse(fields, offset, data)``: a block of rows for ``data`` (whole records at
+stream ``offset``, none a header), or ``None`` to have them decoded row by row."""
 
 # Before any header row we accept the default file header, or the 23 base
 # fields alone (a file that never held feedback records).
@@ -102,6 +110,34 @@ class AccountingDecoder:
     def feed(self, chunk: bytes) -> list[AccountingEvent]:
         """Consume ``chunk`` and return the events of every record it completes."""
         return self._interpret(self._splitter.feed(chunk))
+
+    def feed_bulk(self, chunk: bytes, parse: BulkParser[BlockT]) -> list[AccountingEvent | BlockT]:
+        """Like :meth:`feed`, but offer each run of complete rows to ``parse`` first.
+
+        A run never crosses a header row, and ``parse`` gets the header in
+        force. It must return exactly what :meth:`feed` would give for the run,
+        as one block, or ``None``: then the run is decoded row by row. Offsets,
+        the pending tail and header changes are the same as with :meth:`feed`.
+        """
+        splitter = self._splitter
+        data = splitter.pending + chunk
+        planned = plan_pieces(data, splitter.max_record_size)
+        if planned is None:
+            return list(self.feed(chunk))
+        pieces, cut = planned
+        base = splitter.offset
+        out: list[AccountingEvent | BlockT] = []
+        for start, end, may_be_header in pieces:
+            block = None
+            if not may_be_header and self._fields is not None:
+                block = parse(self._fields, base + start, data[start:end])
+            if block is not None:
+                out.append(block)
+            else:
+                piece = RecordSplitter(base + start, splitter.max_record_size)
+                out.extend(self._interpret(piece.feed(data[start:end])))
+        splitter.skip_to(base + cut, data[cut:])
+        return out
 
     def close(self) -> list[AccountingEvent]:
         """Signal end of input; a partial last record comes back as a :class:`MalformedRow`."""

@@ -1,0 +1,88 @@
+"""Plan a buffer as runs of whole records for a bulk (columnar) parser; stdlib only.
+
+The row-by-row :class:`~mta.acct._csvcore.RecordSplitter` is the spec. This
+module only finds where records start and end, with the same quote-parity rule
+(split on LF in C, a line with an odd number of ``"`` opens or closes a quoted
+value spanning lines), so that a caller may hand whole runs of rows to a
+native CSV parser and fall back to the splitter for anything else.
+
+It refuses (returns ``None``) whenever the splitter's bounded-quote rule could
+fire: a record spanning lines longer than ``max_record_size``, or an open
+record at the end longer than that. Then the caller must use the splitter.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterator
+from typing import Final
+
+__all__ = ["Piece", "plan_pieces"]
+
+Piece = tuple[int, int, bool]
+"""``(start, end, may_be_header)``: byte range of whole records in the buffer."""
+
+# A record whose first field is (or, quoted, might be) ``type`` may be a header.
+_HEADER_PREFIXES: Final = (b"type", b'"')
+
+
+def plan_pieces(data: bytes, max_record_size: int) -> tuple[list[Piece], int] | None:
+    """Cut ``data`` into pieces of complete records; also return where the pending tail starts.
+
+    Records that may be header rows are pieces of their own (``may_be_header``),
+    so a run of rows never crosses a header. ``None``: use the row-by-row splitter.
+    """
+    last = data.rfind(b"\n")
+    if last < 0:
+        return [], 0
+    lines = data[: last + 1].split(b"\n")
+    lines.pop()  # the empty text after the final LF
+    odd = [i for i, line in enumerate(lines) if line.count(b'"') & 1]
+    # Byte spans (start of opening line, LF ending closing line) of multi-line records.
+    spans: list[tuple[int, int]] = []
+    pos, at = 0, 0
+    for k in range(0, len(odd) - 1, 2):
+        open_line, close_line = odd[k], odd[k + 1]
+        pos += sum(map(len, lines[at:open_line])) + (open_line - at)
+        size = sum(map(len, lines[open_line : close_line + 1])) + (close_line - open_line)
+        if size > max_record_size:
+            pass  # the splitter may cut this quote back to one line
+        spans.append((pos, pos + size))
+        pos, at = pos + size + 1, close_line + 1
+    cut = last + 1
+    if len(odd) % 2:
+        pos += sum(map(len, lines[at : odd[-1]])) + (odd[-1] - at)
+        if len(data) - pos > max_record_size:
+            return None  # an open quote that may already be a runaway
+        cut = pos
+    return _pieces(data, cut, spans), cut
+
+
+def _pieces(data: bytes, cut: int, spans: list[tuple[int, int]]) -> list[Piece]:
+    starts = [s for s, _ in spans]
+    heads = sorted({at for prefix in _HEADER_PREFIXES for at in _line_starts(data, prefix, cut)})
+    pieces: list[Piece] = []
+    pos = 0
+    for start in heads:
+        i = bisect_right(starts, start) - 1
+        if start < pos or (i >= 0 and spans[i][0] < start <= spans[i][1]):
+            continue  # a continuation line inside a quoted value, not a record start
+        end = spans[i][1] + 1 if i >= 0 and spans[i][0] == start else data.index(b"\n", start) + 1
+        if start > pos:
+            pieces.append((pos, start, False))
+        pieces.append((start, end, True))
+        pos = end
+    if pos < cut:
+        pieces.append((pos, cut, False))
+    return pieces
+
+
+def _line_starts(data: bytes, prefix: bytes, cut: int) -> Iterator[int]:
+    """Offsets below ``cut`` of the lines of ``data`` that begin with ``prefix``."""
+    if data.startswith(prefix) and cut > 0:
+        yield 0
+    probe = b"\n" + prefix
+    at = data.find(probe, 0, cut)
+    while 0 <= at < cut - 1:
+        yield at + 1
+        at = data.find(probe, at + 1, cut)
