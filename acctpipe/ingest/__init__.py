@@ -6,7 +6,13 @@ follows directories with watchdog plus a periodic rescan.
 
 from acctpipe.ingest.files import DEFAULT_GLOBS, discover, kind_of
 from acctpipe.ingest.frames import CLASSIFIED_TYPES, Rejected, events_frame, rejects_frame
-from acctpipe.ingest.identity import FINGERPRINT_SIZE, FileIdentity, fingerprint, identify
+from acctpipe.ingest.identity import (
+    FINGERPRINT_SIZE,
+    HEADER_PROBE,
+    FileIdentity,
+    fingerprint,
+    identify,
+)
 from acctpipe.ingest.loader import IngestStats, Loader
 from acctpipe.ingest.tailer import DEFAULT_RESCAN, Tailer
 
@@ -15,6 +21,7 @@ __all__ = [
     "DEFAULT_GLOBS",
     "DEFAULT_RESCAN",
     "FINGERPRINT_SIZE",
+    "HEADER_PROBE",
     "FileIdentity",
     "IngestStats",
     "Loader",

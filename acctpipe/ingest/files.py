@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
+from acctpipe.ingest.identity import HEADER_PROBE
 from acctpipe.store import FileKind
 from mta.acct import REJECT_FIELDS, AccountingDecoder, RejectLogDecoder
 
@@ -48,10 +49,15 @@ def discover(paths: Iterable[Path], globs: Sequence[str] = DEFAULT_GLOBS) -> lis
     return sorted(found, key=lambda p: found[p])
 
 
-def kind_of(head: bytes) -> FileKind | None:
-    """The kind of a file from its first bytes, or ``None`` until a first line is complete."""
+def kind_of(head: bytes, size: int = 0) -> FileKind | None:
+    """The kind of a file from its first bytes, or ``None`` until a first line is complete.
+
+    A first line longer than ``HEADER_PROBE`` bytes never completes a header: the
+    file is read as accounting, so the decoder quarantines what it cannot parse
+    rather than the file being skipped in silence.
+    """
     if b"\n" not in head:
-        return None
+        return "accounting" if size >= HEADER_PROBE else None
     first = head.removeprefix(_BOM)
     return "reject" if first.startswith(b"timeLogged,") else "accounting"
 

@@ -21,7 +21,7 @@ import polars as pl
 from acctpipe.ingest.bulk import RowBlock, parse_block
 from acctpipe.ingest.files import decoder_for, kind_of
 from acctpipe.ingest.frames import events_frame, rejects_frame
-from acctpipe.ingest.identity import FINGERPRINT_SIZE, FileIdentity, identify
+from acctpipe.ingest.identity import HEADER_PROBE, FileIdentity, fingerprint, identify
 from acctpipe.store import FileState, Store
 from classifiers import RuleTable
 from mta.acct import AccountingDecoder, MalformedRow, RejectRow, Row
@@ -96,10 +96,20 @@ class Loader:
                 fd, state.fingerprint, state.fingerprint_len
             ):
                 return state
-        if ident.fingerprint_len == FINGERPRINT_SIZE:
-            origin = self.store.state_for_fingerprint(ident.fingerprint, FINGERPRINT_SIZE)
+        # A copy of a file already read (copy-truncate) is the same stream at the same
+        # offset. Compare at each known file's own fingerprint length, and only past
+        # the header, which every file of a kind shares.
+        for length in self.store.fingerprint_lengths():
+            if not ident.header_len < length <= ident.size:
+                continue
+            digest = (
+                ident.fingerprint
+                if length == ident.fingerprint_len
+                else fingerprint(os.pread(fd, length, 0))
+            )
+            origin = self.store.state_for_fingerprint(digest, length)
             if origin is not None and ident.size >= origin.offset:
-                return origin  # a copy of a file already read: same stream, same offset
+                return origin
         return None
 
     def _resolve(self, path: Path, ident: FileIdentity, fd: int) -> FileState | None:
@@ -109,7 +119,7 @@ class Loader:
         for stale in self.store.states_for_inode(ident.device, ident.inode):
             # Same inode, other content (copy-truncate, or an inode reused): start over.
             self.store.set_status(stale.file_id, "truncated")
-        kind = kind_of(os.pread(fd, FINGERPRINT_SIZE, 0))
+        kind = kind_of(os.pread(fd, HEADER_PROBE, 0), ident.size)
         if kind is None:
             return None  # not even one complete line yet
         fingerprint = (ident.fingerprint, ident.fingerprint_len)

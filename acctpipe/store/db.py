@@ -115,6 +115,13 @@ class Store:
         ).fetchall()
         return [_state(r) for r in rows]
 
+    def fingerprint_lengths(self) -> list[int]:
+        """The distinct fingerprint lengths of known files, longest first."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT fingerprint_len FROM files ORDER BY fingerprint_len DESC"
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
     def state_for_fingerprint(self, fingerprint: str, length: int) -> FileState | None:
         """The newest state whose full-length fingerprint is ``fingerprint`` (a copy's origin)."""
         row = self.conn.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from acctpipe.ingest import FINGERPRINT_SIZE, discover, fingerprint, identify, kind_of
+from acctpipe.ingest import discover, fingerprint, identify, kind_of
 
 
 def test_kind_is_decided_by_the_first_complete_line() -> None:
@@ -29,7 +29,7 @@ def test_discover_matches_globs_and_orders_oldest_first(tmp_path: Path) -> None:
 
 
 def test_identity_is_inode_and_first_bytes(tmp_path: Path) -> None:
-    """A renamed file keeps its identity; the fingerprint covers at most the first 1 KiB."""
+    """A renamed file keeps its identity; without a newline the fingerprint covers the probe."""
     path = tmp_path / "acct.csv"
     path.write_bytes(b"x" * 5000)
     fd = os.open(path, os.O_RDONLY)
@@ -46,7 +46,7 @@ def test_identity_is_inode_and_first_bytes(tmp_path: Path) -> None:
             before.inode,
             before.fingerprint,
         )
-        assert after.fingerprint_len == FINGERPRINT_SIZE
+        assert after.fingerprint_len == 5000  # no newline yet: all of it, up to the probe
         assert after.has_prefix(fd, fingerprint(b"x" * 10), 10)
         assert not after.has_prefix(fd, fingerprint(b"y" * 10), 10)
         assert not after.has_prefix(fd, fingerprint(b"x" * 6000), 6000)

@@ -134,3 +134,34 @@ def test_inode_reuse_with_new_content_is_a_new_file(tmp_path: Path) -> None:
     acct.write_bytes(header() + rows(50, 60))
     _ingest(tmp_path / "db.duckdb", tmp_path)
     assert rcpts(tmp_path / "db.duckdb") == expected(range(5), range(50, 60))
+
+
+def test_copy_truncate_of_a_small_file_does_not_double(tmp_path: Path) -> None:
+    """A copy of a file read while it was under 1 KiB is recognised as the same stream."""
+    live = tmp_path / "acct.csv"
+    live.write_bytes(header() + rows(0, 2))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    (tmp_path / "acct-old.csv").write_bytes(live.read_bytes())  # copy …
+    live.write_bytes(header() + rows(2, 5))  # … then truncate and keep writing
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert rcpts(tmp_path / "db.duckdb") == expected(range(5))
+
+
+def test_a_header_longer_than_a_kibibyte_is_read(tmp_path: Path) -> None:
+    """Files whose header (many header_* fields) runs past 1 KiB are ingested, not skipped."""
+    extra = ",".join(f"header_X-Custom-Tracking-Field-{n:02}" for n in range(30))
+    head = header().rstrip(b"\r\n") + b"," + extra.encode() + b"\r\n"
+    padding = b"," * 30
+    body = b"".join(line + padding + b"\r\n" for line in rows(0, 20).split(b"\r\n") if line)
+    (tmp_path / "acct.csv").write_bytes(head + body)
+    loader = _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert loader.stats.rows == 20
+
+
+def test_new_files_with_the_same_long_header_are_not_taken_for_copies(tmp_path: Path) -> None:
+    """Two rotated files sharing a header are different streams: both are read in full."""
+    (tmp_path / "acct-1.csv").write_bytes(header() + rows(0, 30))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    (tmp_path / "acct-2.csv").write_bytes(header() + rows(30, 60))
+    _ingest(tmp_path / "db.duckdb", tmp_path)
+    assert rcpts(tmp_path / "db.duckdb") == expected(range(60))
