@@ -254,8 +254,14 @@ def ingest(
     db: DbOption,
     glob: GlobOption = None,
     batch_rows: Annotated[
-        int, typer.Option("--batch-rows", min=1, help="Rows per transaction.")
-    ] = 20_000,
+        int,
+        typer.Option(
+            "--batch-rows",
+            min=1,
+            help="Rows per transaction (DuckDB writes batches of 128k+ rows straight to the "
+            "table; memory grows with the batch).",
+        ),
+    ] = 131_072,
     rules: RulesOption = None,
 ) -> None:
     """Ingest what the files hold now, exactly once (safe to run again: never doubles)."""
