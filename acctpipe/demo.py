@@ -3,7 +3,8 @@
 It writes the embedded PowerMTA-syntax configuration to the data directory and
 checks it; generates a realistic accounting file with the codec's writer; reads
 it back with the streaming reader (the contract the tailer uses), showing a
-half-written last line held back until it completes. Later releases extend this
+half-written last line held back until it completes; then ingests it into a
+DuckDB file exactly once, classifying every failure. Later releases extend this
 into the full loop (MTA → accounting → DuckDB → suppressions and throttles).
 """
 
@@ -19,6 +20,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from acctpipe._cli_config import print_summary
+from acctpipe.ingest import Loader
+from acctpipe.store import Store
 from acctpipe.synth import write_synthetic_accounting
 from mta.acct import (
     RECORD_TYPE_DESCRIPTIONS,
@@ -72,8 +75,18 @@ def run_demo(data_dir: Path, rows: int, out: Console) -> None:
 
     out.rule("[bold]3. Half-written and malformed lines")
     _partial_line_demo(acct, out)
+
+    out.rule("[bold]4. Exactly-once ingest into DuckDB, with classification")
+    db = data_dir / "acctpipe.duckdb"
+    _ingest_demo(acct, db, out)
     out.rule()
-    out.print(f"Try: [bold]acctpipe check-config {conf} --domain outlook.com[/bold]")
+    hints = (
+        f"acctpipe check-config {conf} --domain outlook.com",
+        f"acctpipe sql --db {db} 'SELECT * FROM top_bounce_diagnostics LIMIT 5'",  # noqa: S608
+        "acctpipe rules explain 'smtp;421 4.7.0 [TSS04] Messages from 192.0.2.1 deferred'",
+    )
+    for n, hint in enumerate(hints):
+        out.print(("Try: " if n == 0 else "     ") + hint, markup=False, soft_wrap=True)
 
 
 def _read_back(path: Path, size: int, out: Console) -> tuple[Counter[RecordType], int, int, float]:
@@ -138,6 +151,36 @@ def _partial_line_demo(path: Path, out: Console) -> None:
                 f"{event.reason}; the next row still parses"
             )
     out.print(f"  (offsets are exact: the bad row started where the last one ended, {at})")
+
+
+def _ingest_demo(acct: Path, db: Path, out: Console) -> None:
+    """Ingest the file twice (the second run adds nothing) and show what the store says."""
+    for attempt in (1, 2):
+        store = Store.open(db)
+        try:
+            loader = Loader(store)
+            loader.load(acct)
+        finally:
+            store.close()
+        classes = ", ".join(f"{k}={v:,}" for k, v in sorted(loader.stats.classes.items()))
+        out.print(
+            f"run {attempt}: {loader.stats.rows:,} rows committed"
+            + (f" — by class: {classes}" if classes else " (nothing new: never doubles)")
+        )
+    store = Store.open(db, read_only=True)
+    try:
+        columns, rows = store.query(
+            "SELECT bounce_class, bounce_category, bounce_rule, count(*) AS n FROM events "
+            "WHERE type IN ('b', 't') GROUP BY ALL ORDER BY n DESC LIMIT 8"
+        )
+    finally:
+        store.close()
+    table = Table(title=f"failures by class and rule ({db.name})")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    out.print(table)
 
 
 def _header_of(path: Path) -> bytes:

@@ -19,6 +19,8 @@ def test_demo_runs_and_leaves_a_valid_config_and_accounting_file(
     out = capsys.readouterr().out
     assert "every byte accounted for" in out
     assert "goes to quarantine" in out
+    assert "run 2: 0 rows committed (nothing new: never doubles)" in out
+    assert (tmp_path / "acctpipe.duckdb").is_file()
     config = load_config(tmp_path / "acctpipe.conf")
     assert config.warnings == ()
     rows = [e for e in read_accounting(tmp_path / "acct-demo.csv") if isinstance(e, Row)]
