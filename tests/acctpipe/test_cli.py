@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from acctpipe.cli import main
+from tests.acctpipe._cli import assert_help_snapshot, run_cli
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "config"
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.run(
-        [sys.executable, "-m", "acctpipe.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
-
-
 def test_check_config_accepts_the_hot_config() -> None:
     """A valid config prints a summary, its warnings on stderr, and exits 0."""
-    proc = _run("check-config", str(DATA / "hot.conf"))
+    proc = run_cli("check-config", str(DATA / "hot.conf"))
     assert proc.returncode == 0, proc.stderr
     assert "OK" in proc.stdout
     assert "virtual MTAs" in proc.stdout
@@ -44,7 +30,7 @@ def test_check_config_prints_every_error_on_its_own_line(tmp_path: Path) -> None
         "<domain gmail.com>\n  max-msg-rate 30/fortnight-and-a-very-long-unit-name-here\n"
         "  max-smtp-outt 5\n</domain>\n"
     )
-    proc = _run("check-config", str(bad))
+    proc = run_cli("check-config", str(bad))
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
     assert lines[0].startswith(f"{bad}:2: <domain gmail.com>: max-msg-rate: unknown time unit")
@@ -57,7 +43,7 @@ def test_check_config_prints_every_error_on_its_own_line(tmp_path: Path) -> None
 
 def test_check_config_domain_shows_merged_values_and_their_origin() -> None:
     """--domain prints each effective value with the file:line block it came from."""
-    proc = _run("check-config", str(DATA / "hot.conf"), "--domain", "outlook.com")
+    proc = run_cli("check-config", str(DATA / "hot.conf"), "--domain", "outlook.com")
     assert proc.returncode == 0, proc.stderr
     out = " ".join(proc.stdout.split())
     assert "queue microsoft.queue" in out
@@ -68,7 +54,7 @@ def test_check_config_domain_shows_merged_values_and_their_origin() -> None:
 
 def test_check_config_missing_file_is_one_line(tmp_path: Path) -> None:
     """A missing file is one clear line and exit 2, not a traceback."""
-    proc = _run("check-config", str(tmp_path / "nope.conf"))
+    proc = run_cli("check-config", str(tmp_path / "nope.conf"))
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"{tmp_path / 'nope.conf'}: cannot read configuration" in proc.stderr
@@ -89,11 +75,4 @@ def test_version_and_usage_errors() -> None:
 @pytest.mark.parametrize("command", ["", "check-config", "config-reference", "demo"])
 def test_help_output_is_stable(command: str) -> None:
     """`--help` for each command matches its snapshot (users and docs depend on it)."""
-    args = [*command.split(), "--help"] if command else ["--help"]
-    proc = _run(*args)
-    assert proc.returncode == 0
-    name = f"help-{command or 'acctpipe'}.txt"
-    snap = SNAPSHOTS / name
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        snap.write_text(proc.stdout, encoding="utf-8")
-    assert proc.stdout == snap.read_text(encoding="utf-8")
+    assert_help_snapshot(command.split(), f"help-{command or 'acctpipe'}.txt")

@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import json
 import mailbox
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from acctpipe.cli import main
+from tests.acctpipe._cli import run_cli
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
 KEYS = {"file", "kind", "recipients", "feedback", "reason"}
 RCPT_KEYS = {"address", "action", "status", "diag", "category", "class", "rule"}
-
-
-def _run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "acctpipe.cli", *args],
-        input=stdin,
-        capture_output=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
 
 
 def test_classify_mail_jsonl_over_a_directory(capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,7 +47,7 @@ def test_classify_mail_reads_mbox_and_reports_feedback(
 def test_classify_mail_from_stdin() -> None:
     """`-` reads one message from standard input."""
     sample = (MAIL / "dsn-postfix" / "user-unknown.eml").read_bytes()
-    proc = _run("classify-mail", "--jsonl", "-", stdin=sample)
+    proc = run_cli("classify-mail", "--jsonl", "-", stdin=sample)
     assert proc.returncode == 0, proc.stderr
     obj = json.loads(proc.stdout)
     assert obj["file"] == "-"
@@ -78,20 +64,20 @@ def test_classify_mail_summary_table(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_classify_mail_missing_path_is_one_line() -> None:
     """A path that does not exist is a one-line error, not a traceback."""
-    proc = _run("classify-mail", "/no/such/dir")
+    proc = run_cli("classify-mail", "/no/such/dir")
     assert proc.returncode == 1
-    assert b"Traceback" not in proc.stderr
-    assert b"no such file or directory" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "no such file or directory" in proc.stderr
 
 
 def test_classify_diag_arguments_and_stdin() -> None:
     """Diagnostics come from arguments or stdin lines; each gives one JSON object."""
-    proc = _run("classify-diag", "smtp;550 5.1.1 <a@example.com>: Recipient address rejected")
+    proc = run_cli("classify-diag", "smtp;550 5.1.1 <a@example.com>: Recipient address rejected")
     obj = json.loads(proc.stdout)
     assert set(obj) == {"diag", "status", "category", "class", "rule"}
     assert (obj["class"], obj["category"], obj["status"]) == ("hard", "bad-mailbox", "5.1.1")
     lines = b"smtp;452 4.2.2 mailbox full\nsmtp;554 5.7.1 blocked using zen.spamhaus.org\n\n"
-    proc = _run("classify-diag", stdin=lines)
+    proc = run_cli("classify-diag", stdin=lines)
     classes = [json.loads(line)["class"] for line in proc.stdout.splitlines()]
     assert classes == ["soft", "spam"]
 
@@ -118,7 +104,7 @@ def test_bad_rule_file_is_a_clear_error(tmp_path: Path) -> None:
     rules.write_text(
         '[[rule]]\nid = "broken"\ncomment = "x"\ntext = "("\ncategory = "other"\nclass = "soft"\n'
     )
-    proc = _run("classify-diag", "--rules", str(rules), "550 x")
+    proc = run_cli("classify-diag", "--rules", str(rules), "550 x")
     assert proc.returncode != 0
-    assert b"Traceback" not in proc.stderr
-    assert b"broken" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "broken" in proc.stderr

@@ -1,0 +1,39 @@
+"""Run the real `acctpipe` command in a child process, as a user would, and check help snapshots."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
+
+
+def run_cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+    """`python -m acctpipe.cli ARGS` with a fixed terminal width; output decoded as UTF-8."""
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "acctpipe.cli", *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    return subprocess.CompletedProcess(
+        proc.args,
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )
+
+
+def assert_help_snapshot(args: list[str], name: str) -> None:
+    """`ARGS --help` equals tests/snapshots/NAME (UPDATE_SNAPSHOTS=1 rewrites it)."""
+    proc = run_cli(*args, "--help")
+    assert proc.returncode == 0, proc.stderr
+    snap = SNAPSHOTS / name
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        snap.write_text(proc.stdout, encoding="utf-8")
+    assert proc.stdout == snap.read_text(encoding="utf-8")
