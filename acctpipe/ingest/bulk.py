@@ -45,6 +45,12 @@ class RowBlock:
         """How many rows the block holds."""
         return self.frame.height
 
+    def split(self, at: int) -> tuple[RowBlock, RowBlock]:
+        """The block's first ``at`` rows and the rest, as two blocks."""
+        frame, offsets, lengths = self.frame, self.offsets, self.lengths
+        head = RowBlock(self.fields, frame.head(at), offsets.head(at), lengths.head(at))
+        return head, RowBlock(self.fields, frame.slice(at), offsets.slice(at), lengths.slice(at))
+
 
 def _canonical(column: str) -> pl.Expr:
     value = pl.col(column)
@@ -69,14 +75,24 @@ def parse_block(fields: tuple[str, ...], offset: int, data: bytes) -> RowBlock |
         return None  # wrong width, invalid UTF-8 or bad quoting: the row-by-row path decides
     if not raw.height or raw.get_column("c0").is_in(RECORD_TYPES).not_().any():
         return None
-    line = raw.select(pl.concat_str([_canonical(n) for n in names], separator=",").alias("line"))
+    # Only a value holding , " CR or LF is quoted; most columns hold none, so find those
+    # that do in one pass and leave the rest as they are.
+    quoting = raw.select(pl.col(n).str.contains(_MUST_QUOTE).any() for n in names).row(0)
+    line = raw.select(
+        pl.concat_str(
+            [_canonical(n) if q else pl.col(n) for n, q in zip(names, quoting, strict=True)],
+            separator=",",
+        ).alias("line")
+    )
     text = line.get_column("line")
-    for end in ("\r\n", "\n"):
-        if (text.str.join(end).item() + end).encode() == data:
-            lengths = text.str.len_bytes().cast(pl.Int64) + len(end)
-            offsets = (lengths.cum_sum() - lengths + offset).alias("offset")
-            frame = raw.rename(dict(zip(names, fields, strict=True)))
-            return RowBlock(fields, frame, offsets, lengths.alias("length"))
+    # A canonical record never ends in a bare CR (a value holding one is quoted), so
+    # the line end is CRLF exactly when the data ends so; only that one can match.
+    end = "\r\n" if data.endswith(b"\r\n") else "\n"
+    if (text.str.join(end).item() + end).encode() == data:
+        lengths = text.str.len_bytes().cast(pl.Int64) + len(end)
+        offsets = (lengths.cum_sum() - lengths + offset).alias("offset")
+        frame = raw.rename(dict(zip(names, fields, strict=True)))
+        return RowBlock(fields, frame, offsets, lengths.alias("length"))
     return None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +24,14 @@ from acctpipe.ingest.frames import events_frame, rejects_frame
 from acctpipe.ingest.identity import HEADER_PROBE, FileIdentity, fingerprint, identify
 from acctpipe.store import FileState, Store
 from classifiers import RuleTable
-from mta.acct import AccountingDecoder, MalformedRow, RejectRow, Row
+from mta.acct import AccountingDecoder, MalformedRow, RejectLogDecoder, RejectRow, Row
 
-__all__ = ["IngestStats", "Loader"]
+__all__ = ["ROW_GROUP", "IngestStats", "Loader"]
+
+ROW_GROUP = 122_880
+"""DuckDB's row group size. A large batch is committed in whole row groups (the rest
+waits for the next batch): then every insert writes full row groups straight to the
+table, and no checkpoint has to rewrite a partly filled one."""
 
 
 @dataclass(slots=True)
@@ -53,6 +58,7 @@ class Loader:
         table: RuleTable | None = None,
         stop: threading.Event | None = None,
         progress: Callable[[int], None] | None = None,
+        row_group: int = ROW_GROUP,
     ) -> None:
         self.store = store
         self.stats = IngestStats()
@@ -61,6 +67,7 @@ class Loader:
         self._table = table
         self._stop = stop or threading.Event()
         self._progress = progress
+        self._row_group = row_group
 
     def pending_bytes(self, path: Path) -> int:
         """Bytes of ``path`` not yet committed (its whole size if unknown)."""
@@ -159,11 +166,21 @@ class Loader:
                 elif isinstance(event, MalformedRow):
                     bad.append(event)
             if pending_rows + len(rejects) >= self._batch_rows:
-                state = self._flush(fd, state, decoder, rows, rejects, bad, position)
+                cut = _aligned_cut(rows, pending_rows, self._row_group)
+                if cut is None:
+                    state = self._flush(
+                        fd, state, _position(decoder, state), rows, rejects, bad, position
+                    )
+                    rows, rejects, bad, pending_rows = [], [], [], 0
+                else:
+                    now, rows, at, fields = cut
+                    early = [m for m in bad if m.offset < at]
+                    bad = bad[len(early) :]
+                    state = self._flush(fd, state, (at, fields), now, [], early, position)
+                    pending_rows = sum(r.height if isinstance(r, RowBlock) else 1 for r in rows)
                 committed = self._advance(committed, state.offset)
-                rows, rejects, bad, pending_rows = [], [], [], 0
         if decoder.offset != state.offset:
-            state = self._flush(fd, state, decoder, rows, rejects, bad, position)
+            state = self._flush(fd, state, _position(decoder, state), rows, rejects, bad, position)
             self._advance(committed, state.offset)
 
     def _advance(self, before: int, after: int) -> int:
@@ -176,14 +193,14 @@ class Loader:
         self,
         fd: int,
         state: FileState,
-        decoder: object,
-        rows: list[Row | RowBlock],
+        to: tuple[int, tuple[str, ...] | None],
+        rows: Sequence[Row | RowBlock],
         rejects: list[RejectRow],
         bad: list[MalformedRow],
         size_seen: int,
     ) -> FileState:
-        header = decoder.fields if isinstance(decoder, AccountingDecoder) else state.header
-        state = state.advanced(offset=getattr(decoder, "offset", state.offset), header=header)
+        """Commit the batch and move the file to ``to``: an offset and the header there."""
+        state = state.advanced(offset=to[0], header=to[1])
         frame, refused = events_frame(rows, state.path, state.file_id, table=self._table)
         bad = bad + [
             MalformedRow(r.offset, r.length, os.pread(fd, r.length, r.offset), r.reason)
@@ -208,6 +225,39 @@ class Loader:
             self.stats.types["reject"] += reject_frame.height
         self.stats.classes.update(_counts(frame, "bounce_class"))
         return state
+
+
+def _position(
+    decoder: AccountingDecoder | RejectLogDecoder, state: FileState
+) -> tuple[int, tuple[str, ...] | None]:
+    """Where the decoder stands: its offset and the header in force there."""
+    header = decoder.fields if isinstance(decoder, AccountingDecoder) else state.header
+    return decoder.offset, header
+
+
+def _aligned_cut(
+    rows: list[Row | RowBlock], pending: int, row_group: int
+) -> tuple[list[Row | RowBlock], list[Row | RowBlock], int, tuple[str, ...]] | None:
+    """Split ``rows`` after a whole number of row groups: (first, rest, offset, header).
+
+    The cut is the start of a row inside (or at the start of) a block: its offset is
+    where the rest begins and the block's fields are the header in force there. A cut
+    that would fall among single rows, or leave nothing on either side, is ``None``.
+    """
+    wanted = pending // row_group * row_group
+    if not 0 < wanted < pending:
+        return None
+    seen = 0
+    for i, item in enumerate(rows):
+        height = item.height if isinstance(item, RowBlock) else 1
+        if seen + height > wanted:
+            if not isinstance(item, RowBlock):
+                return None  # a lone row's header may be the default one: commit it all
+            head, tail = item.split(wanted - seen)
+            first = [*rows[:i], head] if head.height else rows[:i]
+            return first, [tail, *rows[i + 1 :]], int(tail.offsets[0]), item.fields
+        seen += height
+    return None  # pragma: no cover - wanted < pending, so some row passes it
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:

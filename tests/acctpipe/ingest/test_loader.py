@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 
 from acctpipe.ingest import Loader, discover
-from acctpipe.store import Store
-from tests.acctpipe._acct import append, expected, header, rcpts, rows
+from acctpipe.store import FileState, Store
+from mta.acct import AccountingEncoder
+from tests.acctpipe._acct import append, expected, header, rcpts, record, rows
 
 
 def _ingest(db: Path, *paths: Path, batch_rows: int = 7) -> Loader:
@@ -165,3 +168,64 @@ def test_new_files_with_the_same_long_header_are_not_taken_for_copies(tmp_path: 
     (tmp_path / "acct-2.csv").write_bytes(header() + rows(30, 60))
     _ingest(tmp_path / "db.duckdb", tmp_path)
     assert rcpts(tmp_path / "db.duckdb") == expected(range(60))
+
+
+def _mixed_file() -> bytes:
+    """Rows, a malformed row, a header change and rows under the new header."""
+    narrow = AccountingEncoder(("type", "rcpt", "timeLogged", "header_X-Campaign"))
+    later = b"".join(
+        narrow.encode({**record(n), "header_X-Campaign": "spring"}) for n in range(40, 60)
+    )
+    return header() + rows(0, 20) + b"d,only,three\r\n" + rows(20, 40) + narrow.header() + later
+
+
+class _CrashAfter:
+    """A store whose ``commit_batch`` fails (rolled back) after ``allowed`` commits."""
+
+    def __init__(self, store: Store, allowed: int) -> None:
+        self.store, self.allowed = store, allowed
+        self.commits: list[tuple[int, pl.DataFrame, list[int]]] = []
+
+    def __call__(self, state: FileState, **batch: Any) -> None:
+        if len(self.commits) == self.allowed:
+            raise _CrashError
+        events, quarantine = batch["events"], batch["quarantine"]
+        self.commits.append((state.offset, events, [m.offset for m in quarantine]))
+        Store.commit_batch(self.store, state, **batch)
+
+
+class _CrashError(Exception):
+    pass
+
+
+@pytest.mark.parametrize("chunk_size", [31, 257, 4096])
+def test_batches_cut_at_row_groups_commit_each_row_once(tmp_path: Path, chunk_size: int) -> None:
+    """A batch committed in whole row groups stores exactly the rows before its offset.
+
+    The rows after the cut (and the quarantined records there) wait for the next batch,
+    so a crash after any commit resumes with nothing lost or doubled.
+    """
+    acct = tmp_path / "acct.csv"
+    acct.write_bytes(_mixed_file())
+    store = Store.open(tmp_path / "db.duckdb")
+    crash = _CrashAfter(store, allowed=2)
+    store.commit_batch = crash  # type: ignore[method-assign]
+    loader = Loader(store, batch_rows=7, chunk_size=chunk_size, row_group=3)
+    with pytest.raises(_CrashError):
+        loader.load(acct)
+    start = 0
+    for offset, events, quarantined in crash.commits:
+        stored = events.get_column("source_offset").to_list() + quarantined
+        assert all(start <= at < offset for at in stored)
+        assert events.height % 3 == 0  # whole "row groups": the rest waited
+        start = offset
+    del store.commit_batch
+    Loader(store, batch_rows=7, chunk_size=chunk_size, row_group=3).load(acct)
+    _, found = store.query("SELECT rcpt, extra FROM events ORDER BY source_offset")
+    _, bad = store.query("SELECT raw FROM quarantine")
+    _, state = store.query('SELECT "offset", header[4] FROM files')
+    store.close()
+    assert sorted(r[0] for r in found) == expected(range(60))
+    assert found[-1][1] == '{"header_X-Campaign":"spring"}'
+    assert [bytes(r[0]) for r in bad] == [b"d,only,three\r\n"]
+    assert state == [(len(_mixed_file()), "header_X-Campaign")]
