@@ -324,6 +324,32 @@ def sql(
     raise typer.Exit(run_sql(db, query, limit, out))
 
 
+@app.command(
+    "simulate-isp",
+    epilog=(
+        "Examples:\n\n"
+        "  acctpipe simulate-isp --profile gmail --listen 127.0.0.1:2526\n\n"
+        "  acctpipe simulate-isp --profile my-isp.toml --maildir received/\n\n"
+        "  Built-in profiles: default, gmail, outlook, yahoo, blocker, greylister, slow, flaky."
+    ),
+)
+def simulate_isp(
+    profile: Annotated[
+        str, typer.Option("--profile", "-p", help="A built-in profile NAME or a TOML FILE.")
+    ] = "default",
+    listen: Annotated[
+        str, typer.Option("--listen", "-l", help="HOST:PORT to listen on (loopback only).")
+    ] = "127.0.0.1:2526",
+    maildir: Annotated[
+        Path | None, typer.Option("--maildir", help="Also write accepted mail to this Maildir.")
+    ] = None,
+) -> None:
+    """Run a simulated receiving ISP on loopback until Ctrl-C, then print its counters."""
+    from acctpipe._cli_sim import run_simulate_isp
+
+    raise typer.Exit(run_simulate_isp(profile, listen, maildir, out, err))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning known errors into one line on stderr."""
     try:
