@@ -27,9 +27,10 @@ RECIPIENT_HEADERS = ("x-acctpipe-rcpt", "x-recipient", "x-rcpt-to", "x-hmxmrorig
 
 # addr-spec, deliberately lenient (RFC 5321 Mailbox; no quoted local parts with spaces).
 _ADDRESS = re.compile(r"[^\s<>@\"(),;:]+@[^\s<>@\"(),;:]+\.[^\s<>@\"(),;:]+")
-# VERP: <prefix>+<local>=<domain>@<bounce domain>  (prefix may contain no '+').
 _ANGLE = re.compile(r"<([^<>\s]+)>\s*$")
-_VERP = re.compile(r"^[^+@\s]+\+(?P<local>[^=@\s]+)=(?P<domain>[^=@\s]+\.[^=@\s]+)@[^@\s]+$")
+# VERP: <prefix>+<local>=<domain>@<bounce domain>. A domain has no "=", so the local
+# part (which may hold "+" or "=") runs to the last "=".
+_VERP = re.compile(r"^[^+@\s]+\+(?P<local>[^@\s]+)=(?P<domain>[^=@\s]+\.[^=@\s]+)@[^@\s]+$")
 _REDACTED = re.compile(r"redacted|^[x*#_.-]{3,}@|^\*+$|^<?>?$", re.IGNORECASE)
 
 
