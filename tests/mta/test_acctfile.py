@@ -1,0 +1,85 @@
+"""The accounting file writer: configured records and fields, rotation, and readable output."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from mta.acct import Row, read_accounting
+from mta.acctfile import AccountingFile, fields_for
+from mta.config import AcctFile, parse_config_text
+
+NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+
+
+def _record(kind: str, n: int) -> dict[str, object]:
+    return {
+        "type": kind,
+        "timeLogged": NOW,
+        "rcpt": f"u{n}@example.com",
+        "dsnStatus": "5.1.1",
+        "bounceCat": "bad-mailbox",
+        "dlvSourceIp": "127.0.0.2",
+        "vmta": "ip-1",
+    }
+
+
+def _spec(body: str) -> AcctFile:
+    cfg = parse_config_text(f"<acct-file acct.csv>\n{body}</acct-file>\n", "t.conf")
+    return cfg.acct_files[0]
+
+
+def test_only_configured_records_are_written_with_a_union_header(tmp_path: Path) -> None:
+    """`records d,b` writes d and b rows (not t); per-type fields share one union header."""
+    spec = _spec(
+        "records d,b\nrecord-fields d timeLogged,rcpt,dlvSourceIp\n"
+        "record-fields b timeLogged,rcpt,bounceCat\n"
+    )
+    assert fields_for(spec) == ("type", "timeLogged", "rcpt", "dlvSourceIp", "bounceCat")
+    out = AccountingFile(spec, tmp_path)
+    assert out.write(_record("d", 1))
+    assert out.write(_record("b", 2))
+    assert not out.write(_record("t", 3))
+    out.close()
+    rows = [e for e in read_accounting(tmp_path / "acct.csv") if isinstance(e, Row)]
+    assert [(r.type, r.fields["rcpt"]) for r in rows] == [
+        ("d", "u1@example.com"),
+        ("b", "u2@example.com"),
+    ]
+    assert rows[0].fields["bounceCat"] == ""  # not configured for d
+    assert rows[1].fields["dlvSourceIp"] == ""
+
+
+def test_rotation_by_size_and_interval(tmp_path: Path) -> None:
+    """max-size and move-interval rename the file aside (into move-to) and start a new one."""
+    clock = [NOW]
+    spec = _spec(f"records d\nmax-size 1K\nmove-interval 1h\nmove-to {tmp_path / 'old'}\n")
+    out = AccountingFile(spec, tmp_path, clock=lambda: clock[0])
+    for n in range(20):
+        out.write(_record("d", n))
+    clock[0] = NOW + timedelta(hours=2)
+    out.write(_record("d", 99))
+    out.close()
+    rotated = sorted((tmp_path / "old").glob("acct-*.csv"))
+    assert len(rotated) >= 2
+    every = [
+        e
+        for p in [*rotated, tmp_path / "acct.csv"]
+        for e in read_accounting(p)
+        if isinstance(e, Row)
+    ]
+    assert sorted(r.fields["rcpt"] for r in every) == sorted(
+        [f"u{n}@example.com" for n in range(20)] + ["u99@example.com"]
+    )
+
+
+def test_appending_to_an_existing_file_keeps_one_header(tmp_path: Path) -> None:
+    """Restarting the writer appends rows without writing the header again."""
+    spec = _spec("records d\n")
+    for n in range(2):
+        out = AccountingFile(spec, tmp_path)
+        out.write(_record("d", n))
+        out.close()
+    data = (tmp_path / "acct.csv").read_bytes()
+    assert data.count(b"type,") == 1
+    assert data.count(b"\r\nd,") == 2
