@@ -88,7 +88,9 @@ def parse_block(fields: tuple[str, ...], offset: int, data: bytes) -> RowBlock |
     # A canonical record never ends in a bare CR (a value holding one is quoted), so
     # the line end is CRLF exactly when the data ends so; only that one can match.
     end = "\r\n" if data.endswith(b"\r\n") else "\n"
-    if (text.str.join(end).item() + end).encode() == data:
+    # Compare as UTF-8 bytes taken straight from polars: the same bytes as encoding
+    # the joined text, without building it as one large Python str first.
+    if text.str.join(end).cast(pl.Binary).item() + end.encode() == data:
         lengths = text.str.len_bytes().cast(pl.Int64) + len(end)
         offsets = (lengths.cum_sum() - lengths + offset).alias("offset")
         frame = raw.rename(dict(zip(names, fields, strict=True)))

@@ -5,6 +5,11 @@ first bytes), so a rename between listing and opening cannot confuse it. Each
 batch's rows, quarantined records and the decoder's offset and header are one
 :meth:`~acctpipe.store.Store.commit_batch`. A partial last line is left for
 the next pass: the decoder holds it back and its offset stays before it.
+
+Batches are typed and committed on one worker thread while the next batch is
+decoded (polars and DuckDB release the GIL). Commits still run one at a time,
+in file order, each in its own transaction; at most one waits, and
+:meth:`Loader.load` returns only when the last is done (or raises its error).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +74,7 @@ class Loader:
         self._stop = stop or threading.Event()
         self._progress = progress
         self._row_group = row_group
+        self._pending: Future[None] | None = None
 
     def pending_bytes(self, path: Path) -> int:
         """Bytes of ``path`` not yet committed (its whole size if unknown)."""
@@ -93,9 +100,36 @@ class Loader:
             state = self._resolve(path, ident, fd)
             if state is not None and ident.size > state.offset:
                 self.stats.files += 1
-                self._read(fd, str(path), ident, state)
+                with ThreadPoolExecutor(1, thread_name_prefix="acctpipe-commit") as worker:
+                    try:
+                        self._read(fd, str(path), ident, state, worker)
+                    finally:
+                        self._wait()
         finally:
             os.close(fd)
+
+    def _wait(self) -> None:
+        """Wait for the batch being committed, if any; raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _submit(
+        self,
+        worker: ThreadPoolExecutor,
+        fd: int,
+        state: FileState,
+        to: tuple[int, tuple[str, ...] | None],
+        rows: Sequence[Row | RowBlock],
+        rejects: list[RejectRow],
+        bad: list[MalformedRow],
+        size_seen: int,
+    ) -> FileState:
+        """Hand the batch to the worker once the previous one is committed; the state after it."""
+        self._wait()
+        after = state.advanced(offset=to[0], header=to[1])
+        self._pending = worker.submit(self._flush, fd, after, rows, rejects, bad, size_seen)
+        return after
 
     def _match(self, ident: FileIdentity, fd: int) -> FileState | None:
         for state in self.store.states_for_inode(ident.device, ident.inode):
@@ -132,7 +166,9 @@ class Loader:
         fingerprint = (ident.fingerprint, ident.fingerprint_len)
         return self.store.new_file(str(path), kind, ident.device, ident.inode, fingerprint)
 
-    def _read(self, fd: int, path: str, ident: FileIdentity, state: FileState) -> None:
+    def _read(
+        self, fd: int, path: str, ident: FileIdentity, state: FileState, worker: ThreadPoolExecutor
+    ) -> None:
         decoder = decoder_for(state.kind, fd, state.offset, state.header)
         state = state.advanced(
             path=path,
@@ -168,19 +204,21 @@ class Loader:
             if pending_rows + len(rejects) >= self._batch_rows:
                 cut = _aligned_cut(rows, pending_rows, self._row_group)
                 if cut is None:
-                    state = self._flush(
-                        fd, state, _position(decoder, state), rows, rejects, bad, position
+                    state = self._submit(
+                        worker, fd, state, _position(decoder, state), rows, rejects, bad, position
                     )
                     rows, rejects, bad, pending_rows = [], [], [], 0
                 else:
                     now, rows, at, fields = cut
                     early = [m for m in bad if m.offset < at]
                     bad = bad[len(early) :]
-                    state = self._flush(fd, state, (at, fields), now, [], early, position)
+                    state = self._submit(worker, fd, state, (at, fields), now, [], early, position)
                     pending_rows = sum(r.height if isinstance(r, RowBlock) else 1 for r in rows)
                 committed = self._advance(committed, state.offset)
         if decoder.offset != state.offset:
-            state = self._flush(fd, state, _position(decoder, state), rows, rejects, bad, position)
+            state = self._submit(
+                worker, fd, state, _position(decoder, state), rows, rejects, bad, position
+            )
             self._advance(committed, state.offset)
 
     def _advance(self, before: int, after: int) -> int:
@@ -193,14 +231,12 @@ class Loader:
         self,
         fd: int,
         state: FileState,
-        to: tuple[int, tuple[str, ...] | None],
         rows: Sequence[Row | RowBlock],
         rejects: list[RejectRow],
         bad: list[MalformedRow],
         size_seen: int,
-    ) -> FileState:
-        """Commit the batch and move the file to ``to``: an offset and the header there."""
-        state = state.advanced(offset=to[0], header=to[1])
+    ) -> None:
+        """Type the batch and commit it with the file moved to ``state`` (on the worker)."""
         frame, refused = events_frame(rows, state.path, state.file_id, table=self._table)
         bad = bad + [
             MalformedRow(r.offset, r.length, os.pread(fd, r.length, r.offset), r.reason)
@@ -224,7 +260,6 @@ class Loader:
         if reject_frame is not None:
             self.stats.types["reject"] += reject_frame.height
         self.stats.classes.update(_counts(frame, "bounce_class"))
-        return state
 
 
 def _position(

@@ -49,7 +49,7 @@ def plan_pieces(data: bytes, max_record_size: int) -> tuple[list[Piece], int] | 
         pos += sum(map(len, lines[at:open_line])) + (open_line - at)
         size = sum(map(len, lines[open_line : close_line + 1])) + (close_line - open_line)
         if size > max_record_size:
-            pass  # the splitter may cut this quote back to one line
+            return None  # the splitter may cut this quote back to one line (a runaway)
         spans.append((pos, pos + size))
         pos, at = pos + size + 1, close_line + 1
     cut = last + 1

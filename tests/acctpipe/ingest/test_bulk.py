@@ -140,3 +140,17 @@ def test_block_and_rows_give_the_same_events_frame() -> None:
     by_rows, refused_rows = events_frame(rows, "f.csv", 1)
     assert by_block.equals(by_rows)
     assert refused_block == refused_rows
+
+
+def test_long_quoted_value_that_closes_falls_back_to_the_decoder() -> None:
+    """A quoted value spanning lines past max_record_size is quarantined as the decoder does.
+
+    The quote does close, so a CSV parser would read one huge record; the decoder
+    cuts the opening line back as a runaway and reads the rows after it.
+    """
+    row = b"d,2026-11-25 07:00:00+0000,o@x,a@x,smtp;250 ok,spring\r\n"
+    data = HEADER + b'd,1,o@x,q@x,"open\r\n' + row * 2000 + b'close",x\r\n' + row * 3
+    events, _, _ = reference(whole(data))
+    assert any(getattr(e, "reason", "") == "unterminated quoted field" for e in events)
+    assert_same(whole(data))
+    assert_same(random_splits(data, 11), close=False)

@@ -229,3 +229,29 @@ def test_batches_cut_at_row_groups_commit_each_row_once(tmp_path: Path, chunk_si
     assert found[-1][1] == '{"header_X-Campaign":"spring"}'
     assert [bytes(r[0]) for r in bad] == [b"d,only,three\r\n"]
     assert state == [(len(_mixed_file()), "header_X-Campaign")]
+
+
+def test_a_failed_commit_stops_the_load_before_any_later_batch(tmp_path: Path) -> None:
+    """Batches commit in file order; after one fails, load raises and commits nothing more.
+
+    The next batch is decoded while one commits, so this pins that the failure still
+    ends the load and the stored offset is the last one committed.
+    """
+    acct = tmp_path / "acct.csv"
+    acct.write_bytes(header() + rows(0, 60))
+    store = Store.open(tmp_path / "db.duckdb")
+    crash = _CrashAfter(store, allowed=1)
+    calls: list[int] = []
+
+    def commit(state: FileState, **batch: Any) -> None:
+        calls.append(state.offset)
+        crash(state, **batch)
+
+    store.commit_batch = commit  # type: ignore[method-assign]
+    with pytest.raises(_CrashError):
+        Loader(store, batch_rows=7, chunk_size=257).load(acct)
+    assert len(calls) == 2
+    assert calls == sorted(calls)
+    _, state = store.query('SELECT "offset" FROM files')
+    assert state == [(crash.commits[0][0],)]
+    store.close()
