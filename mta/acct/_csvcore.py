@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Generic, Literal, TypeVar
 
 DEFAULT_MAX_RECORD_SIZE: Final = 64 * 1024
 
@@ -225,3 +225,37 @@ def _split_one(text: str) -> list[str] | str:
         return next(csv.reader((text,), strict=True))
     except csv.Error as exc:
         return f"bad CSV quoting: {exc}"
+
+
+EventT = TypeVar("EventT")
+
+
+class SplitterDecoder(Generic[EventT]):
+    """The streaming part both decoders share: a splitter, its offsets, feed and close.
+
+    Subclasses turn complete records into their own events in ``_interpret``.
+    """
+
+    def __init__(self, start_offset: int, max_record_size: int) -> None:
+        self._splitter = RecordSplitter(start_offset, max_record_size)
+
+    @property
+    def offset(self) -> int:
+        """Byte offset just after the last complete record consumed (commit this)."""
+        return self._splitter.offset
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes held back because their record is not complete yet."""
+        return self._splitter.pending
+
+    def feed(self, chunk: bytes) -> list[EventT]:
+        """Consume ``chunk`` and return the events of every record it completes."""
+        return self._interpret(self._splitter.feed(chunk))
+
+    def close(self) -> list[EventT]:
+        """Signal end of input; a partial last record comes back as a :class:`MalformedRow`."""
+        return self._interpret(self._splitter.close())
+
+    def _interpret(self, records: list[CsvRecord | MalformedRow]) -> list[EventT]:
+        raise NotImplementedError

@@ -21,6 +21,7 @@ from mta.acct._csvcore import (
     CsvRecord,
     MalformedRow,
     RecordSplitter,
+    SplitterDecoder,
     to_malformed,
 )
 from mta.acct.fields import DEFAULT_FIELDS, DEFAULT_HEADER, RecordType, is_record_type
@@ -72,7 +73,7 @@ stream ``offset``, none a header), or ``None`` to have them decoded row by row."
 _HEADERLESS = {len(DEFAULT_HEADER): DEFAULT_HEADER, len(DEFAULT_FIELDS): DEFAULT_FIELDS}
 
 
-class AccountingDecoder:
+class AccountingDecoder(SplitterDecoder[AccountingEvent]):
     """Incremental accounting-file decoder: feed bytes, get events with exact offsets.
 
     ``start_offset`` is the stream position of the first byte fed and
@@ -89,27 +90,13 @@ class AccountingDecoder:
         fields: Sequence[str] | None = None,
         max_record_size: int = DEFAULT_MAX_RECORD_SIZE,
     ) -> None:
-        self._splitter = RecordSplitter(start_offset, max_record_size)
+        super().__init__(start_offset, max_record_size)
         self._fields: tuple[str, ...] | None = None if fields is None else tuple(fields)
-
-    @property
-    def offset(self) -> int:
-        """Byte offset just after the last complete record consumed (commit this)."""
-        return self._splitter.offset
-
-    @property
-    def pending(self) -> bytes:
-        """Bytes held back because their record is not complete yet."""
-        return self._splitter.pending
 
     @property
     def fields(self) -> tuple[str, ...] | None:
         """The current header's fields, or ``None`` before any header row."""
         return self._fields
-
-    def feed(self, chunk: bytes) -> list[AccountingEvent]:
-        """Consume ``chunk`` and return the events of every record it completes."""
-        return self._interpret(self._splitter.feed(chunk))
 
     def feed_bulk(self, chunk: bytes, parse: BulkParser[BlockT]) -> list[AccountingEvent | BlockT]:
         """Like :meth:`feed`, but offer each run of complete rows to ``parse`` first.
@@ -138,10 +125,6 @@ class AccountingDecoder:
                 out.extend(self._interpret(piece.feed(data[start:end])))
         splitter.skip_to(base + cut, data[cut:])
         return out
-
-    def close(self) -> list[AccountingEvent]:
-        """Signal end of input; a partial last record comes back as a :class:`MalformedRow`."""
-        return self._interpret(self._splitter.close())
 
     def _interpret(self, records: list[CsvRecord | MalformedRow]) -> list[AccountingEvent]:
         out: list[AccountingEvent] = []

@@ -22,7 +22,7 @@ from mta.acct._csvcore import (
     DEFAULT_MAX_RECORD_SIZE,
     CsvRecord,
     MalformedRow,
-    RecordSplitter,
+    SplitterDecoder,
     encode_row,
     to_malformed,
 )
@@ -130,7 +130,7 @@ def encode_reject(record: RejectRecord) -> bytes:
     )
 
 
-class RejectLogDecoder:
+class RejectLogDecoder(SplitterDecoder[RejectRow | MalformedRow]):
     """Incremental reject-log decoder: feed bytes, get :class:`RejectRow` or :class:`MalformedRow`.
 
     A header row (first field ``timeLogged``) maps columns by name, so columns
@@ -140,26 +140,8 @@ class RejectLogDecoder:
     """
 
     def __init__(self, start_offset: int = 0, *, max_record_size: int = DEFAULT_MAX_RECORD_SIZE):
-        self._splitter = RecordSplitter(start_offset, max_record_size)
+        super().__init__(start_offset, max_record_size)
         self._fields: tuple[str, ...] = REJECT_FIELDS
-
-    @property
-    def offset(self) -> int:
-        """Byte offset just after the last complete record consumed (commit this)."""
-        return self._splitter.offset
-
-    @property
-    def pending(self) -> bytes:
-        """Bytes held back because their record is not complete yet."""
-        return self._splitter.pending
-
-    def feed(self, chunk: bytes) -> list[RejectRow | MalformedRow]:
-        """Consume ``chunk`` and return the rows of every record it completes."""
-        return self._interpret(self._splitter.feed(chunk))
-
-    def close(self) -> list[RejectRow | MalformedRow]:
-        """Signal end of input; a partial last record comes back as a :class:`MalformedRow`."""
-        return self._interpret(self._splitter.close())
 
     def _interpret(self, records: list[CsvRecord | MalformedRow]) -> list[RejectRow | MalformedRow]:
         out: list[RejectRow | MalformedRow] = []
