@@ -125,11 +125,11 @@ def _print_counts(
 def _partial_line_demo(path: Path, out: Console) -> None:
     """Show the tailer's contract: an incomplete last record is held back, never guessed."""
     with path.open("rb") as f:
-        f.readline()  # the header
+        header = f.readline()
         line = f.readline()
     half = len(line) // 2
     decoder = AccountingDecoder()
-    decoder.feed(_header_of(path))
+    decoder.feed(header)
     first = decoder.feed(line[:half])
     out.print(
         f"fed header + {half} of {len(line)} bytes of a record: {len(first)} row(s) out, "
@@ -181,8 +181,3 @@ def _ingest_demo(acct: Path, db: Path, out: Console) -> None:
     for row in rows:
         table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
     out.print(table)
-
-
-def _header_of(path: Path) -> bytes:
-    with path.open("rb") as f:
-        return f.readline()

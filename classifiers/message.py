@@ -149,8 +149,7 @@ def _daemon_sender(msg: Message) -> bool:
 
 
 def _looks_like_bounce(msg: Message, subject: str) -> bool:
-    sender = decode_header_value(msg.get("From", ""))
-    return bool(_BOUNCE_SENDER.search(sender) or _BOUNCE_SUBJECT.search(subject))
+    return _daemon_sender(msg) or bool(_BOUNCE_SUBJECT.search(subject))
 
 
 def _ids(msg: Message) -> dict[str, str]:

@@ -17,6 +17,11 @@ from mta.config.values import Rate
 __all__ = ["TokenBucket", "effective_rate", "warmup_rate"]
 
 
+def _one_second_of(rate: Rate) -> float:
+    """The default burst: one second's worth of ``rate``, at least one token."""
+    return math.inf if rate.is_unlimited else max(1.0, rate.per_second)
+
+
 @dataclass(slots=True)
 class TokenBucket:
     """A token bucket for ``rate``: at most ``burst`` events at once, then ``rate`` per second.
@@ -33,7 +38,7 @@ class TokenBucket:
 
     def __post_init__(self) -> None:
         if self.burst <= 0:
-            self.burst = max(1.0, self.rate.per_second) if not self.rate.is_unlimited else math.inf
+            self.burst = _one_second_of(self.rate)
         if self.tokens < 0:
             self.tokens = self.burst
 
@@ -63,7 +68,7 @@ class TokenBucket:
         """Change the rate live (throttle overrides), keeping the tokens earned so far."""
         self._refill(now)
         self.rate = rate
-        self.burst = max(1.0, rate.per_second) if not rate.is_unlimited else math.inf
+        self.burst = _one_second_of(rate)
         self.tokens = min(self.tokens, self.burst)
 
 
