@@ -22,7 +22,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Final, Literal
@@ -70,9 +70,12 @@ def _write(path: Path, data: bytes) -> None:
 class Spool:
     """A spool rooted at ``root`` (created if missing)."""
 
-    def __init__(self, root: Path, *, max_crashes: int = MAX_CRASHES) -> None:
+    def __init__(
+        self, root: Path, *, max_crashes: int = MAX_CRASHES, keep_done: bool = True
+    ) -> None:
         self.root = root
         self.max_crashes = max_crashes
+        self.keep_done = keep_done
         try:
             for state in STATES:
                 (root / state).mkdir(parents=True, exist_ok=True)
@@ -83,31 +86,51 @@ class Spool:
         folder = self.root / state
         return folder / f"{spool_id}.eml", folder / f"{spool_id}.json"
 
-    def accept(self, raw: bytes, envelope: Envelope) -> str:
-        """Store a message durably in ``incoming/``; return its id (answer 250 after this)."""
-        spool_id = f"{time.time_ns():x}-{secrets.token_hex(4)}"
-        envelope.received_at = envelope.received_at or time.time()
-        eml, meta = self._paths("tmp", spool_id)
-        try:
-            _write(eml, raw)
-            _write(meta, json.dumps(asdict(envelope)).encode("utf-8"))
-            _fsync_dir(self.root / "tmp")
-            self._move(spool_id, "tmp", "incoming")
-        except OSError as exc:
-            for leftover in (eml, meta):
-                leftover.unlink(missing_ok=True)
-            raise LocalError(f"cannot spool the message: {exc.strerror or exc}") from exc
-        return spool_id
+    @staticmethod
+    def new_id() -> str:
+        """A fresh spool id; ids sort by time of creation."""
+        return f"{time.time_ns():x}-{secrets.token_hex(4)}"
 
-    def _move(self, spool_id: str, src: SpoolState, dst: SpoolState) -> None:
+    def accept(self, raw: bytes, envelope: Envelope, spool_id: str | None = None) -> str:
+        """Store a message durably in ``incoming/``; return its id (answer 250 after this)."""
+        return self.accept_many([(raw, envelope, spool_id)])[0]
+
+    def accept_many(self, items: Sequence[tuple[bytes, Envelope, str | None]]) -> list[str]:
+        """Store several messages with one directory sync (group commit); all or none.
+
+        Each file is fsynced, then renamed into ``incoming/``, which is synced once:
+        a crash before that sync loses only messages whose submitter was not yet
+        told they were accepted.
+        """
+        written: list[tuple[str, Path, Path]] = []
+        try:
+            for raw, envelope, given in items:
+                spool_id = given or self.new_id()
+                envelope.received_at = envelope.received_at or time.time()
+                eml, meta = self._paths("tmp", spool_id)
+                written.append((spool_id, eml, meta))
+                _write(eml, raw)
+                _write(meta, json.dumps(asdict(envelope)).encode("utf-8"))
+            for spool_id, _, _ in written:
+                self._move(spool_id, "tmp", "incoming", sync=False)
+            _fsync_dir(self.root / "incoming")
+        except OSError as exc:
+            for spool_id, eml, meta in written:
+                for leftover in (eml, meta, *self._paths("incoming", spool_id)):
+                    leftover.unlink(missing_ok=True)
+            raise LocalError(f"cannot spool the message: {exc.strerror or exc}") from exc
+        return [spool_id for spool_id, _, _ in written]
+
+    def _move(self, spool_id: str, src: SpoolState, dst: SpoolState, *, sync: bool = True) -> None:
         src_eml, src_meta = self._paths(src, spool_id)
         dst_eml, dst_meta = self._paths(dst, spool_id)
         # The sidecar moves first: a message is in a state once its .eml is there,
         # and recover() treats a lone sidecar as the tail of an interrupted move.
         src_meta.replace(dst_meta)
         src_eml.replace(dst_eml)
-        _fsync_dir(self.root / dst)
-        _fsync_dir(self.root / src)
+        if sync:
+            _fsync_dir(self.root / dst)
+            _fsync_dir(self.root / src)
 
     def ids(self, state: SpoolState) -> list[str]:
         """The ids in ``state``, oldest first (ids sort by time of acceptance)."""
@@ -117,6 +140,19 @@ class Spool:
         """The bytes and envelope of a message in ``state``."""
         eml, meta = self._paths(state, spool_id)
         return eml.read_bytes(), Envelope(**json.loads(meta.read_text(encoding="utf-8")))
+
+    def read_bytes(self, state: SpoolState, spool_id: str) -> bytes:
+        """The message bytes only."""
+        return self._paths(state, spool_id)[0].read_bytes()
+
+    def read_envelope(self, state: SpoolState, spool_id: str) -> Envelope:
+        """The envelope only (what a restart needs to rebuild its queues)."""
+        meta = self._paths(state, spool_id)[1]
+        return Envelope(**json.loads(meta.read_text(encoding="utf-8")))
+
+    def counts(self) -> dict[str, int]:
+        """Messages per state."""
+        return {state: sum(1 for _ in (self.root / state).glob("*.eml")) for state in STATES}
 
     def _save(self, state: SpoolState, spool_id: str, envelope: Envelope) -> None:
         _, meta = self._paths(state, spool_id)
@@ -135,18 +171,61 @@ class Spool:
                 continue  # another worker took it
             yield spool_id
 
-    def finish(self, spool_id: str) -> None:
-        """Delivered or bounced for good: ``active/`` → ``done/``."""
-        self._move(spool_id, "active", "done")
+    def take(self, spool_id: str) -> bool:
+        """Claim one message for delivery: ``incoming/`` → ``active/``; False if it is gone.
 
-    def defer(self, spool_id: str, next_attempt: float, reason: str) -> None:
-        """Retry later: ``active/`` → ``deferred/`` with the attempt counted."""
+        Not synced: if a crash forgets the move, the message is simply still in
+        ``incoming/`` (delivered again, never lost) — only crash counting misses it.
+        """
+        try:
+            self._move(spool_id, "incoming", "active", sync=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def requeue(self, spool_id: str) -> None:
+        """Give a claimed message back: ``active/`` → ``incoming/`` (e.g. at shutdown)."""
+        self._move(spool_id, "active", "incoming", sync=False)
+
+    def finish(self, spool_id: str) -> None:
+        """Delivered or bounced for good: ``active/`` → ``done/`` (or removed, without
+        ``keep_done``)."""
+        if self.keep_done:
+            self._move(spool_id, "active", "done")
+            return
+        for path in self._paths("active", spool_id):
+            path.unlink(missing_ok=True)
+        _fsync_dir(self.root / "active")
+
+    def defer(
+        self,
+        spool_id: str,
+        next_attempt: float,
+        reason: str,
+        recipients: Sequence[str] | None = None,
+    ) -> Envelope:
+        """Retry later: ``active/`` → ``deferred/`` with the attempt counted.
+
+        ``recipients`` narrows the envelope to those still to be tried (the others
+        were delivered or bounced in this attempt). Returns the saved envelope.
+        """
         _, envelope = self.read("active", spool_id)
         envelope.attempts += 1
         envelope.next_attempt = next_attempt
         envelope.reason = reason
+        if recipients is not None:
+            envelope.recipients = list(recipients)
         self._save("active", spool_id, envelope)
         self._move(spool_id, "active", "deferred")
+        return envelope
+
+    def release(self, spool_id: str) -> bool:
+        """A deferred message's time has come: ``deferred/`` → ``incoming/``."""
+        try:
+            self._move(spool_id, "deferred", "incoming", sync=False)
+        except FileNotFoundError:
+            return False
+        return True
 
     def release_due(self, now: float) -> list[str]:
         """Move deferred messages whose time has come back to ``incoming/``."""

@@ -1,0 +1,282 @@
+"""The running MTA: config, spool, delivery engine and accounting, started and stopped as one.
+
+:class:`Mta` is what ``acctpipe mta`` runs and what ``acctpipe run`` embeds. It
+accepts submissions (from the SMTP listeners, pickup folders or the API),
+splits each into one spooled copy per destination queue, and hands them to the
+delivery engine. ``reload()`` re-reads the config file, validates it completely,
+and only then swaps it in — a bad file is refused and the running config kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from classifiers import RuleTable
+from mta.acctfile import AccountingFile
+from mta.config import Config, effective_settings, load_config
+from mta.config.rules import rule_table
+from mta.delivery import DeliveryEngine
+from mta.errors import AcctpipeError
+from mta.pool import PoolSelector
+from mta.prepare import DEFAULT_VMTA, Signer, stamp
+from mta.routing import DnsPythonResolver, Resolver
+from mta.spool import Envelope, Spool
+from mta.status import ListenerStatus, MtaStatus
+from mta.submit import Submission
+
+__all__ = ["Mta", "MtaOptions"]
+
+log = logging.getLogger("mta")
+FLUSH_SECONDS = 0.2  # accounting rows reach the OS this often (the tailer reads them)
+
+
+@dataclass(frozen=True, slots=True)
+class MtaOptions:
+    """Where the MTA keeps its files and how it resolves destinations."""
+
+    data_dir: Path
+    config_path: Path | None = None
+    resolver: Resolver | None = None
+    keep_done: bool = False
+
+
+class Mta:
+    """Config, spool, engine and accounting of one running MTA."""
+
+    def __init__(self, config: Config, options: MtaOptions) -> None:
+        self.options = options
+        self.config = config
+        self.data_dir = options.data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        spool_dir = Path(config.spool) if config.spool else self.data_dir / "spool"
+        self.spool = Spool(
+            spool_dir if spool_dir.is_absolute() else self.data_dir / spool_dir,
+            keep_done=options.keep_done,
+        )
+        self.host_name = config.host_name or "localhost"
+        self.table: RuleTable = rule_table(config)
+        self.acct_files = [AccountingFile(spec, self.data_dir) for spec in config.acct_files]
+        self.engine = DeliveryEngine(
+            self.spool,
+            config,
+            resolver=options.resolver or DnsPythonResolver(),
+            records=self.write_record,
+            signer=Signer.from_config(config, self._config_base()),
+            table=self.table,
+            host_name=self.host_name,
+        )
+        self._pools = {name: PoolSelector(pool) for name, pool in config.pools.items()}
+        self.started_at = datetime.now(UTC)
+        self.config_loaded_at = self.started_at
+        self.listener_stats: list[Callable[[], ListenerStatus]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._reload_hooks: list[Callable[[Config], None]] = []
+
+    def _config_base(self) -> Path | None:
+        path = self.options.config_path
+        return path.parent if path is not None else None
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover the spool after a crash, rebuild the queues, start delivering."""
+        requeued, poisoned = await asyncio.to_thread(self.spool.recover)
+        if requeued or poisoned:
+            log.warning(
+                "spool recovery: %d message(s) requeued, %d quarantined as poison",
+                requeued,
+                poisoned,
+            )
+        await self.engine.start()
+        self._flusher = asyncio.create_task(self._flush_loop(), name="acct-flush")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Finish in-flight messages (up to ``grace`` seconds), flush and close the files."""
+        await self.engine.stop(grace)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        for acct in self.acct_files:
+            acct.close()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            for acct in self.acct_files:
+                acct.flush()
+
+    # -- accounting ----------------------------------------------------------------------
+
+    def write_record(self, record: dict[str, object]) -> None:
+        """Append one accounting record to every ``<acct-file>`` that records its type."""
+        for acct in self.acct_files:
+            try:
+                acct.write(record)
+            except OSError as exc:  # a full disk must not stop delivery; say so loudly
+                log.error("cannot write accounting file %s: %s", acct.path, exc)
+
+    def write_records(self, records: Iterable[dict[str, object]]) -> None:
+        """Several records (e.g. one returned DSN naming several recipients)."""
+        for record in records:
+            self.write_record(record)
+
+    # -- submission ----------------------------------------------------------------------
+
+    def _vmta_for(self, name: str | None, domain: str) -> tuple[str | None, str]:
+        """(vmta, pool) for a message naming ``name`` (a vmta, a pool, or nothing)."""
+        if name is None:
+            return None, ""
+        selector = self._pools.get(name)
+        if selector is not None:
+            return selector.choose(domain), name
+        return name, ""
+
+    def _groups(self, submission: Submission) -> list[tuple[tuple[str, ...], str | None, str]]:
+        """Split recipients into copies: one per (queue, vmta), at most max-rcpt-per-message."""
+        groups: dict[tuple[str, str | None, str], list[str]] = {}
+        limits: dict[tuple[str, str | None, str], int] = {}
+        for rcpt in submission.recipients:
+            domain = rcpt.rpartition("@")[2].lower()
+            vmta, pool = self._vmta_for(submission.vmta, domain)
+            known = vmta if vmta in self.config.virtual_mtas else None
+            eff = effective_settings(self.config, domain, known)
+            key = (eff.queue, vmta, pool)
+            groups.setdefault(key, []).append(rcpt)
+            limits[key] = eff.settings.max_rcpt_per_message or len(submission.recipients)
+        out = []
+        for key, rcpts in groups.items():
+            size = limits[key]
+            for i in range(0, len(rcpts), size):
+                out.append((tuple(rcpts[i : i + size]), key[1], key[2]))
+        return out
+
+    async def submit(self, submission: Submission) -> list[str]:
+        """Spool a submission durably (one copy per destination queue); queue it for delivery."""
+        now = datetime.now(UTC)
+        verp = self._verp(submission)
+        items: list[tuple[bytes, Envelope, str | None]] = []
+        for rcpts, vmta, pool in self._groups(submission):
+            spool_id = Spool.new_id()
+            raw = stamp(
+                submission.raw,
+                spool_id=spool_id,
+                recipients=rcpts,
+                job_id=submission.job_id,
+                host_name=self.host_name,
+                now=now,
+            )
+            extra = {"src_type": submission.origin, "src_mta": submission.source_ip or ""}
+            if pool:
+                extra["pool"] = pool
+            if submission.env_id:
+                extra["env_id"] = submission.env_id
+            if verp:
+                extra["verp"] = "1"
+            envelope = Envelope(
+                submission.sender,
+                list(rcpts),
+                vmta=vmta,
+                job_id=submission.job_id,
+                received_at=now.timestamp(),
+                extra=extra,
+            )
+            items.append((raw, envelope, spool_id))
+        ids = await asyncio.to_thread(self.spool.accept_many, items)
+        for spool_id, (_, envelope, _) in zip(ids, items, strict=True):
+            self.engine.enqueue(spool_id, envelope)
+            for rcpt in envelope.recipients:
+                self.write_record(self._received(submission, envelope, rcpt, now))
+        return ids
+
+    def _verp(self, submission: Submission) -> bool:
+        source = next((s for s in self.config.sources if s.match == submission.source), None)
+        return bool(getattr(source, "verp_default", False))
+
+    @staticmethod
+    def _received(
+        submission: Submission, envelope: Envelope, rcpt: str, now: datetime
+    ) -> dict[str, object]:
+        return {
+            "type": "r",
+            "timeLogged": now,
+            "timeQueued": now,
+            "orig": envelope.sender,
+            "rcpt": rcpt,
+            "srcType": submission.origin,
+            "srcMta": submission.source_ip or "",
+            "dlvSize": len(submission.raw),
+            "vmta": envelope.vmta or DEFAULT_VMTA,
+            "jobId": envelope.job_id or "",
+            "envId": submission.env_id or "",
+            "vmtaPool": envelope.extra.get("pool", ""),
+        }
+
+    # -- management ----------------------------------------------------------------------
+
+    def status(self) -> MtaStatus:
+        """A snapshot of everything (the management endpoint serves it)."""
+        return MtaStatus(
+            host_name=self.host_name,
+            started_at=self.started_at,
+            now=datetime.now(UTC),
+            config_files=self.config.files,
+            config_loaded_at=self.config_loaded_at,
+            spool=self.spool.counts(),
+            listeners=tuple(stats() for stats in self.listener_stats),
+            queues=tuple(self.engine.status()),
+            totals=dict(self.engine.totals),
+        )
+
+    def pause(self, queue: str, vmta: str | None = None) -> int:
+        """Stop opening connections for a queue (messages stay spooled)."""
+        found = self.engine.matching(queue, vmta)
+        for q in found:
+            q.paused = True
+        return len(found)
+
+    def resume(self, queue: str, vmta: str | None = None) -> int:
+        """Resume a paused queue, leave backoff and retry now."""
+        found = self.engine.matching(queue, vmta)
+        for q in found:
+            q.paused = False
+            q.backoff_until = None
+            q.retry_at = 0.0
+        self.engine.wake()
+        return len(found)
+
+    def on_reload(self, hook: Callable[[Config], None]) -> None:
+        """Call ``hook(new_config)`` after each successful reload (listeners, pickups)."""
+        self._reload_hooks.append(hook)
+
+    def reload(self) -> str:
+        """Re-read the config file; swap it in only if it loads cleanly. One line says how."""
+        path = self.options.config_path
+        if path is None:
+            return "nothing to reload: the MTA was started without a config file"
+        started = time.monotonic()
+        try:
+            config = load_config(path)
+            signer = Signer.from_config(config, self._config_base())
+            table = rule_table(config)
+        except AcctpipeError as exc:
+            log.error("reload of %s refused, the running config is kept: %s", path, exc)
+            return f"refused: {exc}"
+        self.config = config
+        self.table = table
+        self.engine.table = table
+        self._pools = {name: PoolSelector(pool) for name, pool in config.pools.items()}
+        self.engine.reconfigure(config, signer)
+        for hook in self._reload_hooks:
+            hook(config)
+        self.config_loaded_at = datetime.now(UTC)
+        took = time.monotonic() - started
+        log.info("reloaded %s in %.3f s", path, took)
+        return f"reloaded {path} ({len(config.files)} file(s))"
