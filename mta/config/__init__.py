@@ -9,6 +9,7 @@ from mta.config.effective import Effective, effective_settings, match_order
 from mta.config.loader import load_config, parse_config_text
 from mta.config.model import (
     AcctFile,
+    AddressPattern,
     BounceCategoryPattern,
     Config,
     ConfigWarning,
@@ -19,6 +20,7 @@ from mta.config.model import (
     PatternList,
     Pickup,
     RejectLog,
+    ReturnProcessor,
     Route,
     SmtpUser,
     Source,
@@ -31,6 +33,7 @@ from mta.config.values import Address, Rate
 __all__ = [
     "AcctFile",
     "Address",
+    "AddressPattern",
     "BounceCategoryPattern",
     "Config",
     "ConfigWarning",
@@ -43,6 +46,7 @@ __all__ = [
     "Pickup",
     "Rate",
     "RejectLog",
+    "ReturnProcessor",
     "Route",
     "SmtpUser",
     "Source",

@@ -19,6 +19,7 @@ from mta.config._parsers import BOUNCE_CATEGORIES
 from mta.config._tree import Node
 from mta.config.model import (
     AcctFile,
+    AddressPattern,
     BounceCategoryPattern,
     Config,
     ConfigWarning,
@@ -30,6 +31,7 @@ from mta.config.model import (
     PatternRule,
     Pickup,
     RejectLog,
+    ReturnProcessor,
     RuleFile,
     SmtpUser,
     Source,
@@ -185,6 +187,7 @@ class _Builder:
             tuple(v for v, _ in self.repeated(node, "allow-mail-from")),
             g(node, "max-smtp-in"),
             node.where,
+            g(node, "verp-default"),
         )
 
     def listener(self, address: Address, node: Node | None, where: Where) -> Listener:
@@ -358,6 +361,37 @@ class _Builder:
             out.append(BounceCategoryPattern(parsed[0], category, line.where, portable))
         return out
 
+    _PROCESSOR_KINDS = (("bounce-processor", "bounce"), ("feedback-loop-processor", "feedback"))
+
+    def return_processors(self) -> list[ReturnProcessor]:
+        out: list[ReturnProcessor] = []
+        for tag, kind in self._PROCESSOR_KINDS:
+            for node in self.children(self.root, tag):
+                addresses = tuple(
+                    AddressPattern(pattern, is_regex, where)
+                    for lst in self.children(node, "address-list")
+                    for (pattern, is_regex), where in self.repeated(lst, "address")
+                )
+                if not addresses:
+                    self.warnings.append(
+                        ConfigWarning(
+                            "no <address-list> addresses: this processor handles no mail",
+                            node.where,
+                            tag,
+                        )
+                    )
+                g = self.get
+                out.append(
+                    ReturnProcessor(
+                        "bounce" if kind == "bounce" else "feedback",
+                        addresses,
+                        g(node, "deliver-unmatched-email"),
+                        g(node, "deliver-matched-email"),
+                        node.where,
+                    )
+                )
+        return out
+
     # -- the whole config ------------------------------------------------------------------------
     def build(self) -> Config:
         root, g = self.root, self.get
@@ -446,6 +480,7 @@ class _Builder:
             bounce_rule_files=tuple(
                 RuleFile(v, "", w) for v, w in self.repeated(root, "bounce-rules")
             ),
+            return_processors=tuple(self.return_processors()),
         )
         self.check_references(config)
         return config

@@ -13,6 +13,7 @@ from mta.config.values import parse_address, parse_bool, parse_int, parse_networ
 __all__ = [
     "BOUNCE_CATEGORIES",
     "RECORD_TYPE_NAMES",
+    "parse_address_pattern",
     "parse_date",
     "parse_domain_key",
     "parse_domain_macro",
@@ -84,6 +85,35 @@ def parse_email(text: str) -> str:
     if not _EMAIL.fullmatch(s):
         raise ValueError(f"expected an e-mail address, got {text!r}")
     return s
+
+
+# An address-list entry: "/" pattern "/" ["i"] — the pattern runs to the last "/", so
+# a slash inside it needs no escape (addresses rarely hold one). Flags other than
+# "i" are refused: matching is always case-insensitive (RFC 5321 §2.4 domains are;
+# local parts in practice).
+_ADDRESS_REGEX = re.compile(r"/(?P<body>.*)/(?P<flags>i?)", re.DOTALL)
+
+
+def parse_address_pattern(text: str) -> tuple[str, bool]:
+    """``address /regex/`` or ``address user@domain`` → (pattern or address, is_regex).
+
+    A regex must compile (Python ``re``, case-insensitive); a literal must be one
+    e-mail address and is lower-cased, since it is compared case-insensitively.
+    """
+    s = unquote(text)
+    m = _ADDRESS_REGEX.fullmatch(s)
+    if m is None:
+        if s.startswith("/"):
+            raise ValueError(f"expected /regex/ or an e-mail address, got {text!r}")
+        return parse_email(s).strip("<>").lower(), False
+    body = m.group("body")
+    if not body:
+        raise ValueError("empty /regex/ would match every address")
+    try:
+        re.compile(body, re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression /{body}/: {exc}") from None
+    return body, True
 
 
 def parse_float(text: str) -> float:

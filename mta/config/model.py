@@ -11,12 +11,14 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 from mta.config._lexer import Where
 from mta.config.values import Address, Rate
 
 __all__ = [
     "AcctFile",
+    "AddressPattern",
     "BounceCategoryPattern",
     "Config",
     "ConfigWarning",
@@ -29,6 +31,7 @@ __all__ = [
     "PatternRule",
     "Pickup",
     "RejectLog",
+    "ReturnProcessor",
     "Route",
     "RuleFile",
     "SmtpUser",
@@ -192,6 +195,7 @@ class Source:
     allow_mail_from: tuple[str, ...]
     max_smtp_in: int
     where: Where
+    verp_default: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +305,34 @@ class RuleFile:
 
 
 @dataclass(frozen=True, slots=True)
+class AddressPattern:
+    """One ``address`` line of an ``<address-list>``.
+
+    ``pattern`` is the regex between the slashes when ``is_regex`` (searched,
+    case-insensitively), else a literal address, lower-cased, matched whole.
+    """
+
+    pattern: str
+    is_regex: bool
+    where: Where
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnProcessor:
+    """``<bounce-processor>`` or ``<feedback-loop-processor>``: who handles returned mail.
+
+    ``kind`` only says which section it came from: a message is classified by its
+    content, so a DSN sent to a feedback address still yields bounce records.
+    """
+
+    kind: Literal["bounce", "feedback"]
+    addresses: tuple[AddressPattern, ...]
+    deliver_unmatched: bool
+    deliver_matched: bool
+    where: Where
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A whole, validated configuration."""
 
@@ -325,3 +357,4 @@ class Config:
     files: tuple[str, ...]
     warnings: tuple[ConfigWarning, ...]
     bounce_rule_files: tuple[RuleFile, ...] = ()
+    return_processors: tuple[ReturnProcessor, ...] = ()

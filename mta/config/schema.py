@@ -108,17 +108,22 @@ SECTIONS: dict[str, SectionSpec] = {
         SectionSpec("warmup", _S({"domain"}), "none",
                     "A warmup schedule: `max-msg-rate` rises from `start-rate` to `end-rate` "
                     "over `period`.", origin="acctpipe"),
+        SectionSpec("bounce-processor", _S({"global"}), "none",
+                    "Inbound bounces: mail to its `<address-list>` is classified and logged as "
+                    "`rb`/`rs` records (see docs/returns.md)."),
         SectionSpec("feedback-loop-processor", _S({"global"}), "none",
-                    "PowerMTA's FBL processor; acctpipe's inbound listener classifies ARF "
-                    "reports itself.", body="ignored", implemented=False),
-        SectionSpec("address-list", _S({"global", "feedback-loop-processor"}), "optional",
-                    "PowerMTA address lists.", body="ignored", implemented=False),
+                    "Inbound feedback-loop (ARF) reports: mail to its `<address-list>` is "
+                    "classified and logged as `f` records (see docs/returns.md)."),
+        SectionSpec("address-list", _S({"bounce-processor", "feedback-loop-processor"}), "none",
+                    "The addresses a processor handles: `address /regex/` or `address "
+                    "user@domain` lines, matched case-insensitively."),
     )
 }  # fmt: skip
 
 _G, _D, _V, _P = "global", "domain", "virtual-mta", "virtual-mta-pool"
 _SRC, _L, _U = "source", "smtp-listener", "smtp-user"
 _A, _R, _K, _W = "acct-file", "rejectlog-file", "pickup", "warmup"
+_BP, _FB, _AL = "bounce-processor", "feedback-loop-processor", "address-list"
 
 _unlimited_int = partial(parse_int, unlimited=0)
 _never = partial(parse_duration, allow_never=True)
@@ -279,6 +284,8 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
        repeat=True),
     _d("max-smtp-in", {_SRC}, "int", 0, "Concurrent connections from this source (0 = any).",
        _unlimited_int, origin="acctpipe"),
+    _d("verp-default", {_SRC}, "bool", False,
+       "Give mail from this source a VERP return path (`bounce+user=domain@…`).", parse_bool),
     # -- smtp-listener block (acctpipe) -------------------------------------------------
     _d("auth-mechanisms", {_L}, "list", ("PLAIN", "LOGIN"), "SASL mechanisms offered.",
        p.parse_list, origin="acctpipe"),
@@ -313,6 +320,16 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
        p.parse_string, origin="acctpipe"),
     _d("done-dir", {_K}, "path", None, "Where read files go when not deleted.", p.parse_string,
        origin="acctpipe"),
+    # -- bounce-processor / feedback-loop-processor ------------------------------------------
+    _d("deliver-unmatched-email", {_BP, _FB}, "bool", False,
+       "Relay mail that is not a recognised bounce/report on as ordinary mail (else drop it).",
+       parse_bool),
+    _d("deliver-matched-email", {_BP, _FB}, "bool", False,
+       "Also relay recognised bounces/reports on as ordinary mail after logging them.",
+       parse_bool),
+    _d("address", {_AL}, "address-pattern", (),
+       "`/regex/` (searched, case-insensitive) or a literal address. Repeatable.",
+       p.parse_address_pattern, repeat=True),
     # -- recognised PowerMTA directives we do not implement (warnings) -----------------------
     *(_known(n, {_G}) for n in (
         "log-file", "log-rotate", "run-as-root", "sync-msg-create", "sync-msg-update",
@@ -337,8 +354,9 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
         "hide-message-source", "remove-received-headers", "remove-header", "pattern-list",
         "jobid-header", "always-allow-api-submission", "process-x-envid", "allow-starttls",
         "dkim-sign", "add-date-header", "add-message-id-header", "retain-x-job",
-        "retain-x-virtual-mta", "verp-default",
+        "retain-x-virtual-mta",
     )),
+    *(_known(n, {_BP, _FB}) for n in ("forward-unmatched-to", "forward-errors-to")),
     *(_known(n, {_A}) for n in ("world-readable", "sync", "user-string", "delete-after-days")),
 )  # fmt: skip
 

@@ -165,9 +165,11 @@ def test_recognised_but_unimplemented_directives_warn_with_location() -> None:
     """Known PowerMTA directives we do not act on are warnings naming file:line, never silent."""
     cfg = parse(
         "run-as-root no\n<domain *>\n  mx-rollup yes\n</domain>\n"
-        "<feedback-loop-processor>\n  anything goes here\n</feedback-loop-processor>\n"
+        "<feedback-loop-processor>\n  forward-errors-to pm@example.com\n"
+        "  <address-list>\n    address fbl@example.com\n  </address-list>\n"
+        "</feedback-loop-processor>\n"
     )
-    assert [str(w).split(":")[1] for w in cfg.warnings] == ["1", "3", "5"]
+    assert [str(w).split(":")[1] for w in cfg.warnings] == ["1", "3", "6"]
     assert "does not implement" in str(cfg.warnings[0])
 
 
