@@ -84,6 +84,7 @@ class DeliveryEngine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._scheduler: asyncio.Task[None] | None = None
         self._stopping = False
+        self.held = False  # True: accept and queue, but open no connection (operators, benchmarks)
         self._started = time.time()
         self.totals = {"delivered": 0, "bounced": 0, "deferred": 0, "expired": 0, "tq": 0}
 
@@ -190,7 +191,7 @@ class DeliveryEngine:
                     await asyncio.to_thread(self._release, [m.spool_id for m in due])
                     for message in due:
                         queue.push(message)
-                while queue.wants_connection(mono, now):
+                while not self.held and queue.wants_connection(mono, now):
                     self._spawn(queue)
                 nearest = min(nearest, queue.next_due())
                 if queue.ready and not queue.paused:

@@ -139,8 +139,11 @@ class Mta:
             return selector.choose(domain), name
         return name, ""
 
-    def _groups(self, submission: Submission) -> list[tuple[tuple[str, ...], str | None, str]]:
-        """Split recipients into copies: one per (queue, vmta), at most max-rcpt-per-message."""
+    def _groups(
+        self, submission: Submission, *, verp: bool
+    ) -> list[tuple[tuple[str, ...], str | None, str]]:
+        """Split recipients into copies: one per (queue, vmta), at most max-rcpt-per-message
+        (one per recipient with VERP: each copy carries its own return path)."""
         groups: dict[tuple[str, str | None, str], list[str]] = {}
         limits: dict[tuple[str, str | None, str], int] = {}
         for rcpt in submission.recipients:
@@ -150,7 +153,9 @@ class Mta:
             eff = effective_settings(self.config, domain, known)
             key = (eff.queue, vmta, pool)
             groups.setdefault(key, []).append(rcpt)
-            limits[key] = eff.settings.max_rcpt_per_message or len(submission.recipients)
+            limits[key] = (
+                1 if verp else eff.settings.max_rcpt_per_message or len(submission.recipients)
+            )
         out = []
         for key, rcpts in groups.items():
             size = limits[key]
@@ -163,7 +168,7 @@ class Mta:
         now = datetime.now(UTC)
         verp = self._verp(submission)
         items: list[tuple[bytes, Envelope, str | None]] = []
-        for rcpts, vmta, pool in self._groups(submission):
+        for rcpts, vmta, pool in self._groups(submission, verp=verp):
             spool_id = Spool.new_id()
             raw = stamp(
                 submission.raw,
@@ -198,7 +203,7 @@ class Mta:
 
     def _verp(self, submission: Submission) -> bool:
         source = next((s for s in self.config.sources if s.match == submission.source), None)
-        return bool(getattr(source, "verp_default", False))
+        return source is not None and source.verp_default
 
     @staticmethod
     def _received(
@@ -257,7 +262,10 @@ class Mta:
         self._reload_hooks.append(hook)
 
     def reload(self) -> str:
-        """Re-read the config file; swap it in only if it loads cleanly. One line says how."""
+        """Re-read the config file; swap it in only if it loads cleanly. One line says how.
+
+        Raises the config's error (and keeps running on the old one) when it does not load.
+        """
         path = self.options.config_path
         if path is None:
             return "nothing to reload: the MTA was started without a config file"
@@ -268,7 +276,7 @@ class Mta:
             table = rule_table(config)
         except AcctpipeError as exc:
             log.error("reload of %s refused, the running config is kept: %s", path, exc)
-            return f"refused: {exc}"
+            raise
         self.config = config
         self.table = table
         self.engine.table = table
