@@ -1,0 +1,60 @@
+"""The reject-log writer: ``<rejectlog-file PATH>``, one CSV row per refused SMTP command.
+
+The format is :mod:`mta.acct.rejectlog`'s (header row, then :func:`encode_reject`
+rows, which cut an ``AUTH`` command down to its mechanism). The file rotates
+like the accounting file (``max-size``, ``move-interval``, ``move-to``; see
+:mod:`mta._rotating`). ``records`` picks which refusals are written, by the SMTP
+stage that refused: ``connect``, ``helo``, ``auth``, ``mail``, ``rcpt``, ``data``.
+
+Each row is flushed to the OS as it is written: refusals are rare and an
+operator watching the file wants to see one as it happens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final, Literal
+
+from mta._rotating import Clock, RotatingFile
+from mta.acct.rejectlog import RejectRecord, encode_reject, encode_reject_header
+from mta.config.model import RejectLog
+
+__all__ = ["REJECT_KINDS", "RejectKind", "RejectLogFile"]
+
+RejectKind = Literal["connect", "helo", "auth", "mail", "rcpt", "data"]
+REJECT_KINDS: Final[tuple[RejectKind, ...]] = ("connect", "helo", "auth", "mail", "rcpt", "data")
+"""The SMTP stages a refusal is filed under (the ``records`` of ``<rejectlog-file>``)."""
+
+
+class RejectLogFile:
+    """Append refusals to one ``<rejectlog-file>``, rotating it as configured."""
+
+    def __init__(self, spec: RejectLog, base: Path, *, clock: Clock | None = None) -> None:
+        self.spec = spec
+        path = Path(spec.path)
+        self.path = path if path.is_absolute() else base / path
+        self._kinds = frozenset(spec.records)
+        self._file = RotatingFile(
+            self.path,
+            encode_reject_header(),
+            max_size=spec.max_size,
+            move_interval=spec.move_interval,
+            move_to=spec.move_to,
+            clock=clock,
+        )
+
+    def write(self, kind: RejectKind, record: RejectRecord) -> bool:
+        """Write ``record`` if refusals at stage ``kind`` are recorded; say whether it was."""
+        if kind not in self._kinds:
+            return False
+        self._file.write(encode_reject(record))
+        self._file.flush()
+        return True
+
+    def rotate(self) -> Path | None:
+        """Close the live file and rename it aside; the next write starts a new one."""
+        return self._file.rotate()
+
+    def close(self) -> None:
+        """Flush to disk and close the live file (it is not rotated)."""
+        self._file.close()
