@@ -430,7 +430,8 @@ class _Builder:
             from mta.config.values import parse_address
 
             try:
-                listeners.append(self.listener(parse_address(n.arg, default_port=25), n, n.where))
+                address = parse_address(n.arg, default_port=25, allow_zero_port=True)
+                listeners.append(self.listener(address, n, n.where))
             except ValueError as exc:
                 self.err(n.where, str(exc), n)
         sources = [self.source(n) for n in self.children(root, "source")]

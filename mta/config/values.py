@@ -190,14 +190,20 @@ class Address:
         return f"{host}:{self.port}" if self.port is not None else host
 
 
-def _parse_port(text: str, whole: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"bad port {text!r} in {whole!r} (1-65535)")
+def _parse_port(text: str, whole: str, *, allow_zero: bool = False) -> int:
+    low = 0 if allow_zero else 1
+    if not text.isdigit() or not low <= int(text) < 65536:
+        raise ValueError(f"bad port {text!r} in {whole!r} ({low}-65535)")
     return int(text)
 
 
-def parse_address(text: str, *, default_port: int | None = None) -> Address:
-    """Parse ``host[:port]``, ``[v6]:port`` or PowerMTA's ``0/0:25`` (all IPv4 addresses)."""
+def parse_address(
+    text: str, *, default_port: int | None = None, allow_zero_port: bool = False
+) -> Address:
+    """Parse ``host[:port]``, ``[v6]:port`` or PowerMTA's ``0/0:25`` (all IPv4 addresses).
+
+    ``allow_zero_port``: a listener's port 0 means "any free port" (tests, demos).
+    """
     raw = text.strip()
     if not raw:
         raise ValueError("expected host[:port]")
@@ -205,14 +211,14 @@ def parse_address(text: str, *, default_port: int | None = None) -> Address:
         host, close, rest = raw[1:].partition("]")
         if not close or (rest and not rest.startswith(":")):
             raise ValueError(f"bad bracketed address {text!r}")
-        port = _parse_port(rest[1:], raw) if rest else default_port
+        port = _parse_port(rest[1:], raw, allow_zero=allow_zero_port) if rest else default_port
         ipaddress.IPv6Address(host)
         return Address(host, port)
     if raw.count(":") > 1:  # a bare IPv6 address has no port
         ipaddress.IPv6Address(raw)
         return Address(raw, default_port)
     host, sep, port_text = raw.partition(":")
-    port = _parse_port(port_text, raw) if sep else default_port
+    port = _parse_port(port_text, raw, allow_zero=allow_zero_port) if sep else default_port
     if host == "0/0":
         host = "0.0.0.0"  # noqa: S104 - PowerMTA's spelling of "every IPv4 address"
     if not re.fullmatch(r"[A-Za-z0-9._-]+", host):
