@@ -325,6 +325,36 @@ def sql(
 
 
 @app.command(
+    "mta",
+    epilog=(
+        "Examples:\n\n"
+        "  acctpipe mta --config /etc/acctpipe/mta.conf --data-dir /var/lib/acctpipe\n\n"
+        "  kill -HUP $(jq .pid /var/lib/acctpipe/mta.json)   # reload the config\n\n"
+        "  curl http://127.0.0.1:8080/queues   # with http-mgmt-port 8080"
+    ),
+)
+def mta(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The PowerMTA-syntax config file.")
+    ],
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir", "-d", help="Spool, accounting and state files (relative paths here)."
+        ),
+    ] = Path("acctpipe-data"),
+) -> None:
+    """Run the embedded MTA: SMTP listeners, pickup folders, delivery, accounting.
+
+    SIGHUP reloads the config (a bad one is refused and the running one kept);
+    SIGTERM stops accepting, finishes in-flight deliveries and exits.
+    """
+    from acctpipe._cli_mta import run_mta
+
+    raise typer.Exit(run_mta(config, data_dir, verbose=_State.verbose, err=err))
+
+
+@app.command(
     "simulate-isp",
     epilog=(
         "Examples:\n\n"
