@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, AnyStr, Final
 
-from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import MISSING, SMTP, Envelope
 
 from mta._listener_core import parse_params, printable, split_path
+from mta._listener_data import read_data
 from mta.acct.rejectlog import RejectRecord
 from mta.config.model import Config, Listener, Source
 from mta.relay import Decision, check_connect, check_size, source_for
@@ -291,7 +292,7 @@ class InboundSMTP(SMTP):
         self.in_data, self.data_handled = True, False
         had_transaction = bool(self.envelope is not None and self.envelope.rcpt_tos)
         try:
-            await super().smtp_DATA(arg)
+            await self._data(arg)
         except Exception:
             # aiosmtpd answers it (handle_exception) but keeps the envelope: start afresh,
             # as after any DATA, so the client's next MAIL is not a "nested MAIL".
@@ -304,6 +305,31 @@ class InboundSMTP(SMTP):
             self.refuse("data", self.last_reply, f"message larger than {limit} bytes")
         if self.state.stopping:
             self.shut_down()
+
+    async def _data(self, arg: str) -> None:
+        """aiosmtpd's DATA with the fast reader (:mod:`mta._listener_data`) in place of its
+        line-by-line loop; the checks, hooks and replies are the same."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if self.envelope is None or not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        result = await read_data(self._reader, self.data_size_limit)
+        if result.problem:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            if result.problem == "too-long":
+                await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+            else:
+                await self.push("552 Error: Too much mail data")
+            return
+        self.envelope.content = self.envelope.original_content = result.content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push("250 OK" if status is MISSING else status)
 
     async def smtp_RSET(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
         """RSET; during a stop, the end of a transaction is the moment to close."""
