@@ -65,7 +65,7 @@ class Connection:
     ) -> SendResult:
         """MAIL, RCPT for each recipient, DATA; every recipient gets a reply."""
         options = []
-        if "8bitmime" in self.extensions and any(b > 0x7F for b in raw):
+        if "8bitmime" in self.extensions and not raw.isascii():
             options.append("BODY=8BITMIME")
         wide = not all(a.isascii() for a in (sender, *recipients))
         if wide:

@@ -50,6 +50,7 @@ __all__ = ["DeliveryEngine", "RecordSink"]
 log = logging.getLogger("mta.delivery")
 RecordSink = Callable[[dict[str, object]], None]
 IDLE_SECONDS = 1.0  # how long an open connection waits for more mail before QUIT
+SYNC_SECONDS = 0.5  # finished messages' removal from active/ is made durable this often
 
 
 def _domain(address: str) -> str:
@@ -84,13 +85,16 @@ class DeliveryEngine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._scheduler: asyncio.Task[None] | None = None
         self._stopping = False
+        self._unsynced = False  # finished messages whose removal is not yet synced
+        self._synced_at = 0.0
         self.held = False  # True: accept and queue, but open no connection (operators, benchmarks)
         self._started = time.time()
         self.totals = {"delivered": 0, "bounced": 0, "deferred": 0, "expired": 0, "tq": 0}
 
     # -- queues --------------------------------------------------------------------------
 
-    def _lookup(self, domain: str, vmta: str | None) -> tuple[str, DomainSettings]:
+    def settings_for(self, domain: str, vmta: str | None) -> tuple[str, DomainSettings]:
+        """(queue name, effective settings) for a domain through a vmta (cached until reload)."""
         key = (domain, vmta)
         found = self._settings.get(key)
         if found is None:
@@ -102,7 +106,7 @@ class DeliveryEngine:
     def queue_for(self, envelope: Envelope) -> DeliveryQueue:
         """The queue a spooled message belongs to (created on first use)."""
         domain = _domain(envelope.recipients[0]) if envelope.recipients else ""
-        name, settings = self._lookup(domain, envelope.vmta)
+        name, settings = self.settings_for(domain, envelope.vmta)
         vmta = envelope.vmta or DEFAULT_VMTA
         queue = self.queues.get((name, vmta))
         if queue is None:
@@ -138,7 +142,9 @@ class DeliveryEngine:
         self._settings.clear()
         for queue in self.queues.values():
             domain = queue.queue
-            _, settings = self._lookup(domain, queue.vmta if queue.vmta != DEFAULT_VMTA else None)
+            _, settings = self.settings_for(
+                domain, queue.vmta if queue.vmta != DEFAULT_VMTA else None
+            )
             queue.reconfigure(settings, config.pattern_lists.get(settings.smtp_pattern_list or ""))
         self._wake.set()
 
@@ -175,6 +181,7 @@ class DeliveryEngine:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
+        await asyncio.to_thread(self.spool.sync_active)
 
     def wake(self) -> None:
         """Ask the scheduler to look at the queues again (e.g. after an override)."""
@@ -200,6 +207,9 @@ class DeliveryEngine:
                     elif queue.connections < queue.max_connections:
                         wait = queue.conn_bucket.wait_time(mono)
                         nearest = min(nearest, now + max(wait, 0.01))
+            if self._unsynced and mono - self._synced_at >= SYNC_SECONDS:
+                self._unsynced, self._synced_at = False, mono
+                await asyncio.to_thread(self.spool.sync_active)
             timeout = max(0.0, min(nearest - time.time(), 1.0))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
@@ -436,7 +446,8 @@ class DeliveryEngine:
             queue.defer(QueuedMessage(message.spool_id, saved), at)
             self._wake.set()
         else:
-            await asyncio.to_thread(self.spool.finish, message.spool_id)
+            await asyncio.to_thread(self.spool.finish, message.spool_id, sync=False)
+            self._unsynced = True
         if result.closed and last.code == 0:
             queue.last_error = str(last)
         return result.closed

@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from classifiers import RuleTable
+from mta._commit import GroupCommit
 from mta.acctfile import AccountingFile
-from mta.config import Config, effective_settings, load_config
+from mta.config import Config, load_config
 from mta.config.rules import rule_table
 from mta.delivery import DeliveryEngine
 from mta.errors import AcctpipeError
@@ -73,6 +74,7 @@ class Mta:
             host_name=self.host_name,
         )
         self._pools = {name: PoolSelector(pool) for name, pool in config.pools.items()}
+        self.committer = GroupCommit(self.spool)
         self.started_at = datetime.now(UTC)
         self.config_loaded_at = self.started_at
         self.listener_stats: list[Callable[[], ListenerStatus]] = []
@@ -149,13 +151,10 @@ class Mta:
         for rcpt in submission.recipients:
             domain = rcpt.rpartition("@")[2].lower()
             vmta, pool = self._vmta_for(submission.vmta, domain)
-            known = vmta if vmta in self.config.virtual_mtas else None
-            eff = effective_settings(self.config, domain, known)
-            key = (eff.queue, vmta, pool)
+            queue, settings = self.engine.settings_for(domain, vmta)
+            key = (queue, vmta, pool)
             groups.setdefault(key, []).append(rcpt)
-            limits[key] = (
-                1 if verp else eff.settings.max_rcpt_per_message or len(submission.recipients)
-            )
+            limits[key] = 1 if verp else settings.max_rcpt_per_message or len(submission.recipients)
         out = []
         for key, rcpts in groups.items():
             size = limits[key]
@@ -194,7 +193,7 @@ class Mta:
                 extra=extra,
             )
             items.append((raw, envelope, spool_id))
-        ids = await asyncio.to_thread(self.spool.accept_many, items)
+        ids = await self.committer.accept(items)
         for spool_id, (_, envelope, _) in zip(ids, items, strict=True):
             self.engine.enqueue(spool_id, envelope)
             for rcpt in envelope.recipients:

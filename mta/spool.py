@@ -3,21 +3,25 @@
 States are directories; a message moves between them by ``os.replace`` (atomic
 on POSIX) after its bytes are fsynced::
 
-    tmp/ ──accept──▶ incoming/ ──claim──▶ active/ ──▶ done/      (delivered or bounced)
-                        ▲                   │   ├──▶ deferred/  (retry later) ──due──▶ incoming/
-                        └──recover (crash)──┘   └──▶ bad/       (poison, with why)
+    tmp/ ──accept──▶ incoming/ ──take──▶ active/ ──▶ done/      (delivered or bounced)
+                        ▲                  │   ├──▶ deferred/  (retry later) ──due──▶ incoming/
+                        └─recover (crash)──┘   └──▶ bad/       (poison, with why)
 
-A message is two files: ``ID.eml`` (the raw bytes, exactly as received) and
-``ID.json`` (the envelope and bookkeeping: sender, recipients, vmta, job,
-attempts, crash count). No pickles. ``accept`` returns only after both files and
-the directory entry are on disk — the listener answers 250 after that, never
-before. On start, ``recover`` moves whatever a crash left in ``active/`` back to
-``incoming/`` and counts the crash; a message that keeps crashing the worker is
-moved to ``bad/`` with the reason next to it instead of looping forever.
+A message is one file, ``ID.msg``: one line of JSON (the envelope and
+bookkeeping: sender, recipients, vmta, job, attempts, crash count — no
+pickles), then the raw bytes exactly as received. One file means one fsync to
+accept and one rename per move, so a move can never be half done. ``accept``
+returns only after the file and its directory entry are on disk — the listener
+answers 250 after that, never before; ``accept_many`` syncs the directory once
+for a whole batch (group commit). On start, ``recover`` moves whatever a crash
+left in ``active/`` back to ``incoming/`` and counts the crash; a message that
+keeps crashing the worker is moved to ``bad/`` with the reason next to it
+instead of looping forever.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -34,11 +38,17 @@ __all__ = ["STATES", "Envelope", "Spool", "SpoolState"]
 SpoolState = Literal["tmp", "incoming", "active", "deferred", "done", "bad"]
 STATES: Final[tuple[SpoolState, ...]] = ("tmp", "incoming", "active", "deferred", "done", "bad")
 MAX_CRASHES: Final = 3
+SUFFIX: Final = ".msg"
+
+# Ids sort by time of acceptance; the node part and a counter keep them unique
+# without asking the OS for randomness per message.
+_NODE: Final = secrets.token_hex(3)
+_SEQUENCE = itertools.count()
 
 
 @dataclass(slots=True)
 class Envelope:
-    """Everything about a spooled message except its bytes (the JSON sidecar)."""
+    """Everything about a spooled message except its bytes (the file's first line)."""
 
     sender: str
     recipients: list[str]
@@ -60,15 +70,24 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write(path: Path, data: bytes) -> None:
-    with path.open("xb") as f:
+def _encode(raw: bytes, envelope: Envelope) -> bytes:
+    # json.dumps escapes control characters, so the envelope is exactly one line.
+    return json.dumps(asdict(envelope), separators=(",", ":")).encode("utf-8") + b"\n" + raw
+
+
+def _write(path: Path, data: bytes, *, exclusive: bool = True) -> None:
+    with path.open("xb" if exclusive else "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
 
 
 class Spool:
-    """A spool rooted at ``root`` (created if missing)."""
+    """A spool rooted at ``root`` (created if missing).
+
+    ``keep_done`` keeps finished messages in ``done/`` (for inspection); without
+    it they are removed, as PowerMTA does.
+    """
 
     def __init__(
         self, root: Path, *, max_crashes: int = MAX_CRASHES, keep_done: bool = True
@@ -82,14 +101,16 @@ class Spool:
         except OSError as exc:
             raise LocalError(f"cannot create the spool at {root}: {exc.strerror}") from exc
 
-    def _paths(self, state: SpoolState, spool_id: str) -> tuple[Path, Path]:
-        folder = self.root / state
-        return folder / f"{spool_id}.eml", folder / f"{spool_id}.json"
+    def path(self, state: SpoolState, spool_id: str) -> Path:
+        """Where message ``spool_id`` lives in ``state``."""
+        return self.root / state / f"{spool_id}{SUFFIX}"
 
     @staticmethod
     def new_id() -> str:
         """A fresh spool id; ids sort by time of creation."""
-        return f"{time.time_ns():x}-{secrets.token_hex(4)}"
+        return f"{time.time_ns():x}-{_NODE}{next(_SEQUENCE) & 0xFFFFF:05x}"
+
+    # -- accepting -----------------------------------------------------------------------
 
     def accept(self, raw: bytes, envelope: Envelope, spool_id: str | None = None) -> str:
         """Store a message durably in ``incoming/``; return its id (answer 250 after this)."""
@@ -102,65 +123,67 @@ class Spool:
         a crash before that sync loses only messages whose submitter was not yet
         told they were accepted.
         """
-        written: list[tuple[str, Path, Path]] = []
+        written: list[str] = []
         try:
             for raw, envelope, given in items:
                 spool_id = given or self.new_id()
                 envelope.received_at = envelope.received_at or time.time()
-                eml, meta = self._paths("tmp", spool_id)
-                written.append((spool_id, eml, meta))
-                _write(eml, raw)
-                _write(meta, json.dumps(asdict(envelope)).encode("utf-8"))
-            for spool_id, _, _ in written:
+                written.append(spool_id)
+                _write(self.path("tmp", spool_id), _encode(raw, envelope))
+            for spool_id in written:
                 self._move(spool_id, "tmp", "incoming", sync=False)
             _fsync_dir(self.root / "incoming")
         except OSError as exc:
-            for spool_id, eml, meta in written:
-                for leftover in (eml, meta, *self._paths("incoming", spool_id)):
-                    leftover.unlink(missing_ok=True)
+            for spool_id in written:
+                for state in ("tmp", "incoming"):
+                    self.path(state, spool_id).unlink(missing_ok=True)
             raise LocalError(f"cannot spool the message: {exc.strerror or exc}") from exc
-        return [spool_id for spool_id, _, _ in written]
+        return written
+
+    # -- reading -------------------------------------------------------------------------
+
+    def ids(self, state: SpoolState) -> list[str]:
+        """The ids in ``state``, oldest first (ids sort by time of acceptance)."""
+        return sorted(
+            p.name[: -len(SUFFIX)] for p in os.scandir(self.root / state) if p.name.endswith(SUFFIX)
+        )
+
+    def read(self, state: SpoolState, spool_id: str) -> tuple[bytes, Envelope]:
+        """The bytes and envelope of a message in ``state``."""
+        head, _, raw = self.path(state, spool_id).read_bytes().partition(b"\n")
+        return raw, Envelope(**json.loads(head))
+
+    def read_bytes(self, state: SpoolState, spool_id: str) -> bytes:
+        """The message bytes only."""
+        return self.read(state, spool_id)[0]
+
+    def read_envelope(self, state: SpoolState, spool_id: str) -> Envelope:
+        """The envelope only (what a restart needs to rebuild its queues)."""
+        with self.path(state, spool_id).open("rb") as f:
+            return Envelope(**json.loads(f.readline()))
+
+    def counts(self) -> dict[str, int]:
+        """Messages per state."""
+        return {
+            state: sum(1 for p in os.scandir(self.root / state) if p.name.endswith(SUFFIX))
+            for state in STATES
+        }
+
+    # -- moving --------------------------------------------------------------------------
 
     def _move(self, spool_id: str, src: SpoolState, dst: SpoolState, *, sync: bool = True) -> None:
-        src_eml, src_meta = self._paths(src, spool_id)
-        dst_eml, dst_meta = self._paths(dst, spool_id)
-        # The sidecar moves first: a message is in a state once its .eml is there,
-        # and recover() treats a lone sidecar as the tail of an interrupted move.
-        src_meta.replace(dst_meta)
-        src_eml.replace(dst_eml)
+        self.path(src, spool_id).replace(self.path(dst, spool_id))
         if sync:
             _fsync_dir(self.root / dst)
             _fsync_dir(self.root / src)
 
-    def ids(self, state: SpoolState) -> list[str]:
-        """The ids in ``state``, oldest first (ids sort by time of acceptance)."""
-        return sorted(p.stem for p in (self.root / state).glob("*.eml"))
-
-    def read(self, state: SpoolState, spool_id: str) -> tuple[bytes, Envelope]:
-        """The bytes and envelope of a message in ``state``."""
-        eml, meta = self._paths(state, spool_id)
-        return eml.read_bytes(), Envelope(**json.loads(meta.read_text(encoding="utf-8")))
-
-    def read_bytes(self, state: SpoolState, spool_id: str) -> bytes:
-        """The message bytes only."""
-        return self._paths(state, spool_id)[0].read_bytes()
-
-    def read_envelope(self, state: SpoolState, spool_id: str) -> Envelope:
-        """The envelope only (what a restart needs to rebuild its queues)."""
-        meta = self._paths(state, spool_id)[1]
-        return Envelope(**json.loads(meta.read_text(encoding="utf-8")))
-
-    def counts(self) -> dict[str, int]:
-        """Messages per state."""
-        return {state: sum(1 for _ in (self.root / state).glob("*.eml")) for state in STATES}
-
     def _save(self, state: SpoolState, spool_id: str, envelope: Envelope) -> None:
-        _, meta = self._paths(state, spool_id)
-        tmp = meta.with_suffix(".json.new")
-        tmp.write_bytes(json.dumps(asdict(envelope)).encode("utf-8"))
-        with tmp.open("rb") as f:
-            os.fsync(f.fileno())
-        tmp.replace(meta)
+        """Rewrite a message's envelope (tmp file, fsync, rename over the old one)."""
+        raw, _ = self.read(state, spool_id)
+        target = self.path(state, spool_id)
+        scratch = target.with_suffix(".new")
+        _write(scratch, _encode(raw, envelope), exclusive=False)
+        scratch.replace(target)
 
     def claim(self) -> Iterator[str]:
         """Move incoming messages to ``active/`` one by one and yield their ids."""
@@ -187,15 +210,26 @@ class Spool:
         """Give a claimed message back: ``active/`` → ``incoming/`` (e.g. at shutdown)."""
         self._move(spool_id, "active", "incoming", sync=False)
 
-    def finish(self, spool_id: str) -> None:
+    def finish(self, spool_id: str, *, sync: bool = True) -> None:
         """Delivered or bounced for good: ``active/`` → ``done/`` (or removed, without
-        ``keep_done``)."""
+        ``keep_done``).
+
+        ``sync=False`` leaves the directory sync to a later :meth:`sync_active` (the
+        delivery engine syncs once a second): a power loss in between can only
+        deliver a message twice, never lose one.
+        """
         if self.keep_done:
-            self._move(spool_id, "active", "done")
+            self._move(spool_id, "active", "done", sync=sync)
             return
-        for path in self._paths("active", spool_id):
-            path.unlink(missing_ok=True)
+        self.path("active", spool_id).unlink(missing_ok=True)
+        if sync:
+            _fsync_dir(self.root / "active")
+
+    def sync_active(self) -> None:
+        """Make finished messages' removal from ``active/`` durable."""
         _fsync_dir(self.root / "active")
+        if self.keep_done:
+            _fsync_dir(self.root / "done")
 
     def defer(
         self,
@@ -209,7 +243,7 @@ class Spool:
         ``recipients`` narrows the envelope to those still to be tried (the others
         were delivered or bounced in this attempt). Returns the saved envelope.
         """
-        _, envelope = self.read("active", spool_id)
+        envelope = self.read_envelope("active", spool_id)
         envelope.attempts += 1
         envelope.next_attempt = next_attempt
         envelope.reason = reason
@@ -231,34 +265,32 @@ class Spool:
         """Move deferred messages whose time has come back to ``incoming/``."""
         moved = []
         for spool_id in self.ids("deferred"):
-            _, envelope = self.read("deferred", spool_id)
-            if envelope.next_attempt <= now:
+            if self.read_envelope("deferred", spool_id).next_attempt <= now:
                 self._move(spool_id, "deferred", "incoming")
                 moved.append(spool_id)
         return moved
 
     def quarantine(self, spool_id: str, state: SpoolState, reason: str) -> None:
         """A poison message: move it to ``bad/`` and write why beside it."""
-        _, envelope = self.read(state, spool_id)
+        envelope = self.read_envelope(state, spool_id)
         envelope.reason = reason
         self._save(state, spool_id, envelope)
         self._move(spool_id, state, "bad")
         (self.root / "bad" / f"{spool_id}.reason").write_text(reason + "\n", encoding="utf-8")
 
     def recover(self) -> tuple[int, int]:
-        """After a crash: finish interrupted moves, return ``active/`` to ``incoming/``.
+        """After a crash: drop unacknowledged files, return ``active/`` to ``incoming/``.
 
         Returns (messages requeued, messages quarantined as poison).
         """
-        for state in STATES[1:]:
-            for meta in (self.root / state).glob("*.json"):
-                if not meta.with_suffix(".eml").exists():
-                    self._complete_move(meta)
         for leftover in (self.root / "tmp").iterdir():
             leftover.unlink()  # never acknowledged: the client was not told 250
+        for state in STATES[1:]:
+            for scratch in (self.root / state).glob("*.new"):
+                scratch.unlink()  # an envelope rewrite cut short: the old file still stands
         requeued = poisoned = 0
         for spool_id in self.ids("active"):
-            _, envelope = self.read("active", spool_id)
+            envelope = self.read_envelope("active", spool_id)
             envelope.crashes += 1
             self._save("active", spool_id, envelope)
             if envelope.crashes >= self.max_crashes:
@@ -268,12 +300,3 @@ class Spool:
                 self._move(spool_id, "active", "incoming")
                 requeued += 1
         return requeued, poisoned
-
-    def _complete_move(self, meta: Path) -> None:
-        """A sidecar without its .eml: the move was cut between the two renames."""
-        for state in STATES:
-            eml = self.root / state / f"{meta.stem}.eml"
-            if eml.exists():
-                eml.replace(meta.with_suffix(".eml"))
-                return
-        meta.unlink()  # its message never reached incoming/: it was never acknowledged

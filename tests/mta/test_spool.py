@@ -58,14 +58,26 @@ def test_recover_requeues_in_flight_and_quarantines_poison(tmp_path: Path) -> No
     assert "crashed the worker 2 times" in (tmp_path / "bad" / f"{spool_id}.reason").read_text()
 
 
-def test_recover_completes_a_move_cut_between_its_two_renames(tmp_path: Path) -> None:
-    """A sidecar without its bytes (crash mid-move) is reunited with them, nothing lost."""
+def test_recover_drops_a_cut_envelope_rewrite_and_keeps_the_message(tmp_path: Path) -> None:
+    """A crash mid-rewrite leaves ID.new beside the message: dropped, the message intact."""
     spool = Spool(tmp_path)
     spool_id = spool.accept(b"payload", _env())
-    (tmp_path / "incoming" / f"{spool_id}.json").replace(tmp_path / "active" / f"{spool_id}.json")
+    (tmp_path / "incoming" / f"{spool_id}.new").write_bytes(b"half")
     spool.recover()
     assert spool.ids("incoming") == [spool_id]
     assert spool.read("incoming", spool_id)[0] == b"payload"
+    assert not list((tmp_path / "incoming").glob("*.new"))
+
+
+def test_envelope_line_survives_any_sender_text(tmp_path: Path) -> None:
+    """Newlines or quotes in envelope text never break the one-line envelope header."""
+    spool = Spool(tmp_path)
+    envelope = Envelope('odd\n"sender"@x.example', ["r@y.example"], reason="a\nb")
+    spool_id = spool.accept(b"line1\nline2\n", envelope)
+    raw, back = spool.read("incoming", spool_id)
+    assert raw == b"line1\nline2\n"
+    assert back.sender == envelope.sender
+    assert back.reason == "a\nb"
 
 
 _WRITER = """
