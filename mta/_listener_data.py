@@ -43,7 +43,7 @@ def unstuff(data: bytes) -> bytes:
 def _line_too_long(data: bytes) -> bool:
     if len(data) <= LINE_LIMIT:
         return False
-    return any(len(line) > LINE_LIMIT - 2 for line in data.split(b"\r\n"))
+    return max(map(len, data.split(b"\r\n"))) > LINE_LIMIT - 2
 
 
 async def read_data(reader: asyncio.StreamReader, limit: int | None) -> DataResult:

@@ -74,3 +74,24 @@ def test_size_and_line_limits_are_answered_after_the_marker() -> None:
     assert (content, problem, rest) == (b"", "too-much", b"QUIT\r\n")
     long_line = b"y" * 1200 + b"\r\n.\r\n"
     assert asyncio.run(_read([long_line]))[1] == "too-long"
+
+
+_ATOM = st.text(alphabet="abcXYZ019!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=8)
+_LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?", fullmatch=True)
+
+
+@given(
+    st.lists(_ATOM, min_size=1, max_size=3).map(".".join),
+    st.lists(_LABEL, min_size=1, max_size=3).map(".".join),
+    st.sampled_from(["", " SIZE=1000", " BODY=8BITMIME SMTPUTF8", "  "]),
+)
+def test_fast_address_path_agrees_with_aiosmtpd(local: str, domain: str, params: str) -> None:
+    """MAIL/RCPT paths parsed by the regex fast path equal aiosmtpd's own parser's result."""
+    from aiosmtpd.smtp import SMTP
+
+    from mta._listener_session import InboundSMTP
+
+    arg = f"<{local}@{domain}>{params}"
+    ours = InboundSMTP._getaddr(SMTP.__new__(InboundSMTP), arg)
+    theirs = SMTP._getaddr(SMTP.__new__(SMTP), arg)
+    assert ours == theirs
