@@ -64,6 +64,15 @@ class RotatingFile:
             if fsync:
                 os.fsync(self._stream.fileno())
 
+    def rotate_if_due(self) -> Path | None:
+        """Rotate now if ``max-size`` or ``move-interval`` says so (also with no new rows)."""
+        if self._stream is None and not self.path.exists():
+            return None
+        too_big = self.max_size is not None and self._size >= self.max_size
+        age = (self._clock() - self._opened_at).total_seconds()
+        too_old = self.move_interval is not None and age >= self.move_interval
+        return self.rotate() if too_big or too_old else None
+
     def _rotate_if_due(self) -> None:
         if self._stream is None and not self.path.exists():
             return

@@ -25,10 +25,11 @@ __all__ = ["AccountingFile", "fields_for"]
 
 
 def _type_fields(spec: AcctFile, kind: str) -> tuple[str, ...]:
-    chosen = spec.record_fields.get(kind)
-    if chosen is None or chosen == ("*",):
-        chosen = DEFAULT_FIELDS + (FEEDBACK_FIELDS if kind == "f" else ())
-    return ("type", *(f for f in chosen if f != "type"))
+    chosen = spec.record_fields.get(kind) or ("*",)
+    every = DEFAULT_FIELDS + (FEEDBACK_FIELDS if kind == "f" else ())
+    # "*" stands for the default fields wherever it appears ("*,header_X-Job" adds one).
+    expanded = [f for name in chosen for f in (every if name == "*" else (name,))]
+    return ("type", *dict.fromkeys(f for f in expanded if f != "type"))
 
 
 def fields_for(spec: AcctFile) -> tuple[str, ...]:
@@ -72,6 +73,10 @@ class AccountingFile:
     def rotate(self) -> Path | None:
         """Close the live file and rename it aside; the next write starts a new one."""
         return self._file.rotate()
+
+    def rotate_if_due(self) -> Path | None:
+        """Rotate if ``max-size`` or ``move-interval`` is reached (called on a timer)."""
+        return self._file.rotate_if_due()
 
     def close(self) -> None:
         """Flush to disk and close the live file (it is not rotated)."""

@@ -113,7 +113,11 @@ class Mta:
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
             for acct in self.acct_files:
-                acct.flush()
+                try:
+                    acct.flush()
+                    acct.rotate_if_due()  # move-interval applies on a quiet day too
+                except OSError as exc:
+                    log.error("cannot flush or rotate %s: %s", acct.path, exc)
 
     # -- accounting ----------------------------------------------------------------------
 

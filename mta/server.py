@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import signal
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,7 +46,8 @@ log = logging.getLogger("mta")
 
 
 class ReturnedMail:
-    """The listeners' :class:`~mta.listener.LocalMail`: bounces and FBL reports become records."""
+    """Returned mail: the listeners' :class:`~mta.listener.LocalMail`, and the pickup
+    folders' submitter — bounces and FBL reports to our addresses become records."""
 
     def __init__(self, mta: Mta) -> None:
         self.mta = mta
@@ -69,6 +71,15 @@ class ReturnedMail:
         self.mta.write_records(outcome.records)
         if outcome.deliver:  # deliver-(un)matched-email yes: also relay it as ordinary mail
             await self.mta.submit(Submission(raw, sender, recipients, source_ip=peer_ip))
+
+    async def submit(self, submission: Submission) -> list[str]:
+        """A :class:`~mta.submit.Submitter` for pickup folders: files addressed to our own
+        bounce/FBL addresses are read here, the other recipients are spooled."""
+        local = tuple(r for r in submission.recipients if self.is_local(r))
+        if local:
+            await self.consume(submission.raw, submission.sender, local, "")
+        remote = tuple(r for r in submission.recipients if r not in local)
+        return await self.mta.submit(replace(submission, recipients=remote)) if remote else []
 
 
 class MtaServer:
@@ -116,7 +127,7 @@ class MtaServer:
             mta.listener_stats.append(listener.stats)
         for pickup_spec in self.config.pickups:
             folder = PickupFolder(
-                pickup_spec, mta, get_config=lambda: self.mta.config, base=mta.data_dir
+                pickup_spec, self.returns, get_config=lambda: self.mta.config, base=mta.data_dir
             )
             await folder.start()
             self.pickups.append(folder)

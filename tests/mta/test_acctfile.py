@@ -83,3 +83,27 @@ def test_appending_to_an_existing_file_keeps_one_header(tmp_path: Path) -> None:
     data = (tmp_path / "acct.csv").read_bytes()
     assert data.count(b"type,") == 1
     assert data.count(b"\r\nd,") == 2
+
+
+def test_star_inside_record_fields_expands_to_the_defaults(tmp_path: Path) -> None:
+    """`record-fields f *,header_X-Job` gives every default feedback field plus the header."""
+    config = parse_config_text(
+        "<acct-file a.csv>\n records f\n record-fields f *,header_X-Job\n</acct-file>\n"
+    )
+    header = fields_for(config.acct_files[0])
+    assert "feedbackType" in header
+    assert header[-1] == "header_X-Job"
+    assert len(header) == len(set(header))
+
+
+def test_move_interval_rotates_a_quiet_file_on_the_timer(tmp_path: Path) -> None:
+    """rotate_if_due renames a file whose move-interval passed even with no new rows."""
+    now = [datetime(2026, 11, 25, 9, 0, tzinfo=UTC)]
+    config = parse_config_text("<acct-file a.csv>\n records d\n move-interval 1h\n</acct-file>\n")
+    acct = AccountingFile(config.acct_files[0], tmp_path, clock=lambda: now[0])
+    acct.write({"type": "d", "rcpt": "a@b.example"})
+    assert acct.rotate_if_due() is None
+    now[0] += timedelta(hours=1)
+    rotated = acct.rotate_if_due()
+    assert rotated is not None
+    assert rotated.name.startswith("a-2026-11-25-")
