@@ -25,7 +25,8 @@ from mta._listener_core import (
     received_header,
     with_protocol,
 )
-from mta._listener_session import InboundSMTP
+from mta._listener_session import InboundSMTP, ListenerState
+from mta.config.model import Config
 from mta.errors import LocalError
 from mta.headers import prepend_headers
 from mta.relay import check_mail_from, check_rcpt, source_for
@@ -177,6 +178,9 @@ class InboundHandler:
             decision = check_rcpt(conn.config, conn.ip, conn.user_name, address)
             if not decision.ok:
                 return refuse("rcpt", decision.reply, decision.reason, rcpt=address)
+            refusal = _suppressed(conn.state, conn.config, address, envelope.mail_from or "")
+            if refusal is not None:
+                return refuse("rcpt", refusal[0], refusal[1], rcpt=address)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 2.1.5 Recipient OK"
@@ -245,3 +249,17 @@ class InboundHandler:
         """A bug in a hook: log it, and ask the client to retry (never leak the details)."""
         log.error("SMTP listener error", exc_info=error)
         return LOCAL_FAILURE
+
+
+def _suppressed(
+    state: ListenerState, config: Config, rcpt: str, sender: str
+) -> tuple[str, str] | None:
+    """(reply, reason) when ``suppressed-recipients reject`` refuses ``rcpt``, else None."""
+    if state.suppressed is None or config.suppressed_recipients != "reject":
+        return None
+    why = state.suppressed(rcpt, sender)
+    if why is None:
+        return None
+    template = config.suppressed_recipient_reply
+    reply = template.replace("{rcpt}", rcpt).replace("{reason}", why)
+    return reply, f"suppressed ({why})"

@@ -73,6 +73,7 @@ class ListenerState:
     hostname: str
     reject_log: RejectLogFile | None = None
     local: LocalMail | None = None
+    suppressed: Callable[[str, str], str | None] | None = None  # (rcpt, sender) -> reason
     clock: Callable[[], datetime] = utcnow
     default_max_size: int = DEFAULT_MAX_MESSAGE_SIZE
     label: str = ""

@@ -77,6 +77,8 @@ class QueueOut(_Out):
     paused: bool
     last_reply: str
     last_error: str
+    override: str = Field(description="why a live throttle override is in force, or empty")
+    held_until: Timestamp | None = Field(description="paused by an override until then")
 
     @classmethod
     def of(cls, q: QueueStatus) -> QueueOut:
@@ -98,6 +100,8 @@ class QueueOut(_Out):
             paused=q.paused,
             last_reply=q.last_reply,
             last_error=q.last_error,
+            override=q.override,
+            held_until=iso(q.held_until) if q.held_until is not None else None,
         )
 
 

@@ -27,12 +27,14 @@ from classifiers import RuleTable, classify_reply
 
 __all__ = [
     "NO_ANSWER",
+    "SUPPRESSED_DIAG",
     "Context",
     "Reply",
     "Verdict",
     "attempt_record",
     "queue_record",
     "retry_delay",
+    "suppressed_record",
     "verdict",
 ]
 
@@ -171,6 +173,25 @@ def attempt_record(
         record["bounceCat"] = classify_reply(
             reply.code or None, reply.status, reply.text, table=table
         ).category
+    return record
+
+
+SUPPRESSED_DIAG: Final = "acctpipe;suppressed"
+
+
+def suppressed_record(
+    rcpt: str, why: str, ctx: Context, *, now: datetime, table: RuleTable | None = None
+) -> dict[str, object]:
+    """The ``b`` record of a recipient dropped because it is on the suppression list.
+
+    Its ``dsnDiag`` starts with ``acctpipe;suppressed`` so the feedback loop can tell
+    our own refusals from the receivers' (and never feed them back as new bounces).
+    """
+    reply = Reply(550, f"5.7.1 recipient suppressed ({why})")
+    record = attempt_record("bounced", rcpt, reply, ctx, now=now, table=table)
+    record["dsnDiag"] = f"{SUPPRESSED_DIAG} ({why})"
+    record["dsnMta"] = ""
+    record["bounceCat"] = "policy-related"
     return record
 
 

@@ -33,6 +33,7 @@ from mta.attempt import (
     attempt_record,
     queue_record,
     retry_delay,
+    suppressed_record,
     verdict,
 )
 from mta.client import Connection, OpenFailure, TlsMode, open_connection
@@ -40,7 +41,7 @@ from mta.config import Config, effective_settings
 from mta.config.model import DomainSettings
 from mta.errors import PermanentPeerError, TransientPeerError
 from mta.prepare import DEFAULT_VMTA, Signer, return_path
-from mta.queue import DeliveryQueue, QueuedMessage
+from mta.queue import DeliveryQueue, Override, QueuedMessage
 from mta.routing import Resolver, delivery_hosts
 from mta.spool import Envelope, Spool
 from mta.status import QueueStatus
@@ -89,7 +90,17 @@ class DeliveryEngine:
         self._synced_at = 0.0
         self.held = False  # True: accept and queue, but open no connection (operators, benchmarks)
         self._started = time.time()
-        self.totals = {"delivered": 0, "bounced": 0, "deferred": 0, "expired": 0, "tq": 0}
+        self.totals = {
+            "delivered": 0,
+            "bounced": 0,
+            "deferred": 0,
+            "expired": 0,
+            "tq": 0,
+            "suppressed": 0,
+        }
+        # (rcpt, sender, job id) -> why it is suppressed, or None (set by the runtime).
+        self.suppressed: Callable[[str, str, str | None], str | None] | None = None
+        self.overrides: dict[tuple[str, str], Override] = {}
 
     # -- queues --------------------------------------------------------------------------
 
@@ -121,6 +132,9 @@ class DeliveryEngine:
                 )
             queue = DeliveryQueue(name, vmta, settings, patterns=patterns, warmup_started=started)
             self.queues[(name, vmta)] = queue
+            override = self.overrides.get((name, vmta)) or self.overrides.get((name, "*"))
+            if override is not None:
+                override.apply(queue)
             self._events[(name, vmta)] = asyncio.Event()
         return queue
 
@@ -183,6 +197,23 @@ class DeliveryEngine:
                 await asyncio.wait(pending, timeout=5)
         await asyncio.to_thread(self.spool.sync_active)
 
+    def set_overrides(self, overrides: list[Override]) -> None:
+        """Put the current set of live throttle decisions in force (replacing the last set).
+
+        Queues named by none of them go back to their configured behaviour.
+        """
+        now = time.time()
+        self.overrides = {(o.queue, o.vmta): o for o in overrides if o.expires_at > now}
+        for queue in self.queues.values():
+            found = self.overrides.get((queue.queue, queue.vmta)) or self.overrides.get(
+                (queue.queue, "*")
+            )
+            if found is None:
+                Override.clear(queue)
+            else:
+                found.apply(queue)
+        self._wake.set()
+
     def wake(self) -> None:
         """Ask the scheduler to look at the queues again (e.g. after an override)."""
         self._wake.set()
@@ -193,6 +224,8 @@ class DeliveryEngine:
             now, mono = time.time(), time.monotonic()
             nearest = now + 1.0
             for queue in list(self.queues.values()):
+                if queue.override_expires <= now:
+                    Override.clear(queue)
                 due = queue.due(now)
                 if due:
                     await asyncio.to_thread(self._release, [m.spool_id for m in due])
@@ -202,8 +235,9 @@ class DeliveryEngine:
                     self._spawn(queue)
                 nearest = min(nearest, queue.next_due())
                 if queue.ready and not queue.paused:
-                    if queue.retry_at > now:
-                        nearest = min(nearest, queue.retry_at)
+                    held = max(queue.retry_at, queue.hold_until)
+                    if held > now:
+                        nearest = min(nearest, held)
                     elif queue.connections < queue.max_connections:
                         wait = queue.conn_bucket.wait_time(mono)
                         nearest = min(nearest, now + max(wait, 0.01))
@@ -349,10 +383,11 @@ class DeliveryEngine:
         event.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), IDLE_SECONDS)
-        return None if self._stopping or queue.paused else queue.pop_ready()
+        held = queue.paused or time.time() < queue.hold_until
+        return None if self._stopping or held else queue.pop_ready()
 
     async def _send_loop(self, queue: DeliveryQueue, conn: Connection) -> None:
-        while not self._stopping and not queue.paused:
+        while not self._stopping and not queue.paused and time.time() >= queue.hold_until:
             limit = queue.max_msg_per_connection
             if limit and conn.sent >= limit:
                 return
@@ -402,19 +437,42 @@ class DeliveryEngine:
         raw = self.spool.read_bytes("active", spool_id)
         return self.signer.sign(raw, vmta) if sign else raw
 
+    def _unsuppressed(self, queue: DeliveryQueue, message: QueuedMessage) -> list[str]:
+        """The recipients still to send to; suppressed ones get a ``b`` record now."""
+        env = message.envelope
+        check = self.suppressed
+        if check is None or self.config.suppressed_recipients == "ignore":
+            return env.recipients
+        keep: list[str] = []
+        now = datetime.now(UTC)
+        for rcpt in env.recipients:
+            why = check(rcpt, env.sender, env.job_id)
+            if why is None:
+                keep.append(rcpt)
+                continue
+            ctx = self._context(queue, env, "", "", 0)
+            self.records(suppressed_record(rcpt, why, ctx, now=now, table=self.table))
+            queue.bounced += 1
+            self.totals["suppressed"] += 1
+        return keep
+
     async def _deliver(
         self, queue: DeliveryQueue, conn: Connection, message: QueuedMessage
     ) -> bool:
         env = message.envelope
+        recipients = self._unsuppressed(queue, message)
+        if not recipients:
+            if await asyncio.to_thread(self.spool.take, message.spool_id):
+                await asyncio.to_thread(self.spool.finish, message.spool_id, sync=False)
+                self._unsynced = True
+            return False
         raw = await asyncio.to_thread(
             self._load, message.spool_id, queue.vmta, queue.settings.dkim_sign
         )
         if raw is None:
             return False  # gone (another node's worker, or an operator): nothing to do
-        sender = return_path(env.sender, env.recipients, verp=env.extra.get("verp") == "1")
-        result = await conn.send(
-            sender, env.recipients, raw, timeout=queue.settings.data_send_timeout
-        )
+        sender = return_path(env.sender, recipients, verp=env.extra.get("verp") == "1")
+        result = await conn.send(sender, recipients, raw, timeout=queue.settings.data_send_timeout)
         now = time.time()
         now_dt = datetime.fromtimestamp(now, UTC)
         expired = now >= env.received_at + queue.settings.bounce_after
@@ -424,7 +482,7 @@ class DeliveryEngine:
         )
         remaining: list[str] = []
         last = Reply(0, "")
-        for rcpt in env.recipients:
+        for rcpt in recipients:
             reply = result.replies.get(rcpt, NO_ANSWER("no reply for this recipient"))
             kind = verdict(reply, expired=expired)
             self.records(attempt_record(kind, rcpt, reply, ctx, now=now_dt, table=self.table))

@@ -60,6 +60,8 @@ class LocalMail(Protocol):
 class SmtpListener:
     """One SMTP listener (``smtp-listener`` / ``<smtp-listener>``) on asyncio.
 
+    ``suppressed(rcpt, sender)`` names why a recipient is on the suppression list (or
+    returns None); with ``suppressed-recipients reject`` such a RCPT is refused.
     ``tls`` overrides the listener's ``tls-certificate``/``tls-private-key``;
     without either, STARTTLS uses a self-signed certificate made at start.
     ``hostname`` (banner, EHLO, Received) defaults to the config's ``host-name``.
@@ -73,6 +75,7 @@ class SmtpListener:
         *,
         reject_log: RejectLogFile | None = None,
         local: LocalMail | None = None,
+        suppressed: Callable[[str, str], str | None] | None = None,
         hostname: str | None = None,
         tls: ssl.SSLContext | None = None,
         idle_timeout: float = 300,
@@ -92,6 +95,7 @@ class SmtpListener:
             name,
             reject_log=reject_log,
             local=local,
+            suppressed=suppressed,
             clock=clock,
             default_max_size=default_max_message_size,
         )

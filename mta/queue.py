@@ -27,7 +27,7 @@ from mta.spool import Envelope
 from mta.status import QueueStatus
 from mta.throttle import TokenBucket, effective_rate, warmup_rate
 
-__all__ = ["DeliveryQueue", "QueuedMessage"]
+__all__ = ["DeliveryQueue", "Override", "QueuedMessage"]
 
 
 @dataclass(slots=True)
@@ -51,6 +51,42 @@ def _compile(patterns: PatternList | None) -> list[tuple[re.Pattern[str], str]]:
             )
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A live throttle decision for a queue (from the feedback loop or an operator).
+
+    ``vmta`` ``"*"`` applies to the queue through every vmta. ``rate`` (messages per
+    second) and ``max_smtp_out`` can only make the queue stricter than its config;
+    ``paused_until`` holds it (no new connections, open ones close after their
+    message) until then. Everything lapses at ``expires_at`` (epoch seconds).
+    """
+
+    queue: str
+    vmta: str = "*"
+    rate: float | None = None
+    max_smtp_out: int | None = None
+    paused_until: float | None = None
+    expires_at: float = math.inf
+    reason: str = ""
+
+    def apply(self, queue: DeliveryQueue) -> None:
+        """Put this override in force on ``queue``."""
+        queue.override_rate = Rate(self.rate, 1.0) if self.rate is not None else None
+        queue.override_smtp_out = self.max_smtp_out
+        queue.hold_until = self.paused_until or 0.0
+        queue.override_expires = self.expires_at
+        queue.override_reason = self.reason
+
+    @staticmethod
+    def clear(queue: DeliveryQueue) -> None:
+        """Lift whatever override ``queue`` has."""
+        queue.override_rate = None
+        queue.override_smtp_out = None
+        queue.hold_until = 0.0
+        queue.override_expires = math.inf
+        queue.override_reason = ""
 
 
 class DeliveryQueue:
@@ -80,6 +116,9 @@ class DeliveryQueue:
         self.last_reply = self.last_error = ""
         self.override_rate: Rate | None = None
         self.override_smtp_out: int | None = None
+        self.hold_until = 0.0  # paused by an override until then (epoch seconds)
+        self.override_expires = math.inf
+        self.override_reason = ""
         self.warmup_started = warmup_started
         self.settings = settings
         # The bucket starts at the rate in force (a warmup's day-one rate, not max-msg-rate).
@@ -175,7 +214,7 @@ class DeliveryQueue:
 
     def wants_connection(self, mono: float, now: float) -> bool:
         """Whether a new connection should open now (work, capacity, rate, not held back)."""
-        if self.paused or not self.ready or now < self.retry_at:
+        if self.paused or not self.ready or now < self.retry_at or now < self.hold_until:
             return False
         # No more connections than there is work for: waiting messages plus those in flight.
         if self.connections >= min(self.max_connections, len(self.ready) + self.busy):
@@ -245,4 +284,8 @@ class DeliveryQueue:
             paused=self.paused,
             last_reply=self.last_reply,
             last_error=self.last_error,
+            override=self.override_reason if self.override_expires > now else "",
+            held_until=(
+                datetime.fromtimestamp(self.hold_until, UTC) if self.hold_until > now else None
+            ),
         )

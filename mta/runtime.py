@@ -14,23 +14,26 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from classifiers import RuleTable
 from mta._commit import GroupCommit
 from mta.acctfile import AccountingFile
+from mta.attempt import Context, suppressed_record
 from mta.config import Config, load_config
 from mta.config.rules import rule_table
 from mta.delivery import DeliveryEngine
 from mta.errors import AcctpipeError
 from mta.pool import PoolSelector
 from mta.prepare import DEFAULT_VMTA, Signer, stamp
+from mta.queue import Override
 from mta.routing import DnsPythonResolver, Resolver
 from mta.spool import Envelope, Spool
 from mta.status import ListenerStatus, MtaStatus
 from mta.submit import Submission
+from mta.suppression import SuppressionSet
 
 __all__ = ["Mta", "MtaOptions"]
 
@@ -46,6 +49,7 @@ class MtaOptions:
     config_path: Path | None = None
     resolver: Resolver | None = None
     keep_done: bool = False
+    suppressions: SuppressionSet | None = None  # fed by the product's change-log follower
 
 
 class Mta:
@@ -73,6 +77,8 @@ class Mta:
             table=self.table,
             host_name=self.host_name,
         )
+        self.suppressions = options.suppressions or SuppressionSet()
+        self.engine.suppressed = self.suppressed_reason
         self._pools = {name: PoolSelector(pool) for name, pool in config.pools.items()}
         self.committer = GroupCommit(self.spool)
         self.started_at = datetime.now(UTC)
@@ -166,9 +172,51 @@ class Mta:
                 out.append((tuple(rcpts[i : i + size]), key[1], key[2]))
         return out
 
+    def suppressed_reason(self, rcpt: str, sender: str, job_id: str | None = None) -> str | None:
+        """Why ``rcpt`` is on the suppression list for this sender (and job), or None."""
+        if self.config.suppressed_recipients == "ignore":
+            return None
+        return self.suppressions.reason(rcpt, sender=sender, job_id=job_id)
+
+    def _drop_suppressed(self, submission: Submission, now: datetime) -> Submission:
+        """Recipients on the suppression list get a ``b`` record and are not spooled."""
+        keep = []
+        for rcpt in submission.recipients:
+            why = self.suppressed_reason(rcpt, submission.sender, submission.job_id)
+            if why is None:
+                keep.append(rcpt)
+                continue
+            ctx = Context(
+                sender=submission.sender,
+                queued_at=now,
+                queue=rcpt.rpartition("@")[2].lower(),
+                vmta=submission.vmta or DEFAULT_VMTA,
+                job_id=submission.job_id or "",
+                env_id=submission.env_id or "",
+                src_type=submission.origin,
+                src_mta=submission.source_ip or "",
+            )
+            self.write_record(suppressed_record(rcpt, why, ctx, now=now, table=self.table))
+            self.engine.totals["suppressed"] += 1
+        if len(keep) == len(submission.recipients):
+            return submission
+        return replace(submission, recipients=tuple(keep))
+
+    def set_overrides(self, overrides: list[Override]) -> None:
+        """Apply the feedback loop's live throttle decisions (replacing the previous set)."""
+        self.engine.set_overrides(overrides)
+
     async def submit(self, submission: Submission) -> list[str]:
-        """Spool a submission durably (one copy per destination queue); queue it for delivery."""
+        """Spool a submission durably (one copy per destination queue); queue it for delivery.
+
+        Suppressed recipients are dropped first, each with a ``b`` record (with
+        ``suppressed-recipients reject`` the listener has refused most of them at RCPT
+        already; this catches list-scoped entries, pickup files and late additions).
+        """
         now = datetime.now(UTC)
+        submission = self._drop_suppressed(submission, now)
+        if not submission.recipients:
+            return []
         verp = self._verp(submission)
         items: list[tuple[bytes, Envelope, str | None]] = []
         for rcpts, vmta, pool in self._groups(submission, verp=verp):

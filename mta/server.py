@@ -120,7 +120,12 @@ class MtaServer:
         reject_log = self.rejects[0] if self.rejects else None
         for spec in self.config.listeners:
             listener = SmtpListener(
-                lambda: self.mta.config, spec, mta, reject_log=reject_log, local=self.returns
+                lambda: self.mta.config,
+                spec,
+                mta,
+                reject_log=reject_log,
+                local=self.returns,
+                suppressed=lambda rcpt, sender: self.mta.suppressed_reason(rcpt, sender),
             )
             await listener.start()
             self.listeners.append(listener)

@@ -34,6 +34,8 @@ class QueueStatus:
     paused: bool
     last_reply: str = ""
     last_error: str = ""
+    override: str = ""  # why a live throttle override is in force ("" when none)
+    held_until: datetime | None = None  # paused by an override until then
 
 
 @dataclass(frozen=True, slots=True)

@@ -482,6 +482,8 @@ class _Builder:
                 RuleFile(v, "", w) for v, w in self.repeated(root, "bounce-rules")
             ),
             return_processors=tuple(self.return_processors()),
+            suppressed_recipients=g(root, "suppressed-recipients"),
+            suppressed_recipient_reply=g(root, "suppressed-recipient-reply"),
         )
         self.check_references(config)
         return config

@@ -358,3 +358,5 @@ class Config:
     warnings: tuple[ConfigWarning, ...]
     bounce_rule_files: tuple[RuleFile, ...] = ()
     return_processors: tuple[ReturnProcessor, ...] = ()
+    suppressed_recipients: str = "reject"
+    suppressed_recipient_reply: str = "550 5.7.1 <{rcpt}>: recipient suppressed ({reason})"

@@ -1,0 +1,116 @@
+"""The MTA's in-memory view of the suppression list: no database query per recipient.
+
+The product keeps the list in SQL (``acctpipe.suppress``) and feeds every change
+from its change log into a :class:`SuppressionSet` inside the running MTA; the
+listener checks it at RCPT and the delivery engine before each attempt. Keys
+are 64-bit hashes of ``scope NUL address`` (the address normalised by the
+feeder's own function, so both sides agree), which keeps a million entries
+to tens of megabytes; a false match needs two different addresses with the
+same 64-bit BLAKE2b digest.
+
+Scopes: ``global``, ``domain:<sender domain>`` and ``list:<job id>``; a
+recipient is suppressed when any scope that applies to the message holds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["REASONS", "SuppressionEntry", "SuppressionSet"]
+
+REASONS: Final = ("hard-bounce", "soft-bounce-repeated", "complaint", "manual", "unsubscribe")
+_CODES: Final = {reason: n for n, reason in enumerate(REASONS)}
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionEntry:
+    """One change to apply: an address suppressed in a scope (or no longer, ``removed``)."""
+
+    address: str
+    scope: str = "global"
+    reason: str = "manual"
+    expires_at: float | None = None  # epoch seconds; None: for good
+    removed: bool = False
+
+
+def _key(scope: str, address: str) -> int:
+    digest = hashlib.blake2b(f"{scope}\0{address}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+class SuppressionSet:
+    """Suppressed (scope, address) pairs with their reasons, kept fresh by a feeder.
+
+    ``normalise`` turns an address as written into the stored form (the same
+    function the store uses); it may raise ValueError for a malformed address,
+    which then counts as not suppressed.
+    """
+
+    def __init__(self, normalise: Callable[[str], str] = str.lower) -> None:
+        self._normalise = normalise
+        self._reasons: dict[int, int] = {}
+        self._expires: dict[int, float] = {}  # only entries that expire
+        self.cursor = 0  # the last change-log cursor applied (the feeder's bookkeeping)
+
+    def __len__(self) -> int:
+        return len(self._reasons)
+
+    def apply(self, entries: Iterable[SuppressionEntry]) -> None:
+        """Apply changes in change-log order."""
+        for entry in entries:
+            try:
+                address = self._normalise(entry.address)
+            except ValueError:
+                continue
+            key = _key(entry.scope, address)
+            if entry.removed:
+                self._reasons.pop(key, None)
+                self._expires.pop(key, None)
+                continue
+            self._reasons[key] = _CODES.get(entry.reason, _CODES["manual"])
+            if entry.expires_at is None:
+                self._expires.pop(key, None)
+            else:
+                self._expires[key] = entry.expires_at
+
+    def clear(self) -> None:
+        """Forget everything (before a full reload from the store)."""
+        self._reasons.clear()
+        self._expires.clear()
+        self.cursor = 0
+
+    def reason(
+        self,
+        rcpt: str,
+        *,
+        sender: str = "",
+        job_id: str | None = None,
+        now: float | None = None,
+    ) -> str | None:
+        """Why ``rcpt`` is suppressed for a message from ``sender`` (and job), or None."""
+        if not self._reasons:
+            return None
+        try:
+            address = self._normalise(rcpt)
+        except ValueError:
+            return None
+        scopes = ["global"]
+        sender_domain = sender.rpartition("@")[2].lower()
+        if sender_domain:
+            scopes.append(f"domain:{sender_domain}")
+        if job_id:
+            scopes.append(f"list:{job_id}")
+        for scope in scopes:
+            key = _key(scope, address)
+            code = self._reasons.get(key)
+            if code is None:
+                continue
+            expires = self._expires.get(key)
+            if expires is not None and expires <= (time.time() if now is None else now):
+                continue
+            return REASONS[code]
+        return None
