@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -52,6 +52,8 @@ log = logging.getLogger("mta.delivery")
 RecordSink = Callable[[dict[str, object]], None]
 IDLE_SECONDS = 1.0  # how long an open connection waits for more mail before QUIT
 SYNC_SECONDS = 0.5  # finished messages' removal from active/ is made durable this often
+EXPIRY_CHECK_SECONDS = 10.0  # how often a held queue's waiting messages are checked for expiry
+LONG_WAIT = 2.0  # a rate wait longer than this is not spent holding a connection open
 
 
 def _domain(address: str) -> str:
@@ -86,10 +88,11 @@ class DeliveryEngine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._scheduler: asyncio.Task[None] | None = None
         self._stopping = False
+        self._inflight: set[str] = set()  # taken into active/ by this process, not settled
         self._unsynced = False  # finished messages whose removal is not yet synced
         self._synced_at = 0.0
         self.held = False  # True: accept and queue, but open no connection (operators, benchmarks)
-        self._started = time.time()
+        self._warmups: dict[str, float] | None = None
         self.totals = {
             "delivered": 0,
             "bounced": 0,
@@ -128,7 +131,7 @@ class DeliveryEngine:
                 started = (
                     datetime(first.year, first.month, first.day, tzinfo=UTC)
                     if first
-                    else datetime.fromtimestamp(self._started, UTC)
+                    else datetime.fromtimestamp(self._first_use(name, vmta), UTC)
                 )
             queue = DeliveryQueue(name, vmta, settings, patterns=patterns, warmup_started=started)
             self.queues[(name, vmta)] = queue
@@ -137,6 +140,26 @@ class DeliveryEngine:
                 override.apply(queue)
             self._events[(name, vmta)] = asyncio.Event()
         return queue
+
+    def _first_use(self, queue: str, vmta: str) -> float:
+        """When a warmup without start-date began for this pair: remembered in the spool
+        (``warmup.json``), so a restart does not send the pair back to day one."""
+        path = self.spool.root / "warmup.json"
+        if self._warmups is None:
+            try:
+                self._warmups = dict(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                self._warmups = {}
+        key = f"{queue} {vmta}"
+        if key not in self._warmups:
+            self._warmups[key] = time.time()
+            scratch = path.with_suffix(".new")
+            try:
+                scratch.write_text(json.dumps(self._warmups), encoding="utf-8")
+                scratch.replace(path)
+            except OSError as exc:
+                log.error("cannot record the warmup start of %s: %s", key, exc)
+        return float(self._warmups[key])
 
     def enqueue(self, spool_id: str, envelope: Envelope, *, deferred_until: float = 0.0) -> None:
         """Put a spooled message in its queue (ready now, or at ``deferred_until``)."""
@@ -195,7 +218,15 @@ class DeliveryEngine:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
+        # Messages cut off mid-attempt go back to incoming/: a graceful stop is not a crash.
+        await asyncio.to_thread(self._requeue, sorted(self._inflight))
         await asyncio.to_thread(self.spool.sync_active)
+
+    def _requeue(self, ids: list[str]) -> None:
+        for spool_id in ids:
+            with contextlib.suppress(FileNotFoundError):
+                self.spool.requeue(spool_id)
+            self._inflight.discard(spool_id)
 
     def set_overrides(self, overrides: list[Override]) -> None:
         """Put the current set of live throttle decisions in force (replacing the last set).
@@ -224,29 +255,49 @@ class DeliveryEngine:
             now, mono = time.time(), time.monotonic()
             nearest = now + 1.0
             for queue in list(self.queues.values()):
-                if queue.override_expires <= now:
-                    Override.clear(queue)
-                due = queue.due(now)
-                if due:
-                    await asyncio.to_thread(self._release, [m.spool_id for m in due])
-                    for message in due:
-                        queue.push(message)
-                while not self.held and queue.wants_connection(mono, now):
-                    self._spawn(queue)
-                nearest = min(nearest, queue.next_due())
-                if queue.ready and not queue.paused:
-                    held = max(queue.retry_at, queue.hold_until)
-                    if held > now:
-                        nearest = min(nearest, held)
-                    elif queue.connections < queue.max_connections:
-                        wait = queue.conn_bucket.wait_time(mono)
-                        nearest = min(nearest, now + max(wait, 0.01))
-            if self._unsynced and mono - self._synced_at >= SYNC_SECONDS:
-                self._unsynced, self._synced_at = False, mono
-                await asyncio.to_thread(self.spool.sync_active)
+                try:
+                    nearest = min(nearest, await self._tend(queue, now, mono))
+                except Exception:  # one queue's bug must not stop every other queue
+                    log.exception("scheduling %s/%s failed", queue.queue, queue.vmta)
+            try:
+                if self._unsynced and mono - self._synced_at >= SYNC_SECONDS:
+                    self._unsynced, self._synced_at = False, mono
+                    await asyncio.to_thread(self.spool.sync_active)
+            except OSError as exc:
+                log.error("cannot sync the spool's active/ directory: %s", exc)
             timeout = max(0.0, min(nearest - time.time(), 1.0))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _tend(self, queue: DeliveryQueue, now: float, mono: float) -> float:
+        """One look at one queue: release due retries, open connections, expire the
+        stale; return when it next needs a look."""
+        if queue.override_expires <= now:
+            Override.clear(queue)
+        due = queue.due(now)
+        if due:
+            await asyncio.to_thread(self._release, [m.spool_id for m in due])
+            for message in due:
+                queue.push(message)
+        while not self.held and queue.wants_connection(mono, now):
+            self._spawn(queue)
+        nearest = queue.next_due()
+        if not queue.ready:
+            return nearest
+        held = max(queue.retry_at, queue.hold_until)
+        if queue.paused or held > now:
+            # Nothing is sent from a held queue, but its messages still expire on time.
+            if now - queue.expiry_checked_at >= EXPIRY_CHECK_SECONDS:
+                queue.expiry_checked_at = now
+                self._expire_waiting(queue, NO_ANSWER(queue.last_error or "queue held"), now)
+            return min(nearest, held if held > now else now + EXPIRY_CHECK_SECONDS)
+        if not self.held and queue.connections < min(
+            queue.max_connections, len(queue.ready) + queue.busy
+        ):
+            # More connections are wanted: come back when the rate buckets allow one.
+            wait = max(queue.conn_bucket.wait_time(mono), queue.msg_bucket.wait_time(mono))
+            nearest = min(nearest, now + max(wait, 0.01))
+        return nearest
 
     def _release(self, ids: list[str]) -> None:
         for spool_id in ids:
@@ -314,6 +365,8 @@ class DeliveryEngine:
     def _queue_failed(self, queue: DeliveryQueue, reply: Reply, source_ip: str, host: str) -> None:
         now = time.time()
         queue.note_reply(reply, now)
+        if now < queue.retry_at:
+            return  # already held by a sibling connection's failure: one outage, one step
         until = queue.connection_failed(reply, now)
         self.totals["tq"] += 1
         self.records(
@@ -399,9 +452,9 @@ class DeliveryEngine:
             wait = queue.msg_bucket.wait_time(mono)
             if wait > 0:
                 queue.push_front(message)
-                if math.isinf(wait):
-                    return
-                await asyncio.sleep(min(wait, 1.0))
+                if wait > LONG_WAIT:
+                    return  # QUIT now; the scheduler reconnects when a token is near
+                await asyncio.sleep(wait)
                 continue
             queue.msg_bucket.try_take(mono)
             queue.busy += 1
@@ -435,7 +488,15 @@ class DeliveryEngine:
         if not self.spool.take(spool_id):
             return None
         raw = self.spool.read_bytes("active", spool_id)
-        return self.signer.sign(raw, vmta) if sign else raw
+        if not sign:
+            return raw
+        try:
+            return self.signer.sign(raw, vmta)
+        except Exception as exc:  # noqa: BLE001 - dkimpy raises several kinds on odd mail
+            # A message DKIM cannot sign (no From, a broken header) is sent unsigned:
+            # the receiver judges it as any unsigned mail, and nothing is stuck.
+            log.warning("cannot DKIM-sign %s, sending it unsigned: %s", spool_id, exc)
+            return raw
 
     def _unsuppressed(self, queue: DeliveryQueue, message: QueuedMessage) -> list[str]:
         """The recipients still to send to; suppressed ones get a ``b`` record now."""
@@ -459,18 +520,38 @@ class DeliveryEngine:
     async def _deliver(
         self, queue: DeliveryQueue, conn: Connection, message: QueuedMessage
     ) -> bool:
+        """Send one message on ``conn``; say whether the connection is finished."""
+        spool_id = message.spool_id
+        raw = await asyncio.to_thread(self._load, spool_id, queue.vmta, queue.settings.dkim_sign)
+        if raw is None:
+            return False  # gone (removed by an operator): nothing to do
+        self._inflight.add(spool_id)
+        try:
+            closed = await self._attempt(queue, conn, message, raw)
+        except Exception as exc:  # a local failure must not strand the message in active/
+            log.exception("delivering %s failed locally; it will be retried", spool_id)
+            if not self.spool.path("active", spool_id).exists():
+                self._inflight.discard(spool_id)  # it was settled before the failure
+                return True
+            try:
+                reply = NO_ANSWER(f"local error: {exc}")
+                await self._settle(queue, message, {}, reply, time.time())
+            except OSError:
+                log.exception("cannot defer %s; it stays in active/ until restart", spool_id)
+                return True  # still in flight: stop() puts it back in incoming/
+            self._inflight.discard(spool_id)
+            return True
+        self._inflight.discard(spool_id)
+        return closed
+
+    async def _attempt(
+        self, queue: DeliveryQueue, conn: Connection, message: QueuedMessage, raw: bytes
+    ) -> bool:
         env = message.envelope
         recipients = self._unsuppressed(queue, message)
         if not recipients:
-            if await asyncio.to_thread(self.spool.take, message.spool_id):
-                await asyncio.to_thread(self.spool.finish, message.spool_id, sync=False)
-                self._unsynced = True
+            await self._settle(queue, message, {}, Reply(0, ""), time.time())
             return False
-        raw = await asyncio.to_thread(
-            self._load, message.spool_id, queue.vmta, queue.settings.dkim_sign
-        )
-        if raw is None:
-            return False  # gone (another node's worker, or an operator): nothing to do
         sender = return_path(env.sender, recipients, verp=env.extra.get("verp") == "1")
         result = await conn.send(sender, recipients, raw, timeout=queue.settings.data_send_timeout)
         now = time.time()
@@ -480,7 +561,7 @@ class DeliveryEngine:
         ctx = replace(
             ctx, esmtp=",".join(sorted(conn.extensions)).upper(), destination_mta=conn.host
         )
-        remaining: list[str] = []
+        deferred: dict[str, Reply] = {}
         last = Reply(0, "")
         for rcpt in recipients:
             reply = result.replies.get(rcpt, NO_ANSWER("no reply for this recipient"))
@@ -489,26 +570,58 @@ class DeliveryEngine:
             queue.note_reply(reply, now)
             last = reply
             if kind == "deferred":
-                remaining.append(rcpt)
+                deferred[rcpt] = reply
                 queue.transient += 1
             elif kind == "delivered":
                 queue.delivered += 1
             else:
                 queue.bounced += 1
             self.totals[kind] += 1
-        if remaining:
+        await self._settle(queue, message, deferred, last, now, accounted=True)
+        if result.closed and (last.code in (0, 421)):
+            # The receiver hung up or said 421: hold the whole queue for a retry step
+            # instead of reconnecting at once for every waiting message.
+            self._queue_failed(queue, last, conn.source_ip, conn.host)
+        return result.closed
+
+    async def _settle(
+        self,
+        queue: DeliveryQueue,
+        message: QueuedMessage,
+        deferred: dict[str, Reply],
+        last: Reply,
+        now: float,
+        *,
+        accounted: bool = False,
+    ) -> None:
+        """After an attempt: the spool forgets the message, or keeps the deferred recipients.
+
+        Without ``accounted`` (a local failure before anything was sent), every
+        recipient is deferred with a ``t`` record.
+        """
+        env = message.envelope
+        if not accounted and last.code == 0 and last.text:
+            ctx = self._context(queue, env, "", "", 0)
+            now_dt = datetime.fromtimestamp(now, UTC)
+            for rcpt in env.recipients:
+                self.records(
+                    attempt_record("deferred", rcpt, last, ctx, now=now_dt, table=self.table)
+                )
+                deferred[rcpt] = last
+            queue.transient += len(env.recipients)
+        if deferred:
+            # Never wait past the expiry: the last attempt falls on it, and a failure there
+            # bounces (4.4.7) on time instead of after the next retry step.
             at = now + retry_delay(queue.retry_schedule(), env.attempts)
+            at = max(now, min(at, env.received_at + queue.settings.bounce_after))
             saved = await asyncio.to_thread(
-                self.spool.defer, message.spool_id, at, str(last), remaining
+                self.spool.defer, message.spool_id, at, str(last), list(deferred)
             )
             queue.defer(QueuedMessage(message.spool_id, saved), at)
             self._wake.set()
         else:
             await asyncio.to_thread(self.spool.finish, message.spool_id, sync=False)
             self._unsynced = True
-        if result.closed and last.code == 0:
-            queue.last_error = str(last)
-        return result.closed
 
     # -- status and control --------------------------------------------------------------
 

@@ -27,7 +27,9 @@ from mta.spool import Envelope
 from mta.status import QueueStatus
 from mta.throttle import TokenBucket, effective_rate, warmup_rate
 
-__all__ = ["DeliveryQueue", "Override", "QueuedMessage"]
+__all__ = ["CONNECT_HORIZON", "DeliveryQueue", "Override", "QueuedMessage"]
+
+CONNECT_HORIZON = 1.0  # open a connection only if a message may go within this many seconds
 
 
 @dataclass(slots=True)
@@ -117,6 +119,7 @@ class DeliveryQueue:
         self.override_rate: Rate | None = None
         self.override_smtp_out: int | None = None
         self.hold_until = 0.0  # paused by an override until then (epoch seconds)
+        self.expiry_checked_at = 0.0
         self.override_expires = math.inf
         self.override_reason = ""
         self.warmup_started = warmup_started
@@ -218,6 +221,11 @@ class DeliveryQueue:
             return False
         # No more connections than there is work for: waiting messages plus those in flight.
         if self.connections >= min(self.max_connections, len(self.ready) + self.busy):
+            return False
+        # Nor while no message may go soon (slow or zero rates): an open session would
+        # only sit idle until the receiver's timeout closed it.
+        self.refresh_rate(mono, now)
+        if self.msg_bucket.wait_time(mono) > CONNECT_HORIZON:
             return False
         return self.conn_bucket.try_take(mono)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from classifiers import RuleTable
 from mta._commit import GroupCommit
 from mta.acctfile import AccountingFile
-from mta.attempt import Context, suppressed_record
+from mta.attempt import Context, Reply, attempt_record, suppressed_record
 from mta.config import Config, load_config
 from mta.config.rules import rule_table
 from mta.delivery import DeliveryEngine
@@ -36,6 +36,14 @@ from mta.submit import Submission
 from mta.suppression import SuppressionSet
 
 __all__ = ["Mta", "MtaOptions"]
+
+
+def _retrieve(task: asyncio.Future[list[str]]) -> None:
+    """Mark a shielded commit's error as seen when its caller is gone (it was answered 451
+    or hung up; the error is logged by whoever awaited it, if anyone did)."""
+    if not task.cancelled():
+        task.exception()
+
 
 log = logging.getLogger("mta")
 FLUSH_SECONDS = 0.2  # accounting rows reach the OS this often (the tailer reads them)
@@ -102,6 +110,19 @@ class Mta:
                 requeued,
                 poisoned,
             )
+        now = datetime.now(UTC)
+        for spool_id, envelope in self.spool.poisoned:
+            # The sender must hear about it: a bounce record per recipient, then bad/.
+            reply = Reply(554, f"5.3.0 message {spool_id} crashed the MTA; quarantined in bad/")
+            ctx = Context(
+                sender=envelope.sender,
+                queued_at=datetime.fromtimestamp(envelope.received_at, UTC),
+                queue=envelope.recipients[0].rpartition("@")[2] if envelope.recipients else "",
+                vmta=envelope.vmta or DEFAULT_VMTA,
+                job_id=envelope.job_id or "",
+            )
+            for rcpt in envelope.recipients:
+                self.write_record(attempt_record("bounced", rcpt, reply, ctx, now=now))
         await self.engine.start()
         self._flusher = asyncio.create_task(self._flush_loop(), name="acct-flush")
 
@@ -178,9 +199,13 @@ class Mta:
             return None
         return self.suppressions.reason(rcpt, sender=sender, job_id=job_id)
 
-    def _drop_suppressed(self, submission: Submission, now: datetime) -> Submission:
-        """Recipients on the suppression list get a ``b`` record and are not spooled."""
+    def _drop_suppressed(
+        self, submission: Submission, now: datetime
+    ) -> tuple[Submission, list[dict[str, object]]]:
+        """Recipients on the suppression list are not spooled; each gets a ``b`` record
+        (returned, to be written once the rest is accepted)."""
         keep = []
+        records: list[dict[str, object]] = []
         for rcpt in submission.recipients:
             why = self.suppressed_reason(rcpt, submission.sender, submission.job_id)
             if why is None:
@@ -196,11 +221,10 @@ class Mta:
                 src_type=submission.origin,
                 src_mta=submission.source_ip or "",
             )
-            self.write_record(suppressed_record(rcpt, why, ctx, now=now, table=self.table))
-            self.engine.totals["suppressed"] += 1
-        if len(keep) == len(submission.recipients):
-            return submission
-        return replace(submission, recipients=tuple(keep))
+            records.append(suppressed_record(rcpt, why, ctx, now=now, table=self.table))
+        if not records:
+            return submission, records
+        return replace(submission, recipients=tuple(keep)), records
 
     def set_overrides(self, overrides: list[Override]) -> None:
         """Apply the feedback loop's live throttle decisions (replacing the previous set)."""
@@ -214,8 +238,9 @@ class Mta:
         already; this catches list-scoped entries, pickup files and late additions).
         """
         now = datetime.now(UTC)
-        submission = self._drop_suppressed(submission, now)
+        submission, dropped = self._drop_suppressed(submission, now)
         if not submission.recipients:
+            self._account_dropped(dropped)
             return []
         verp = self._verp(submission)
         items: list[tuple[bytes, Envelope, str | None]] = []
@@ -245,12 +270,31 @@ class Mta:
                 extra=extra,
             )
             items.append((raw, envelope, spool_id))
+        # Shielded: a client hanging up after its final dot must not leave a message
+        # spooled but never queued (the commit finishes and the copies are queued anyway).
+        task = asyncio.ensure_future(self._commit(submission, items, dropped, now))
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    async def _commit(
+        self,
+        submission: Submission,
+        items: list[tuple[bytes, Envelope, str | None]],
+        dropped: list[dict[str, object]],
+        now: datetime,
+    ) -> list[str]:
         ids = await self.committer.accept(items)
         for spool_id, (_, envelope, _) in zip(ids, items, strict=True):
             self.engine.enqueue(spool_id, envelope)
             for rcpt in envelope.recipients:
                 self.write_record(self._received(submission, envelope, rcpt, now))
+        self._account_dropped(dropped)
         return ids
+
+    def _account_dropped(self, records: list[dict[str, object]]) -> None:
+        for record in records:
+            self.write_record(record)
+        self.engine.totals["suppressed"] += len(records)
 
     def _verp(self, submission: Submission) -> bool:
         source = next((s for s in self.config.sources if s.match == submission.source), None)

@@ -35,6 +35,7 @@ from mta.listener import SmtpListener
 from mta.mgmt import MgmtServer, create_mgmt_app
 from mta.pickup import PickupFolder
 from mta.rejectfile import RejectLogFile
+from mta.relay import check_rcpt
 from mta.returns import ReturnsProcessor
 from mta.routing import Resolver
 from mta.runtime import Mta, MtaOptions
@@ -70,7 +71,14 @@ class ReturnedMail:
         )
         self.mta.write_records(outcome.records)
         if outcome.deliver:  # deliver-(un)matched-email yes: also relay it as ordinary mail
-            await self.mta.submit(Submission(raw, sender, recipients, source_ip=peer_ip))
+            # ...but only where this client may relay: an address-list pattern must never
+            # turn into an open relay to other domains (pickup files, peer_ip "", are ours).
+            config = self.mta.config
+            onward = tuple(
+                r for r in recipients if not peer_ip or check_rcpt(config, peer_ip, None, r).ok
+            )
+            if onward:
+                await self.mta.submit(Submission(raw, sender, onward, source_ip=peer_ip))
 
     async def submit(self, submission: Submission) -> list[str]:
         """A :class:`~mta.submit.Submitter` for pickup folders: files addressed to our own

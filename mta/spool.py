@@ -106,6 +106,7 @@ class Spool:
         self.root = root
         self.max_crashes = max_crashes
         self.keep_done = keep_done
+        self.poisoned: list[tuple[str, Envelope]] = []  # what the last recover() quarantined
         try:
             for state in STATES:
                 (root / state).mkdir(parents=True, exist_ok=True)
@@ -300,12 +301,14 @@ class Spool:
             for scratch in (self.root / state).glob("*.new"):
                 scratch.unlink()  # an envelope rewrite cut short: the old file still stands
         requeued = poisoned = 0
+        self.poisoned = []
         for spool_id in self.ids("active"):
             envelope = self.read_envelope("active", spool_id)
             envelope.crashes += 1
             self._save("active", spool_id, envelope)
             if envelope.crashes >= self.max_crashes:
                 self.quarantine(spool_id, "active", f"crashed the worker {envelope.crashes} times")
+                self.poisoned.append((spool_id, envelope))
                 poisoned += 1
             else:
                 self._move(spool_id, "active", "incoming")

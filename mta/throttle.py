@@ -18,8 +18,10 @@ __all__ = ["TokenBucket", "effective_rate", "warmup_rate"]
 
 
 def _one_second_of(rate: Rate) -> float:
-    """The default burst: one second's worth of ``rate``, at least one token."""
-    return math.inf if rate.is_unlimited else max(1.0, rate.per_second)
+    """The default burst: one second's worth of ``rate``, at least one token (none at 0)."""
+    if rate.is_unlimited:
+        return math.inf
+    return max(1.0, rate.per_second) if rate.per_second > 0 else 0.0
 
 
 @dataclass(slots=True)
@@ -39,6 +41,8 @@ class TokenBucket:
     def __post_init__(self) -> None:
         if self.burst <= 0:
             self.burst = _one_second_of(self.rate)
+        if self.rate.per_second <= 0:
+            self.burst = 0.0
         if self.tokens < 0:
             self.tokens = self.burst
 
@@ -62,6 +66,8 @@ class TokenBucket:
         self._refill(now)
         if self.tokens >= n:
             return 0.0
+        if self.rate.per_second <= 0:
+            return math.inf  # a rate of zero: never (a paused queue)
         return (n - self.tokens) / self.rate.per_second
 
     def set_rate(self, rate: Rate, now: float) -> None:
