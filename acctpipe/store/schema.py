@@ -156,8 +156,20 @@ FROM files
 ORDER BY updated_at DESC""",
 )
 
+_V2_FEEDBACK: Final = (
+    # How far the feedback loop has read the events table (by rowid: events are only
+    # ever appended, so rowids grow in commit order). Its decisions are idempotent, so
+    # a crash between deciding and saving this only makes it look at a batch again.
+    """CREATE TABLE feedback_progress (
+    name VARCHAR PRIMARY KEY,
+    last_rowid BIGINT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+)""",
+)
+
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ("CREATE SEQUENCE file_ids START 1", *_V1, *_VIEWS),
+    _V2_FEEDBACK,
 )
 """Migration ``n`` (1-based) is ``MIGRATIONS[n - 1]``: its DDL statements in order."""
 
