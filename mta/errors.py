@@ -8,7 +8,7 @@ Errors are keyed on *who* failed and *whether a retry helps*::
     ├── InputDataError            data handed to us (accounting rows, DSNs, imports); no retry
     │   └── AccountingFormatError an accounting or reject-log file (path, offset)
     ├── LocalError                this host: disk, permissions, spool — a retry may help
-    │   └── StoreError            the DuckDB event store (path): locked, newer schema, unreadable
+    │   └── StoreError            a store: DuckDB events or the SQL database (path or URL)
     └── RemotePeerError           a peer: SMTP server, webhook receiver, database (reply_code,
         │                         enhanced_status)
         ├── TransientPeerError    4xx-style: retry later
@@ -106,7 +106,8 @@ class LocalError(AcctpipeError):
 
 
 class StoreError(LocalError):
-    """The DuckDB event store cannot be opened or used (locked by a writer, newer schema)."""
+    """A store cannot be opened or used: the DuckDB event store (locked by a writer, newer
+    schema) or the SQL database (unreachable, cannot migrate)."""
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
         self.path = path

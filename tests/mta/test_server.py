@@ -167,7 +167,7 @@ async def test_smtp_auth_and_pickup_in_simulator_out_returns_back_reload_and_sto
         # Returns: an async bounce to the VERP address and an ARF to the FBL address.
         await sim.send_dsn(by_rcpt["ann@example.com"], "ann@example.com", "550 5.1.1 gone")
         await sim.send_arf(by_rcpt["bob@example.org"], "fbl@sender.test")
-        await until(lambda: _rows(data, "rb") and _rows(data, "f"), timeout=30)
+        await until(lambda: bool(_rows(data, "rb")) and bool(_rows(data, "f")), timeout=30)
         assert _rows(data, "rb")[0]["rcpt"] == "ann@example.com"
         assert _rows(data, "rb")[0]["bounceCat"] == "bad-mailbox"
         assert _rows(data, "f")[0]["feedbackType"] == "abuse"
