@@ -1,0 +1,48 @@
+"""The SQL store's plumbing: engines, schema, Alembic migrations (SQLite or PostgreSQL).
+
+The suppression list and throttle decisions built on it live in
+:mod:`acctpipe.suppress`.
+"""
+
+from acctpipe.db.engine import (
+    CHANGE_LOG_LOCK,
+    DEFAULT_DATABASE_URL,
+    MIGRATION_LOCK,
+    is_sqlite,
+    make_engine,
+    redacted,
+    sqlite_path,
+    write_transaction,
+)
+from acctpipe.db.migrate import (
+    SCRIPT_LOCATION,
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    migrate,
+    open_database,
+)
+from acctpipe.db.schema import metadata, suppression_changes, suppressions, throttle_decisions
+
+__all__ = [
+    "CHANGE_LOG_LOCK",
+    "DEFAULT_DATABASE_URL",
+    "MIGRATION_LOCK",
+    "SCRIPT_LOCATION",
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "is_sqlite",
+    "make_engine",
+    "metadata",
+    "migrate",
+    "open_database",
+    "redacted",
+    "sqlite_path",
+    "suppression_changes",
+    "suppressions",
+    "throttle_decisions",
+    "write_transaction",
+]

@@ -1,0 +1,125 @@
+"""The SQL schema (SQLAlchemy Core), one for SQLite and PostgreSQL.
+
+The Alembic migrations in ``acctpipe/migrations/versions`` create exactly these
+tables; a test compares the migrated database with this metadata on both
+backends, so the two cannot drift apart unnoticed.
+
+* ``suppressions`` — the current list: one row per (address, scope).
+* ``suppression_changes`` — every change to that list, in commit order, keyed by
+  a strictly increasing ``cursor``; removals and expiries are tombstones.
+* ``throttle_decisions`` — what the throttle controller decided, with evidence.
+"""
+
+from __future__ import annotations
+
+from typing import Final, get_args
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    false,
+)
+
+from acctpipe.db.types import BIG_ID, JSON_VALUE, UTCDateTime
+from acctpipe.policy.types import SuppressionReason, ThrottleAction
+
+__all__ = [
+    "CHANGE_OPS",
+    "REASONS",
+    "THROTTLE_ACTIONS",
+    "metadata",
+    "suppression_changes",
+    "suppressions",
+    "throttle_decisions",
+]
+
+REASONS: Final[tuple[str, ...]] = get_args(SuppressionReason)
+THROTTLE_ACTIONS: Final[tuple[str, ...]] = get_args(ThrottleAction)
+CHANGE_OPS: Final = ("add", "update", "remove", "expire")
+
+# Deterministic constraint names, so a later migration can refer to them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    # The values are our own constants, never user input.
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+ADDRESS_LENGTH: Final = 320  # 64 (local) + 1 + 255 (domain): RFC 5321 section 4.5.3.1
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("address", String(ADDRESS_LENGTH), nullable=False),
+    Column("scope", String(ADDRESS_LENGTH), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("event_ids", JSON_VALUE, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),  # NULL: for good
+    PrimaryKeyConstraint("address", "scope"),
+    _one_of("reason", REASONS, "reason"),
+    Index(None, "scope", "address"),
+    Index(None, "expires_at"),
+)
+
+suppression_changes = Table(
+    "suppression_changes",
+    metadata,
+    Column("cursor", BIG_ID, Identity(), primary_key=True),
+    Column("op", String(8), nullable=False),
+    Column("address", String(ADDRESS_LENGTH), nullable=False),
+    Column("scope", String(ADDRESS_LENGTH), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("event_ids", JSON_VALUE, nullable=False),
+    Column("notify", Boolean, nullable=False, server_default=false()),
+    Column("changed_at", UTCDateTime, nullable=False),
+    _one_of("op", CHANGE_OPS, "op"),
+    Index(None, "address", "scope"),
+    # AUTOINCREMENT: SQLite never reuses a cursor, even after the newest row is deleted.
+    sqlite_autoincrement=True,
+)
+
+throttle_decisions = Table(
+    "throttle_decisions",
+    metadata,
+    Column("id", BIG_ID, Identity(), primary_key=True),
+    Column("queue", String(255), nullable=False),
+    Column("vmta", String(255), nullable=False),
+    Column("action", String(8), nullable=False),
+    Column("rule", String(200), nullable=False),
+    Column("rate", Float, nullable=True),
+    Column("max_smtp_out", Integer, nullable=True),
+    Column("decided_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("evidence", JSON_VALUE, nullable=False),
+    Column("event_ids", JSON_VALUE, nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+    _one_of("action", THROTTLE_ACTIONS, "action"),
+    Index(None, "queue", "vmta", "decided_at"),
+    Index(None, "expires_at"),
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,44 @@
+"""The suppression list and throttle decisions, stored in SQL (see docs/suppressions.md).
+
+* :func:`normalise_address` — one spelling per mailbox (the MTA's in-memory set
+  uses the same function, so both sides agree);
+* :class:`SuppressionStore` — suppressions by (address, scope), and a change log
+  a reader can follow by cursor without missing or repeating a change;
+* :class:`ThrottleStore` — the throttle controller's decisions and evidence;
+* :func:`import_csv` / :func:`export_csv` — ESP export formats in, our CSV out.
+"""
+
+from acctpipe.suppress.address import normalise_address, normalise_domain, normalise_scope
+from acctpipe.suppress.csvio import (
+    EXPORT_COLUMNS,
+    FORMAT_NAMES,
+    ImportReport,
+    RowNote,
+    detect_format,
+    export_csv,
+    import_csv,
+)
+from acctpipe.suppress.model import TOMBSTONES, Change, ChangeOp, Suppression
+from acctpipe.suppress.store import ChangeHook, SuppressionStore
+from acctpipe.suppress.throttles import StoredThrottle, ThrottleStore
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "FORMAT_NAMES",
+    "TOMBSTONES",
+    "Change",
+    "ChangeHook",
+    "ChangeOp",
+    "ImportReport",
+    "RowNote",
+    "StoredThrottle",
+    "Suppression",
+    "SuppressionStore",
+    "ThrottleStore",
+    "detect_format",
+    "export_csv",
+    "import_csv",
+    "normalise_address",
+    "normalise_domain",
+    "normalise_scope",
+]

@@ -1,0 +1,169 @@
+"""Address normalisation: one spelling per mailbox, so a lookup finds what was stored.
+
+``normalise_address("  <John.Doe+News@Bücher.Example.> ")`` gives
+``"john.doe+news@xn--bcher-kva.example"``:
+
+* surrounding space and one pair of ``<>`` are dropped;
+* the domain is lower-cased, IDNA-encoded (punycode, the stdlib ``idna`` codec:
+  IDNA 2003 with nameprep) and loses a trailing dot; an address literal
+  (``[192.0.2.1]``, ``[IPv6:2001:db8::1]``) is written in its canonical form;
+* plus-addressing is kept: ``a+tag@x`` and ``a@x`` are different entries;
+* the local part is case-folded by default. RFC 5321 lets a server treat it as
+  case-sensitive, but mailbox providers do not, and a list that keeps
+  ``John@`` and ``john@`` apart lets one of them through. Pass
+  ``casefold_local=False`` to keep it as written (Unicode NFC either way);
+* a quoted local part that needs no quotes loses them (``"john"@x`` is ``john@x``).
+
+Anything that is not an address raises :class:`ValueError` with the reason —
+never another exception, whatever the input (a property test checks it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from typing import Final
+
+__all__ = ["normalise", "normalise_address", "normalise_domain", "normalise_scope"]
+
+MAX_LOCAL: Final = 64  # octets, RFC 5321 section 4.5.3.1.1
+MAX_DOMAIN: Final = 253  # octets, RFC 1035 (255 on the wire, less the length bytes)
+MAX_LABEL: Final = 63
+
+# RFC 5322 section 3.2.3 / RFC 5321 section 4.1.2, widened by RFC 6531 section 3.3:
+#   Dot-string = Atom *("." Atom)      Atom = 1*atext
+#   atext      = ALPHA / DIGIT / "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" /
+#                "/" / "=" / "?" / "^" / "_" / "`" / "{" / "|" / "}" / "~" / UTF8-non-ascii
+# Deliberately lenient about dots: leading, trailing and doubled dots ("john..doe")
+# are accepted, because old mailbox providers issued such addresses and
+# suppression lists exported elsewhere contain them.
+_ATEXT: Final = r"A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010ffff"
+_DOT_STRING: Final = re.compile(rf"[.{_ATEXT}]*[{_ATEXT}][.{_ATEXT}]*")
+_STRICT_DOT_STRING: Final = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*")
+#   Quoted-string   = DQUOTE *QcontentSMTP DQUOTE
+#   QcontentSMTP    = qtextSMTP / quoted-pairSMTP
+#   qtextSMTP       = %d32-33 / %d35-91 / %d93-126 / UTF8-non-ascii
+#   quoted-pairSMTP = %d92 %d32-126
+_QUOTED: Final = re.compile(r'"((?:[ !#-\[\]-~\u0080-\U0010ffff]|\\[ -~])*)"')
+_QUOTED_PAIR: Final = re.compile(r"\\([ -~])")
+# RFC 1035 section 2.3.1 letter-digit-hyphen labels, leniently with "_" (seen in the
+# wild) and without the rule against leading or trailing hyphens.
+_LABEL: Final = re.compile(r"[a-z0-9_-]{1,63}")
+# The everyday address, already lower-case ASCII: a dot-string that starts with an
+# atext character, and LDH labels. It takes the fast path (one regex: the MTA
+# normalises every RCPT); anything else goes the long way, with the same result.
+_FAST: Final = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~-][a-z0-9!#$%&'*+/=?^_`{|}~.-]{0,63}"
+    r"@[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*"
+)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def normalise_domain(domain: str) -> str:
+    """A domain (or ``[address literal]``) in the stored form; ValueError if invalid."""
+    text = domain.strip()
+    if text.endswith("."):
+        text = text[:-1]
+    if not text:
+        raise ValueError("empty domain")
+    if text.startswith("[") and text.endswith("]"):
+        return _literal(text[1:-1])
+    if not text.isascii():
+        if not text.isprintable():
+            raise ValueError("control or unprintable characters in domain")
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"not a valid internationalised domain ({exc})") from None
+    text = text.lower()
+    if len(text) > MAX_DOMAIN:
+        raise ValueError(f"domain longer than {MAX_DOMAIN} characters")
+    for label in text.split("."):
+        if not _LABEL.fullmatch(label):
+            raise ValueError(f"bad domain label {_shown(label)}")
+    return text
+
+
+def _literal(inner: str) -> str:
+    # RFC 5321 section 4.1.3: address-literal = "[" ( IPv4-address-literal /
+    # IPv6-address-literal / General-address-literal ) "]"; only the first two are mail.
+    try:
+        if inner[:5].lower() == "ipv6:":
+            return f"[IPv6:{ipaddress.IPv6Address(inner[5:]).compressed}]"
+        return f"[{ipaddress.IPv4Address(inner)}]"
+    except ValueError:
+        raise ValueError(f"bad address literal {_shown(inner)}") from None
+
+
+def _local(local: str, casefold: bool) -> str:
+    if not local:
+        raise ValueError("empty local part")
+    if not local.isascii():
+        if not local.isprintable():
+            raise ValueError("control or unprintable characters in local part")
+        local = unicodedata.normalize("NFC", local)
+        if casefold:
+            local = unicodedata.normalize("NFC", local.casefold())
+    elif casefold:
+        local = local.lower()
+    quoted = _QUOTED.fullmatch(local)
+    if quoted is not None:
+        bare = _QUOTED_PAIR.sub(r"\1", quoted.group(1))
+        if _STRICT_DOT_STRING.fullmatch(bare):
+            local = bare  # the quotes were not needed: one spelling
+    elif not _DOT_STRING.fullmatch(local):
+        raise ValueError(f"bad local part {_shown(local)}")
+    if len(local.encode("utf-8", "surrogatepass")) > MAX_LOCAL:
+        raise ValueError(f"local part longer than {MAX_LOCAL} octets")
+    return local
+
+
+def normalise_address(address: str, *, casefold_local: bool = True) -> str:
+    """The stored form of ``address`` (see the module docstring); ValueError if invalid."""
+    text = address.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    if casefold_local and text.isascii():
+        low = text.lower()
+        if _FAST.fullmatch(low) and len(low) - low.index("@") <= MAX_DOMAIN + 1:
+            return low
+    return _slow(address, text, casefold_local)
+
+
+def normalise(address: str) -> str:
+    """:func:`normalise_address` with the defaults: what the MTA's suppression set is given."""
+    return normalise_address(address)
+
+
+def _slow(address: str, text: str, casefold_local: bool) -> str:
+    local, at, domain = text.rpartition("@")
+    try:
+        if not at:
+            raise ValueError("no @")
+        return f"{_local(local, casefold_local)}@{normalise_domain(domain)}"
+    except ValueError as exc:
+        raise ValueError(f"invalid address {_shown(address)}: {exc}") from None
+
+
+def normalise_scope(scope: str) -> str:
+    """``global``, ``domain:<sender domain>`` (normalised) or ``list:<name>``; else ValueError."""
+    text = scope.strip()
+    kind, colon, rest = text.partition(":")
+    kind = kind.lower()
+    if not colon and kind == "global":
+        return "global"
+    try:
+        if colon and kind == "domain":
+            return f"domain:{normalise_domain(rest)}"
+        name = rest.strip()
+        if colon and kind == "list" and name and name.isprintable():
+            return f"list:{name}"
+    except ValueError as exc:
+        raise ValueError(f"invalid scope {_shown(scope)}: {exc}") from None
+    raise ValueError(
+        f"invalid scope {_shown(scope)}: use global, domain:<sender domain> or list:<name>"
+    )

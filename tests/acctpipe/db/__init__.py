@@ -1,0 +1,1 @@
+"""Tests for acctpipe.db: engines, schema and migrations on SQLite and PostgreSQL."""

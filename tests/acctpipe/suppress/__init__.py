@@ -1,0 +1,1 @@
+"""Tests for acctpipe.suppress: normalisation, the store, its change log, CSV, the CLI."""

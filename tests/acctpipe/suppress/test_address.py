@@ -1,0 +1,153 @@
+"""Address normalisation: one spelling per mailbox; only ValueError for bad input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acctpipe.suppress.address import (
+    _slow,
+    normalise,
+    normalise_address,
+    normalise_domain,
+    normalise_scope,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("John.Doe@Example.COM", "john.doe@example.com"),
+        ("  <john@example.com>  ", "john@example.com"),
+        ("john@example.com.", "john@example.com"),
+        ("john+News@example.com", "john+news@example.com"),
+        ("jane@Bücher.Example", "jane@xn--bcher-kva.example"),
+        ("jane@xn--bcher-kva.example", "jane@xn--bcher-kva.example"),
+        ("Jürgen@example.de", "jürgen@example.de"),
+        ('"john"@example.com', "john@example.com"),
+        ('"john doe"@example.com', '"john doe"@example.com'),
+        ('"odd@local"@example.com', '"odd@local"@example.com'),
+        ("john..doe@example.com", "john..doe@example.com"),
+        ("root@[192.0.2.1]", "root@[192.0.2.1]"),
+        ("root@[IPv6:2001:DB8:0:0::1]", "root@[IPv6:2001:db8::1]"),
+        ("under_score@mx_1.example", "under_score@mx_1.example"),
+    ],
+)
+def test_examples(raw: str, normal: str) -> None:
+    """Domain case, IDN, brackets, quotes and a trailing dot are normalised; +tags are kept."""
+    assert normalise_address(raw) == normal
+
+
+def test_plus_addressing_is_kept() -> None:
+    """a+tag@x and a@x are different suppressions."""
+    assert normalise_address("a+tag@x.example") != normalise_address("a@x.example")
+
+
+def test_local_part_case_can_be_kept() -> None:
+    """casefold_local=False keeps the local part as written (the domain is still folded)."""
+    assert normalise_address("John@Example.COM", casefold_local=False) == "John@example.com"
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("", "no @"),
+        ("john", "no @"),
+        ("@example.com", "empty local part"),
+        ("john@", "empty domain"),
+        ("john doe@example.com", "bad local part"),
+        ("john@exa mple.com", "bad domain label"),
+        ("john@example..com", "bad domain label"),
+        ("x" * 65 + "@example.com", "longer than 64"),
+        ("john@" + "a" * 64 + ".com", "bad domain label"),
+        ("john@" + "a." * 127 + "com", "domain longer than 253"),
+        ("john@[300.1.1.1]", "bad address literal"),
+        ("jo\x00hn@example.com", "bad local part"),
+        ("jöhn\u200b@example.com", "unprintable"),
+    ],
+)
+def test_invalid_addresses_raise_a_clear_value_error(raw: str, why: str) -> None:
+    """Something that is not an address raises ValueError naming it and saying why."""
+    with pytest.raises(ValueError, match="invalid address") as caught:
+        normalise_address(raw)
+    assert why in str(caught.value)
+
+
+def test_scopes() -> None:
+    """Scopes are global, domain:<normalised domain> or list:<name>; anything else raises."""
+    assert normalise_scope(" Global ") == "global"
+    assert normalise_scope("domain:News.Bücher.Example.") == "domain:news.xn--bcher-kva.example"
+    assert normalise_scope("list:Weekly News") == "list:Weekly News"
+    for bad in ("", "everything", "domain:", "list:", "domain:bad domain", "user:x"):
+        with pytest.raises(ValueError, match="invalid scope"):
+            normalise_scope(bad)
+
+
+def test_domain_normalisation() -> None:
+    """normalise_domain folds case, encodes IDN, drops the trailing dot."""
+    assert normalise_domain("MÜNCHEN.de.") == "xn--mnchen-3ya.de"
+
+
+_ATEXT = "abcXYZ019!#$%&'*+-/=?^_`{|}~."
+addresses = st.builds(
+    lambda local, labels, tld: f"{local}@{'.'.join([*labels, tld])}",
+    st.text(st.sampled_from(_ATEXT) | st.characters(min_codepoint=0xC0), min_size=1, max_size=70),
+    st.lists(
+        st.text(st.sampled_from("abcDEF019-_") | st.characters(min_codepoint=0xC0), max_size=70),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from(["com", "ORG", "de", "xn--p1ai", "рф"]),
+)
+anything = st.text() | addresses | st.emails().map(str)
+
+
+def _attempt(raw: str, casefold: bool = True) -> str | None:
+    try:
+        return normalise_address(raw, casefold_local=casefold)
+    except ValueError:
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(anything, st.booleans())
+def test_normalisation_is_idempotent_and_only_raises_value_error(raw: str, casefold: bool) -> None:
+    """For any string: ValueError or an address that normalises to itself."""
+    normal = _attempt(raw, casefold)  # any other exception fails the test
+    if normal is not None:
+        assert normalise_address(normal, casefold_local=casefold) == normal
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.emails())
+def test_every_generated_email_is_accepted(raw: str) -> None:
+    """Addresses built by the RFC 5322 grammar (hypothesis' emails()) all normalise."""
+    assert "@" in normalise(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from(_ATEXT + '@ <>"\\[]:'), max_size=40) | st.emails().map(str))
+def test_fast_path_agrees_with_the_full_rules(raw: str) -> None:
+    """The one-regex fast path gives exactly what the long way gives (or both refuse)."""
+    text = raw.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    try:
+        slow: str | None = _slow(raw, text, True)
+    except ValueError:
+        slow = None
+    assert _attempt(raw) == slow
+
+
+@settings(max_examples=200, deadline=None)
+@given(addresses)
+def test_domain_case_never_matters(raw: str) -> None:
+    """Upper- or lower-casing the domain's ASCII letters gives the same address.
+
+    (Only ASCII: Unicode case mapping is not one-to-one — the dotless i upper-cases to I.)
+    """
+    local, _, domain = raw.rpartition("@")
+    upper = "".join(c.upper() if c.isascii() else c for c in domain)
+    lower = "".join(c.lower() if c.isascii() else c for c in domain)
+    assert _attempt(f"{local}@{upper}") == _attempt(f"{local}@{lower}")
