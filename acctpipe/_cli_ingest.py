@@ -6,8 +6,10 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -16,6 +18,9 @@ from rich.table import Table
 from acctpipe.ingest import IngestStats, Loader, Tailer, discover
 from acctpipe.store import Store, export_parquet
 from classifiers import RuleTable
+
+if TYPE_CHECKING:
+    from acctpipe.feedback.loop import PolicyLoop
 
 __all__ = ["run_ingest", "run_sql", "run_tail"]
 
@@ -73,6 +78,35 @@ def run_ingest(
     return 0
 
 
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What ``tail`` needs to run the feedback loop (all optional but the database)."""
+
+    database_url: str
+    config: Path | None = None
+    policy: tuple[Path, ...] = ()
+
+
+def _policy_loop(store: Store, feedback: Feedback) -> PolicyLoop:
+    from acctpipe.db.migrate import open_database
+    from acctpipe.feedback.loop import PolicyLoop
+    from acctpipe.policy.suppression import PolicyText, load_suppression_policy
+    from acctpipe.policy.throttle import load_throttle_rules
+    from acctpipe.suppress import SuppressionStore, ThrottleStore
+    from mta.config import load_config
+
+    texts = [PolicyText(str(p), p.read_text(encoding="utf-8")) for p in feedback.policy]
+    engine = open_database(feedback.database_url)
+    return PolicyLoop(
+        store.conn,
+        SuppressionStore(engine),
+        ThrottleStore(engine),
+        policy=load_suppression_policy(*texts),
+        rules=load_throttle_rules(*texts),
+        config=load_config(feedback.config) if feedback.config else None,
+    )
+
+
 def run_tail(
     db: Path,
     dirs: Sequence[Path],
@@ -82,19 +116,27 @@ def run_tail(
     export_dir: Path | None,
     export_every: float,
     out: Console,
+    feedback: Feedback | None = None,
 ) -> int:
-    """Follow ``dirs`` until SIGINT or SIGTERM, then finish the batch and exit 0."""
+    """Follow ``dirs`` until SIGINT or SIGTERM, then finish the batch and exit 0.
+
+    With ``feedback``, every pass also runs the policy loop: new events become
+    suppressions and throttle decisions in the SQL store the MTA follows.
+    """
     store = Store.open(db)
     stop = threading.Event()
     loader = Loader(store, batch_rows=batch_rows, stop=stop)
     exported = [time.monotonic()]
+    loop = _policy_loop(store, feedback) if feedback is not None else None
 
-    def maybe_export() -> None:
+    def after_pass() -> None:
+        if loop is not None:
+            loop.run_once()
         if export_dir is not None and time.monotonic() - exported[0] >= export_every:
             export_parquet(store, export_dir)
             exported[0] = time.monotonic()
 
-    tailer = Tailer(loader, dirs, globs=globs, rescan=rescan, on_pass=maybe_export)
+    tailer = Tailer(loader, dirs, globs=globs, rescan=rescan, on_pass=after_pass)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()
@@ -102,7 +144,8 @@ def run_tail(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     start = time.perf_counter()
-    out.print(f"following {', '.join(map(str, dirs))} into {db} (Ctrl-C to stop)")
+    extra = " with the feedback loop" if loop is not None else ""
+    out.print(f"following {', '.join(map(str, dirs))} into {db}{extra} (Ctrl-C to stop)")
     try:
         tailer.run()
         if export_dir is not None:
@@ -112,6 +155,12 @@ def run_tail(
             signal.signal(sig, handler)
         store.close()
     _summary(loader.stats, time.perf_counter() - start, out)
+    if loop is not None:
+        stats = loop.stats
+        out.print(
+            f"feedback: {stats.events} events read, {stats.suppressions} suppression changes, "
+            f"{stats.throttle_decisions} throttle decisions"
+        )
     return 0
 
 

@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 
 from acctpipe import __version__
+from acctpipe._cli_suppress import suppress_app
+from acctpipe._cli_throttle import throttle_app
 from classifiers import RuleTable
 from mta.errors import AcctpipeError, ConfigError
 
@@ -32,6 +34,17 @@ app = typer.Typer(
 )
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+
+
+FeedbackDbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="ACCTPIPE_DATABASE_URL",
+        help="Suppressions and throttle decisions: sqlite:///FILE or postgresql://… "
+        "(feedback loop off when not given).",
+    ),
+]
 
 
 class _State:
@@ -207,6 +220,8 @@ def classify_diag_cmd(
 
 rules_app = typer.Typer(help="Inspect the bounce rule table.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+app.add_typer(suppress_app, name="suppress")
+app.add_typer(throttle_app, name="throttle")
 
 
 @rules_app.command("list", epilog="Example:\n\n  acctpipe rules list --rules my-rules.toml")
@@ -295,13 +310,40 @@ def tail(
     export_every: Annotated[
         float, typer.Option("--export-every", min=1, help="Seconds between Parquet exports.")
     ] = 60.0,
+    database_url: FeedbackDbOption = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="The MTA's config: throttle bounds and adaptive-throttling."
+        ),
+    ] = None,
+    policy: Annotated[
+        list[Path] | None,
+        typer.Option("--policy", help="A policy TOML file over the defaults (repeatable)."),
+    ] = None,
 ) -> None:
-    """Follow directories into the store until SIGINT/SIGTERM (rotation and truncation safe)."""
-    from acctpipe._cli_ingest import run_tail
+    """Follow directories into the store until SIGINT/SIGTERM (rotation and truncation safe).
+
+    With --database-url, each pass also runs the feedback loop: hard bounces and
+    complaints become suppressions, deferral bursts and blocks become throttle
+    decisions, in the SQL store a running `acctpipe mta --database-url` follows.
+    """
+    from acctpipe._cli_ingest import Feedback, run_tail
     from acctpipe.ingest import DEFAULT_GLOBS
 
+    feedback = (
+        Feedback(database_url, config, tuple(policy or ())) if database_url is not None else None
+    )
     code = run_tail(
-        db, dirs, glob or DEFAULT_GLOBS, rescan, batch_rows, export_dir, export_every, out
+        db,
+        dirs,
+        glob or DEFAULT_GLOBS,
+        rescan,
+        batch_rows,
+        export_dir,
+        export_every,
+        out,
+        feedback=feedback,
     )
     raise typer.Exit(code)
 
@@ -343,15 +385,19 @@ def mta(
             "--data-dir", "-d", help="Spool, accounting and state files (relative paths here)."
         ),
     ] = Path("acctpipe-data"),
+    database_url: FeedbackDbOption = None,
 ) -> None:
     """Run the embedded MTA: SMTP listeners, pickup folders, delivery, accounting.
 
     SIGHUP reloads the config (a bad one is refused and the running one kept);
-    SIGTERM stops accepting, finishes in-flight deliveries and exits.
+    SIGTERM stops accepting, finishes in-flight deliveries and exits. With
+    --database-url, the MTA follows the suppression list (refusing suppressed
+    recipients) and the throttle decisions stored there.
     """
     from acctpipe._cli_mta import run_mta
 
-    raise typer.Exit(run_mta(config, data_dir, verbose=_State.verbose, err=err))
+    code = run_mta(config, data_dir, database_url=database_url, verbose=_State.verbose, err=err)
+    raise typer.Exit(code)
 
 
 @app.command(

@@ -28,6 +28,7 @@ import signal
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from mta.config import Config, load_config
 from mta.errors import AcctpipeError
@@ -41,7 +42,20 @@ from mta.routing import Resolver
 from mta.runtime import Mta, MtaOptions
 from mta.submit import Submission
 
-__all__ = ["MtaServer", "ReturnedMail"]
+__all__ = ["Companion", "MtaServer", "ReturnedMail"]
+
+
+class Companion(Protocol):
+    """Something that runs beside the MTA (e.g. the product's suppression follower)."""
+
+    async def start(self) -> None:
+        """Called after the queues are rebuilt, before any listener accepts mail."""
+        ...
+
+    async def stop(self) -> None:
+        """Called after the listeners stopped, before the engine stops."""
+        ...
+
 
 log = logging.getLogger("mta")
 
@@ -107,6 +121,7 @@ class MtaServer:
         self.listeners: list[SmtpListener] = []
         self.pickups: list[PickupFolder] = []
         self.mgmt: MgmtServer | None = None
+        self.companions: list[Companion] = []
         self._stop = asyncio.Event()
 
     @classmethod
@@ -125,6 +140,8 @@ class MtaServer:
         """Recover the spool and start delivering, then open the ways in and the mgmt port."""
         mta = self.mta
         await mta.start()
+        for companion in self.companions:
+            await companion.start()
         reject_log = self.rejects[0] if self.rejects else None
         for spec in self.config.listeners:
             listener = SmtpListener(
@@ -170,6 +187,8 @@ class MtaServer:
             await listener.stop(timeout=grace)
         for folder in self.pickups:
             await folder.stop()
+        for companion in reversed(self.companions):
+            await companion.stop()
         await self.mta.stop(grace)
         if self.mgmt is not None:
             await self.mgmt.stop()
