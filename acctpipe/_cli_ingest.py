@@ -85,6 +85,7 @@ class Feedback:
     database_url: str
     config: Path | None = None
     policy: tuple[Path, ...] = ()
+    backfill: bool = False
 
 
 def _policy_loop(store: Store, feedback: Feedback) -> PolicyLoop:
@@ -104,6 +105,7 @@ def _policy_loop(store: Store, feedback: Feedback) -> PolicyLoop:
         policy=load_suppression_policy(*texts),
         rules=load_throttle_rules(*texts),
         config=load_config(feedback.config) if feedback.config else None,
+        backfill=feedback.backfill,
     )
 
 

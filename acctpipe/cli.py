@@ -321,6 +321,13 @@ def tail(
         list[Path] | None,
         typer.Option("--policy", help="A policy TOML file over the defaults (repeatable)."),
     ] = None,
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--feedback-backfill",
+            help="On the loop's first run, act on the events already stored too.",
+        ),
+    ] = False,
 ) -> None:
     """Follow directories into the store until SIGINT/SIGTERM (rotation and truncation safe).
 
@@ -332,7 +339,9 @@ def tail(
     from acctpipe.ingest import DEFAULT_GLOBS
 
     feedback = (
-        Feedback(database_url, config, tuple(policy or ())) if database_url is not None else None
+        Feedback(database_url, config, tuple(policy or ()), backfill)
+        if database_url is not None
+        else None
     )
     code = run_tail(
         db,

@@ -49,7 +49,7 @@ class Companion(Protocol):
     """Something that runs beside the MTA (e.g. the product's suppression follower)."""
 
     async def start(self) -> None:
-        """Called after the queues are rebuilt, before any listener accepts mail."""
+        """Called before the engine starts and before any listener accepts mail."""
         ...
 
     async def stop(self) -> None:
@@ -139,9 +139,11 @@ class MtaServer:
     async def start(self) -> None:
         """Recover the spool and start delivering, then open the ways in and the mgmt port."""
         mta = self.mta
-        await mta.start()
+        # Companions first: the suppression list must be in memory before the engine
+        # sends what the spool holds from before the restart.
         for companion in self.companions:
             await companion.start()
+        await mta.start()
         reject_log = self.rejects[0] if self.rejects else None
         for spec in self.config.listeners:
             listener = SmtpListener(

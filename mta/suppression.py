@@ -37,6 +37,10 @@ class SuppressionEntry:
     removed: bool = False
 
 
+def _plain_domain(domain: str) -> str:
+    return domain.strip().strip("<>").rstrip(".").lower()
+
+
 def _key(scope: str, address: str) -> int:
     digest = hashlib.blake2b(f"{scope}\0{address}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
@@ -47,11 +51,17 @@ class SuppressionSet:
 
     ``normalise`` turns an address as written into the stored form (the same
     function the store uses); it may raise ValueError for a malformed address,
-    which then counts as not suppressed.
+    which then counts as not suppressed. ``normalise_domain`` spells the sender's
+    domain as ``domain:`` scopes are stored (IDNA, no trailing dot).
     """
 
-    def __init__(self, normalise: Callable[[str], str] = str.lower) -> None:
+    def __init__(
+        self,
+        normalise: Callable[[str], str] = str.lower,
+        normalise_domain: Callable[[str], str] | None = None,
+    ) -> None:
         self._normalise = normalise
+        self._domain = normalise_domain or _plain_domain
         self._reasons: dict[int, int] = {}
         self._expires: dict[int, float] = {}  # only entries that expire
         self.cursor = 0  # the last change-log cursor applied (the feeder's bookkeeping)
@@ -99,7 +109,7 @@ class SuppressionSet:
         except ValueError:
             return None
         scopes = ["global"]
-        sender_domain = sender.rpartition("@")[2].lower()
+        sender_domain = self._domain(sender.rpartition("@")[2]) if "@" in sender else ""
         if sender_domain:
             scopes.append(f"domain:{sender_domain}")
         if job_id:

@@ -17,23 +17,36 @@ import duckdb
 from acctpipe.policy.types import Event
 from mta.attempt import SUPPRESSED_DIAG
 
-__all__ = ["history", "load_progress", "new_events", "save_progress"]
+__all__ = ["history", "last_rowid", "load_progress", "new_events", "save_progress"]
 
 _SELECT = (
     "SELECT rowid, type, time_logged, coalesce(rcpt, ''), coalesce(orig, ''), "
     "coalesce(bounce_class, ''), coalesce(bounce_category, ''), coalesce(dsn_status, ''), "
     "coalesce(dsn_diag, ''), coalesce(nullif(queue, ''), rcpt_domain, ''), "
-    "coalesce(vmta, ''), coalesce(job_id, ''), file_id, source_offset FROM events "
+    "coalesce(vmta, ''), coalesce(job_id, ''), file_id, source_offset, "
+    "lower(coalesce(feedback_type, '')) FROM events "
 )
 _NEW = _SELECT + "WHERE rowid > ? ORDER BY rowid LIMIT ?"
 _HISTORY = (
-    _SELECT + "WHERE rcpt IN (SELECT unnest(?)) AND time_logged >= ? "
+    _SELECT + "WHERE lower(rcpt) IN (SELECT unnest(?)) AND time_logged >= ? "
     "AND NOT starts_with(coalesce(dsn_diag, ''), ?) ORDER BY time_logged, rowid"
 )
 
 
+# RFC 5965 feedback types that are complaints about our mail (an empty type: a
+# vendor report without one, read as abuse). not-spam, auth-failure (DMARC/SPF
+# reports about us) and other are not; opt-out is an unsubscribe request.
+_COMPLAINTS = frozenset({"abuse", "fraud", "virus", ""})
+
+
+def _feedback_class(feedback_type: str) -> str:
+    if feedback_type in _COMPLAINTS:
+        return "complaint"
+    return "unsubscribe" if feedback_type == "opt-out" else feedback_type
+
+
 def _event(row: tuple[object, ...]) -> Event:
-    (_, kind, when, rcpt, orig, cls, category, status, diag, queue, vmta, job, fid, off) = row
+    (_, kind, when, rcpt, orig, cls, category, status, diag, queue, vmta, job, fid, off, fb) = row
     time = when if isinstance(when, datetime) else datetime.now(UTC)
     if time.tzinfo is None:
         time = time.replace(tzinfo=UTC)
@@ -44,7 +57,7 @@ def _event(row: tuple[object, ...]) -> Event:
         time=time,
         rcpt=str(rcpt),
         sender=str(orig),
-        cls="complaint" if kind == "f" else str(cls),
+        cls=_feedback_class(str(fb)) if kind == "f" else str(cls),
         category=str(category),
         status=str(status),
         diag=str(diag),
@@ -70,20 +83,26 @@ def history(
     conn: duckdb.DuckDBPyConnection, addresses: Iterable[str], since: datetime
 ) -> dict[str, list[Event]]:
     """Each address's events since ``since`` (oldest first): what soft-bounce rules count."""
-    wanted = sorted(set(addresses))
+    wanted = sorted({a.lower() for a in addresses})
     out: dict[str, list[Event]] = {a: [] for a in wanted}
     for i in range(0, len(wanted), 1000):
         chunk = wanted[i : i + 1000]
         rows = conn.execute(_HISTORY, [chunk, since, SUPPRESSED_DIAG]).fetchall()
         for row in rows:
-            out.setdefault(str(row[3]), []).append(_event(row))
+            out.setdefault(str(row[3]).lower(), []).append(_event(row))
     return out
 
 
-def load_progress(conn: duckdb.DuckDBPyConnection, name: str) -> int:
-    """The last rowid the loop called ``name`` acted on (-1 before the first)."""
+def load_progress(conn: duckdb.DuckDBPyConnection, name: str) -> int | None:
+    """The last rowid the loop called ``name`` acted on (None before its first run)."""
     row = conn.execute("SELECT last_rowid FROM feedback_progress WHERE name = ?", [name]).fetchone()
-    return int(row[0]) if row else -1
+    return int(row[0]) if row else None
+
+
+def last_rowid(conn: duckdb.DuckDBPyConnection) -> int:
+    """The newest event's rowid (-1 when there is none)."""
+    row = conn.execute("SELECT max(rowid) FROM events").fetchone()
+    return int(row[0]) if row and row[0] is not None else -1
 
 
 def save_progress(conn: duckdb.DuckDBPyConnection, name: str, rowid: int) -> None:

@@ -16,7 +16,14 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from acctpipe.suppress import TOMBSTONES, Change, StoredThrottle, SuppressionStore, ThrottleStore
+from acctpipe.suppress import (
+    TOMBSTONES,
+    Change,
+    StoredThrottle,
+    SuppressionStore,
+    ThrottleStore,
+    normalise_domain,
+)
 from mta.queue import Override
 from mta.runtime import Mta
 from mta.suppression import SuppressionEntry, SuppressionSet
@@ -24,6 +31,13 @@ from mta.suppression import SuppressionEntry, SuppressionSet
 __all__ = ["MtaFollower", "entries", "overrides"]
 
 log = logging.getLogger("acctpipe.feedback")
+
+
+def _domain(domain: str) -> str:
+    try:
+        return normalise_domain(domain)
+    except ValueError:
+        return domain.strip().strip("<>.").lower()
 
 
 def entries(changes: Iterable[Change]) -> list[SuppressionEntry]:
@@ -48,13 +62,18 @@ def overrides(active: Iterable[StoredThrottle]) -> list[Override]:
         if d.action == "normal":
             continue
         until = d.expires_at.timestamp()
+        paused = None
+        if d.action == "pause":
+            # The pause lasts pause_s; the decision may last longer, carrying a slow rate.
+            start = d.decided_at.timestamp()
+            paused = start + d.evidence.get("pause_s", until - start)
         out.append(
             Override(
                 d.queue,
                 d.vmta or "*",
-                rate=d.rate if d.action != "pause" else None,
+                rate=d.rate,
                 max_smtp_out=d.max_smtp_out,
-                paused_until=until if d.action == "pause" else None,
+                paused_until=paused,
                 expires_at=until,
                 reason=f"{d.rule}: {d.detail}" if d.detail else d.rule,
             )
@@ -80,7 +99,7 @@ class MtaFollower:
         self.interval = interval
         self.throttle_interval = throttle_interval
         self._task: asyncio.Task[None] | None = None
-        mta.suppressions = SuppressionSet(suppressions.normalise)
+        mta.suppressions = SuppressionSet(suppressions.normalise, _domain)
 
     async def start(self) -> None:
         """Load the whole list (the MTA may already be accepting), then follow changes."""
@@ -131,6 +150,13 @@ class MtaFollower:
         while True:
             changes = await asyncio.to_thread(self.suppressions.changes_since, target.cursor, 5000)
             if not changes:
+                last = await asyncio.to_thread(self.suppressions.last_cursor)
+                if last < target.cursor:
+                    # The log went backwards (a restored or recreated database): what we
+                    # hold no longer matches it, so start again from a full load.
+                    log.warning("change log went back (%d < %d): reloading", last, target.cursor)
+                    target.clear()
+                    await asyncio.to_thread(self._load_all)
                 return
             target.apply(entries(changes))
             target.cursor = changes[-1].cursor

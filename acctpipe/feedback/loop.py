@@ -16,8 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import duckdb
+from sqlalchemy.exc import SQLAlchemyError
 
-from acctpipe.feedback.events import history, load_progress, new_events, save_progress
+from acctpipe.feedback.events import (
+    history,
+    last_rowid,
+    load_progress,
+    new_events,
+    save_progress,
+)
 from acctpipe.policy.address import suppression_key
 from acctpipe.policy.suppression import (
     SuppressionPolicy,
@@ -52,14 +59,22 @@ def bounds_from_config(config: Config | None) -> Callable[[str, str], PairBounds
     """The controller's limits per (queue, vmta), from the MTA config (none: hands off)."""
     cache: dict[tuple[str, str], PairBounds] = {}
 
+    # A queue-to name is not a domain: read its settings from a domain that feeds it.
+    feeders: dict[str, str] = {}
+    for block in config.domains if config is not None else ():
+        target = block.values.get("queue-to")
+        if isinstance(target, str) and block.names:
+            feeders.setdefault(target.lower(), block.names[0])
+
     def bounds(queue: str, vmta: str) -> PairBounds:
         if config is None:
             return _NO_BOUNDS
         key = (queue, vmta)
         if key not in cache:
             known = vmta if vmta in config.virtual_mtas else None
+            domain = feeders.get(queue.lower(), queue)
             try:
-                settings = effective_settings(config, queue, known).settings
+                settings = effective_settings(config, domain, known).settings
             except ValueError:
                 cache[key] = _NO_BOUNDS
             else:
@@ -83,6 +98,7 @@ class PolicyLoop:
         config: Config | None = None,
         name: str = "policy",
         batch: int = 50_000,
+        backfill: bool = False,
     ) -> None:
         self.conn = conn
         self.suppressions = suppressions
@@ -101,14 +117,35 @@ class PolicyLoop:
         self.batch = batch
         self.stats = LoopStats()
         self._expired_at = 0.0
-        self._caught_up = False
+        if load_progress(conn, name) is None:
+            # First run over a store that may hold months of events: act on what arrives
+            # from now on, unless asked to go through the history (every old hard bounce
+            # and complaint would become a suppression, and a notification).
+            start = -1 if backfill else last_rowid(conn)
+            save_progress(conn, name, start)
+            if start >= 0:
+                log.info(
+                    "feedback loop starts after event %d (older: tail --feedback-backfill)",
+                    start,
+                )
 
     def run_once(self, now: datetime | None = None) -> int:
-        """Act on everything committed since the last run; return the events read."""
-        now = now or datetime.now(UTC)
+        """Act on everything committed since the last run; return the events read.
+
+        A database that cannot be reached (or refuses a write) is logged and the
+        batch is tried again on the next run — ingestion goes on meanwhile.
+        """
+        try:
+            return self._run(now or datetime.now(UTC))
+        except (SQLAlchemyError, OSError, duckdb.Error) as exc:
+            log.error("feedback loop: %s; retrying on the next pass", str(exc).splitlines()[0])
+            return 0
+
+    def _run(self, now: datetime) -> int:
         read = 0
         while True:
             after = load_progress(self.conn, self.name)
+            after = -1 if after is None else after
             events, last = new_events(self.conn, after, self.batch)
             if last == after:
                 break

@@ -167,7 +167,10 @@ def pause(
     pair.paused_until = m.t + seconds
     evidence = evidence | {"pause_s": seconds, "level": level}
     detail = f"{_threshold_text(rule, evidence)}: pause {seconds:g} s (level {level})"
-    return m.decision("pause", rule, evidence, sample, detail, seconds=seconds)
+    # A slowed pair stays slowed after the pause: the decision carries the rate in force
+    # and lasts as long as that override does (the pause itself ends after pause_s).
+    lasts = max(seconds, pair.override_until - m.t) if pair.rate is not None else seconds
+    return m.decision("pause", rule, evidence, sample, detail, rate=pair.rate, seconds=lasts)
 
 
 def ramp(m: Moment, index: int, rule: ThrottleRule) -> ThrottleDecision | None:

@@ -4,7 +4,7 @@ A pure function, :func:`decide_suppressions`; the policy is data
 (:class:`SuppressionPolicy`, loaded from ``default.toml`` and user files):
 
 * a **hard** bounce (``b`` or ``rb`` of class hard) suppresses the address for good;
-* a **complaint** (an ``f`` record, or any record of class complaint) suppresses for
+* a **complaint** (any record of class complaint, or an unclassified ``f``) suppresses for
   good and asks for a notification;
 * **soft** failures (class soft, of the record types in ``soft_records``: ``b`` and
   ``rb`` by default, the *final* failure of a message — a ``t`` is one attempt of a
@@ -117,7 +117,8 @@ def _for_good(
     found: dict[tuple[str, str, SuppressionReason], list[Event]] = {}
     for event in batch:
         reason: SuppressionReason
-        if event.type == "f" or event.cls == "complaint":
+        # An f record is a complaint unless classified otherwise (not-spam, auth-failure…).
+        if event.cls == "complaint" or (event.type == "f" and not event.cls):
             reason, scope = "complaint", scope_of(event, policy.complaint_scope)
         elif event.cls == "hard" and event.type in ("b", "rb"):
             reason, scope = "hard-bounce", scope_of(event, policy.hard_scope)

@@ -31,7 +31,7 @@ def test_new_events_in_order_without_our_own_suppression_rows(tmp_path: Path) ->
     store = Store.open(tmp_path / "db.duckdb")
     try:
         Loader(store).load(acct)
-        events, last = new_events(store.conn, load_progress(store.conn, "policy"))
+        events, last = new_events(store.conn, load_progress(store.conn, "policy") or -1)
         assert [(e.type, e.rcpt, e.cls) for e in events] == [
             ("d", "ann@example.com", ""),
             ("b", "bob@example.com", "hard"),
@@ -43,7 +43,7 @@ def test_new_events_in_order_without_our_own_suppression_rows(tmp_path: Path) ->
         save_progress(store.conn, "policy", last)
         _write(acct, [f"d,{t},n@s.test,eve@example.com,2.0.0,smtp;250 ok,,v1,,j1"])
         Loader(store).load(acct)
-        more, _ = new_events(store.conn, load_progress(store.conn, "policy"))
+        more, _ = new_events(store.conn, load_progress(store.conn, "policy") or -1)
         assert [e.rcpt for e in more] == ["eve@example.com"]
         since = datetime(2026, 11, 25, tzinfo=UTC) - timedelta(days=1)
         found = history(store.conn, ["bob@example.com", "cy@example.com"], since)

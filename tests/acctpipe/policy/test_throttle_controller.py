@@ -61,7 +61,7 @@ def decide(
 
 def complaints(n: int, start: float = 0.0) -> list[Event]:
     """``n`` FBL reports: no queue, no vmta, attributed by the recipient's domain."""
-    return [event("f", start + i, rcpt=f"c{i}@Example.com") for i in range(n)]
+    return [event("f", start + i, rcpt=f"c{i}@Example.com", cls="complaint") for i in range(n)]
 
 
 BURSTS = [
