@@ -42,7 +42,7 @@ from mta.config.model import DomainSettings
 from mta.errors import PermanentPeerError, TransientPeerError
 from mta.prepare import DEFAULT_VMTA, Signer, return_path
 from mta.queue import DeliveryQueue, Override, QueuedMessage
-from mta.routing import Resolver, delivery_hosts
+from mta.routing import Resolver, delivery_hosts, domain_of
 from mta.spool import Envelope, Spool
 from mta.status import QueueStatus
 
@@ -54,10 +54,6 @@ IDLE_SECONDS = 1.0  # how long an open connection waits for more mail before QUI
 SYNC_SECONDS = 0.5  # finished messages' removal from active/ is made durable this often
 EXPIRY_CHECK_SECONDS = 10.0  # how often a held queue's waiting messages are checked for expiry
 LONG_WAIT = 2.0  # a rate wait longer than this is not spent holding a connection open
-
-
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].lower().rstrip(".")
 
 
 class DeliveryEngine:
@@ -119,7 +115,7 @@ class DeliveryEngine:
 
     def queue_for(self, envelope: Envelope) -> DeliveryQueue:
         """The queue a spooled message belongs to (created on first use)."""
-        domain = _domain(envelope.recipients[0]) if envelope.recipients else ""
+        domain = domain_of(envelope.recipients[0]) if envelope.recipients else ""
         name, settings = self.settings_for(domain, envelope.vmta)
         vmta = envelope.vmta or DEFAULT_VMTA
         queue = self.queues.get((name, vmta))
@@ -325,7 +321,7 @@ class DeliveryEngine:
             first = queue.ready[0] if queue.ready else None
             if first is None:
                 return
-            conn = await self._open(queue, _domain(first.envelope.recipients[0]))
+            conn = await self._open(queue, domain_of(first.envelope.recipients[0]))
             if conn is None:
                 return
             await self._send_loop(queue, conn)
@@ -399,7 +395,7 @@ class DeliveryEngine:
             task.add_done_callback(self._tasks.discard)
 
     async def _fail_domain(self, queue: DeliveryQueue, domain: str, reply: Reply) -> None:
-        doomed = [m for m in queue.ready if _domain(m.envelope.recipients[0]) == domain]
+        doomed = [m for m in queue.ready if domain_of(m.envelope.recipients[0]) == domain]
         for message in doomed:
             queue.ready.remove(message)
             await self._give_up(queue, message, reply, "bounced")

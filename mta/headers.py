@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-__all__ = ["CONTROL_HEADERS", "get_header", "prepend_headers", "split_message", "take_headers"]
+__all__ = [
+    "CONTROL_HEADERS",
+    "get_header",
+    "header_names",
+    "prepend_headers",
+    "split_message",
+    "take_headers",
+]
 
 # Headers a submitter uses to talk to the MTA, never meant for the receiver.
 CONTROL_HEADERS: tuple[str, ...] = ("x-virtual-mta", "x-job", "x-envid")
@@ -50,6 +57,11 @@ def _value(field: bytes) -> str:
     body = field.split(b":", 1)[1]
     unfolded = b" ".join(part.strip() for part in body.splitlines())
     return unfolded.strip().decode("utf-8", "replace")
+
+
+def header_names(raw: bytes) -> set[str]:
+    """The (lower-cased) names of the header fields ``raw`` has."""
+    return {_name(f) for f in split_message(raw)[0]}
 
 
 def get_header(raw: bytes, name: str) -> str | None:

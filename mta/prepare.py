@@ -17,7 +17,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from mta.config.model import Config, DomainKey
-from mta.headers import get_header, prepend_headers
+from mta.headers import get_header, header_names, prepend_headers
 from mta.signing import SigningKey, choose_key, load_key, sign
 from mta.verp import encode_verp
 
@@ -41,9 +41,10 @@ def stamp(
         pairs.append(("X-Acctpipe-Rcpt", recipients[0]))
     if job_id:
         pairs.append(("X-Job", job_id))
-    if get_header(raw, "message-id") is None:
+    present = header_names(raw)  # one pass over the header block, for both checks
+    if "message-id" not in present:
         pairs.append(("Message-ID", f"<{spool_id}.{secrets.token_hex(4)}@{host_name}>"))
-    if get_header(raw, "date") is None:
+    if "date" not in present:
         pairs.append(("Date", format_datetime(now)))
     return prepend_headers(raw, pairs)
 

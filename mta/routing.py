@@ -26,7 +26,13 @@ __all__ = [
     "Resolver",
     "StaticResolver",
     "delivery_hosts",
+    "domain_of",
 ]
+
+
+def domain_of(address: str) -> str:
+    """The destination domain of ``address``: after the last ``@``, lower-cased, no root dot."""
+    return address.rpartition("@")[2].lower().rstrip(".")
 
 
 class NullMxError(PermanentPeerError):

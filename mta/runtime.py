@@ -29,7 +29,7 @@ from mta.errors import AcctpipeError
 from mta.pool import PoolSelector
 from mta.prepare import DEFAULT_VMTA, Signer, stamp
 from mta.queue import Override
-from mta.routing import DnsPythonResolver, Resolver
+from mta.routing import DnsPythonResolver, Resolver, domain_of
 from mta.spool import Envelope, Spool
 from mta.status import ListenerStatus, MtaStatus
 from mta.submit import Submission
@@ -117,7 +117,7 @@ class Mta:
             ctx = Context(
                 sender=envelope.sender,
                 queued_at=datetime.fromtimestamp(envelope.received_at, UTC),
-                queue=envelope.recipients[0].rpartition("@")[2] if envelope.recipients else "",
+                queue=domain_of(envelope.recipients[0]) if envelope.recipients else "",
                 vmta=envelope.vmta or DEFAULT_VMTA,
                 job_id=envelope.job_id or "",
             )
@@ -180,7 +180,7 @@ class Mta:
         groups: dict[tuple[str, str | None, str], list[str]] = {}
         limits: dict[tuple[str, str | None, str], int] = {}
         for rcpt in submission.recipients:
-            domain = rcpt.rpartition("@")[2].lower()
+            domain = domain_of(rcpt)
             vmta, pool = self._vmta_for(submission.vmta, domain)
             queue, settings = self.engine.settings_for(domain, vmta)
             key = (queue, vmta, pool)
@@ -214,7 +214,7 @@ class Mta:
             ctx = Context(
                 sender=submission.sender,
                 queued_at=now,
-                queue=rcpt.rpartition("@")[2].lower(),
+                queue=domain_of(rcpt),
                 vmta=submission.vmta or DEFAULT_VMTA,
                 job_id=submission.job_id or "",
                 env_id=submission.env_id or "",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["REASONS", "SuppressionEntry", "SuppressionSet"]
+__all__ = ["REASONS", "SuppressionEntry", "SuppressionSet", "plain_domain"]
 
 REASONS: Final = ("hard-bounce", "soft-bounce-repeated", "complaint", "manual", "unsubscribe")
 _CODES: Final = {reason: n for n, reason in enumerate(REASONS)}
@@ -37,7 +37,8 @@ class SuppressionEntry:
     removed: bool = False
 
 
-def _plain_domain(domain: str) -> str:
+def plain_domain(domain: str) -> str:
+    """A domain as written, made comparable: no brackets, no root dot, lower case."""
     return domain.strip().strip("<>").rstrip(".").lower()
 
 
@@ -61,7 +62,7 @@ class SuppressionSet:
         normalise_domain: Callable[[str], str] | None = None,
     ) -> None:
         self._normalise = normalise
-        self._domain = normalise_domain or _plain_domain
+        self._domain = normalise_domain or plain_domain
         self._reasons: dict[int, int] = {}
         self._expires: dict[int, float] = {}  # only entries that expire
         self.cursor = 0  # the last change-log cursor applied (the feeder's bookkeeping)

@@ -26,7 +26,7 @@ from acctpipe.suppress import (
 )
 from mta.queue import Override
 from mta.runtime import Mta
-from mta.suppression import SuppressionEntry, SuppressionSet
+from mta.suppression import SuppressionEntry, SuppressionSet, plain_domain
 
 __all__ = ["MtaFollower", "entries", "overrides"]
 
@@ -37,7 +37,7 @@ def _domain(domain: str) -> str:
     try:
         return normalise_domain(domain)
     except ValueError:
-        return domain.strip().strip("<>.").lower()
+        return plain_domain(domain)  # not a domain the store could hold: compare as written
 
 
 def entries(changes: Iterable[Change]) -> list[SuppressionEntry]:
