@@ -23,7 +23,16 @@ from acctpipe.db.migrate import (
     migrate,
     open_database,
 )
-from acctpipe.db.schema import metadata, suppression_changes, suppressions, throttle_decisions
+from acctpipe.db.schema import (
+    api_keys,
+    metadata,
+    suppression_changes,
+    suppressions,
+    throttle_decisions,
+    webhook_attempts,
+    webhook_messages,
+    webhook_subscriptions,
+)
 
 __all__ = [
     "CHANGE_LOG_LOCK",
@@ -31,6 +40,7 @@ __all__ = [
     "MIGRATION_LOCK",
     "SCRIPT_LOCATION",
     "alembic_config",
+    "api_keys",
     "current_revision",
     "downgrade",
     "head_revision",
@@ -44,5 +54,8 @@ __all__ = [
     "suppression_changes",
     "suppressions",
     "throttle_decisions",
+    "webhook_attempts",
+    "webhook_messages",
+    "webhook_subscriptions",
     "write_transaction",
 ]

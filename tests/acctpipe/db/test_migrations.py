@@ -21,7 +21,15 @@ from acctpipe.db import (
 )
 from mta.errors import StoreError
 
-TABLES = {"suppressions", "suppression_changes", "throttle_decisions"}
+TABLES = {
+    "suppressions",
+    "suppression_changes",
+    "throttle_decisions",
+    "api_keys",
+    "webhook_subscriptions",
+    "webhook_messages",
+    "webhook_attempts",
+}
 
 
 def _tables(url: str) -> set[str]:
@@ -71,6 +79,8 @@ def test_constraint_names_follow_the_naming_convention(empty_db_url: str) -> Non
         "ck_suppressions_reason",
         "ck_suppression_changes_op",
         "ck_throttle_decisions_action",
+        "ck_api_keys_scope",
+        "ck_webhook_messages_status",
     }
     assert primary["constrained_columns"] == ["address", "scope"]
     if not empty_db_url.startswith("sqlite"):  # SQLite does not keep primary-key names
