@@ -51,7 +51,22 @@ from mta._mgmt_server import MgmtServer
 from mta.config.model import HttpAccess
 from mta.status import StatusProvider
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "MgmtServer", "create_mgmt_app"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "PROBLEM_JSON",
+    "ActionOut",
+    "MgmtServer",
+    "Problem",
+    "QueueListOut",
+    "QueueOut",
+    "StatusOut",
+    "create_mgmt_app",
+    "install_problem_handlers",
+    "problem_response",
+    "select_queues",
+    "status_title",
+]
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 10_000

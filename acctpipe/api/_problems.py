@@ -1,0 +1,45 @@
+"""Problem responses for the OpenAPI document, and the API's own error mapping.
+
+Errors are RFC 9457 problem+json (:mod:`mta._mgmt_problem` builds them)::
+
+    no key / unknown or revoked key            → 401
+    key scope too low                          → 403
+    unknown suppression, subscription, report  → 404
+    cursor ahead of the change log             → 410 (resync)
+    invalid body or query (RequestValidation)  → 422
+    ValueError from a store (bad address…)     → 422
+    rate limit                                 → 429 (Retry-After)
+    SQL refused by the read-only guard         → 400
+    SQL over its time limit                    → 408
+    event store or MTA unreachable             → 503
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from mta.mgmt import PROBLEM_JSON, Problem, install_problem_handlers, problem_response, status_title
+
+__all__ = ["install", "problem_response", "problems"]
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the given statuses (401, 403, 429 always) as problem+json."""
+    schema = Problem.model_json_schema()
+    return {
+        status: {"description": status_title(status), "content": {PROBLEM_JSON: {"schema": schema}}}
+        for status in sorted({401, 403, 429, *statuses})
+    }
+
+
+async def _value_error(_request: Request, exc: Exception) -> Response:
+    return problem_response(422, str(exc))
+
+
+def install(app: FastAPI) -> None:
+    """Answer every handled error as problem+json (ValueError from the stores → 422)."""
+    install_problem_handlers(app)
+    app.add_exception_handler(ValueError, _value_error)

@@ -1,0 +1,116 @@
+"""Who may call the API: the key on a request, its scope, and its rate limit.
+
+A key travels as ``Authorization: Bearer acp_…`` or ``X-API-Key: acp_…``. The
+dashboard's browser session carries it in an HttpOnly cookie, which is honoured
+for GET and HEAD only: a cookie rides along on cross-site requests, so it must
+never be enough to change anything (no CSRF by construction).
+
+Failures, as problem+json: no key → 401 (with ``WWW-Authenticate``); an unknown,
+wrong or revoked key → 401; a key whose scope is too low → 403; a key over its
+rate → 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Final
+
+from fastapi import HTTPException, Request, Security
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from acctpipe.api._ratelimit import RateLimiter
+from acctpipe.api.keys import ApiKey, ApiKeyStore, Scope, allows
+from acctpipe.api.settings import Services
+
+__all__ = ["COOKIE_NAME", "Authenticator", "require", "services"]
+
+COOKIE_NAME: Final = "acctpipe_key"
+_CACHE_LIMIT: Final = 10_000
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer acp_…`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+_cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False, description="Dashboard session")
+_UNAUTHENTICATED: Final = {"WWW-Authenticate": 'Bearer realm="acctpipe"'}
+
+
+class Authenticator:
+    """Checks keys against the store, remembering good ones for ``ttl`` seconds.
+
+    The cache is keyed by the key's digest, so no plaintext key is kept; a
+    revoked key stops working within ``ttl``. Unknown keys are not cached (a
+    stream of garbage must not grow memory).
+    """
+
+    def __init__(self, keys: ApiKeyStore, *, ttl: float, limiter: RateLimiter) -> None:
+        self.keys = keys
+        self.ttl = ttl
+        self.limiter = limiter
+        self._cache: dict[str, tuple[ApiKey, float]] = {}
+        self._lock = threading.Lock()
+
+    async def check(self, presented: str) -> ApiKey | None:
+        """The live key ``presented`` is, or None."""
+        digest = hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        key = await run_in_threadpool(self.keys.authenticate, presented)
+        if key is not None and self.ttl > 0:
+            with self._lock:
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[digest] = (key, now + self.ttl)
+        return key
+
+
+def services(request: Request) -> Services:
+    """The app's :class:`Services` (a FastAPI dependency)."""
+    found: Services = request.app.state.services
+    return found
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
+    """A dependency admitting keys with at least ``scope``; it returns the key."""
+
+    async def dependency(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+        header: Annotated[str | None, Security(_header)],
+        cookie: Annotated[str | None, Security(_cookie)],
+    ) -> ApiKey:
+        token = bearer.credentials if bearer is not None else header
+        if token is None and request.method in ("GET", "HEAD"):
+            token = cookie
+        if not token:
+            raise HTTPException(
+                401,
+                "an API key is required: send 'Authorization: Bearer acp_…' "
+                "(create one with: acctpipe apikey create NAME)",
+                headers=_UNAUTHENTICATED,
+            )
+        auth: Authenticator = request.app.state.authenticator
+        key = await auth.check(token)
+        if key is None:
+            raise HTTPException(401, "unknown or revoked API key", headers=_UNAUTHENTICATED)
+        request.state.key_id = key.key_id
+        if not allows(key.scope, scope):
+            raise HTTPException(
+                403, f"this key has scope {key.scope!r}; this needs {scope!r} or higher"
+            )
+        settings = services(request).settings
+        wait = auth.limiter.take(key.key_id, key.rate_limit or settings.rate_limit)
+        if wait > 0:
+            raise HTTPException(
+                429,
+                f"rate limit of {key.rate_limit or settings.rate_limit} requests per minute "
+                "exceeded for this key",
+                headers={"Retry-After": RateLimiter.retry_after(wait)},
+            )
+        return key
+
+    return dependency

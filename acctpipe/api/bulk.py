@@ -1,0 +1,234 @@
+"""``POST /v1/suppressions/bulk``: add or remove many suppressions in one request.
+
+The body streams into a spooled temporary file (memory up to 8 MiB, then
+disk), so a request of millions of rows holds one chunk in memory, never the
+body; it is then applied ``bulk_batch`` rows per transaction. Formats, by
+``Content-Type``:
+
+* ``application/x-ndjson`` — one JSON object per line: ``address`` and
+  optionally ``scope``, ``reason``, ``expires_at``, ``detail``, and ``op``
+  (``add``/``remove``, default: the request's ``op``);
+* ``text/csv`` / ``text/plain`` — with ``op=add``, anything ``acctpipe
+  suppress import`` reads (acctpipe export, SES, SendGrid, Mailgun, Postmark,
+  one address per line — detected from the header); with ``op=remove``, one
+  address per line in the first column (a header line is skipped).
+
+Each batch commits on its own: if the request fails halfway, earlier batches
+stay applied. Every operation is idempotent, so sending the same body again is
+the way to finish it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO, Annotated, Any, Final, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from acctpipe.api._problems import problems
+from acctpipe.api.auth import require, services
+from acctpipe.api.models import BulkResult, RowNoteOut, SuppressionIn
+from acctpipe.api.settings import Services
+from acctpipe.policy.types import SuppressionDecision, SuppressionReason
+from acctpipe.suppress import SuppressionStore, import_csv
+
+__all__ = ["bulk_router"]
+
+_SPOOL_MEMORY: Final = 8 * 1024 * 1024
+_MAX_NOTES: Final = 100
+bulk_router = APIRouter()
+Op = Literal["add", "remove"]
+
+
+class _Tally:
+    def __init__(self, op: Op, fmt: str) -> None:
+        self.result = BulkResult(op=op, format=fmt, rows=0)
+
+    def bad(self, line: int, message: str) -> None:
+        self.result.invalid += 1
+        if len(self.result.errors) < _MAX_NOTES:
+            self.result.errors.append(RowNoteOut(line=line, message=message))
+
+    def count(self, ops: list[str]) -> None:
+        for op in ops:
+            if op == "add":
+                self.result.added += 1
+            elif op == "update":
+                self.result.updated += 1
+            else:
+                self.result.removed += 1
+
+
+def _decision(item: dict[str, Any], default_op: Op, now: datetime) -> SuppressionDecision:
+    op = item.pop("op", default_op)
+    if op not in ("add", "remove"):
+        raise ValueError(f"op must be add or remove, not {op!r}")
+    parsed = SuppressionIn.model_validate(item)
+    return SuppressionDecision(
+        address=parsed.address,
+        scope=parsed.scope,
+        reason=parsed.reason,
+        event_ids=(),
+        decided_at=now,
+        expires_at=parsed.expires_at,
+        remove=op == "remove",
+        detail=parsed.detail or f"bulk {op} through the API",
+    )
+
+
+def _apply(
+    store: SuppressionStore, batch: list[tuple[int, SuppressionDecision]], t: _Tally
+) -> None:
+    good: list[SuppressionDecision] = []
+    for line, d in batch:
+        try:  # normalise each first, so one bad address is one error, not a failed batch
+            store.normalise(d.address)
+        except ValueError as exc:
+            t.bad(line, str(exc))
+            continue
+        good.append(d)
+    try:
+        changes = store.apply(good)
+    except ValueError:  # a bad scope: find it, keep the rest
+        changes = []
+        for d in good:
+            try:
+                changes.extend(store.apply([d]))
+            except ValueError as exc:
+                t.bad(next(n for n, x in batch if x is d), str(exc))
+    t.count([c.op for c in changes])
+    t.result.unchanged += len(good) - len(changes)
+
+
+def _lines(body: IO[bytes]) -> Iterator[tuple[int, str]]:
+    text = codecs.getreader("utf-8")(body, "replace")
+    for n, line in enumerate(text, 1):
+        yield n, line.lstrip("\ufeff") if n == 1 else line
+
+
+def _ndjson(
+    store: SuppressionStore, body: IO[bytes], op: Op, scope: str | None, size: int
+) -> BulkResult:
+    tally, now = _Tally(op, "ndjson"), datetime.now(UTC)
+    batch: list[tuple[int, SuppressionDecision]] = []
+    for n, line in _lines(body):
+        if not line.strip():
+            continue
+        tally.result.rows += 1
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise ValueError("each line must be a JSON object")
+            if scope is not None:
+                item.setdefault("scope", scope)
+            batch.append((n, _decision(item, op, now)))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            tally.bad(n, f"{where}: {first['msg']}" if where else str(first["msg"]))
+        except ValueError as exc:
+            tally.bad(n, str(exc))
+        if len(batch) >= size:
+            _apply(store, batch, tally)
+            batch = []
+    _apply(store, batch, tally)
+    return tally.result
+
+
+def _csv_remove(store: SuppressionStore, body: IO[bytes], scope: str, size: int) -> BulkResult:
+    tally, now = _Tally("remove", "csv"), datetime.now(UTC)
+    batch: list[tuple[int, SuppressionDecision]] = []
+    for n, line in _lines(body):
+        fields = next(csv.reader([line]), [])
+        address = fields[0].strip() if fields else ""
+        if not address or address.startswith("#") or (n == 1 and "@" not in address):
+            continue  # blank, a comment, or the header
+        tally.result.rows += 1
+        decision = SuppressionDecision(
+            address=address,
+            scope=scope,
+            reason="manual",
+            event_ids=(),
+            decided_at=now,
+            remove=True,
+            detail="bulk remove through the API",
+        )
+        batch.append((n, decision))
+        if len(batch) >= size:
+            _apply(store, batch, tally)
+            batch = []
+    _apply(store, batch, tally)
+    return tally.result
+
+
+def _csv_add(
+    store: SuppressionStore,
+    body: IO[bytes],
+    fmt: str,
+    scope: str | None,
+    reason: SuppressionReason | None,
+    size: int,
+) -> BulkResult:
+    report = import_csv(store, body, format=fmt, scope=scope, reason=reason, batch=size)
+    notes = [RowNoteOut(line=n.line, message=n.message) for n in report.bad[:_MAX_NOTES]]
+    return BulkResult(
+        op="add",
+        format=report.format,
+        rows=report.rows,
+        added=report.added,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        invalid=report.bad_count,
+        skipped=report.skipped_count,
+        errors=notes,
+    )
+
+
+@bulk_router.post(
+    "/bulk",
+    dependencies=[Depends(require("write"))],
+    responses=problems(413, 415, 422),
+    summary="Add or remove many suppressions (streamed)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def bulk(
+    request: Request,
+    svc: Annotated[Services, Depends(services)],
+    op: Op = "add",
+    scope: Annotated[str | None, Query(max_length=330)] = None,
+    reason: SuppressionReason | None = None,
+    format: Annotated[
+        str, Query(description="csv: auto, acctpipe, ses, sendgrid, mailgun, postmark, plain")
+    ] = "auto",
+) -> BulkResult:
+    """Apply a streamed body of suppressions; the result counts what changed and what failed."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("application/x-ndjson", "application/jsonl", "text/csv", "text/plain"):
+        raise HTTPException(415, "send application/x-ndjson (one JSON object per line) or text/csv")
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY) as spool:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        spool.seek(0)
+        size = svc.settings.bulk_batch
+        store = svc.suppressions
+        if kind in ("application/x-ndjson", "application/jsonl"):
+            return await run_in_threadpool(_ndjson, store, spool, op, scope, size)
+        if op == "remove":
+            return await run_in_threadpool(_csv_remove, store, spool, scope or "global", size)
+        return await run_in_threadpool(_csv_add, store, spool, format, scope, reason, size)

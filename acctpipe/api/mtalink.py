@@ -1,0 +1,110 @@
+"""How the API reaches an MTA's status and queue controls.
+
+* :class:`HttpMtaLink` — the MTA runs in another process (``acctpipe mta``):
+  its management port (``http-mgmt-port``), on loopback by default.
+* :class:`LocalMtaLink` — the MTA runs in this process: its status provider.
+
+Either answers with the management endpoint's own models, so ``/v1/mta/...``
+shows what ``http-mgmt-port`` shows. An MTA that cannot be reached raises
+:class:`MtaUnavailableError` (503).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+import httpx
+
+from mta.errors import LocalError
+from mta.mgmt import ActionOut, QueueListOut, QueueOut, StatusOut, select_queues
+from mta.status import StatusProvider
+
+__all__ = ["HttpMtaLink", "LocalMtaLink", "MtaLink", "MtaUnavailableError"]
+
+Action = Literal["pause", "resume"]
+
+
+class MtaUnavailableError(LocalError):
+    """The MTA's status could not be had (not running, wrong port); a retry may help."""
+
+
+class MtaLink(Protocol):
+    """The MTA operations the API offers."""
+
+    async def status(self) -> StatusOut:
+        """Host, uptime, spool, listeners and totals."""
+        ...
+
+    async def queues(self, *, domain: str | None, vmta: str | None, limit: int) -> QueueListOut:
+        """Queues, most queued first."""
+        ...
+
+    async def act(self, action: Action, queue: str, vmta: str | None) -> ActionOut:
+        """Pause or resume a queue (every vmta unless ``vmta``)."""
+        ...
+
+
+class HttpMtaLink:
+    """An MTA's management port at ``base_url`` (e.g. ``http://127.0.0.1:8080``)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    async def _call(self, method: str, path: str, params: dict[str, Any]) -> Any:
+        query = {k: v for k, v in params.items() if v is not None}
+        try:
+            async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout) as client:
+                response = await client.request(method, path, params=query)
+        except httpx.HTTPError as exc:
+            raise MtaUnavailableError(f"the MTA at {self.base_url} did not answer: {exc}") from exc
+        if response.status_code == 404:
+            raise LookupError(response.json().get("detail", "not found"))
+        if response.status_code >= 400:
+            detail = response.json().get("detail", response.text[:200])
+            raise MtaUnavailableError(
+                f"the MTA at {self.base_url} said {response.status_code}: {detail}"
+            )
+        return response.json()
+
+    async def status(self) -> StatusOut:
+        """See :meth:`MtaLink.status`."""
+        return StatusOut.model_validate(await self._call("GET", "/status", {}))
+
+    async def queues(self, *, domain: str | None, vmta: str | None, limit: int) -> QueueListOut:
+        """See :meth:`MtaLink.queues`."""
+        params = {"domain": domain, "vmta": vmta, "limit": limit}
+        return QueueListOut.model_validate(await self._call("GET", "/queues", params))
+
+    async def act(self, action: Action, queue: str, vmta: str | None) -> ActionOut:
+        """See :meth:`MtaLink.act`."""
+        data = await self._call("POST", f"/queues/{queue}/{action}", {"vmta": vmta})
+        return ActionOut.model_validate(data)
+
+
+class LocalMtaLink:
+    """An MTA in this process, through its :class:`~mta.status.StatusProvider`.
+
+    Call it from the MTA's event loop (the API and the MTA share one loop).
+    """
+
+    def __init__(self, provider: StatusProvider) -> None:
+        self.provider = provider
+
+    async def status(self) -> StatusOut:
+        """See :meth:`MtaLink.status`."""
+        return StatusOut.of(self.provider.status())
+
+    async def queues(self, *, domain: str | None, vmta: str | None, limit: int) -> QueueListOut:
+        """See :meth:`MtaLink.queues`."""
+        chosen = select_queues(self.provider.status().queues, domain=domain, vmta=vmta)
+        page = [QueueOut.of(q) for q in chosen[:limit]]
+        return QueueListOut(total=len(chosen), count=len(page), limit=limit, queues=page)
+
+    async def act(self, action: Action, queue: str, vmta: str | None) -> ActionOut:
+        """See :meth:`MtaLink.act`."""
+        call = self.provider.pause if action == "pause" else self.provider.resume
+        affected = call(queue, vmta)
+        if affected == 0:
+            raise LookupError(f"no queue {queue!r}")
+        return ActionOut(action=action, queue=queue, vmta=vmta, affected=affected)

@@ -1,0 +1,137 @@
+"""The suppression change feed: ``GET /v1/suppressions/changes`` and its SSE variant.
+
+A backend syncs incrementally: it remembers ``next_cursor`` and asks for the
+changes after it. The feed carries adds, updates *and removals* (tombstones),
+in cursor order; cursors are allocated in commit order
+(:mod:`acctpipe.suppress.store`), so a reader never misses or repeats a change,
+even with many writers on one PostgreSQL.
+
+* ``?cursor=N&limit=M`` answers at once;
+* ``&wait=S`` long-polls: with nothing new, it waits up to ``S`` seconds for
+  a change before answering with an empty page;
+* ``/changes/stream`` is Server-Sent Events: one ``change`` event per change,
+  ``id:`` = its cursor (so ``Last-Event-ID`` resumes after a reconnect), and a
+  comment line as a heartbeat.
+
+A cursor beyond the newest change means the store was restored or replaced
+under the reader: 410, and the reader should resync from a full export.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from acctpipe.api._problems import problems
+from acctpipe.api.auth import require, services
+from acctpipe.api.models import ChangeOut, ChangePage
+from acctpipe.api.settings import Services
+from acctpipe.suppress import Change
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/suppressions", tags=["change feed"])
+Svc = Annotated[Services, Depends(services)]
+
+
+async def _check_cursor(svc: Services, cursor: int) -> None:
+    last = await run_in_threadpool(svc.suppressions.last_cursor)
+    if cursor > last:
+        raise HTTPException(
+            410,
+            f"cursor {cursor} is ahead of the change log (newest {last}): the store was "
+            "restored or replaced; resync from GET /v1/suppressions/export.csv and cursor 0",
+        )
+
+
+async def _fetch(svc: Services, cursor: int, limit: int) -> list[Change]:
+    return await run_in_threadpool(svc.suppressions.changes_since, cursor, limit)
+
+
+@router.get(
+    "/changes",
+    dependencies=[Depends(require("read"))],
+    responses=problems(410, 422),
+    summary="Changes after a cursor (with optional long-poll)",
+)
+async def changes(
+    svc: Svc,
+    cursor: Annotated[int, Query(ge=0, description="the next_cursor of the previous page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    wait: Annotated[
+        float, Query(ge=0, le=60, description="seconds to wait for a change (long-poll)")
+    ] = 0,
+) -> ChangePage:
+    """Up to ``limit`` changes with a cursor above ``cursor``, oldest first."""
+    settings = svc.settings
+    limit = min(limit, settings.feed_max_limit)
+    await _check_cursor(svc, cursor)
+    found = await _fetch(svc, cursor, limit)
+    deadline = time.monotonic() + min(wait, settings.feed_max_wait)
+    while not found and time.monotonic() < deadline:
+        await asyncio.sleep(settings.feed_poll_interval)
+        found = await _fetch(svc, cursor, limit)
+    return ChangePage(
+        changes=[ChangeOut.of(c) for c in found],
+        next_cursor=found[-1].cursor if found else cursor,
+        has_more=len(found) == limit,
+    )
+
+
+def _event(change: Change) -> str:
+    data = ChangeOut.of(change).model_dump_json()
+    return f"id: {change.cursor}\nevent: change\ndata: {data}\n\n"
+
+
+async def _stream(request: Request, svc: Services, cursor: int, batch: int) -> AsyncIterator[str]:
+    settings = svc.settings
+    yield f": acctpipe change feed after cursor {cursor}\nretry: 2000\n\n"
+    beat = time.monotonic()
+    while not await request.is_disconnected():
+        found = await _fetch(svc, cursor, batch)
+        for change in found:
+            yield _event(change)
+        if found:
+            cursor = found[-1].cursor
+            beat = time.monotonic()
+            continue
+        if time.monotonic() - beat >= settings.sse_heartbeat:
+            yield f": heartbeat {json.dumps(cursor)}\n\n"
+            beat = time.monotonic()
+        await asyncio.sleep(settings.feed_poll_interval)
+
+
+@router.get(
+    "/changes/stream",
+    dependencies=[Depends(require("read"))],
+    responses={**problems(410, 422), 200: {"content": {"text/event-stream": {}}}},
+    response_class=StreamingResponse,
+    summary="Changes as Server-Sent Events",
+)
+async def stream(
+    request: Request,
+    svc: Svc,
+    cursor: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=40)] = None,
+    batch: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> StreamingResponse:
+    """Every change after ``cursor`` (or ``Last-Event-ID``), then each new one as it commits."""
+    start = cursor
+    if start is None and last_event_id:
+        if not last_event_id.isdigit():
+            raise HTTPException(422, "Last-Event-ID must be a cursor (digits)")
+        start = int(last_event_id)
+    start = start or 0
+    await _check_cursor(svc, start)
+    return StreamingResponse(
+        _stream(request, svc, start, batch),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,199 @@
+"""``/v1/suppressions``: look up, list, add, remove, bulk, CSV export.
+
+Reads need a ``read`` key, writes a ``write`` key. Every handler is a plain
+``def``: the stores are synchronous SQLAlchemy, and FastAPI runs such handlers
+in its thread pool, off the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi.responses import StreamingResponse
+
+from acctpipe.api._problems import problems
+from acctpipe.api.auth import require, services
+from acctpipe.api.bulk import bulk_router
+from acctpipe.api.models import (
+    ChangeOut,
+    LookupOut,
+    SuppressionIn,
+    SuppressionOut,
+    SuppressionPage,
+    WriteResult,
+)
+from acctpipe.api.settings import Services
+from acctpipe.policy.types import SuppressionReason
+from acctpipe.suppress import EXPORT_COLUMNS, Suppression
+
+__all__ = ["router"]
+
+MAX_PAGE: Final = 1000
+router = APIRouter(prefix="/v1/suppressions", tags=["suppressions"])
+router.include_router(bulk_router)
+Svc = Annotated[Services, Depends(services)]
+
+
+def _token(last: Suppression) -> str:
+    raw = json.dumps([last.address, last.scope], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(token: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        address, scope = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise HTTPException(422, "after: not a page token this API handed out") from exc
+    if not isinstance(address, str) or not isinstance(scope, str):
+        raise HTTPException(422, "after: not a page token this API handed out")
+    return address, scope
+
+
+@router.get(
+    "",
+    dependencies=[Depends(require("read"))],
+    responses=problems(422),
+    summary="List suppressions (keyset pagination)",
+)
+def list_suppressions(
+    svc: Svc,
+    scope: Annotated[str | None, Query(max_length=330, examples=["global"])] = None,
+    reason: SuppressionReason | None = None,
+    after: Annotated[str | None, Query(max_length=2000, description="?after=<next>")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> SuppressionPage:
+    """Suppressions in (address, scope) order, ``limit`` at a time.
+
+    Pass the ``next`` token of a page as ``after`` to get the following page;
+    pages stay consistent while the list changes (no row is shown twice).
+    """
+    rows = svc.suppressions.page(
+        scope=scope, reason=reason, after=_after(after) if after else None, limit=limit
+    )
+    now = datetime.now(UTC)
+    more = len(rows) == limit
+    return SuppressionPage(
+        items=[SuppressionOut.of(s, now) for s in rows],
+        next=_token(rows[-1]) if rows and more else None,
+    )
+
+
+def _csv_rows(svc: Services, scope: str | None, reason: SuppressionReason | None) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for n, s in enumerate(svc.suppressions.iter_all(5000, scope=scope, reason=reason), 1):
+        writer.writerow(
+            [
+                s.address,
+                s.scope,
+                s.reason,
+                s.detail,
+                s.created_at.isoformat(),
+                s.updated_at.isoformat(),
+                s.expires_at.isoformat() if s.expires_at else "",
+            ]
+        )
+        if n % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+@router.get(
+    "/export.csv",
+    dependencies=[Depends(require("read"))],
+    responses={**problems(422), 200: {"content": {"text/csv": {}}}},
+    response_class=StreamingResponse,
+    summary="Export suppressions as CSV (streamed)",
+)
+def export_csv(
+    svc: Svc,
+    scope: Annotated[str | None, Query(max_length=330)] = None,
+    reason: SuppressionReason | None = None,
+) -> StreamingResponse:
+    """Every suppression as CSV, in the format ``acctpipe suppress import`` reads back."""
+    if scope is not None:
+        svc.suppressions.count(scope=scope)  # a bad scope fails now (422), not mid-stream
+    return StreamingResponse(
+        _csv_rows(svc, scope, reason),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="suppressions.csv"'},
+    )
+
+
+@router.get(
+    "/{address}",
+    dependencies=[Depends(require("read"))],
+    responses=problems(404, 422),
+    summary="Look up one address",
+)
+def lookup(
+    address: str,
+    svc: Svc,
+    sender_domain: Annotated[
+        str | None, Query(max_length=255, description="the From domain of the mail")
+    ] = None,
+    list_name: Annotated[
+        list[str] | None, Query(alias="list", description="list scopes the mail belongs to")
+    ] = None,
+) -> LookupOut:
+    """Whether mail to ``address`` is stopped (global, sender-domain and list scopes)."""
+    now = datetime.now(UTC)
+    normalised = svc.suppressions.normalise(address)
+    applies = svc.suppressions.check(
+        normalised, sender_domain=sender_domain, lists=list_name or (), now=now
+    )
+    return LookupOut(
+        address=normalised,
+        suppressed=applies is not None,
+        applies=SuppressionOut.of(applies, now) if applies else None,
+        suppressions=[SuppressionOut.of(s, now) for s in svc.suppressions.get(normalised)],
+    )
+
+
+@router.post(
+    "",
+    dependencies=[Depends(require("write"))],
+    responses={**problems(422), 201: {"description": "Suppressed (a change was logged)"}},
+    summary="Add a suppression",
+)
+def add(body: SuppressionIn, svc: Svc, response: Response) -> WriteResult:
+    """Suppress an address; 201 when it changed the list, 200 when it already was so."""
+    change = svc.suppressions.add(
+        body.address,
+        scope=body.scope,
+        reason=body.reason,
+        expires_at=body.expires_at,
+        detail=body.detail or "added through the API",
+    )
+    response.status_code = 201 if change is not None else 200
+    return WriteResult(changed=change is not None, change=ChangeOut.of(change) if change else None)
+
+
+@router.delete(
+    "/{address}",
+    dependencies=[Depends(require("write"))],
+    responses=problems(404, 422),
+    summary="Remove a suppression",
+)
+def remove(
+    address: str,
+    svc: Svc,
+    scope: Annotated[str, Query(max_length=330)] = "global",
+) -> WriteResult:
+    """Lift the suppression of ``address`` in ``scope``; 404 if there is none."""
+    change = svc.suppressions.remove(address, scope=scope, detail="removed through the API")
+    if change is None:
+        raise HTTPException(404, f"{address} is not suppressed in scope {scope}")
+    return WriteResult(changed=True, change=ChangeOut.of(change))

@@ -1,0 +1,56 @@
+"""What the HTTP API is built from: its settings and the services it serves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from acctpipe.analytics.source import EventSource
+    from acctpipe.api.keys import ApiKeyStore
+    from acctpipe.api.mtalink import MtaLink
+    from acctpipe.suppress import SuppressionStore, ThrottleStore
+    from acctpipe.webhooks.store import WebhookStore
+
+__all__ = ["ApiSettings", "Services"]
+
+DEFAULT_RATE_LIMIT: Final = 1200  # requests per minute per key
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """Limits and knobs of the API (defaults suit one node)."""
+
+    rate_limit: int = DEFAULT_RATE_LIMIT  # per key per minute, unless the key says otherwise
+    key_cache_seconds: float = 5.0  # a revoked key stops working within this
+    sql_max_rows: int = 10_000
+    sql_timeout: float = 10.0
+    feed_max_limit: int = 10_000
+    feed_max_wait: float = 30.0  # long-poll ceiling, seconds
+    feed_poll_interval: float = 0.2  # how often a waiting feed request looks again
+    sse_heartbeat: float = 15.0
+    bulk_batch: int = 5_000  # suppressions per transaction in a bulk request
+    secure_cookies: bool = False  # set the dashboard cookie Secure (behind HTTPS)
+    node: str = "acctpipe"
+
+
+@dataclass(slots=True)
+class Services:
+    """The stores and links the routes use; ``events``/``webhooks``/``mta`` may be absent."""
+
+    engine: Engine
+    suppressions: SuppressionStore
+    throttles: ThrottleStore
+    keys: ApiKeyStore
+    webhooks: WebhookStore | None = None
+    events: EventSource | None = None
+    mta: MtaLink | None = None
+    settings: ApiSettings = field(default_factory=ApiSettings)
+    # Extra readiness checks by component name: each returns None when healthy,
+    # else one line saying what is wrong (acctpipe run adds the MTA, the tailer...).
+    checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
+    # (queue, vmta, size) of the MTA's queues for /metrics, when an MTA is in-process.
+    queue_sizes: Callable[[], list[tuple[str, str, int]]] | None = None

@@ -1,0 +1,167 @@
+"""/v1/suppressions: look up, list with keyset pages, add, remove, bulk, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import httpx
+
+from acctpipe.api import Services
+from tests.acctpipe.api.fixtures import Keys
+
+
+async def test_add_lookup_remove(client: httpx.AsyncClient, keys: Keys) -> None:
+    """Add answers 201 with the change, 200 when nothing changed; lookup and remove agree."""
+    w = keys.auth("write")
+    added = await client.post(
+        "/v1/suppressions", json={"address": "John@Example.COM", "reason": "complaint"}, headers=w
+    )
+    assert added.status_code == 201
+    change = added.json()["change"]
+    assert change["op"] == "add"
+    assert change["address"] == "john@example.com"
+    again = await client.post(
+        "/v1/suppressions", json={"address": "john@example.com", "reason": "complaint"}, headers=w
+    )
+    assert again.status_code == 200
+    assert again.json() == {"changed": False, "change": None}
+    found = (await client.get("/v1/suppressions/JOHN@example.com", headers=w)).json()
+    assert found["suppressed"] is True
+    assert found["applies"]["reason"] == "complaint"
+    gone = await client.delete("/v1/suppressions/john@example.com", headers=w)
+    assert gone.json()["change"]["tombstone"] is True
+    assert (await client.delete("/v1/suppressions/john@example.com", headers=w)).status_code == 404
+    after = (await client.get("/v1/suppressions/john@example.com", headers=w)).json()
+    assert after == {
+        "address": "john@example.com",
+        "suppressed": False,
+        "applies": None,
+        "suppressions": [],
+    }
+
+
+async def test_scoped_lookup(client: httpx.AsyncClient, keys: Keys) -> None:
+    """A list-scoped suppression applies only to mail for that list."""
+    w = keys.auth("write")
+    body = {"address": "a@example.com", "scope": "list:news"}
+    await client.post("/v1/suppressions", json=body, headers=w)
+    plain = (await client.get("/v1/suppressions/a@example.com", headers=w)).json()
+    listed = (await client.get("/v1/suppressions/a@example.com?list=news", headers=w)).json()
+    assert plain["suppressed"] is False
+    assert len(plain["suppressions"]) == 1
+    assert listed["suppressed"] is True
+
+
+async def test_bad_input_is_a_problem(client: httpx.AsyncClient, keys: Keys) -> None:
+    """An invalid address or scope answers 422 problem+json naming what is wrong."""
+    w = keys.auth("write")
+    bad = await client.post("/v1/suppressions", json={"address": "not-an-address"}, headers=w)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+    scope = await client.post(
+        "/v1/suppressions", json={"address": "a@example.com", "scope": "team:x"}, headers=w
+    )
+    assert scope.status_code == 422
+    assert "scope" in scope.json()["detail"]
+    token = await client.get("/v1/suppressions?after=%%%", headers=w)
+    assert token.status_code == 422
+
+
+async def test_keyset_pages_cover_the_list_once(
+    client: httpx.AsyncClient, keys: Keys, services: Services
+) -> None:
+    """Following ``next`` visits every suppression once, in order, even as rows are added."""
+    for i in range(25):
+        services.suppressions.add(f"user{i:02}@example.com")
+    seen: list[str] = []
+    url = "/v1/suppressions?limit=7"
+    while True:
+        page = (await client.get(url, headers=keys.auth("read"))).json()
+        seen.extend(item["address"] for item in page["items"])
+        if len(seen) == 7:
+            services.suppressions.add("aaa-before-the-cursor@example.com")
+        if page["next"] is None:
+            break
+        url = f"/v1/suppressions?limit=7&after={page['next']}"
+    assert seen == sorted(f"user{i:02}@example.com" for i in range(25))
+
+
+async def test_filters(client: httpx.AsyncClient, keys: Keys, services: Services) -> None:
+    """scope and reason narrow the list."""
+    services.suppressions.add("a@example.com", reason="complaint")
+    services.suppressions.add("b@example.com", reason="hard-bounce")
+    services.suppressions.add("c@example.com", scope="list:x")
+    r = keys.auth("read")
+    complaints = (await client.get("/v1/suppressions?reason=complaint", headers=r)).json()
+    assert [i["address"] for i in complaints["items"]] == ["a@example.com"]
+    listed = (await client.get("/v1/suppressions?scope=list:x", headers=r)).json()
+    assert [i["address"] for i in listed["items"]] == ["c@example.com"]
+
+
+async def test_bulk_ndjson_add_and_remove(
+    client: httpx.AsyncClient, keys: Keys, services: Services
+) -> None:
+    """An NDJSON body adds and removes per line; bad lines are reported by number."""
+    lines = [
+        json.dumps({"address": f"u{i}@example.com", "reason": "hard-bounce"}) for i in range(1200)
+    ]
+    lines.insert(5, "{not json")
+    lines.insert(9, json.dumps({"address": "nobody"}))
+    lines.append(json.dumps({"address": "u0@example.com", "op": "remove"}))
+    body = "\n".join(lines) + "\n"
+    response = await client.post(
+        "/v1/suppressions/bulk",
+        content=body.encode(),
+        headers={**keys.auth("write"), "Content-Type": "application/x-ndjson"},
+    )
+    result = response.json()
+    assert response.status_code == 200, result
+    assert result["rows"] == 1203
+    assert result["added"] == 1200
+    assert result["removed"] == 1
+    assert result["invalid"] == 2
+    assert [e["line"] for e in result["errors"]] == [6, 10]
+    assert services.suppressions.count() == 1199
+
+
+async def test_bulk_csv_add_detects_esp_formats_and_remove(
+    client: httpx.AsyncClient, keys: Keys, services: Services
+) -> None:
+    """A CSV body in an ESP export format is imported; op=remove lifts listed addresses."""
+    sendgrid = "email,created\nx@example.com,1700000000\ny@example.com,1700000000\n"
+    h = {**keys.auth("write"), "Content-Type": "text/csv"}
+    added = (await client.post("/v1/suppressions/bulk", content=sendgrid, headers=h)).json()
+    assert added["added"] == 2, added
+    removed = (
+        await client.post(
+            "/v1/suppressions/bulk?op=remove", content="email\nx@example.com\n", headers=h
+        )
+    ).json()
+    assert removed["removed"] == 1
+    assert [s.address for s in services.suppressions.iter_all()] == ["y@example.com"]
+
+
+async def test_bulk_needs_a_known_content_type(client: httpx.AsyncClient, keys: Keys) -> None:
+    """Bodies that are neither NDJSON nor CSV are refused with 415."""
+    response = await client.post(
+        "/v1/suppressions/bulk",
+        content=b"{}",
+        headers={**keys.auth("write"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 415
+
+
+async def test_csv_export_round_trips(
+    client: httpx.AsyncClient, keys: Keys, services: Services
+) -> None:
+    """export.csv lists every suppression with the columns acctpipe suppress import reads."""
+    for i in range(2500):
+        services.suppressions.add(f"e{i:04}@example.com", reason="complaint")
+    response = await client.get("/v1/suppressions/export.csv", headers=keys.auth("read"))
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 2500
+    assert rows[0]["address"] == "e0000@example.com"
+    assert rows[0]["reason"] == "complaint"
