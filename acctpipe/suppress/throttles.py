@@ -9,16 +9,20 @@ older one even if the older one would last longer (a ``ramp`` after a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Row, func, insert, select, tuple_
+from sqlalchemy.engine import Connection
 
 from acctpipe.db.schema import throttle_decisions
 from acctpipe.policy.types import ThrottleDecision
 
-__all__ = ["StoredThrottle", "ThrottleStore"]
+__all__ = ["StoredThrottle", "ThrottleHook", "ThrottleStore"]
+
+ThrottleHook = Callable[[Connection, int, ThrottleDecision], None]
 
 _T = throttle_decisions.c
 
@@ -55,10 +59,16 @@ def _stored(row: Row[Any]) -> StoredThrottle:
 
 
 class ThrottleStore:
-    """Append-only store of throttle decisions on an engine from :mod:`acctpipe.db`."""
+    """Append-only store of throttle decisions on an engine from :mod:`acctpipe.db`.
 
-    def __init__(self, engine: Engine) -> None:
+    ``on_record`` is called inside :meth:`record`'s transaction, after the
+    insert, with the connection, the new id and the decision (the webhook
+    outbox is written there, so it commits or rolls back with the decision).
+    """
+
+    def __init__(self, engine: Engine, *, on_record: ThrottleHook | None = None) -> None:
         self.engine = engine
+        self._on_record = on_record
 
     def record(self, decision: ThrottleDecision) -> int:
         """Store ``decision``; return its id."""
@@ -76,8 +86,12 @@ class ThrottleStore:
             "detail": decision.detail,
         }
         with self.engine.begin() as conn:
-            new_id = conn.execute(insert(throttle_decisions).returning(_T.id), values).scalar_one()
-        return int(new_id)
+            new_id = int(
+                conn.execute(insert(throttle_decisions).returning(_T.id), values).scalar_one()
+            )
+            if self._on_record is not None:
+                self._on_record(conn, new_id, decision)
+        return new_id
 
     def active(self, now: datetime, *, queue: str | None = None) -> list[StoredThrottle]:
         """The decision in force for each pair at ``now`` (newest per pair, if unexpired).

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import Connection
 
+from acctpipe.db import throttle_decisions
 from acctpipe.policy.types import ThrottleAction, ThrottleDecision
 from acctpipe.suppress import ThrottleStore
 from tests.acctpipe.suppress._decisions import T0
@@ -76,3 +79,23 @@ def test_history_is_newest_first_and_filtered(engine: Engine) -> None:
     assert times == [T0 + timedelta(minutes=m) for m in (4, 3, 2)]
     assert len(store.history("gmail.com")) == 6
     assert store.history("nowhere.example") == []
+
+
+def test_on_record_runs_inside_the_transaction(engine: Engine) -> None:
+    """on_record runs in record()'s transaction with the new id; if it fails, nothing is kept."""
+    seen: list[tuple[int, ThrottleDecision, int]] = []
+
+    def hook(conn: Connection, new_id: int, decision: ThrottleDecision) -> None:
+        visible = conn.execute(select(func.count()).select_from(throttle_decisions)).scalar_one()
+        seen.append((new_id, decision, int(visible)))
+
+    original = _decision()
+    new_id = ThrottleStore(engine, on_record=hook).record(original)
+    assert seen == [(new_id, original, 1)]
+
+    def failing(conn: Connection, new_id: int, decision: ThrottleDecision) -> None:
+        raise RuntimeError("outbox down")
+
+    with pytest.raises(RuntimeError, match="outbox down"):
+        ThrottleStore(engine, on_record=failing).record(_decision(at=5))
+    assert len(ThrottleStore(engine).history("gmail.com")) == 1

@@ -1,0 +1,1 @@
+"""Tests for acctpipe.webhooks: events, filters, signing, outbox, store, worker, CLI."""
