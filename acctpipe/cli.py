@@ -17,8 +17,10 @@ import typer
 from rich.console import Console
 
 from acctpipe import __version__
+from acctpipe._cli_apikey import apikey_app
 from acctpipe._cli_suppress import suppress_app
 from acctpipe._cli_throttle import throttle_app
+from acctpipe._cli_webhook import webhook_app
 from classifiers import RuleTable
 from mta.errors import AcctpipeError, ConfigError
 
@@ -222,6 +224,8 @@ rules_app = typer.Typer(help="Inspect the bounce rule table.", no_args_is_help=T
 app.add_typer(rules_app, name="rules")
 app.add_typer(suppress_app, name="suppress")
 app.add_typer(throttle_app, name="throttle")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(webhook_app, name="webhook")
 
 
 @rules_app.command("list", epilog="Example:\n\n  acctpipe rules list --rules my-rules.toml")
@@ -407,6 +411,93 @@ def mta(
 
     code = run_mta(config, data_dir, database_url=database_url, verbose=_State.verbose, err=err)
     raise typer.Exit(code)
+
+
+@app.command(
+    "serve",
+    epilog=(
+        "Examples:\n\n"
+        "  acctpipe apikey create me --scope admin   # once: prints a key\n\n"
+        "  acctpipe serve --db acct.duckdb --watch /var/log/pmta --port 8025\n\n"
+        "  acctpipe serve --database-url postgresql://acctpipe@db/acctpipe --db acct.duckdb"
+        " --mta-url http://127.0.0.1:8080\n\n"
+        "  curl -H 'Authorization: Bearer acp_…' http://127.0.0.1:8025/v1/suppressions/changes"
+    ),
+)
+def serve(
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="The DuckDB event store (analytics, reports, metrics)."),
+    ] = None,
+    watch: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--watch",
+            help="Tail these accounting directories in this process, with the feedback loop "
+            "(repeatable; needs --db). Without it the event store is opened read-only.",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str,
+        typer.Option(
+            "--database-url",
+            envvar="ACCTPIPE_DATABASE_URL",
+            help="Suppressions, throttles, API keys, webhook outbox: sqlite:///FILE or "
+            "postgresql://… (shared by every node).",
+        ),
+    ] = "sqlite:///acctpipe-data/acctpipe.sqlite",
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0: any free port.")] = 8025,
+    mta_url: Annotated[
+        str | None,
+        typer.Option("--mta-url", help="The MTA's http-mgmt-port, for /v1/mta (queues, pause)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="The MTA config (throttle bounds, queue names)."),
+    ] = None,
+    policy: Annotated[
+        list[Path] | None,
+        typer.Option("--policy", help="A policy TOML file over the defaults (repeatable)."),
+    ] = None,
+    no_webhooks: Annotated[
+        bool, typer.Option("--no-webhooks", help="Do not run the webhook worker here.")
+    ] = False,
+    summary_every: Annotated[
+        float,
+        typer.Option(
+            "--summary-every", min=0, help="Seconds between delivery.summary events (0: off)."
+        ),
+    ] = 3600.0,
+    export_dir: Annotated[
+        Path | None, typer.Option("--export-dir", help="Keep a Parquet export of the events here.")
+    ] = None,
+) -> None:
+    """Serve the HTTP API and dashboard, deliver webhooks, and optionally tail accounting files.
+
+    Every endpoint but /healthz and /readyz needs an API key (acctpipe apikey
+    create). SIGTERM stops accepting requests, lets deliveries and the current
+    ingest batch finish, and exits.
+    """
+    from acctpipe._cli_serve import run_serve
+    from acctpipe.node import NodeOptions
+
+    if watch and db is None:
+        raise typer.BadParameter("--watch needs --db (the DuckDB file to ingest into)")
+    options = NodeOptions(
+        database_url=database_url,
+        db=db,
+        watch=tuple(watch or ()),
+        config=config,
+        policy=tuple(policy or ()),
+        export_dir=export_dir,
+        mta_url=mta_url,
+        host=host,
+        port=port,
+        webhooks=not no_webhooks,
+        summary_every=summary_every,
+    )
+    raise typer.Exit(run_serve(options, out, verbose=_State.verbose))
 
 
 @app.command(
