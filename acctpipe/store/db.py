@@ -94,6 +94,10 @@ class Store:
             conn = duckdb.connect(where, read_only=read_only)
         except duckdb.Error as exc:
             raise StoreError(_first_line(exc), path=where) from exc
+        # Never fetch or load an extension behind a query's back: the API's read-only
+        # SQL shares this instance, and acctpipe needs none beyond the built-in ones.
+        conn.execute("SET autoinstall_known_extensions = false")
+        conn.execute("SET autoload_known_extensions = false")
         if not read_only:
             # Fold the WAL into the file every 64 MB instead of 16 MB: each checkpoint
             # rewrites the last row group, so small batches paid for it over and over.
