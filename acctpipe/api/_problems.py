@@ -8,9 +8,9 @@ Errors are RFC 9457 problem+json (:mod:`mta._mgmt_problem` builds them)::
     cursor ahead of the change log             → 410 (resync)
     invalid body or query (RequestValidation)  → 422
     ValueError from a store (bad address…)     → 422
+    SQL refused, failing or over its time;
+    a bad report parameter (InputDataError)    → 400
     rate limit                                 → 429 (Retry-After)
-    SQL refused by the read-only guard         → 400
-    SQL over its time limit                    → 408
     event store or MTA unreachable             → 503
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from mta.errors import InputDataError
 from mta.mgmt import PROBLEM_JSON, Problem, install_problem_handlers, problem_response, status_title
 
 __all__ = ["install", "problem_response", "problems"]
@@ -39,7 +40,13 @@ async def _value_error(_request: Request, exc: Exception) -> Response:
     return problem_response(422, str(exc))
 
 
+async def _input_error(_request: Request, exc: Exception) -> Response:
+    # The caller's input must change: refused or failing SQL, a bad report parameter.
+    return problem_response(400, str(exc))
+
+
 def install(app: FastAPI) -> None:
     """Answer every handled error as problem+json (ValueError from the stores → 422)."""
     install_problem_handlers(app)
     app.add_exception_handler(ValueError, _value_error)
+    app.add_exception_handler(InputDataError, _input_error)

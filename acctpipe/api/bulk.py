@@ -45,6 +45,7 @@ _SPOOL_MEMORY: Final = 8 * 1024 * 1024
 _MAX_NOTES: Final = 100
 bulk_router = APIRouter()
 Op = Literal["add", "remove"]
+CsvFormat = Literal["auto", "acctpipe", "ses", "sendgrid", "mailgun", "postmark", "plain"]
 
 
 class _Tally:
@@ -213,9 +214,7 @@ async def bulk(
     op: Op = "add",
     scope: Annotated[str | None, Query(max_length=330)] = None,
     reason: SuppressionReason | None = None,
-    format: Annotated[
-        str, Query(description="csv: auto, acctpipe, ses, sendgrid, mailgun, postmark, plain")
-    ] = "auto",
+    format: Annotated[CsvFormat, Query(description="the CSV format; auto: detect it")] = "auto",
 ) -> BulkResult:
     """Apply a streamed body of suppressions; the result counts what changed and what failed."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()

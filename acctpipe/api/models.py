@@ -74,8 +74,16 @@ class SuppressionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    address: str = Field(min_length=3, max_length=320, examples=["user@example.com"])
-    scope: str = Field(default="global", max_length=330, examples=["global", "list:news"])
+    address: str = Field(
+        min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", examples=["user@example.com"]
+    )
+    scope: str = Field(
+        default="global",
+        max_length=330,
+        pattern=r"^(global|domain:.+|list:.+)$",
+        description="global, domain:<sender domain> or list:<name>",
+        examples=["global", "list:news"],
+    )
     reason: SuppressionReason = "manual"
     expires_at: datetime | None = Field(default=None, description="null: for good")
     detail: str = Field(default="", max_length=1000)

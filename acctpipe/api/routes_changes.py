@@ -63,7 +63,9 @@ async def _fetch(svc: Services, cursor: int, limit: int) -> list[Change]:
 )
 async def changes(
     svc: Svc,
-    cursor: Annotated[int, Query(ge=0, description="the next_cursor of the previous page")] = 0,
+    cursor: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="the next_cursor of the previous page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     wait: Annotated[
         float, Query(ge=0, le=60, description="seconds to wait for a change (long-poll)")
@@ -118,14 +120,14 @@ async def _stream(request: Request, svc: Services, cursor: int, batch: int) -> A
 async def stream(
     request: Request,
     svc: Svc,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
     batch: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> StreamingResponse:
     """Every change after ``cursor`` (or ``Last-Event-ID``), then each new one as it commits."""
     start = cursor
     if start is None and last_event_id:
-        if not last_event_id.isdigit():
+        if not last_event_id.isdigit() or int(last_event_id) >= 2**63:
             raise HTTPException(422, "Last-Event-ID must be a cursor (digits)")
         start = int(last_event_id)
     start = start or 0

@@ -103,10 +103,12 @@ async def readyz(svc: Svc) -> JSONResponse:
 )
 def metrics(svc: Svc) -> Response:
     """Prometheus metrics: ingest lag, events, suppressions, queues, webhook backlog."""
-    from acctpipe.analytics.metrics import CONTENT_TYPE, build_registry, render
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from acctpipe.analytics.metrics import build_registry, render
 
     registry = build_registry(source=svc.events, engine=svc.engine, queues=svc.queue_sizes)
-    return Response(render(registry), media_type=CONTENT_TYPE)
+    return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get(

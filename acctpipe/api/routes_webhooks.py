@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from acctpipe.api._problems import problems
@@ -32,6 +32,8 @@ router = APIRouter(
     prefix="/v1/webhooks", tags=["webhooks"], dependencies=[Depends(require("admin"))]
 )
 Svc = Annotated[Services, Depends(services)]
+MAX_ID = 2**63 - 1  # the widest id either backend stores
+SubscriptionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class SubscriptionIn(BaseModel):
@@ -169,7 +171,7 @@ class ReplayIn(BaseModel):
     msg_ids: list[str] | None = Field(default=None, max_length=10_000)
     since: datetime | None = None
     until: datetime | None = None
-    subscription_id: int | None = None
+    subscription_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
     @model_validator(mode="after")
     def _something(self) -> ReplayIn:
@@ -229,13 +231,15 @@ def _found(svc: Services, subscription_id: int) -> Subscription:
 
 
 @router.get("/subscriptions/{subscription_id}", responses=problems(404, 422, 503))
-def get_subscription(subscription_id: int, svc: Svc) -> SubscriptionOut:
+def get_subscription(subscription_id: SubscriptionId, svc: Svc) -> SubscriptionOut:
     """One subscription."""
     return SubscriptionOut.of(_found(svc, subscription_id), _now())
 
 
 @router.patch("/subscriptions/{subscription_id}", responses=problems(404, 422, 503))
-def update_subscription(subscription_id: int, body: SubscriptionPatch, svc: Svc) -> SubscriptionOut:
+def update_subscription(
+    subscription_id: SubscriptionId, body: SubscriptionPatch, svc: Svc
+) -> SubscriptionOut:
     """Change a subscription's URL, event types, filter, description or enabled flag."""
     _found(svc, subscription_id)
     try:
@@ -248,7 +252,7 @@ def update_subscription(subscription_id: int, body: SubscriptionPatch, svc: Svc)
 @router.delete(
     "/subscriptions/{subscription_id}", status_code=204, responses=problems(404, 422, 503)
 )
-def delete_subscription(subscription_id: int, svc: Svc) -> Response:
+def delete_subscription(subscription_id: SubscriptionId, svc: Svc) -> Response:
     """Delete a subscription; its pending messages are cancelled."""
     _found(svc, subscription_id)
     _store(svc).delete(subscription_id)
@@ -257,7 +261,7 @@ def delete_subscription(subscription_id: int, svc: Svc) -> Response:
 
 @router.post("/subscriptions/{subscription_id}/rotate-secret", responses=problems(404, 422, 503))
 def rotate_secret(
-    subscription_id: int,
+    subscription_id: SubscriptionId,
     svc: Svc,
     grace_hours: Annotated[float, Query(ge=0, le=24 * 30)] = 24,
 ) -> SecretOut:
@@ -273,11 +277,11 @@ def rotate_secret(
 def messages(
     svc: Svc,
     status: MessageStatus | None = None,
-    subscription_id: int | None = None,
+    subscription_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     event_type: Annotated[str | None, Query(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    after_id: Annotated[int | None, Query(ge=0)] = None,
+    after_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MessagePage:
     """Outbox messages by id (filter by status, e.g. ``dead`` for the dead letters)."""
