@@ -140,12 +140,12 @@ def add(
 ) -> None:
     """Suppress ADDRESS (again: extends the expiry or strengthens the reason, else no-op)."""
     from acctpipe.cli import out
-    from acctpipe.suppress import SuppressionStore
+    from acctpipe.webhooks.wiring import stores_with_webhooks
 
     expires_at = _expiry(expires)
     engine = open_store_engine(database_url)
     try:
-        store = SuppressionStore(engine)
+        store = stores_with_webhooks(engine)[1]
         change = store.add(
             address, scope=scope, reason=reason.value, expires_at=expires_at, detail=detail
         )
@@ -180,11 +180,11 @@ def remove(
 ) -> None:
     """Lift the suppression of ADDRESS in one scope (whatever its reason)."""
     from acctpipe.cli import out
-    from acctpipe.suppress import SuppressionStore
+    from acctpipe.webhooks.wiring import stores_with_webhooks
 
     engine = open_store_engine(database_url)
     try:
-        store = SuppressionStore(engine)
+        store = stores_with_webhooks(engine)[1]
         change = store.remove(address, scope=scope)
         if change is None:
             out.print(
@@ -231,13 +231,13 @@ def check(
     from sqlalchemy.exc import SQLAlchemyError
 
     from acctpipe.cli import err, out
-    from acctpipe.suppress import SuppressionStore
+    from acctpipe.webhooks.wiring import stores_with_webhooks
     from mta.errors import AcctpipeError
 
     try:
         engine = open_store_engine(database_url)
         try:
-            store = SuppressionStore(engine)
+            store = stores_with_webhooks(engine)[1]
             found = store.check(address, sender_domain=sender_domain, lists=lists or ())
             normal = store.normalise(address)
         finally:
@@ -301,7 +301,8 @@ def import_(
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     from acctpipe.cli import out
-    from acctpipe.suppress import SuppressionStore, import_csv
+    from acctpipe.suppress import import_csv
+    from acctpipe.webhooks.wiring import stores_with_webhooks
 
     engine = open_store_engine(database_url)
     try:
@@ -316,7 +317,7 @@ def import_(
         ) as progress:
             task = progress.add_task("import", total=file.stat().st_size)
             report = import_csv(
-                SuppressionStore(engine),
+                stores_with_webhooks(engine)[1],
                 file,
                 format=format_.value,
                 scope=scope,
@@ -372,11 +373,12 @@ def export(
 ) -> None:
     """Write the suppression list as CSV, streamed (any size)."""
     from acctpipe.cli import err
-    from acctpipe.suppress import SuppressionStore, export_csv
+    from acctpipe.suppress import export_csv
+    from acctpipe.webhooks.wiring import stores_with_webhooks
 
     engine = open_store_engine(database_url)
     try:
-        store = SuppressionStore(engine)
+        store = stores_with_webhooks(engine)[1]
         kind: SuppressionReason | None = reason.value if reason else None
         if output is None:
             export_csv(store, sys.stdout, scope=scope, reason=kind)

@@ -32,6 +32,7 @@ from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
 from acctpipe.db.migrate import open_database
 from acctpipe.suppress import SuppressionStore, ThrottleStore
 from acctpipe.webhooks import Outbox, WebhookStore, WebhookWorker, summary_event
+from acctpipe.webhooks.wiring import stores_with_webhooks
 from mta.mgmt import MgmtServer
 
 if TYPE_CHECKING:
@@ -164,14 +165,6 @@ class Node:
             raise RuntimeError("the node is not started")
         return self._server.url
 
-    def _stores(self, engine: Engine) -> tuple[Outbox, SuppressionStore, ThrottleStore]:
-        outbox = Outbox(engine)
-        return (
-            outbox,
-            SuppressionStore(engine, on_changes=outbox.change_hook),
-            ThrottleStore(engine, on_record=outbox.throttle_hook),
-        )
-
     def _events(
         self, suppressions: SuppressionStore, throttles: ThrottleStore
     ) -> EventSource | None:
@@ -239,7 +232,7 @@ class Node:
         """Open the stores, start the tailer, the worker, the summaries and the API."""
         opts = self.options
         self.engine = engine = await asyncio.to_thread(open_database, opts.database_url)
-        self.outbox, suppressions, throttles = self._stores(engine)
+        self.outbox, suppressions, throttles = stores_with_webhooks(engine)
         webhooks = WebhookStore(engine)
         events = await asyncio.to_thread(self._events, suppressions, throttles)
         self.services = Services(
