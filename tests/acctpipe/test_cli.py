@@ -72,7 +72,21 @@ def test_version_and_usage_errors() -> None:
     assert main(["no-such-command"]) == 2
 
 
-@pytest.mark.parametrize("command", ["", "check-config", "config-reference", "demo", "mta"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "",
+        "check-config",
+        "config-reference",
+        "demo",
+        "mta",
+        "serve",
+        "apikey create",
+        "webhook add",
+        "webhook test",
+    ],
+)
 def test_help_output_is_stable(command: str) -> None:
     """`--help` for each command matches its snapshot (users and docs depend on it)."""
-    assert_help_snapshot(command.split(), f"help-{command or 'acctpipe'}.txt")
+    name = command.replace(" ", "-") or "acctpipe"
+    assert_help_snapshot(command.split(), f"help-{name}.txt")
