@@ -414,6 +414,77 @@ def mta(
 
 
 @app.command(
+    "run",
+    epilog=(
+        "Examples:\n\n"
+        "  acctpipe run --config /etc/acctpipe/mta.conf --data-dir /var/lib/acctpipe\n\n"
+        "  acctpipe run -c mta.conf --database-url postgresql://acctpipe@db/acctpipe"
+        " --api-listen 0.0.0.0:8025   # one node of many\n\n"
+        "  acctpipe sql --db acctpipe-data/events.duckdb 'SELECT type, count(*) FROM events"
+        " GROUP BY 1'   # after it stops"
+    ),
+)
+def run(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The PowerMTA-syntax config file.")
+    ],
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir", "-d", help="Spool, accounting files, events.duckdb, state (see README)."
+        ),
+    ] = Path("acctpipe-data"),
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="ACCTPIPE_DATABASE_URL",
+            help="Shared store for many nodes: postgresql://… (default: "
+            "sqlite:///DATA_DIR/acctpipe.sqlite).",
+        ),
+    ] = None,
+    api_listen: Annotated[
+        str, typer.Option("--api-listen", help="HOST:PORT of the HTTP API and dashboard.")
+    ] = "127.0.0.1:8025",
+    policy: Annotated[
+        list[Path] | None,
+        typer.Option("--policy", help="A policy TOML file over the defaults (repeatable)."),
+    ] = None,
+    node: Annotated[
+        str | None, typer.Option("--node", help="This node's name (default: the host name).")
+    ] = None,
+    json_logs: Annotated[
+        bool, typer.Option("--json-logs", help="Log one JSON object per line.")
+    ] = False,
+) -> None:
+    """Run everything in one process: MTA, tailer, policy loop, webhook worker, HTTP API.
+
+    SIGTERM stops accepting mail, finishes in-flight deliveries, ingests the
+    last accounting rows and checkpoints DuckDB, then exits; SIGHUP reloads the
+    MTA config. /readyz reports every component.
+    """
+    import socket
+
+    from acctpipe._cli_run import run_all_in_one
+    from acctpipe.run import RunOptions
+
+    host, _, port = api_listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter("--api-listen wants HOST:PORT, e.g. 127.0.0.1:8025")
+    options = RunOptions(
+        config=config,
+        data_dir=data_dir,
+        database_url=database_url,
+        api_host=host.strip("[]"),
+        api_port=int(port),
+        policy=tuple(policy or ()),
+        node=node or socket.gethostname(),
+    )
+    code = run_all_in_one(options, out, verbose=_State.verbose, json_logs=json_logs)
+    raise typer.Exit(code)
+
+
+@app.command(
     "serve",
     epilog=(
         "Examples:\n\n"
