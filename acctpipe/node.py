@@ -190,12 +190,12 @@ class Node:
             now = datetime.now(UTC)
             due = (now - exported[0]).total_seconds() >= opts.export_every
             if opts.export_dir is not None and due:
-                export_parquet(store, opts.export_dir)
+                export_parquet(store, opts.export_dir, node=opts.node)
                 exported[0] = now
 
         def finally_export() -> None:
             if opts.export_dir is not None:
-                export_parquet(store, opts.export_dir)
+                export_parquet(store, opts.export_dir, node=opts.node)
 
         tailer = Tailer(
             loader,

@@ -18,8 +18,12 @@ __all__ = ["export_parquet"]
 _SELECT = "SELECT *, CAST(timezone('UTC', time_logged) AS DATE) AS day FROM events"
 
 
-def export_parquet(store: Store, out_dir: Path) -> int:
-    """Write ``events`` to ``out_dir/day=YYYY-MM-DD/*.parquet``; return the rows written."""
+def export_parquet(store: Store, out_dir: Path, *, node: str | None = None) -> int:
+    """Write ``events`` to ``out_dir/day=YYYY-MM-DD/*.parquet``; return the rows written.
+
+    With ``node``, every row also carries a ``node`` column naming the node that
+    logged it, so one query can read the exports of many nodes side by side.
+    """
     out_dir = out_dir.resolve()
     staging = out_dir.with_name(out_dir.name + ".tmp")
     old = out_dir.with_name(out_dir.name + ".old")
@@ -30,7 +34,11 @@ def export_parquet(store: Store, out_dir: Path) -> int:
     count = int(row[0]) if row else 0
     target = str(staging).replace("'", "''")
     # COPY takes no parameter for its target; the path's quotes are doubled above.
-    copy = f"COPY ({_SELECT}) TO '{target}' (FORMAT parquet, PARTITION_BY (day))"
+    select = _SELECT
+    if node is not None:
+        name = node.replace("'", "''")  # a literal: COPY takes no parameters
+        select = select.replace(" AS day FROM", f" AS day, '{name}' AS node FROM")
+    copy = f"COPY ({select}) TO '{target}' (FORMAT parquet, PARTITION_BY (day))"
     store.conn.execute(copy)
     if count == 0:
         staging.mkdir(exist_ok=True)
