@@ -7,12 +7,14 @@ complaint recall: never miss a complaint).
 
 from __future__ import annotations
 
+import argparse
 import csv
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks._report import Figure, add_json_argument, write_figures
 from classifiers import classify_message
 
 MAIL = Path(__file__).resolve().parent.parent / "tests" / "data" / "mail"
@@ -20,7 +22,9 @@ MAIL = Path(__file__).resolve().parent.parent / "tests" / "data" / "mail"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print message-kind accuracy and per-class precision/recall over all recipients."""
-    del argv
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.accuracy", description=__doc__)
+    add_json_argument(parser)
+    args = parser.parse_args(argv)
     with (MAIL / "expectations.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     kinds_ok = 0
@@ -47,10 +51,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             fn[t] += 1
     print(f"messages: {len(rows)}, kind right: {kinds_ok} ({kinds_ok / len(rows):.1%})")
     print(f"{'class':<11}{'expected':>9}{'precision':>11}{'recall':>8}")
+    precision: dict[str, float] = {}
+    recall: dict[str, float] = {}
     for cls in sorted({*truth.values()}):
         n = tp[cls] + fn[cls]
-        precision = tp[cls] / (tp[cls] + fp[cls]) if tp[cls] + fp[cls] else 1.0
-        print(f"{cls:<11}{n:>9}{precision:>11.3f}{tp[cls] / n:>8.3f}")
+        precision[cls] = tp[cls] / (tp[cls] + fp[cls]) if tp[cls] + fp[cls] else 1.0
+        recall[cls] = tp[cls] / n
+        print(f"{cls:<11}{n:>9}{precision[cls]:>11.3f}{recall[cls]:>8.3f}")
+    nan = float("nan")
+    figures = [
+        Figure("message kind right", 100 * kinds_ok / len(rows), "%"),
+        Figure("hard precision", 100 * precision.get("hard", nan), "%"),
+        Figure("complaint recall", 100 * recall.get("complaint", nan), "%"),
+    ]
+    write_figures(parser, argv, args.json, figures)
     return 0
 
 

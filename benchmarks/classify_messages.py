@@ -21,6 +21,7 @@ from pathlib import Path
 
 from flufl.bounce import all_failures
 
+from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from classifiers import classify_message
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "mail"
@@ -70,15 +71,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.classify_messages")
     parser.add_argument("--messages", type=int, default=20_000, help="messages per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per side; best is kept")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     print(f"{'set':<22}{'ours msg/s':>12}{'flufl msg/s':>13}{'ratio':>8}{'target':>10}")
-    for label, prefix, target in (("RFC 3464 DSNs", "dsn-", "10000"), ("whole corpus", "", "")):
+    figures = []
+    for label, prefix, target in (("RFC 3464 DSNs", "dsn-", 10_000), ("whole corpus", "", None)):
         messages = _sample(prefix, args.messages)
         ours = _rate(_ours, messages, args.repeat)
         flufl = _rate(_flufl, messages, args.repeat)
-        print(f"{label:<22}{ours:>12,.0f}{flufl:>13,.0f}{ours / flufl:>8.2f}{target:>10}")
+        print(f"{label:<22}{ours:>12,.0f}{flufl:>13,.0f}{ours / flufl:>8.2f}{target or '':>10}")
+        goal = Target(">=", target) if target else None
+        figures.append(
+            Figure(f"classify_message, {label}", ours, "msg/s", "flufl.bounce", flufl, goal)
+        )
     crashes = _flufl_crashes(_sample("", args.messages))
     print(f"flufl.bounce raised an exception on {crashes} distinct corpus messages; ours on none")
+    write_figures(parser, argv, args.json, figures)
     return 0
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import polars as pl
 
+from benchmarks._report import Figure, add_json_argument, write_figures
 from classifiers.reply import classify_diag, default_table
 from classifiers.vector import OUTPUT_COLUMNS, classify_frame
 
@@ -99,7 +100,10 @@ def _scalar_uncached(pairs: Sequence[tuple[str, str]]) -> None:
         classify_diag(diag, status, table=table)
 
 
-def _run(title: str, frame: pl.DataFrame, repeat: int, sample: int, seed: int) -> bool:
+def _run(
+    title: str, label: str, frame: pl.DataFrame, repeat: int, sample: int, seed: int
+) -> Figure | None:
+    """Time the three paths on ``frame`` and print its table; None if the paths disagree."""
     rng = random.Random(seed)
     rows = frame.height
     distinct = frame.unique().height
@@ -128,8 +132,8 @@ def _run(title: str, frame: pl.DataFrame, repeat: int, sample: int, seed: int) -
         verdict = classify_diag(diag, status)
         if (verdict.category, verdict.cls, verdict.rule_id) != row:
             print(f"MISMATCH {diag!r}: vector {row}, scalar {verdict}", file=sys.stderr)
-            return False
-    return True
+            return None
+    return Figure(f"classify_frame, {label}", rows / vector_s, "diags/s", "bare re loop", bare_rate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -142,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="vectorised runs; best is kept")
     parser.add_argument("--sample", type=int, default=5_000, help="items for the Python loops")
     parser.add_argument("--seed", type=int, default=20261125, help="random seed")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
 
     print(
@@ -150,16 +155,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(polars threads: {pl.thread_pool_size()}), vectorised best of {args.repeat}"
     )
     realistic = build_column(args.rows, args.variants, args.seed)
-    ok = _run(
+    realistic_figure = _run(
         f"realistic column ({args.variants} variants per token)",
+        "realistic column",
         realistic,
         args.repeat,
         args.sample,
         args.seed,
     )
     distinct = build_column(args.rows, None, args.seed)
-    ok = _run("every diagnostic distinct", distinct, args.repeat, args.sample, args.seed) and ok
-    return 0 if ok else 1
+    distinct_figure = _run(
+        "every diagnostic distinct", "all distinct", distinct, args.repeat, args.sample, args.seed
+    )
+    figures = [f for f in (realistic_figure, distinct_figure) if f is not None]
+    write_figures(parser, argv, args.json, figures)
+    return 0 if len(figures) == 2 else 1
 
 
 if __name__ == "__main__":

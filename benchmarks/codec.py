@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from acctpipe.synth import write_synthetic_accounting
+from benchmarks._report import Figure, add_json_argument, write_figures
 from mta.acct import Row, read_accounting
 
 
@@ -46,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=200_000, help="records to generate")
     parser.add_argument("--seed", type=int, default=20261125, help="random seed")
     parser.add_argument("--repeat", type=int, default=3, help="runs per reader; best is kept")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="acctpipe-bench-") as tmp:
@@ -63,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         print(f"{name:<28}{rows:>10}{seconds:>10.3f}{rows / seconds:>14,.0f}")
     print(f"ratio ours/polars (throughput): {polars_s / ours_s:.3f}")
+    figure = Figure(
+        "read_accounting", ours_rows / ours_s, "rows/s", "polars.read_csv", polars_rows / polars_s
+    )
+    write_figures(parser, argv, args.json, [figure])
     if ours_rows != polars_rows:
         print(f"row counts differ: ours {ours_rows}, polars {polars_rows}", file=sys.stderr)
         return 1

@@ -32,6 +32,7 @@ from acctpipe.feedback.loop import PolicyLoop
 from acctpipe.ingest import Loader, Tailer
 from acctpipe.store import Store
 from acctpipe.suppress import SuppressionStore, ThrottleStore
+from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from mta.acct.timefmt import format_time
 from mta.config import parse_config_text
 from mta.routing import StaticResolver
@@ -113,14 +114,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run and print the latency distribution."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.feedback_latency")
     parser.add_argument("--rounds", type=int, default=30, help="bounces to time")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="acctpipe-bench-feedback-") as tmp:
         latencies = asyncio.run(run(args.rounds, Path(tmp)))
     latencies.sort()
+    p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"{len(latencies)} hard bounces: row written → refused at RCPT")
-    print(f"p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+    print(f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
           f"max {latencies[-1] * 1000:.0f} ms (target < 2000 ms)")  # fmt: skip
+    figures = [
+        Figure("bounce row → refused at RCPT, p50", p50 * 1000, "ms"),
+        Figure("bounce row → refused at RCPT, max", latencies[-1] * 1000, "ms",
+               target=Target("<", 2000)),
+    ]  # fmt: skip
+    write_figures(parser, argv, args.json, figures)
     return 0 if latencies[-1] < 2.0 else 1
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from acctpipe.synth import write_synthetic_accounting
+from benchmarks._report import Figure, Target, add_json_argument, write_figures
 
 
 def _ours(path: Path, db: Path) -> tuple[float, int]:
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest", description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="records to generate")
     parser.add_argument("--seed", type=int, default=20261125, help="random seed")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="acctpipe-bench-") as tmp:
@@ -70,6 +72,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         print(f"{name:<34}{rows:>10}{seconds:>10.3f}{rows / seconds:>14,.0f}")
     print(f"ratio ours/duckdb (seconds, target <= 2.0): {ours_s / duck_s:.2f}")
+    figure = Figure(
+        "acctpipe ingest, end to end",
+        ours_rows / ours_s,
+        "rows/s",
+        "duckdb read_csv",
+        duck_rows / duck_s,
+        Target(">=", 0.5, of="ratio", note="time ≤ twice DuckDB's"),
+    )
+    write_figures(parser, argv, args.json, [figure])
     if ours_rows != duck_rows:
         print(f"row counts differ: ours {ours_rows}, duckdb {duck_rows}", file=sys.stderr)
         return 1

@@ -31,6 +31,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from mta.config import parse_config_text
 from mta.routing import StaticResolver
 from mta.server import MtaServer
@@ -130,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=20_000, help="messages")
     parser.add_argument("--concurrency", type=int, default=20, help="connections")
     parser.add_argument("--size", type=int, default=10_240, help="bytes per message")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     r = asyncio.run(run(args.count, args.concurrency, args.size))
     print(f"{args.count} messages of {args.size} bytes, {args.concurrency} connections, loopback")
@@ -141,6 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{r['deliver_cpu_ms']:>12.2f}")  # fmt: skip
     print(f"accepted: {r['accept_rate']:,.0f} msg/s (target >= 1,000)")
     print(f"delivery ratio ours/bare: {r['deliver_rate'] / r['bare_rate']:.2f} (target >= 0.5)")
+    bare = "bare aiosmtplib loop"
+    figures = [
+        Figure("accepted (fsync, 250)", r["accept_rate"], "msg/s", bare, r["bare_rate"],
+               Target(">=", 1000)),
+        Figure("delivered to the sink", r["deliver_rate"], "msg/s", bare, r["bare_rate"],
+               Target(">=", 0.5, of="ratio")),
+    ]  # fmt: skip
+    write_figures(parser, argv, args.json, figures)
     return 0 if r["delivered"] == args.count else 1
 
 

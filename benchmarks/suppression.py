@@ -22,6 +22,7 @@ import tracemalloc
 from collections.abc import Sequence
 
 from acctpipe.suppress.address import normalise
+from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from mta.suppression import SuppressionEntry, SuppressionSet
 
 
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.suppression", description=__doc__)
     parser.add_argument("--entries", type=int, default=1_000_000, help="suppressed addresses")
     parser.add_argument("--lookups", type=int, default=500_000, help="lookups to time")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
 
     suppressed = _addresses(args.entries, "s")
@@ -77,6 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{bare_bytes / 1e6:>8.1f}")  # fmt: skip
     print(f"loaded in {load_s:.1f} s; ratio ours/bare (lookups/s): {bare_s / ours_s:.2f}")
     print(f"lookups/s: {n / ours_s:,.0f} (target >= 200,000)")
+    figure = Figure(
+        f"SuppressionSet lookups, {args.entries:,} entries",
+        n / ours_s,
+        "lookups/s",
+        "bare Python set",
+        n / bare_s,
+        Target(">=", 200_000),
+    )
+    write_figures(parser, argv, args.json, [figure])
     return 0 if hits == bare_hits == n // 2 else 1
 
 

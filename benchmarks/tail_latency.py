@@ -23,6 +23,7 @@ from pathlib import Path
 from acctpipe.ingest import Loader, Tailer
 from acctpipe.store import Store
 from acctpipe.synth import synthetic_records
+from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from mta.acct import DEFAULT_HEADER, AccountingEncoder
 
 
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.tail_latency", description=__doc__)
     parser.add_argument("--rate", type=int, default=20_000, help="rows appended per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the writer runs")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="acctpipe-latency-") as tmp:
@@ -96,6 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"latency append → committed: p50 {pct(0.5) * 1000:.0f} ms, "
         f"p99 {pct(0.99) * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms (target p99 < 1000)"
     )
+    at = f"at {args.rate:,} rows/s"
+    figures = [
+        Figure(f"append → committed p50, {at}", pct(0.5) * 1000, "ms"),
+        Figure(f"append → committed p99, {at}", pct(0.99) * 1000, "ms", target=Target("<", 1000)),
+    ]
+    write_figures(parser, argv, args.json, figures)
     return 0 if loader.stats.rows == total else 1
 
 
