@@ -312,6 +312,10 @@ class Node:
             self._halt.set()
             self._tail.tailer.stop()
             await asyncio.to_thread(self._tail.thread.join, 60)
+            if self._tail.thread.is_alive():
+                # Closing DuckDB under a running batch would be worse than leaving it.
+                log.error("the tailer did not stop within 60 s; the event store is left open")
+                self.store = None
         if self.store is not None:
             self.store.close()
         if self.engine is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -27,6 +28,8 @@ from typing import Any, Final
 import duckdb
 
 from acctpipe.analytics.errors import SqlRefusedError
+
+_CTE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 __all__ = ["ALLOWED_TABLE_FUNCTIONS", "DENIED_FUNCTIONS", "Catalog", "check_select"]
 
@@ -279,6 +282,12 @@ class _Walker:
             value = entry.get("value") if isinstance(entry, dict) else None
             if not isinstance(name, str) or not isinstance(value, dict):
                 raise SqlRefusedError("unsupported query construct (CTE)")
+            if not _CTE_NAME.fullmatch(name):
+                # A name like "x.csv" or "/data/*.parquet" is also a file to DuckDB: where
+                # the CTE is not yet bound (a recursive CTE's anchor), it reads the file.
+                raise SqlRefusedError(
+                    f"CTE name {name!r}: use a plain identifier (letters, digits, _)"
+                )
             body = value.get("query_node")
             recursive = isinstance(body, dict) and body.get("type") == "RECURSIVE_CTE_NODE"
             # A CTE sees the ones before it (and itself only when recursive): inside its

@@ -11,20 +11,25 @@ Errors are RFC 9457 problem+json (:mod:`mta._mgmt_problem` builds them)::
     SQL refused, failing or over its time;
     a bad report parameter (InputDataError)    → 400
     rate limit                                 → 429 (Retry-After)
-    event store or MTA unreachable             → 503
+    event store, SQL store or MTA unreachable  → 503
+    anything else (logged with the request id) → 500
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.responses import Response
 
 from mta.errors import InputDataError
 from mta.mgmt import PROBLEM_JSON, Problem, install_problem_handlers, problem_response, status_title
 
 __all__ = ["install", "problem_response", "problems"]
+
+_log = logging.getLogger("acctpipe.api")
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -40,6 +45,15 @@ async def _value_error(_request: Request, exc: Exception) -> Response:
     return problem_response(422, str(exc))
 
 
+async def _database_error(_request: Request, exc: Exception) -> Response:
+    # Connection refused, a restart, a failover: retrying helps. The driver's text can
+    # name hosts and users, so it goes to the log only.
+    _log.warning("SQL store error: %s", exc)
+    return problem_response(
+        503, "the SQL store is unavailable; retry shortly", headers={"Retry-After": "2"}
+    )
+
+
 async def _input_error(_request: Request, exc: Exception) -> Response:
     # The caller's input must change: refused or failing SQL, a bad report parameter.
     return problem_response(400, str(exc))
@@ -50,3 +64,5 @@ def install(app: FastAPI) -> None:
     install_problem_handlers(app)
     app.add_exception_handler(ValueError, _value_error)
     app.add_exception_handler(InputDataError, _input_error)
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(InterfaceError, _database_error)

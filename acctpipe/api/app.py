@@ -15,6 +15,8 @@ Routes (every one but ``/healthz`` and ``/readyz`` needs an API key)::
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import FastAPI
 
 from acctpipe import __version__
@@ -61,6 +63,7 @@ def create_app(services: Services) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.services = services
+    services.query_slots = threading.BoundedSemaphore(services.settings.sql_concurrency)
     app.state.authenticator = Authenticator(
         services.keys, ttl=services.settings.key_cache_seconds, limiter=RateLimiter()
     )

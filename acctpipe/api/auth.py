@@ -26,7 +26,7 @@ from acctpipe.api._ratelimit import RateLimiter
 from acctpipe.api.keys import ApiKey, ApiKeyStore, Scope, allows
 from acctpipe.api.settings import Services
 
-__all__ = ["COOKIE_NAME", "Authenticator", "require", "services"]
+__all__ = ["COOKIE_NAME", "Authenticator", "presented_key", "require", "services"]
 
 COOKIE_NAME: Final = "acctpipe_key"
 _CACHE_LIMIT: Final = 10_000
@@ -66,6 +66,20 @@ class Authenticator:
                     self._cache.clear()
                 self._cache[digest] = (key, now + self.ttl)
         return key
+
+
+def presented_key(request: Request) -> str | None:
+    """The key a request carries: Bearer, X-API-Key, or (GET/HEAD only) the cookie."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    header = request.headers.get("x-api-key")
+    if header:
+        return header
+    if request.method in ("GET", "HEAD"):
+        return request.cookies.get(COOKIE_NAME)
+    return None
 
 
 def services(request: Request) -> Services:

@@ -20,7 +20,6 @@ the way to finish it.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import tempfile
@@ -42,6 +41,8 @@ from acctpipe.suppress import SuppressionStore, import_csv
 __all__ = ["bulk_router"]
 
 _SPOOL_MEMORY: Final = 8 * 1024 * 1024
+MAX_LINE: Final = 64 * 1024  # bytes; no suppression row comes near it
+_TOO_LONG: Final = f"line longer than {MAX_LINE // 1024} KiB"
 _MAX_NOTES: Final = 100
 bulk_router = APIRouter()
 Op = Literal["add", "remove"]
@@ -108,10 +109,22 @@ def _apply(
     t.result.unchanged += len(good) - len(changes)
 
 
-def _lines(body: IO[bytes]) -> Iterator[tuple[int, str]]:
-    text = codecs.getreader("utf-8")(body, "replace")
-    for n, line in enumerate(text, 1):
-        yield n, line.lstrip("\ufeff") if n == 1 else line
+def _lines(body: IO[bytes]) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) per line; None for a line over ``MAX_LINE`` bytes (skipped).
+
+    Reads the binary spool a bounded piece at a time, so a body without a
+    newline never becomes one string.
+    """
+    n = 0
+    while raw := body.readline(MAX_LINE + 1):
+        n += 1
+        if len(raw) > MAX_LINE:
+            while raw and not raw.endswith(b"\n"):  # drop the rest of the long line
+                raw = body.readline(MAX_LINE)
+            yield n, None
+            continue
+        text = raw.decode("utf-8", "replace")
+        yield n, text.lstrip("\ufeff") if n == 1 else text
 
 
 def _ndjson(
@@ -120,6 +133,10 @@ def _ndjson(
     tally, now = _Tally(op, "ndjson"), datetime.now(UTC)
     batch: list[tuple[int, SuppressionDecision]] = []
     for n, line in _lines(body):
+        if line is None:
+            tally.result.rows += 1
+            tally.bad(n, _TOO_LONG)
+            continue
         if not line.strip():
             continue
         tally.result.rows += 1
@@ -147,6 +164,10 @@ def _csv_remove(store: SuppressionStore, body: IO[bytes], scope: str, size: int)
     tally, now = _Tally("remove", "csv"), datetime.now(UTC)
     batch: list[tuple[int, SuppressionDecision]] = []
     for n, line in _lines(body):
+        if line is None:
+            tally.result.rows += 1
+            tally.bad(n, _TOO_LONG)
+            continue
         fields = next(csv.reader([line]), [])
         address = fields[0].strip() if fields else ""
         if not address or address.startswith("#") or (n == 1 and "@" not in address):
@@ -177,7 +198,10 @@ def _csv_add(
     reason: SuppressionReason | None,
     size: int,
 ) -> BulkResult:
-    report = import_csv(store, body, format=fmt, scope=scope, reason=reason, batch=size)
+    try:
+        report = import_csv(store, body, format=fmt, scope=scope, reason=reason, batch=size)
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise ValueError(f"malformed CSV: {exc}") from exc
     notes = [RowNoteOut(line=n.line, message=n.message) for n in report.bad[:_MAX_NOTES]]
     return BulkResult(
         op="add",
@@ -220,9 +244,19 @@ async def bulk(
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("application/x-ndjson", "application/jsonl", "text/csv", "text/plain"):
         raise HTTPException(415, "send application/x-ndjson (one JSON object per line) or text/csv")
+    limit = svc.settings.bulk_max_bytes
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY) as spool:
+        received = 0
         async for chunk in request.stream():
-            spool.write(chunk)
+            received += len(chunk)
+            if received > limit:
+                raise HTTPException(
+                    413, f"body over {limit:,} bytes: split it into several requests"
+                )
+            if received > _SPOOL_MEMORY:  # on disk now: keep file writes off the event loop
+                await run_in_threadpool(spool.write, chunk)
+            else:
+                spool.write(chunk)
         spool.seek(0)
         size = svc.settings.bulk_batch
         store = svc.suppressions

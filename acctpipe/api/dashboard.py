@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final, cast
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -79,6 +79,7 @@ _STATIC: Final[Mapping[str, tuple[str, bool]]] = {
     "charts.js": ("text/javascript; charset=utf-8", True),
 }
 _MAX_FORM: Final = 4096  # bytes of a login form; a key is ~50
+_LOGIN_PER_MINUTE: Final = 30
 _MAX_PAIRS: Final = 200  # (domain, vmta) rows on the page
 _READ: Final = require("read")
 
@@ -327,11 +328,24 @@ async def login_form(svc: Svc) -> HTMLResponse:
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)
 async def login(request: Request, svc: Svc) -> Response:
-    """Check the form's ``key``; on success set the session cookie and go to the dashboard."""
+    """Check the form's ``key``; on success set the session cookie and go to the dashboard.
+
+    Guessing is limited per client address (30 tries a minute), and a form posted
+    from another site is refused (login CSRF would plant the attacker's key).
+    """
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise HTTPException(403, "log in from this server's own login page")
+    client = request.client.host if request.client else "unknown"
+    auth = request.app.state.authenticator
+    wait = auth.limiter.take(f"login:{client}", _LOGIN_PER_MINUTE)
+    if wait > 0:
+        raise HTTPException(
+            429, "too many login attempts; wait a minute", headers={"Retry-After": "60"}
+        )
     body = await request.body()
     form = parse_qs(body[: _MAX_FORM + 1].decode("utf-8", "replace"), max_num_fields=10)
     key = (form.get("key") or [""])[0].strip()
-    auth = request.app.state.authenticator
     if len(body) > _MAX_FORM or not key or await auth.check(key) is None:
         message = "That key is not valid (unknown, revoked or mistyped)."
         return _page("login.html", status=401, node=svc.settings.node, error=message)

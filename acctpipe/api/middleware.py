@@ -1,10 +1,14 @@
-"""Request ids and one structured access-log line per request (pure ASGI).
+"""Request ids, one structured access-log line per request, and a last-resort 500 (pure ASGI).
 
 Every response carries ``X-Request-ID``: the caller's, when it sent a sane one
 (up to 128 characters of ``[A-Za-z0-9._:-]``), else a new one. The access log
 (logger ``acctpipe.api.access``) gets one JSON object per request: time, request
 id, method, path, status, duration, client and the key's public id — never the
 key, the query string (it may hold addresses) or a body.
+
+An exception no handler took is logged with the request id and answered as a
+500 problem+json carrying that id (Starlette's own fallback answers plain text
+from outside this middleware, without the id).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["RequestIdMiddleware", "request_id"]
 
 access_log = logging.getLogger("acctpipe.api.access")
+error_log = logging.getLogger("acctpipe.api")
 _SANE: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 HEADER: Final = b"x-request-id"
 
@@ -55,8 +60,39 @@ class RequestIdMiddleware:
                 message["headers"] = [*headers, (HEADER, rid.encode("latin-1"))]
             await send(message)
 
+        started_response = [False]
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started_response[0] = True
+            await send_with_id(message)
+
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            error_log.exception("request %s failed", rid)
+            if started_response[0]:
+                raise  # too late for a clean answer: let the server close the connection
+            status[0] = 500
+            body = json.dumps(
+                {
+                    "type": "about:blank",
+                    "title": "Internal Server Error",
+                    "status": 500,
+                    "detail": f"an unexpected error; quote request id {rid} when reporting it",
+                }
+            ).encode()
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_id({"type": "http.response.body", "body": body})
         finally:
             if access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")

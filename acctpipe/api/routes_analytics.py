@@ -15,7 +15,8 @@ request if asked.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -105,6 +106,23 @@ def _source(svc: Services) -> EventSource:
     return svc.events
 
 
+@contextmanager
+def _slot(svc: Services) -> Iterator[None]:
+    """Hold one of the query slots, or answer 429: queries share the ingest's DuckDB."""
+    slots = svc.query_slots
+    if slots is not None and not slots.acquire(blocking=False):
+        raise HTTPException(
+            429,
+            f"{svc.settings.sql_concurrency} queries are running already; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    try:
+        yield
+    finally:
+        if slots is not None:
+            slots.release()
+
+
 def _csv(result: QueryResult, name: str) -> StreamingResponse:
     return StreamingResponse(
         to_csv(result),
@@ -121,7 +139,7 @@ def _report_endpoint(report: Report) -> Callable[..., Any]:
     def endpoint(svc: Svc, format: Format = "json", **params: Any) -> Any:
         given = {k: v for k, v in params.items() if v is not None}
         source = _source(svc)
-        with source.connect() as conn:
+        with _slot(svc), source.connect() as conn:
             result = report.run(conn, given, timeout=svc.settings.sql_timeout)
         if format == "csv":
             return _csv(result, report.name)
@@ -223,7 +241,8 @@ def sql(body: SqlIn, svc: Svc, format: Format = "json") -> Any:
     settings = svc.settings
     max_rows = min(body.max_rows or settings.sql_max_rows, settings.sql_max_rows)
     timeout = min(body.timeout or settings.sql_timeout, settings.sql_timeout)
-    result = run_readonly(_source(svc), body.sql, max_rows=max_rows, timeout=timeout)
+    with _slot(svc):
+        result = run_readonly(_source(svc), body.sql, max_rows=max_rows, timeout=timeout)
     if format == "csv":
         return _csv(result, "query")
     return ResultOut(**result.as_dict())

@@ -30,7 +30,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from acctpipe.api._problems import problems
-from acctpipe.api.auth import require, services
+from acctpipe.api.auth import presented_key, require, services
 from acctpipe.api.models import ChangeOut, ChangePage
 from acctpipe.api.settings import Services
 from acctpipe.suppress import Change
@@ -38,6 +38,7 @@ from acctpipe.suppress import Change
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/suppressions", tags=["change feed"])
+_RECHECK = 5.0  # seconds between key checks on an open stream
 Svc = Annotated[Services, Depends(services)]
 
 
@@ -95,8 +96,15 @@ def _event(change: Change) -> str:
 async def _stream(request: Request, svc: Services, cursor: int, batch: int) -> AsyncIterator[str]:
     settings = svc.settings
     yield f": acctpipe change feed after cursor {cursor}\nretry: 2000\n\n"
-    beat = time.monotonic()
+    beat = checked = time.monotonic()
+    token = presented_key(request)
     while not await request.is_disconnected():
+        if time.monotonic() - checked >= _RECHECK:
+            # A stream outlives its first key check: a revoked key must not keep it.
+            checked = time.monotonic()
+            if token is None or await request.app.state.authenticator.check(token) is None:
+                yield "event: error\ndata: the API key was revoked\n\n"
+                return
         found = await _fetch(svc, cursor, batch)
         for change in found:
             yield _event(change)

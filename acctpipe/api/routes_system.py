@@ -8,6 +8,7 @@ need no key, so load balancers and orchestrators can probe them. ``/metrics``,
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from acctpipe.api.settings import Services
 __all__ = ["router", "templates"]
 
 router = APIRouter(tags=["system"])
+_log = logging.getLogger("acctpipe.api")
 Svc = Annotated[Services, Depends(services)]
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -79,7 +81,9 @@ def _check(name: str, check: Any) -> ComponentOut:
     try:
         problem = check()
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure
-        problem = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        # The text may name files, hosts and users: the log gets it, not the (keyless) caller.
+        _log.warning("readiness of %s: %s", name, exc)
+        problem = f"{type(exc).__name__} (details in the server log)"
     ms = round((time.perf_counter() - started) * 1000, 2)
     return ComponentOut(ok=problem is None, detail=problem or "", ms=ms)
 

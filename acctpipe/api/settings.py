@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
@@ -28,11 +29,13 @@ class ApiSettings:
     key_cache_seconds: float = 5.0  # a revoked key stops working within this
     sql_max_rows: int = 10_000
     sql_timeout: float = 10.0
+    sql_concurrency: int = 4  # reports and SQL queries at once; more answer 429
     feed_max_limit: int = 10_000
     feed_max_wait: float = 30.0  # long-poll ceiling, seconds
     feed_poll_interval: float = 0.2  # how often a waiting feed request looks again
     sse_heartbeat: float = 15.0
     bulk_batch: int = 5_000  # suppressions per transaction in a bulk request
+    bulk_max_bytes: int = 1 << 30  # a bulk body over this is refused (413): ~10M rows
     secure_cookies: bool = False  # set the dashboard cookie Secure (behind HTTPS)
     node: str = "acctpipe"
 
@@ -54,3 +57,5 @@ class Services:
     checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     # (queue, vmta, size) of the MTA's queues for /metrics, when an MTA is in-process.
     queue_sizes: Callable[[], list[tuple[str, str, int]]] | None = None
+    # Reports and SQL queries in flight (set by create_app from settings.sql_concurrency).
+    query_slots: threading.BoundedSemaphore | None = None

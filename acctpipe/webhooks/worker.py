@@ -10,7 +10,7 @@ Each :meth:`WebhookWorker.run_once` leases up to ``batch`` due messages (see
   cancelled when reached; re-enable it and replay to resume);
 * **anything else** (other statuses, 3xx included — redirects are never
   followed —, timeouts, connection errors) — retried after the next delay of
-  ``schedule`` ± ``jitter``; after the last one the message is ``dead``.
+  ``schedule``, lengthened by up to ``jitter``; after the last one the message is ``dead``.
 
 :data:`DEFAULT_SCHEDULE` is the Standard Webhooks recommendation: immediately,
 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h — eight attempts over about 27.6 hours.
@@ -214,7 +214,9 @@ class WebhookWorker:
         made = message.attempts + 1
         if made >= len(self.schedule):
             return Outcome("dead", at, duration_ms, status, error)
-        delay = self.schedule[made] * self._random.uniform(1 - self.jitter, 1 + self.jitter)
+        # Jitter only lengthens a delay, so the budget never ends before the schedule's
+        # total (27.6 h by default): a receiver down for a day still gets its mail.
+        delay = self.schedule[made] * self._random.uniform(1, 1 + self.jitter)
         return Outcome("retry", at, duration_ms, status, error, done + delay)
 
 

@@ -179,3 +179,19 @@ async def test_sse_stream_replays_then_follows(server: str, keys: Keys, services
     assert events[-1]["op"] == "remove"
     assert events[-1]["tombstone"] is True
     assert ids == sorted(ids)
+
+
+async def test_sse_stream_ends_when_its_key_is_revoked(
+    server: str, keys: Keys, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An open stream re-checks its key: once revoked, it says so and ends."""
+    from acctpipe.api import routes_changes
+
+    monkeypatch.setattr(routes_changes, "_RECHECK", 0.1)
+    lines: list[str] = []
+    async with httpx.AsyncClient(base_url=server, headers=keys.auth("read"), timeout=10) as http:
+        async with http.stream("GET", "/v1/suppressions/changes/stream") as response:
+            services.keys.revoke(keys.read.split("_")[1])
+            async for line in response.aiter_lines():
+                lines.append(line)
+    assert "event: error" in lines

@@ -1,0 +1,17 @@
+"""Fixtures for the review tests (tests/acctpipe/db and tests/acctpipe/api fixtures)."""
+
+from tests.acctpipe.api.fixtures import (  # noqa: F401 - fixtures are found by name
+    Keys,
+    app,
+    client,
+    keys,
+    services,
+    settings,
+)
+from tests.acctpipe.db.fixtures import (  # noqa: F401 - fixtures are found by name
+    db_url,
+    empty_db_url,
+    engine,
+    postgres_server,
+    postgres_url,
+)
