@@ -32,7 +32,7 @@ from acctpipe.api.models import (
 )
 from acctpipe.api.settings import Services
 from acctpipe.policy.types import SuppressionReason
-from acctpipe.suppress import EXPORT_COLUMNS, Suppression
+from acctpipe.suppress import EXPORT_COLUMNS, Suppression, normalise_domain, normalise_scope
 
 __all__ = ["router"]
 
@@ -151,14 +151,19 @@ def lookup(
     """Whether mail to ``address`` is stopped (global, sender-domain and list scopes)."""
     now = datetime.now(UTC)
     normalised = svc.suppressions.normalise(address)
-    applies = svc.suppressions.check(
-        normalised, sender_domain=sender_domain, lists=list_name or (), now=now
-    )
+    # The same rule as SuppressionStore.check, over the one query that lists them all.
+    scopes = ["global"]
+    if sender_domain:
+        scopes.append(f"domain:{normalise_domain(sender_domain)}")
+    scopes.extend(normalise_scope(f"list:{name}") for name in list_name or ())
+    found = svc.suppressions.get(normalised)
+    live = {s.scope: s for s in found if s.is_active(now)}
+    applies = next((live[scope] for scope in scopes if scope in live), None)
     return LookupOut(
         address=normalised,
         suppressed=applies is not None,
         applies=SuppressionOut.of(applies, now) if applies else None,
-        suppressions=[SuppressionOut.of(s, now) for s in svc.suppressions.get(normalised)],
+        suppressions=[SuppressionOut.of(s, now) for s in found],
     )
 
 

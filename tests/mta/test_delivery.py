@@ -297,4 +297,6 @@ async def test_warmup_caps_the_rate_below_max_msg_rate(tmp_path: Path) -> None:
             status = mta.status().queues[0]
         stats = sim.counters.for_ip("127.0.0.1")
     assert status.msg_rate < 5.01
-    assert stats.max_in_window(1.0) <= 11
+    # A burst of 5 plus 5/s allows 10-11 in any second; a loaded machine can bunch what
+    # the receiver sees by a message or two. Uncapped (1000/s), all 15 land in one second.
+    assert stats.max_in_window(1.0) <= 13

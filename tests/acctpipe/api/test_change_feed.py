@@ -189,9 +189,11 @@ async def test_sse_stream_ends_when_its_key_is_revoked(
 
     monkeypatch.setattr(routes_changes, "_RECHECK", 0.1)
     lines: list[str] = []
-    async with httpx.AsyncClient(base_url=server, headers=keys.auth("read"), timeout=10) as http:
-        async with http.stream("GET", "/v1/suppressions/changes/stream") as response:
-            services.keys.revoke(keys.read.split("_")[1])
-            async for line in response.aiter_lines():
-                lines.append(line)
+    async with (
+        httpx.AsyncClient(base_url=server, headers=keys.auth("read"), timeout=10) as http,
+        http.stream("GET", "/v1/suppressions/changes/stream") as response,
+    ):
+        services.keys.revoke(keys.read.split("_")[1])
+        async for line in response.aiter_lines():
+            lines.append(line)
     assert "event: error" in lines

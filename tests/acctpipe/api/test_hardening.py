@@ -78,6 +78,16 @@ async def test_login_from_another_site_is_refused(client: httpx.AsyncClient, key
     )
     assert response.status_code == 403
     assert "set-cookie" not in response.headers
+    cross = await client.post(
+        "/login",
+        content=f"key={keys.read}",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": "null",
+            "Sec-Fetch-Site": "cross-site",
+        },
+    )
+    assert cross.status_code == 403
 
 
 async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient) -> None:
