@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import httpx
 
-from acctpipe.api import Services
+from acctpipe.api import ApiKeyStore, Services, create_app
+from acctpipe.db import open_database
+from acctpipe.suppress import SuppressionStore, ThrottleStore
 from tests.acctpipe.api.fixtures import Keys
 
 
@@ -165,3 +168,33 @@ async def test_csv_export_round_trips(
     assert len(rows) == 2500
     assert rows[0]["address"] == "e0000@example.com"
     assert rows[0]["reason"] == "complaint"
+
+
+async def test_bulk_takes_100k_rows_in_one_request(tmp_path: Path) -> None:
+    """One NDJSON request of 100,000 suppressions is applied whole (streamed, batched)."""
+    engine = open_database(f"sqlite:///{tmp_path / 'bulk.sqlite'}")
+    try:
+        svc = Services(
+            engine=engine,
+            suppressions=SuppressionStore(engine),
+            throttles=ThrottleStore(engine),
+            keys=ApiKeyStore(engine),
+        )
+        _, key = svc.keys.create("bulk", "write")
+        body = "".join(
+            f'{{"address": "user{i}@example.com", "reason": "hard-bounce"}}\n'
+            for i in range(100_000)
+        ).encode()
+        transport = httpx.ASGITransport(app=create_app(svc))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api.test", timeout=300
+        ) as client:
+            response = await client.post(
+                "/v1/suppressions/bulk",
+                content=body,
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"},
+            )
+        assert response.json()["added"] == 100_000
+        assert svc.suppressions.count() == 100_000
+    finally:
+        engine.dispose()
