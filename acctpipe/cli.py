@@ -119,21 +119,46 @@ def config_reference(
 @app.command(
     epilog=(
         "Examples:\n\n  acctpipe demo\n\n"
-        "  acctpipe demo --data-dir /tmp/acctpipe-demo --rows 200000"
+        "  acctpipe demo --serve   # keep the dashboard up afterwards (Ctrl-C stops)\n\n"
+        "  acctpipe demo --data-dir /tmp/acctpipe-demo --messages 500"
     )
 )
 def demo(
     data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Where the demo writes its files.")
+        Path,
+        typer.Option(
+            "--data-dir",
+            help="Where the demo writes its files (a previous demo's are wiped; "
+            "a directory holding anything else is refused).",
+        ),
     ] = Path("demo-data"),
-    rows: Annotated[
-        int, typer.Option("--rows", min=1, help="Accounting records to generate and read back.")
-    ] = 20_000,
+    messages: Annotated[
+        int, typer.Option("--messages", min=10, help="How many messages the campaign sends.")
+    ] = 3000,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the MTA, API and dashboard running until Ctrl-C.")
+    ] = False,
+    api_listen: Annotated[
+        str,
+        typer.Option(
+            "--api-listen", help="HOST:PORT of the API and dashboard (a free port if taken)."
+        ),
+    ] = "127.0.0.1:8025",
 ) -> None:
-    """Run the demo on the embedded defaults (no network, no services)."""
-    from acctpipe.demo import run_demo
+    """Run the whole loop on loopback and narrate it: no network, no services.
 
-    run_demo(data_dir, rows, out)
+    Simulated gmail-, outlook- and yahoo-like receivers and a blocking one; a
+    campaign injected over STARTTLS; bounces, suppressions, throttle decisions
+    and webhooks as they happen; a summary, and a DuckDB file to query.
+    """
+    from acctpipe._demo_setup import parse_api_listen
+    from acctpipe.demo import DemoOptions, run_demo
+
+    host, port = parse_api_listen(api_listen)
+    options = DemoOptions(
+        data_dir=data_dir, messages=messages, serve=serve, api_host=host, api_port=port
+    )
+    raise typer.Exit(130 if run_demo(options, out).interrupted else 0)
 
 
 RulesOption = Annotated[

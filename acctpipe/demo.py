@@ -1,183 +1,455 @@
-"""``acctpipe demo``: a guided run over what acctpipe does today, with no network.
+"""``acctpipe demo``: the whole loop on loopback, narrated, in under a minute.
 
-It writes the embedded PowerMTA-syntax configuration to the data directory and
-checks it; generates a realistic accounting file with the codec's writer; reads
-it back with the streaming reader (the contract the tailer uses), showing a
-half-written last line held back until it completes; then ingests it into a
-DuckDB file exactly once, classifying every failure. Later releases extend this
-into the full loop (MTA → accounting → DuckDB → suppressions and throttles).
+With no services and no network, the demo
+
+1. prepares its data directory (wiping a previous demo's, refusing anything else),
+   starts four simulated receivers on loopback — gmail-, outlook- and yahoo-like
+   ones and a corporate gateway that blocklists us — and generates a self-signed
+   certificate, a DKIM key and the config (``examples/demo.conf``);
+2. starts ``acctpipe run`` in this process (:class:`~acctpipe.run.Runner`: MTA,
+   tailer → ``events.duckdb``, policy loop, webhook worker, API and dashboard),
+   with an API key and a webhook subscription to a local CRM stand-in that
+   verifies every signature;
+3. injects a campaign over STARTTLS (:mod:`acctpipe._demo_campaign`), has the
+   receivers' feedback loops report a few messages as spam (ARF), and narrates
+   what the loop does as it does it (:mod:`acctpipe._demo_watch`);
+4. once every message has its outcome and the loop has caught up, prints the
+   summary (:mod:`acctpipe._demo_summary`) and where to look next; with
+   ``serve`` it keeps everything running until Ctrl-C, otherwise it stops
+   gracefully so the DuckDB file is checkpointed and can be queried.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import random
+import signal
 import time
-from collections import Counter
-from importlib import resources
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TransferSpeedColumn
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from acctpipe._cli_config import print_summary
-from acctpipe.ingest import Loader
-from acctpipe.store import Store
-from acctpipe.synth import write_synthetic_accounting
-from mta.acct import (
-    RECORD_TYPE_DESCRIPTIONS,
-    AccountingDecoder,
-    MalformedRow,
-    RecordType,
-    Row,
+from acctpipe._demo_campaign import (
+    SENDER,
+    Campaign,
+    InjectStats,
+    build_campaign,
+    inject,
 )
-from mta.config import effective_settings, load_config
+from acctpipe._demo_receiver import WebhookReceiver
+from acctpipe._demo_setup import (
+    DKIM_DOMAIN,
+    DKIM_SELECTOR,
+    DOMAINS,
+    RECEIVER_NOTES,
+    DemoFiles,
+    api_port,
+    demo_profiles,
+    prepare_data_dir,
+    write_files,
+)
+from acctpipe._demo_summary import Totals, print_summary, read_totals
+from acctpipe._demo_watch import Narrator
+from acctpipe.analytics import ReadOnlyFile
+from acctpipe.api import ApiKeyStore, Services
+from acctpipe.db import make_engine
+from acctpipe.feedback.events import last_rowid, load_progress
+from acctpipe.run import Runner, RunOptions
+from acctpipe.sim.profile import IspProfile
+from acctpipe.sim.server import IspSimulator
+from mta.routing import StaticResolver
+from mta.tls import client_context
 
-__all__ = ["run_demo"]
+__all__ = ["DemoOptions", "DemoResult", "run_demo"]
 
-_CHUNK = 1 << 20
+FBL_ADDRESS: Final = "fbl@shop.example"
+_POLL: Final = 0.5  # seconds between two looks at the stores
+_SETTLE_BUDGET: Final = 100.0  # seconds the demo waits for 3,000 messages to settle, at most
 
 
-def run_demo(data_dir: Path, rows: int, out: Console) -> None:
-    """Run the demo in ``data_dir`` with ``rows`` synthetic accounting records."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    out.rule("[bold]1. Configuration (PowerMTA syntax)")
-    conf = data_dir / "acctpipe.conf"
-    conf.write_text(
-        resources.files("acctpipe").joinpath("examples/demo.conf").read_text(encoding="utf-8"),
-        encoding="utf-8",
-    )
-    config = load_config(conf)
-    print_summary(config, out)
-    for domain in ("gmail.com", "outlook.com", "yahoo.com"):
-        eff = effective_settings(config, domain)
-        out.print(
-            f"  {domain:<12} queue [cyan]{eff.queue}[/cyan], max-msg-rate "
-            f"[bold]{eff.settings.max_msg_rate}[/bold] (from {eff.origins['max-msg-rate']}), "
-            f"max-smtp-out {eff.settings.max_smtp_out}",
-            highlight=False,
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """What the demo runs: where, how many messages, and whether it keeps serving."""
+
+    data_dir: Path = Path("demo-data")
+    messages: int = 3000
+    serve: bool = False
+    api_host: str = "127.0.0.1"
+    api_port: int = 8025
+    rate: float = 150.0  # messages per second the campaign tool injects at most
+    seed: int = 2026
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    """What the demo left behind: the files, the dashboard, its key, and the numbers."""
+
+    events_db: Path
+    api_url: str
+    api_key: str
+    totals: Totals
+    elapsed: float
+    interrupted: bool = False  # Ctrl-C before the run settled (the summary is partial)
+
+
+def run_demo(options: DemoOptions, out: Console) -> DemoResult:
+    """Run the demo (blocking); raise on a setup error, return what it left behind."""
+    for noisy in ("mail.log", "uvicorn.error", "uvicorn.access", "watchdog"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return asyncio.run(_Demo(options, out).run())
+
+
+class _Demo:
+    def __init__(self, options: DemoOptions, out: Console) -> None:
+        self.options = options
+        self.out = out
+        self.started = time.monotonic()
+        self.since = datetime.now(UTC)
+        self.sims: dict[str, IspSimulator] = {}
+        self.stop = asyncio.Event()
+        self.injected = InjectStats()
+        self.complaints_sent = 0
+        self.running: Runner | None = None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def say(self, text: str) -> None:
+        self.out.print(
+            f"[dim]{self.elapsed():5.1f}s[/dim]  {text}", highlight=False, soft_wrap=True
         )
 
-    out.rule("[bold]2. Accounting file (PowerMTA CSV)")
-    acct = data_dir / "acct-demo.csv"
-    started = time.perf_counter()
-    size = write_synthetic_accounting(acct, rows)
-    out.print(
-        f"wrote {rows:,} records ({size / 1e6:.1f} MB) to {acct} "
-        f"in {time.perf_counter() - started:.2f}s"
-    )
-    counts, malformed, offset, seconds = _read_back(acct, size, out)
-    _print_counts(counts, malformed, rows, seconds, out)
-    if offset == size:
-        out.print(
-            f"[green]✓[/green] every byte accounted for: last committed offset {offset:,} "
-            "= file size"
+    async def run(self) -> DemoResult:
+        opts, out = self.options, self.out
+        self._signals()
+        out.rule("[bold]acctpipe demo[/bold] — the whole loop on loopback")
+        wiped = prepare_data_dir(opts.data_dir)
+        self.say(
+            f"data directory {escape(str(opts.data_dir))}"
+            + (" (the previous demo's files were wiped)" if wiped else "")
         )
-
-    out.rule("[bold]3. Half-written and malformed lines")
-    _partial_line_demo(acct, out)
-
-    out.rule("[bold]4. Exactly-once ingest into DuckDB, with classification")
-    db = data_dir / "acctpipe.duckdb"
-    _ingest_demo(acct, db, out)
-    out.rule()
-    hints = (
-        f"acctpipe check-config {conf} --domain outlook.com",
-        f"acctpipe sql --db {db} 'SELECT * FROM top_bounce_diagnostics LIMIT 5'",  # noqa: S608
-        "acctpipe rules explain 'smtp;421 4.7.0 [TSS04] Messages from 192.0.2.1 deferred'",
-    )
-    for n, hint in enumerate(hints):
-        out.print(("Try: " if n == 0 else "     ") + hint, markup=False, soft_wrap=True)
-
-
-def _read_back(path: Path, size: int, out: Console) -> tuple[Counter[RecordType], int, int, float]:
-    decoder = AccountingDecoder()
-    counts: Counter[RecordType] = Counter()
-    malformed = 0
-    started = time.perf_counter()
-    columns = (TextColumn("reading"), BarColumn(), TaskProgressColumn(), TransferSpeedColumn())
-    with Progress(*columns, console=out, transient=True) as progress, path.open("rb") as f:
-        task = progress.add_task("read", total=size)
-        while chunk := f.read(_CHUNK):
-            for event in decoder.feed(chunk):
-                if isinstance(event, Row):
-                    counts[event.type] += 1
-                elif isinstance(event, MalformedRow):
-                    malformed += 1
-            progress.update(task, completed=decoder.offset)
-        malformed += sum(isinstance(e, MalformedRow) for e in decoder.close())
-    return counts, malformed, decoder.offset, time.perf_counter() - started
-
-
-def _print_counts(
-    counts: Counter[RecordType], malformed: int, rows: int, seconds: float, out: Console
-) -> None:
-    table = Table(title=f"read back in {seconds:.2f}s ({rows / seconds:,.0f} rows/s)")
-    table.add_column("type")
-    table.add_column("meaning")
-    table.add_column("rows", justify="right")
-    table.add_column("share", justify="right")
-    for kind, n in counts.most_common():
-        table.add_row(kind, RECORD_TYPE_DESCRIPTIONS.get(kind, ""), f"{n:,}", f"{n / rows:.1%}")
-    table.add_row("", "quarantined (malformed)", f"{malformed:,}", "", style="dim")
-    out.print(table)
-
-
-def _partial_line_demo(path: Path, out: Console) -> None:
-    """Show the tailer's contract: an incomplete last record is held back, never guessed."""
-    with path.open("rb") as f:
-        header = f.readline()
-        line = f.readline()
-    half = len(line) // 2
-    decoder = AccountingDecoder()
-    decoder.feed(header)
-    first = decoder.feed(line[:half])
-    out.print(
-        f"fed header + {half} of {len(line)} bytes of a record: {len(first)} row(s) out, "
-        f"{len(decoder.pending)} byte(s) held back, committed offset {decoder.offset}"
-    )
-    rest = decoder.feed(line[half:])
-    rows = [e for e in rest if isinstance(e, Row)]
-    out.print(
-        f"fed the remaining {len(line) - half} bytes: {len(rows)} row(s) out "
-        f"(rcpt {rows[0].fields.get('rcpt') if rows else '?'}), committed offset "
-        f"{decoder.offset}"
-    )
-    bad = b"d,2026-11-25 07:00:00+0000,too,few,columns\r\n"
-    at = decoder.offset
-    for event in decoder.feed(bad + line):
-        if isinstance(event, MalformedRow):
-            out.print(
-                f"a malformed row at offset {event.offset} goes to quarantine: "
-                f"{event.reason}; the next row still parses"
+        profiles = demo_profiles()
+        async with AsyncExitStack() as stack:
+            for domain in DOMAINS:
+                sim = IspSimulator(profiles[domain], keep=5000)
+                self.sims[domain] = await stack.enter_async_context(sim)
+            self._print_receivers(profiles)
+            files = await asyncio.to_thread(
+                write_files, opts.data_dir, {d: ("127.0.0.1", s.port) for d, s in self.sims.items()}
             )
-    out.print(f"  (offsets are exact: the bad row started where the last one ended, {at})")
+            self._print_files(files)
+            receiver = stack.enter_context(WebhookReceiver())
+            runner = await self._start_runner(files)
+            stack.push_async_callback(self._stop_runner)
+            services = runner.node.services
+            assert services is not None
+            key = self._credentials(services, receiver)
+            for sim in self.sims.values():
+                sim.report_to = runner.smtp[0]
+            campaign = build_campaign(opts.messages, seed=opts.seed)
+            narrator = Narrator(out, services, receiver, started=self.started, since=self.since)
+            queued = await self._send(runner, files, campaign, profiles, narrator)
+            interrupted = self.stop.is_set()
+            if interrupted:
+                self.say("[yellow]interrupted: stopping and summarising what happened so far")
+            return await self._finish(
+                runner, services, receiver, narrator, key, queued, interrupted=interrupted
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
 
+    # -- setup -------------------------------------------------------------------------
 
-def _ingest_demo(acct: Path, db: Path, out: Console) -> None:
-    """Ingest the file twice (the second run adds nothing) and show what the store says."""
-    for attempt in (1, 2):
-        store = Store.open(db)
+    def _print_receivers(self, profiles: dict[str, IspProfile]) -> None:
+        table = Table(title="Simulated receivers (one aiosmtpd server each, on loopback)")
+        table.add_column("destination")
+        table.add_column("listens on")
+        table.add_column("behaves like")
+        for domain, sim in self.sims.items():
+            tls = ", STARTTLS" if profiles[domain].starttls else ""
+            table.add_row(domain, f"127.0.0.1:{sim.port}{tls}", RECEIVER_NOTES[domain])
+        self.out.print(table)
+
+    def _shown(self, path: Path) -> Path:
+        """``path`` (absolute, in the data directory) as the user named that directory."""
+        return self.options.data_dir / path.relative_to(self.options.data_dir.resolve())
+
+    def _print_files(self, files: DemoFiles) -> None:
+        config = self._shown(files.config)
+        self.say(f"self-signed certificate for the listener's STARTTLS: {self._shown(files.cert)}")
+        self.say(
+            f"DKIM key (Ed25519) {self._shown(files.dkim_key)}; publish at "
+            f"{DKIM_SELECTOR}._domainkey.{DKIM_DOMAIN}: [dim]{escape(files.dkim_txt[:60])}…[/dim]"
+        )
+        self.say(
+            f"config (PowerMTA syntax) {config} — "
+            f"[dim]acctpipe check-config {config} --domain outlook.example[/dim]"
+        )
+
+    async def _start_runner(self, files: DemoFiles) -> Runner:
+        opts = self.options
+        port = api_port(opts.api_host, opts.api_port)
+        if port != opts.api_port:
+            self.say(f"[yellow]{opts.api_host}:{opts.api_port} is taken: the API takes a free port")
+        options = RunOptions(
+            config=files.config,
+            # Absolute: the MTA resolves its default spool against the data directory
+            # a second time, so a relative one would nest (demo-data/demo-data/spool).
+            data_dir=opts.data_dir.resolve(),
+            api_host=opts.api_host,
+            api_port=port,
+            summary_every=10.0,
+            rescan=0.5,
+            node="demo",
+            resolver=StaticResolver(),  # nothing is ever looked up in DNS: routes only
+        )
+        runner = Runner(options)
+        await runner.start()
+        self.running = runner
+        host, smtp_port = runner.smtp[0]
+        self.say(
+            f"acctpipe run started: MTA on SMTP {host}:{smtp_port}, tailer → "
+            f"{opts.data_dir / 'events.duckdb'}, policy loop, webhook worker, API {runner.api_url}"
+        )
+        return runner
+
+    async def _stop_runner(self) -> None:
+        runner, self.running = self.running, None
+        if runner is None:
+            return
+        self.say(
+            "stopping: the MTA finishes in-flight deliveries, the tailer ingests the last "
+            "rows and checkpoints DuckDB"
+        )
+        await runner.stop()
+
+    def _credentials(self, services: Services, receiver: WebhookReceiver) -> str:
+        _, key = ApiKeyStore(services.engine).create("demo", "admin")
+        assert services.webhooks is not None
+        subscription = services.webhooks.create(
+            receiver.url, ["*"], description="acctpipe demo: a CRM stand-in"
+        )
+        receiver.secret = subscription.secret
+        self.say(f"webhook subscription → {receiver.url} (every event type, Standard Webhooks)")
+        return key
+
+    def _signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop.set)
+
+    # -- the run -----------------------------------------------------------------------
+
+    async def _send(
+        self,
+        runner: Runner,
+        files: DemoFiles,
+        campaign: Campaign,
+        profiles: dict[str, IspProfile],
+        narrator: Narrator,
+    ) -> int:
+        """Inject, complain, narrate; return how many messages are still queued at the end."""
+        opts, mta = self.options, runner.server.mta
+        host, port = runner.smtp[0]
+        # Full mailboxes at receivers that answer 452 stay queued for their next retry
+        # (unless the receiver blocks us before it looks at the mailbox).
+        stuck = sum(
+            1
+            for r in campaign.recipients
+            if r.kind == "full"
+            and profiles[r.domain].replies.mailbox_full.startswith("4")
+            and not profiles[r.domain].blocked_networks
+        )
+        shares = ", ".join(f"{d} {n:,}" for d, n in campaign.by_domain().most_common())
+        self.say(
+            f"campaign: {len(campaign.recipients):,} messages from {SENDER} ({shares}); "
+            f"{campaign.count('unknown'):,} to unknown users, {campaign.count('full'):,} to "
+            f"full mailboxes; injected at up to {opts.rate:g} msg/s over 8 STARTTLS connections"
+        )
+        out = self.out
+        columns = (
+            TextColumn("{task.description:<28}"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[extra]}"),
+            TimeElapsedColumn(),
+        )
+        tls = client_context(cadata=files.cert.read_bytes())
+        total = len(campaign.recipients)
+        budget = _SETTLE_BUDGET * max(1.0, total / 3000)
+        with Progress(*columns, console=out, transient=False) as progress:
+            sent = progress.add_task("campaign tool → MTA", total=total, extra="")
+            done = progress.add_task("final outcomes (d/b records)", total=total - stuck, extra="")
+            injecting = asyncio.create_task(
+                inject(host, port, campaign, tls, self.injected, rate=opts.rate)
+            )
+            complaining = asyncio.create_task(self._complaints(runner, total))
+            deadline = time.monotonic() + budget
+            try:
+                while not self.stop.is_set():
+                    status = mta.status()
+                    totals = status.totals
+                    final = sum(totals.get(k, 0) for k in ("delivered", "bounced", "expired"))
+                    final += totals.get("suppressed", 0)
+                    progress.update(sent, completed=self.injected.accepted + self.injected.refused)
+                    if injecting.done():  # what was refused at RCPT never gets an outcome
+                        progress.update(done, total=self.injected.accepted - stuck)
+                    progress.update(
+                        done,
+                        completed=final,
+                        extra=f"deferred attempts {totals.get('deferred', 0):,}",
+                    )
+                    await asyncio.to_thread(narrator.poll, status.queues)
+                    if _failed(injecting) or _failed(complaining):
+                        break  # raised below
+                    settled = (
+                        injecting.done()
+                        and complaining.done()
+                        and final >= self.injected.accepted - stuck
+                    )
+                    if settled and await asyncio.to_thread(
+                        self._caught_up, runner, final, narrator
+                    ):
+                        break
+                    if time.monotonic() > deadline:
+                        self.say(
+                            f"[yellow]not every message settled within {budget:.0f} s; "
+                            "summarising what happened so far"
+                        )
+                        break
+                    await asyncio.sleep(_POLL)
+            finally:
+                for task in (injecting, complaining):
+                    if not task.done():
+                        task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task  # re-raises what the task failed with
+        await asyncio.to_thread(narrator.poll, final=True)
+        return sum(q.queued for q in mta.status().queues)
+
+    def _caught_up(self, runner: Runner, final: int, narrator: Narrator) -> bool:
+        """The tailer ingested every outcome and complaint, the policy loop acted on them,
+        and the webhook outbox is empty."""
+        services = runner.node.services
+        assert services is not None
+        assert services.events is not None
+        assert services.webhooks is not None
+        with services.events.connect() as conn:
+            row = conn.execute(
+                "SELECT count(*) FILTER (WHERE type IN ('d', 'b')), "
+                "count(*) FILTER (WHERE type = 'f') FROM events"
+            ).fetchone()
+            outcomes, complaints = (int(v) for v in row) if row else (0, 0)
+            progress = load_progress(conn, "policy")
+            acted = progress is not None and progress >= last_rowid(conn)
+        if outcomes < final or complaints < self.complaints_sent or not acted:
+            return False
+        if narrator.seen.complaints < self.complaints_sent:
+            return False
+        return services.webhooks.stats()["pending"] == 0
+
+    async def _complaints(self, runner: Runner, total: int) -> None:
+        """Once half the campaign is delivered, a few recipients report it as spam."""
+        count = min(8, max(2, round(total / 600)))
+        mta = runner.server.mta
+        while mta.status().totals.get("delivered", 0) < total // 2 and not self.injected.done:
+            await asyncio.sleep(_POLL)
+        rng = random.Random(self.options.seed)  # noqa: S311 - test data, not security
+        chosen: set[str] = set()
+        for n in range(count):
+            domain = "outlook.example" if n % 3 == 2 else "yahoo.example"
+            sim = self.sims[domain]
+            candidates = [
+                m
+                for m in sim.messages
+                if m.rcpt_tos
+                and m.rcpt_tos[0] not in chosen
+                and not m.rcpt_tos[0].startswith(("unknown", "full"))
+            ]
+            if not candidates:
+                continue
+            message = rng.choice(candidates)
+            chosen.add(message.rcpt_tos[0])
+            await sim.send_arf(message, FBL_ADDRESS, redact=domain == "yahoo.example")
+            self.complaints_sent += 1
+            self.say(
+                f"{domain}'s feedback loop sends an ARF report to {FBL_ADDRESS}: "
+                f"{escape(message.rcpt_tos[0])} marked the campaign as spam"
+            )
+            await asyncio.sleep(0.3)
+
+    # -- the end -----------------------------------------------------------------------
+
+    async def _finish(
+        self,
+        runner: Runner,
+        services: Services,
+        receiver: WebhookReceiver,
+        narrator: Narrator,
+        key: str,
+        queued: int,
+        *,
+        interrupted: bool,
+    ) -> DemoResult:
+        opts, out = self.options, self.out
+        db = opts.data_dir / "events.duckdb"
+        api_url = runner.api_url
+        serve = opts.serve and not interrupted
+        if serve:
+            assert services.events is not None
+            totals = await asyncio.to_thread(
+                read_totals, services.events, services.engine, receiver, self.since
+            )
+        else:
+            await self._stop_runner()  # DuckDB checkpointed and closed: queryable from now on
+            totals = await asyncio.to_thread(self._read_after_stop, runner, receiver)
+        elapsed = self.elapsed()
+        print_summary(out, totals, self.injected, queued=queued, elapsed=elapsed)
+        self._print_next(db, api_url, key, serving=serve)
+        if serve:
+            self.say(f"[bold]serving[/bold] — dashboard {api_url}/ ; Ctrl-C stops")
+            while not self.stop.is_set():
+                await asyncio.to_thread(narrator.poll)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), 2.0)
+        return DemoResult(db, api_url, key, totals, elapsed, interrupted)
+
+    def _read_after_stop(self, runner: Runner, receiver: WebhookReceiver) -> Totals:
+        engine = make_engine(runner.options.sql_url())
         try:
-            loader = Loader(store)
-            loader.load(acct)
+            events = ReadOnlyFile(runner.options.data_dir / "events.duckdb")
+            return read_totals(events, engine, receiver, self.since)
         finally:
-            store.close()
-        classes = ", ".join(f"{k}={v:,}" for k, v in sorted(loader.stats.classes.items()))
-        out.print(
-            f"run {attempt}: {loader.stats.rows:,} rows committed"
-            + (f" — by class: {classes}" if classes else " (nothing new: never doubles)")
+            engine.dispose()
+
+    def _print_next(self, db: Path, api_url: str, key: str, *, serving: bool) -> None:
+        out, opts = self.out, self.options
+        query = (
+            "SELECT rcpt_domain, type, bounce_class, count(*) AS n FROM events "
+            "GROUP BY ALL ORDER BY rcpt_domain, n DESC"
         )
-    store = Store.open(db, read_only=True)
-    try:
-        columns, rows = store.query(
-            "SELECT bounce_class, bounce_category, bounce_rule, count(*) AS n FROM events "
-            "WHERE type IN ('b', 't') GROUP BY ALL ORDER BY n DESC LIMIT 8"
-        )
-    finally:
-        store.close()
-    table = Table(title=f"failures by class and rule ({db.name})")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
-    out.print(table)
+        out.print(f"[bold]Events[/bold]     {db} (DuckDB; schema in docs/schema.md)")
+        out.print(f"  acctpipe sql --db {db} '{query}'", markup=False, soft_wrap=True)
+        lines = [f"[bold]Dashboard[/bold]  {api_url}/  (log in with the demo key below)"]
+        if not serving:
+            url = f"sqlite:///{opts.data_dir / 'acctpipe.sqlite'}"
+            lines[0] = (
+                f"[bold]Dashboard[/bold]  was at {api_url}/ — run `acctpipe demo --serve` to keep "
+                f"it up, or `acctpipe serve --db {db} --database-url {url}`"
+            )
+        lines.append(f"[bold]API key[/bold]    {key}  (a demo key with the admin scope)")
+        for line in lines:
+            out.print(line, soft_wrap=True, highlight=False)
+
+
+def _failed(task: asyncio.Task[object]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is not None
