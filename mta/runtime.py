@@ -68,7 +68,9 @@ class Mta:
         self.config = config
         self.data_dir = options.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        spool_dir = Path(config.spool) if config.spool else self.data_dir / "spool"
+        # A relative spool directive is relative to the data directory (and so is the
+        # default): joining the default again would nest DATA_DIR/DATA_DIR/spool.
+        spool_dir = Path(config.spool or "spool")
         self.spool = Spool(
             spool_dir if spool_dir.is_absolute() else self.data_dir / spool_dir,
             keep_done=options.keep_done,
