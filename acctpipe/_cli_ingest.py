@@ -91,21 +91,15 @@ class Feedback:
 def _policy_loop(store: Store, feedback: Feedback) -> PolicyLoop:
     from acctpipe.db.migrate import open_database
     from acctpipe.feedback.loop import PolicyLoop
-    from acctpipe.policy.suppression import PolicyText, load_suppression_policy
-    from acctpipe.policy.throttle import load_throttle_rules
     from acctpipe.webhooks.wiring import stores_with_webhooks
-    from mta.config import load_config
 
-    texts = [PolicyText(str(p), p.read_text(encoding="utf-8")) for p in feedback.policy]
-    engine = open_database(feedback.database_url)
-    _, suppressions, throttles = stores_with_webhooks(engine)
-    return PolicyLoop(
+    _, suppressions, throttles = stores_with_webhooks(open_database(feedback.database_url))
+    return PolicyLoop.from_files(
         store.conn,
         suppressions,
         throttles,
-        policy=load_suppression_policy(*texts),
-        rules=load_throttle_rules(*texts),
-        config=load_config(feedback.config) if feedback.config else None,
+        config=feedback.config,
+        policy=feedback.policy,
         backfill=feedback.backfill,
     )
 

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
-import sys
 
 from rich.console import Console
 
+from acctpipe._logs import configure_logging
 from acctpipe.node import Node, NodeOptions
 
 __all__ = ["run_serve"]
-
-
-def _logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("uvicorn.access", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 async def _main(options: NodeOptions, out: Console) -> int:
@@ -45,7 +34,7 @@ async def _main(options: NodeOptions, out: Console) -> int:
     return 0
 
 
-def run_serve(options: NodeOptions, out: Console, *, verbose: bool) -> int:
+def run_serve(options: NodeOptions, out: Console, *, verbose: bool, json_logs: bool = False) -> int:
     """Serve until SIGINT/SIGTERM; return the exit code."""
-    _logging(verbose)
+    configure_logging(verbose, json_logs=json_logs)
     return asyncio.run(_main(options, out))

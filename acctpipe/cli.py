@@ -568,6 +568,9 @@ def serve(
     export_dir: Annotated[
         Path | None, typer.Option("--export-dir", help="Keep a Parquet export of the events here.")
     ] = None,
+    json_logs: Annotated[
+        bool, typer.Option("--json-logs", help="Log one JSON object per line.")
+    ] = False,
 ) -> None:
     """Serve the HTTP API and dashboard, deliver webhooks, and optionally tail accounting files.
 
@@ -593,7 +596,7 @@ def serve(
         webhooks=not no_webhooks,
         summary_every=summary_every,
     )
-    raise typer.Exit(run_serve(options, out, verbose=_State.verbose))
+    raise typer.Exit(run_serve(options, out, verbose=_State.verbose, json_logs=json_logs))
 
 
 @app.command(

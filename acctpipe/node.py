@@ -212,19 +212,14 @@ class Node:
         self, store: Store, suppressions: SuppressionStore, throttles: ThrottleStore
     ) -> PolicyLoop:
         from acctpipe.feedback.loop import PolicyLoop
-        from acctpipe.policy.suppression import PolicyText, load_suppression_policy
-        from acctpipe.policy.throttle import load_throttle_rules
-        from mta.config import load_config
 
         opts = self.options
-        texts = [PolicyText(str(p), p.read_text(encoding="utf-8")) for p in opts.policy]
-        return PolicyLoop(
+        return PolicyLoop.from_files(
             store.conn,
             suppressions,
             throttles,
-            policy=load_suppression_policy(*texts),
-            rules=load_throttle_rules(*texts),
-            config=load_config(opts.config) if opts.config else None,
+            config=opts.config,
+            policy=opts.policy,
             backfill=opts.backfill,
         )
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 from sqlalchemy.exc import SQLAlchemyError
@@ -128,6 +129,33 @@ class PolicyLoop:
                     "feedback loop starts after event %d (older: tail --feedback-backfill)",
                     start,
                 )
+
+    @classmethod
+    def from_files(
+        cls,
+        conn: duckdb.DuckDBPyConnection,
+        suppressions: SuppressionStore,
+        throttles: ThrottleStore,
+        *,
+        config: Path | None = None,
+        policy: Sequence[Path] = (),
+        backfill: bool = False,
+    ) -> PolicyLoop:
+        """A loop with the policy TOML files over the defaults and the MTA config's bounds."""
+        from acctpipe.policy.suppression import PolicyText, load_suppression_policy
+        from acctpipe.policy.throttle import load_throttle_rules
+        from mta.config import load_config
+
+        texts = [PolicyText(str(p), p.read_text(encoding="utf-8")) for p in policy]
+        return cls(
+            conn,
+            suppressions,
+            throttles,
+            policy=load_suppression_policy(*texts),
+            rules=load_throttle_rules(*texts),
+            config=load_config(config) if config else None,
+            backfill=backfill,
+        )
 
     def run_once(self, now: datetime | None = None) -> int:
         """Act on everything committed since the last run; return the events read.

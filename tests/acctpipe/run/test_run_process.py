@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 from pathlib import Path
 
 import aiosmtplib
@@ -54,13 +55,18 @@ async def test_run_delivers_ingests_suppresses_and_stops_cleanly(tmp_path: Path)
                     if await suppressed():
                         break
                     await asyncio.sleep(0.1)
-                assert await send(node.smtp, "unknown-bob@example.com") == {
-                    "unknown-bob@example.com": 550
-                }
+                # The MTA follows the store four times a second: the refusal comes shortly.
+                refused: dict[str, int] = {}
+                for _ in range(100):
+                    refused = await send(node.smtp, "unknown-bob@example.com")
+                    if refused:
+                        break
+                    await asyncio.sleep(0.1)
+                assert refused == {"unknown-bob@example.com": 550}
                 sql = {"sql": "SELECT type, count(*) FROM events GROUP BY 1 ORDER BY 1"}
                 rows = (await api.post("/v1/sql", json=sql)).json()["rows"]
-                assert ["b", 1] in rows
                 assert ["d", 1] in rows
+                assert any(r[0] == "b" for r in rows)
                 queues = (await api.get("/v1/mta/queues")).json()
                 assert queues["total"] >= 1
                 metrics = (await api.get("/metrics")).text
@@ -71,5 +77,7 @@ async def test_run_delivers_ingests_suppresses_and_stops_cleanly(tmp_path: Path)
     assert not (node.data / "node.json").exists()
     with duckdb.connect(str(node.data / "events.duckdb"), read_only=True) as conn:
         (count,) = conn.execute("SELECT count(*) FROM events").fetchone() or (0,)
-    assert count == 2
+    with (node.data / "acct" / "acct.csv").open(newline="", encoding="utf-8") as f:
+        written = sum(1 for _ in csv.DictReader(f))
+    assert count == written  # every accounting row, once: the last ones ingested on stop
     assert list((node.data / "parquet").rglob("*.parquet"))
