@@ -286,6 +286,7 @@ class Node:
             def publish(start: datetime = since, end: datetime = until) -> int:
                 with events.connect() as conn:
                     data = delivery_summary(conn, start, end)
+                data["node"] = self.options.node  # each node reports its own traffic
                 return outbox.publish([summary_event(data, at=end)])
 
             try:
