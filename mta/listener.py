@@ -23,6 +23,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from mta._listener_handler import InboundHandler, authenticate
@@ -81,6 +82,7 @@ class SmtpListener:
         idle_timeout: float = 300,
         default_max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         clock: Callable[[], datetime] = utcnow,
+        base: Path | None = None,
     ) -> None:
         name = hostname or get_config().host_name or socket.gethostname()
         self.listener = listener
@@ -101,6 +103,7 @@ class SmtpListener:
         )
         self._server: asyncio.Server | None = None
         self._stopping: asyncio.Future[None] | None = None
+        self._base = base  # relative tls-certificate/-private-key paths start here
 
     @property
     def hostname(self) -> str:
@@ -111,8 +114,11 @@ class SmtpListener:
         listener = self.listener
         if not (listener.tls_certificate and listener.tls_private_key):
             return None
+        cert, key = Path(listener.tls_certificate), Path(listener.tls_private_key)
+        if self._base is not None:  # like domain-key: relative to the config file
+            cert, key = (p if p.is_absolute() else self._base / p for p in (cert, key))
         try:
-            return server_context(listener.tls_certificate, listener.tls_private_key)
+            return server_context(str(cert), str(key))
         except (OSError, ssl.SSLError) as exc:
             where = listener.where
             raise ConfigError(

@@ -101,6 +101,11 @@ class Mta:
         path = self.options.config_path
         return path.parent if path is not None else None
 
+    @property
+    def config_base(self) -> Path | None:
+        """Where relative key and certificate paths of the config start (its directory)."""
+        return self._config_base()
+
     # -- life cycle ----------------------------------------------------------------------
 
     async def start(self) -> None:

@@ -300,9 +300,11 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
        p.parse_list, origin="acctpipe"),
     _d("require-starttls-before-auth", {_L}, "bool", True, "Offer AUTH only over TLS.",
        parse_bool, origin="acctpipe"),
-    _d("tls-certificate", {_L}, "path", None, "PEM certificate for STARTTLS.", p.parse_string,
+    _d("tls-certificate", {_L}, "path", None,
+       "PEM certificate for STARTTLS (relative: to the config file).", p.parse_string,
        origin="acctpipe"),
-    _d("tls-private-key", {_L}, "path", None, "PEM key for STARTTLS.", p.parse_string,
+    _d("tls-private-key", {_L}, "path", None,
+       "PEM key for STARTTLS (relative: to the config file).", p.parse_string,
        origin="acctpipe"),
     # -- smtp-user ----------------------------------------------------------------------------
     _d("password", {_U}, "secret", None, "The user's password (never printed).", p.parse_string),

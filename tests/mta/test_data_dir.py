@@ -8,6 +8,8 @@ import pytest
 
 from mta.config import parse_config_text
 from mta.runtime import Mta, MtaOptions
+from mta.server import MtaServer
+from mta.tls import make_self_signed
 
 
 @pytest.mark.parametrize("spool", ["", "spool custom\n"])
@@ -20,3 +22,28 @@ def test_relative_data_dir_holds_the_spool_once(
     expected = "custom" if spool else "spool"
     assert mta.spool.root.resolve() == (tmp_path / "data" / expected).resolve()
     assert not (tmp_path / "data" / "data").exists()
+
+
+async def test_relative_tls_paths_start_at_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tls-certificate tls/cert.pem` is found beside the config, whatever the cwd."""
+    conf_dir = tmp_path / "etc"
+    make_self_signed("mta.test").write(conf_dir / "tls" / "cert.pem", conf_dir / "tls" / "key.pem")
+    config = conf_dir / "mta.conf"
+    config.write_text(
+        "<smtp-listener 127.0.0.1:0>\n"
+        "    tls-certificate tls/cert.pem\n"
+        "    tls-private-key tls/key.pem\n"
+        "</smtp-listener>\n",
+        encoding="utf-8",
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    server = MtaServer.from_file(config, data_dir=tmp_path / "data")
+    await server.start()
+    try:
+        assert server.listeners[0].port > 0
+    finally:
+        await server.stop()
