@@ -16,10 +16,11 @@ __all__ = ["run_all_in_one"]
 async def _main(options: RunOptions, out: Console) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    runner = Runner(options)
-    await runner.start()
+    # Signals first: a SIGTERM during start-up stops cleanly once start-up is done.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    runner = Runner(options)
+    await runner.start()
     loop.add_signal_handler(signal.SIGHUP, runner.server.reload)
     smtp = ", ".join(f"{h}:{p}" for h, p in runner.smtp) or "none"
     out.print(f"acctpipe running: API {runner.api_url}  SMTP {smtp}  data {options.data_dir}")

@@ -88,6 +88,13 @@ def prepare_data_dir(data_dir: Path) -> bool:
     """
     if data_dir.exists() and not data_dir.is_dir():
         raise DemoDirError(f"--data-dir {data_dir} exists and is not a directory")
+    where = data_dir.resolve()
+    if where in (Path.cwd().resolve(), Path.home().resolve(), Path(where.anchor)):
+        # The demo wipes its directory on the next run: never one a person works in.
+        raise DemoDirError(
+            f"--data-dir {data_dir} is the current, home or root directory; "
+            "give the demo a directory of its own (default: demo-data)"
+        )
     data_dir.mkdir(parents=True, exist_ok=True)
     entries = list(data_dir.iterdir())
     if not entries:

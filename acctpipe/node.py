@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["Node", "NodeOptions", "delivery_summary"]
 
 log = logging.getLogger("acctpipe.node")
+_SUMMARY = "delivery-summary"  # its progress row in the event store
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +77,15 @@ class NodeOptions:
 
 
 def delivery_summary(
-    conn: duckdb.DuckDBPyConnection, since: datetime, until: datetime
+    conn: duckdb.DuckDBPyConnection, after_rowid: int, upto_rowid: int
 ) -> dict[str, Any]:
-    """Deliveries, bounces, deferrals and complaints per (domain, vmta) in [since, until)."""
+    """Deliveries, bounces, deferrals and complaints per (domain, vmta) of the events
+    ingested after ``after_rowid`` up to ``upto_rowid`` (rowids: the order of ingestion).
+
+    Windows by ingestion, not by ``time_logged``: a row logged while acctpipe was
+    down, or ingested just after a period closed, lands in the next summary
+    instead of in none. ``since``/``until`` give the rows' logged-time span.
+    """
     rows = conn.execute(
         """
         SELECT rcpt_domain, vmta,
@@ -89,26 +96,39 @@ def delivery_summary(
                count(*) FILTER (WHERE type IN ('t', 'tq')) AS deferred,
                count(*) FILTER (WHERE type = 'f') AS complaints
         FROM events
-        WHERE time_logged >= ? AND time_logged < ? AND rcpt_domain IS NOT NULL
+        WHERE rowid > ? AND rowid <= ? AND rcpt_domain IS NOT NULL
         GROUP BY ALL
         ORDER BY delivered + bounced + deferred DESC, rcpt_domain, vmta
         LIMIT 200
         """,
-        [since, until],
+        [after_rowid, upto_rowid],
     ).fetchall()
+    span = conn.execute(
+        "SELECT min(time_logged), max(time_logged), count(*) FROM events"
+        " WHERE rowid > ? AND rowid <= ?",
+        [after_rowid, upto_rowid],
+    ).fetchone()
     keys = ("domain", "vmta", "delivered", "bounced", "hard_bounced", "deferred", "complaints")
     groups = [dict(zip(keys, row, strict=True)) for row in rows]
     totals = {k: sum(int(g[k]) for g in groups) for k in keys[2:]}
+    first, last, count = span if span else (None, None, 0)
     return {
-        "since": since.isoformat(),
-        "until": until.isoformat(),
+        "since": first.isoformat() if first else None,
+        "until": last.isoformat() if last else None,
+        "events": int(count or 0),
         "totals": totals,
         "groups": groups,
     }
 
 
 class _TailThread:
-    """The tailer (and the feedback loop after each pass) in a thread of its own."""
+    """The tailer (and the feedback loop after each pass) in a thread of its own.
+
+    An unexpected error does not end ingestion: it is logged, reported by the
+    health check, and the tailer starts again after a pause (doubling, up to a
+    minute) until a pass succeeds. On stop, one final pass ingests what the MTA
+    wrote while it shut down, then ``after`` runs (the last export).
+    """
 
     def __init__(self, tailer: Tailer, after: Callable[[], None]) -> None:
         self.tailer = tailer
@@ -117,16 +137,29 @@ class _TailThread:
         self.thread = threading.Thread(target=self._run, name="acctpipe-tailer", daemon=True)
 
     def _run(self) -> None:
+        pause = 1.0
+        while not self.tailer.stopping.is_set():
+            try:
+                self.tailer.run()
+            except Exception as exc:  # logged, reported by health(), and retried
+                self.error = exc
+                log.exception("the tailer failed; starting again in %.0f s", pause)
+                self.tailer.stopping.wait(pause)
+                pause = min(pause * 2, 60.0)
         try:
-            self.tailer.run()
+            self.tailer.final_pass()
             self.after()
-        except BaseException as exc:  # reported by the health check and on stop
-            self.error = exc
-            log.exception("the tailer stopped")
+        except Exception:
+            log.exception("the final ingest pass failed; the rows wait for the next start")
+
+    def passed(self) -> None:
+        """A pass finished: the tailer is healthy again."""
+        self.error = None
 
     def health(self) -> str | None:
+        """None when healthy, else what is wrong."""
         if self.error is not None:
-            return f"the tailer stopped: {self.error}"
+            return f"the tailer failed and is retrying: {self.error}"
         if not self.thread.is_alive() and not self.tailer.stopping.is_set():
             return "the tailer is not running"
         return None
@@ -179,6 +212,13 @@ class Node:
         from acctpipe.store import Store, export_parquet
 
         self.store = store = Store.open(opts.db)
+        if opts.summary_every > 0:
+            # Summaries count what is ingested from here on (before the tailer starts,
+            # so the rows waiting in the files now are in the first one).
+            from acctpipe.feedback.events import last_rowid, load_progress, save_progress
+
+            if load_progress(store.conn, _SUMMARY) is None:
+                save_progress(store.conn, _SUMMARY, last_rowid(store.conn))
         self.loop = self._policy_loop(store, suppressions, throttles)
         self._halt = threading.Event()
         loader = Loader(store, batch_rows=opts.batch_rows, stop=self._halt)
@@ -186,12 +226,21 @@ class Node:
 
         def after_pass() -> None:
             if self.loop is not None:
-                self.loop.run_once()
+                self.loop.run_once()  # logs and retries database errors itself
             now = datetime.now(UTC)
             due = (now - exported[0]).total_seconds() >= opts.export_every
             if opts.export_dir is not None and due:
-                export_parquet(store, opts.export_dir, node=opts.node)
                 exported[0] = now
+                try:
+                    export_parquet(store, opts.export_dir, node=opts.node)
+                except Exception:  # an export is a copy: never let it stop ingestion
+                    log.exception(
+                        "Parquet export to %s failed; next try in %.0f s",
+                        opts.export_dir,
+                        opts.export_every,
+                    )
+            if self._tail is not None:
+                self._tail.passed()
 
         def finally_export() -> None:
             if opts.export_dir is not None:
@@ -273,28 +322,49 @@ class Node:
         self._checks["webhooks"] = health
 
     async def _summaries(self, events: EventSource) -> None:
+        from acctpipe.analytics.source import SharedStore
+        from acctpipe.feedback.events import last_rowid, load_progress, save_progress
+
         assert self.outbox is not None
         outbox = self.outbox
-        since = datetime.now(UTC)
+        writable = isinstance(events, SharedStore)  # else the cursor lives in memory only
+
+        def start() -> int:
+            with events.connect() as conn:
+                found = load_progress(conn, _SUMMARY)
+                if found is None:  # the first run starts now, not with all of history
+                    found = last_rowid(conn)
+                    if writable:
+                        save_progress(conn, _SUMMARY, found)
+            return found
+
+        def publish(after: int) -> int:
+            with events.connect() as conn:
+                upto = last_rowid(conn)
+                if upto <= after:
+                    return after  # no traffic: no summary
+                data = delivery_summary(conn, after, upto)
+                data["node"] = self.options.node  # each node reports its own traffic
+                outbox.publish([summary_event(data)])
+                if writable:  # a crash between the two repeats a summary, never loses one
+                    save_progress(conn, _SUMMARY, upto)
+            return upto
+
+        cursor: int | None = None
         while not self._stop.is_set():
+            try:
+                if cursor is None:
+                    cursor = await asyncio.to_thread(start)
+            except Exception:
+                log.exception("delivery summary: cannot read the event store")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.options.summary_every)
-            if self._stop.is_set():
-                return
-            until = datetime.now(UTC)
-
-            def publish(start: datetime = since, end: datetime = until) -> int:
-                with events.connect() as conn:
-                    data = delivery_summary(conn, start, end)
-                data["node"] = self.options.node  # each node reports its own traffic
-                return outbox.publish([summary_event(data, at=end)])
-
+            if self._stop.is_set() or cursor is None:
+                continue
             try:
-                await asyncio.to_thread(publish)
+                cursor = await asyncio.to_thread(publish, cursor)
             except Exception:  # a locked or missing event store: try again next time
                 log.exception("delivery summary failed")
-                continue
-            since = until
 
     async def stop(self) -> None:
         """Stop the API, the worker and the tailer (finishing its batch), then close."""
@@ -305,9 +375,11 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 15)
         if self._tail is not None:
-            self._halt.set()
-            self._tail.tailer.stop()
+            self._tail.tailer.stop()  # finishes the file in hand, then a final pass
             await asyncio.to_thread(self._tail.thread.join, 60)
+            if self._tail.thread.is_alive():
+                self._halt.set()  # cut the load short between batches
+                await asyncio.to_thread(self._tail.thread.join, 10)
             if self._tail.thread.is_alive():
                 # Closing DuckDB under a running batch would be worse than leaving it.
                 log.error("the tailer did not stop within 60 s; the event store is left open")

@@ -80,7 +80,8 @@ def accounting_dirs(config: Config, data_dir: Path) -> tuple[Path, ...]:
         path = Path(where)
         found.append((path if path.is_absolute() else data_dir / path).parent)
         if move_to:
-            found.append(Path(move_to))
+            folder = Path(move_to)
+            found.append(folder if folder.is_absolute() else data_dir / folder)
     unique: list[Path] = []
     for d in found:
         if d not in unique:

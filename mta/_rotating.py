@@ -90,7 +90,7 @@ class RotatingFile:
             self._stream = None
         if not self.path.exists() or self.path.stat().st_size == 0:
             return None
-        folder = Path(self.move_to) if self.move_to else self.path.parent
+        folder = Path(self.move_to) if self.move_to else self.path.parent  # see resolve_move_to
         folder.mkdir(parents=True, exist_ok=True)
         stamp = self._clock().strftime("%Y-%m-%d-%H%M%S")
         target = folder / f"{self.path.stem}-{stamp}{self.path.suffix}"
@@ -107,3 +107,12 @@ class RotatingFile:
             self.flush(fsync=True)
             self._stream.close()
             self._stream = None
+
+
+def resolve_move_to(base: Path, move_to: str | None) -> str | None:
+    """``move-to`` as the file writer uses it: a relative folder is under ``base``
+    (the data directory, like the file's own path), never under the working directory."""
+    if not move_to:
+        return None
+    folder = Path(move_to)
+    return str(folder if folder.is_absolute() else base / folder)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from mta._rotating import Clock, RotatingFile
+from mta._rotating import Clock, RotatingFile, resolve_move_to
 from mta.acct import DEFAULT_FIELDS, FEEDBACK_FIELDS, AccountingEncoder, union_fields
 from mta.config.model import AcctFile
 
@@ -53,7 +53,7 @@ class AccountingFile:
             self._encoder.header(),
             max_size=spec.max_size,
             move_interval=spec.move_interval,
-            move_to=spec.move_to,
+            move_to=resolve_move_to(base, spec.move_to),
             clock=clock,
         )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final, Literal
 
-from mta._rotating import Clock, RotatingFile
+from mta._rotating import Clock, RotatingFile, resolve_move_to
 from mta.acct.rejectlog import RejectRecord, encode_reject, encode_reject_header
 from mta.config.model import RejectLog
 
@@ -39,7 +39,7 @@ class RejectLogFile:
             encode_reject_header(),
             max_size=spec.max_size,
             move_interval=spec.move_interval,
-            move_to=spec.move_to,
+            move_to=resolve_move_to(base, spec.move_to),
             clock=clock,
         )
 

@@ -85,7 +85,13 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     # keep a generic plan made while the table was small: a sequential scan that an
     # import filling the table goes on paying for (measured on a 100k-row import:
     # 7x slower to import, 50x slower to re-import).
-    connect_args: dict[str, Any] = {"prepare_threshold": None}
+    # A server that stops answering must fail a request, not hang it (and the tailer,
+    # the readiness probe and shutdown behind it): 5 s to connect, 30 s per statement.
+    connect_args: dict[str, Any] = {
+        "prepare_threshold": None,
+        "connect_timeout": 5,
+        "options": "-c statement_timeout=30000",
+    }
     connect_args.update(kwargs.pop("connect_args", {}))
     return create_engine(parsed, connect_args=connect_args, **kwargs)
 

@@ -93,3 +93,15 @@ class Tailer:
         finally:
             observer.stop()
             observer.join()
+
+    def final_pass(self) -> None:
+        """After :meth:`run` returned: ingest what was appended meanwhile, one last time.
+
+        A stop ends the loop between passes; the rows an MTA wrote while shutting
+        down would otherwise wait for the next start.
+        """
+        self.stopping.clear()
+        try:
+            self.run_pass()
+        finally:
+            self.stopping.set()

@@ -144,3 +144,15 @@ def test_cli_refuses_a_foreign_data_dir_and_a_remote_api_address(
     with pytest.raises(ConfigError, match="expected HOST:PORT"):
         parse_api_listen("8025")
     assert parse_api_listen("[::1]:0") == ("::1", 0)
+
+
+def test_the_current_and_home_directories_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo never takes the directory a person works in: not `.`, not the home dir."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DemoDirError, match="directory of its own"):
+        prepare_data_dir(Path("."))
+    with pytest.raises(DemoDirError, match="directory of its own"):
+        prepare_data_dir(Path.home())
+    assert not (tmp_path / MARKER).exists()

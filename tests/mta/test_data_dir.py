@@ -47,3 +47,17 @@ async def test_relative_tls_paths_start_at_the_config_file(
         assert server.listeners[0].port > 0
     finally:
         await server.stop()
+
+
+def test_relative_move_to_is_under_the_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rotated accounting file moves to DATA_DIR/<move-to>, not to the working directory."""
+    monkeypatch.chdir(tmp_path)
+    config = parse_config_text("<acct-file acct/acct.csv>\n    move-to acct/old\n</acct-file>\n")
+    mta = Mta(config, MtaOptions(tmp_path / "data"))
+    acct = mta.acct_files[0]
+    acct.write({"type": "d", "rcpt": "a@example.com"})
+    acct.rotate()
+    moved = list((tmp_path / "data" / "acct" / "old").glob("*.csv"))
+    assert len(moved) == 1
