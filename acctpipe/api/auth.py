@@ -78,7 +78,7 @@ def presented_key(request: Request) -> str | None:
     if header:
         return header
     if request.method in ("GET", "HEAD"):
-        return request.cookies.get(COOKIE_NAME)
+        return request.cookies.get(COOKIE_NAME) or None
     return None
 
 

@@ -37,7 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from acctpipe.analytics.errors import EventsUnavailableError, SqlError
 from acctpipe.analytics.reports import REPORTS
 from acctpipe.api._problems import problems
-from acctpipe.api.auth import COOKIE_NAME, require, services
+from acctpipe.api.auth import COOKIE_NAME, presented_key, require, services
 from acctpipe.api.keys import ApiKey
 from acctpipe.api.routes_system import templates
 from acctpipe.api.routes_webhooks import BacklogOut
@@ -232,22 +232,9 @@ def dashboard_data(svc: Svc) -> DashboardOut:
 # -- the pages ------------------------------------------------------------------------------
 
 
-def _presented(request: Request) -> str | None:
-    """The key on ``request``: a header, else (GET/HEAD only) the session cookie."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    if request.headers.get("x-api-key"):
-        return request.headers["x-api-key"]
-    if request.method in ("GET", "HEAD"):
-        return request.cookies.get(COOKIE_NAME) or None
-    return None
-
-
 async def _viewer(request: Request) -> ApiKey | None:
     """The read key of ``request``, or None when it has no valid one (429 still raises)."""
-    token = _presented(request)
+    token = presented_key(request)
     if token is None:
         return None
     try:
@@ -394,7 +381,7 @@ async def static(name: str, request: Request) -> Response:
         raise HTTPException(404, f"no static file {name!r}")
     media_type, needs_key = found
     if needs_key:
-        await _READ(request, None, _presented(request), None)  # 401/429 as problem+json
+        await _READ(request, None, presented_key(request), None)  # 401/429 as problem+json
     content = await run_in_threadpool((_STATIC_DIR / name).read_bytes)
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
     return Response(content, media_type=media_type, headers=headers)

@@ -32,7 +32,11 @@ from acctpipe.api.models import (
 )
 from acctpipe.api.settings import Services
 from acctpipe.policy.types import SuppressionReason
-from acctpipe.suppress import EXPORT_COLUMNS, Suppression, normalise_domain, normalise_scope
+from acctpipe.suppress import (
+    EXPORT_COLUMNS,
+    Suppression,
+    export_row,
+)
 
 __all__ = ["router"]
 
@@ -92,17 +96,7 @@ def _csv_rows(svc: Services, scope: str | None, reason: SuppressionReason | None
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for n, s in enumerate(svc.suppressions.iter_all(5000, scope=scope, reason=reason), 1):
-        writer.writerow(
-            [
-                s.address,
-                s.scope,
-                s.reason,
-                s.detail,
-                s.created_at.isoformat(),
-                s.updated_at.isoformat(),
-                s.expires_at.isoformat() if s.expires_at else "",
-            ]
-        )
+        writer.writerow(export_row(s))
         if n % 1000 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -151,14 +145,9 @@ def lookup(
     """Whether mail to ``address`` is stopped (global, sender-domain and list scopes)."""
     now = datetime.now(UTC)
     normalised = svc.suppressions.normalise(address)
-    # The same rule as SuppressionStore.check, over the one query that lists them all.
-    scopes = ["global"]
-    if sender_domain:
-        scopes.append(f"domain:{normalise_domain(sender_domain)}")
-    scopes.extend(normalise_scope(f"list:{name}") for name in list_name or ())
-    found = svc.suppressions.get(normalised)
-    live = {s.scope: s for s in found if s.is_active(now)}
-    applies = next((live[scope] for scope in scopes if scope in live), None)
+    found, applies = svc.suppressions.lookup(
+        normalised, sender_domain=sender_domain, lists=list_name or (), now=now
+    )
     return LookupOut(
         address=normalised,
         suppressed=applies is not None,

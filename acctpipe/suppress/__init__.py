@@ -16,6 +16,7 @@ from acctpipe.suppress.csvio import (
     RowNote,
     detect_format,
     export_csv,
+    export_row,
     import_csv,
 )
 from acctpipe.suppress.model import TOMBSTONES, Change, ChangeOp, Suppression
@@ -37,6 +38,7 @@ __all__ = [
     "ThrottleStore",
     "detect_format",
     "export_csv",
+    "export_row",
     "import_csv",
     "normalise_address",
     "normalise_domain",

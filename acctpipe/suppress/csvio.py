@@ -33,6 +33,7 @@ from acctpipe.suppress._formats import (
     header_key,
 )
 from acctpipe.suppress.address import normalise_scope
+from acctpipe.suppress.model import Suppression
 from acctpipe.suppress.store import SuppressionStore
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "RowNote",
     "detect_format",
     "export_csv",
+    "export_row",
     "import_csv",
 ]
 
@@ -289,16 +291,19 @@ def export_csv(
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for s in store.iter_all(batch, scope=scope, reason=reason):
-        writer.writerow(
-            [
-                s.address,
-                s.scope,
-                s.reason,
-                s.detail,
-                _iso(s.created_at),
-                _iso(s.updated_at),
-                _iso(s.expires_at),
-            ]
-        )
+        writer.writerow(export_row(s))
         count += 1
     return count
+
+
+def export_row(s: Suppression) -> list[str]:
+    """One suppression as a row of the export (the columns of :data:`EXPORT_COLUMNS`)."""
+    return [
+        s.address,
+        s.scope,
+        s.reason,
+        s.detail,
+        _iso(s.created_at),
+        _iso(s.updated_at),
+        _iso(s.expires_at),
+    ]

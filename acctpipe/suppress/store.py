@@ -317,19 +317,28 @@ class SuppressionStore:
         The first that applies, in that order, is returned; expired ones
         (``expires_at <= now``) do not count even before :meth:`expire` runs.
         """
+        return self.lookup(address, sender_domain=sender_domain, lists=lists, now=now)[1]
+
+    def lookup(
+        self,
+        address: str,
+        *,
+        sender_domain: str | None = None,
+        lists: Sequence[str] = (),
+        now: datetime | None = None,
+    ) -> tuple[list[Suppression], Suppression | None]:
+        """Every suppression of ``address`` (by scope) and the one that applies, in one query.
+
+        Which one applies follows :meth:`check`.
+        """
         scopes = ["global"]
         if sender_domain:
             scopes.append(f"domain:{normalise_domain(sender_domain)}")
         scopes.extend(normalise_scope(f"list:{name}") for name in lists)
         when = now or self._clock()
-        query = select(suppressions).where(
-            _S.address == self.normalise(address),
-            _S.scope.in_(scopes),
-            (_S.expires_at.is_(None)) | (_S.expires_at > when),
-        )
-        with self.engine.connect() as conn:
-            found = {row.scope: _suppression(row) for row in conn.execute(query)}
-        return next((found[s] for s in scopes if s in found), None)
+        found = self.get(address)
+        live = {s.scope: s for s in found if s.is_active(when)}
+        return found, next((live[scope] for scope in scopes if scope in live), None)
 
     def get(self, address: str) -> list[Suppression]:
         """Every suppression of ``address`` (any scope, expired or not), by scope."""
