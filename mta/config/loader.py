@@ -23,7 +23,13 @@ from mta.config._tree import build_tree
 from mta.config.model import Config, RuleFile
 from mta.errors import ConfigError, InvalidConfigError
 
-__all__ = ["MAX_FILE_BYTES", "MAX_TOTAL_BYTES", "load_config", "parse_config_text"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_TOTAL_BYTES",
+    "load_config",
+    "parse_config_text",
+    "read_regular_file",
+]
 
 Reader = Callable[[str], str]
 _MAX_INCLUDE_DEPTH = 16
@@ -35,30 +41,41 @@ _MAX_GLOB_FILES = 256
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
 
 
-def _read_file(path: str) -> str:
-    """Read a configuration file: a regular file of at most ``MAX_FILE_BYTES`` of UTF-8 text.
+def read_regular_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes (else ValueError).
 
     Opened without blocking and checked with ``fstat`` on what is open, so a FIFO,
     a device (``/dev/zero``), a directory or a huge file is refused before a byte is
-    read, and a file swapped after a check cannot slip past it.
+    read, and a file swapped after a check cannot slip past it. Every file the
+    configuration names (includes, rule files, DKIM keys) is read this way.
     """
     fd = os.open(path, _OPEN_FLAGS)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ValueError("not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise ValueError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
+        too_big = f"larger than {_size_text(limit)}"
+        if info.st_size > limit:
+            raise ValueError(too_big)
         chunks: list[bytes] = []
         size = 0
-        while chunk := os.read(fd, MAX_FILE_BYTES + 1 - size):
+        while chunk := os.read(fd, limit + 1 - size):
             chunks.append(chunk)
             size += len(chunk)
-            if size > MAX_FILE_BYTES:  # it grew after fstat
-                raise ValueError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
+            if size > limit:  # it grew after fstat
+                raise ValueError(too_big)
     finally:
         os.close(fd)
-    data = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def _size_text(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n >> 10} KiB"
+
+
+def _read_file(path: str) -> str:
+    """Read a configuration file: a regular file of at most ``MAX_FILE_BYTES`` of UTF-8 text."""
+    data = read_regular_file(path)
     if b"\0" in data:
         raise ValueError("not a text file (it holds NUL bytes)")
     try:

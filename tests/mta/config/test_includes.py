@@ -81,3 +81,14 @@ def test_reload_refuses_an_include_of_a_device_and_keeps_running(tmp_path: Path)
     with pytest.raises(InvalidConfigError, match="not a regular file"):
         mta.reload()
     assert mta.config.host_name == "mta.example.test"
+
+
+def test_a_dkim_key_file_that_is_a_device_is_refused(tmp_path: Path) -> None:
+    """`domain-key s,example.com,/dev/zero` is a config error, not an endless read."""
+    from mta.config import parse_config_text
+    from mta.errors import ConfigError
+    from mta.signing import load_key
+
+    cfg = parse_config_text("domain-key s,example.com,/dev/zero\n", "t.conf")
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_key(cfg.domain_keys[0])
