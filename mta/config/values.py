@@ -62,7 +62,7 @@ def parse_bool(text: str) -> bool:
         return True
     if low in _FALSE:
         return False
-    raise ValueError(f"expected yes or no, got {text!r}")
+    raise ValueError(f"expected yes or no, got {quote_token(text)}")
 
 
 def parse_int(
@@ -89,8 +89,14 @@ def parse_int(
     return value
 
 
-def parse_duration(text: str, *, allow_never: bool = False) -> float | None:
-    """Parse a duration into seconds; ``never`` gives ``None`` where allowed."""
+def parse_duration(
+    text: str, *, allow_never: bool = False, shown: str | None = None
+) -> float | None:
+    """Parse a duration into seconds; ``never`` gives ``None`` where allowed.
+
+    ``shown`` is the text errors quote (the whole value a duration is part of).
+    """
+    whole = quote_token(text if shown is None else shown)
     low = text.strip().lower()
     if low == "never":
         if allow_never:
@@ -103,10 +109,12 @@ def parse_duration(text: str, *, allow_never: bool = False) -> float | None:
     while pos < len(low):
         m = _DURATION_PIECE.match(low, pos)
         if m is None or m.end() == pos:
-            raise ValueError(f"expected a duration such as 30s, 5m, 24h or 4d12h, got {text!r}")
+            raise ValueError(f"expected a duration such as 30s, 5m, 24h or 4d12h, got {whole}")
         number, unit = m.groups()
         if unit not in _UNIT_SECONDS and unit != "":
-            raise ValueError(f"unknown time unit {unit!r} in {text!r} (use s, m, h, d or w)")
+            raise ValueError(
+                f"unknown time unit {quote_token(unit, 20)} in {whole} (use s, m, h, d or w)"
+            )
         total += float(number) * _UNIT_SECONDS.get(unit, 1)
         pos = m.end()
         while pos < len(low) and low[pos] == " ":
@@ -163,19 +171,21 @@ def parse_rate(text: str) -> Rate:
         return UNLIMITED
     count_text, sep, per_text = low.partition("/")
     if not sep:
-        raise ValueError(f"expected a rate such as 30/s, 2000/h or 10/minute, got {text!r}")
+        raise ValueError(
+            f"expected a rate such as 30/s, 2000/h or 10/minute, got {quote_token(text)}"
+        )
     try:
         count = float(count_text.strip())
     except ValueError:
-        raise ValueError(f"rate {text!r} must start with a number") from None
+        raise ValueError(f"rate {quote_token(text)} must start with a number") from None
     if count < 0 or math.isnan(count) or math.isinf(count):
-        raise ValueError(f"rate {text!r} must be a finite number >= 0")
+        raise ValueError(f"rate {quote_token(text)} must be a finite number >= 0")
     per_text = per_text.strip()
     if per_text and per_text[0].isalpha():
         per_text = "1" + per_text
-    per = parse_duration(per_text) if per_text else None
+    per = parse_duration(per_text, shown=text) if per_text else None
     if not per:
-        raise ValueError(f"rate {text!r} needs a positive period after '/'")
+        raise ValueError(f"rate {quote_token(text)} needs a positive period after '/'")
     return Rate(count, per)
 
 
@@ -186,7 +196,7 @@ def parse_size(text: str) -> int | None:
         return None
     m = _SIZE.match(low)
     if m is None:
-        raise ValueError(f"expected a size such as 100M, 512K or 2G, got {text!r}")
+        raise ValueError(f"expected a size such as 100M, 512K or 2G, got {quote_token(text)}")
     return int(float(m.group(1)) * _SIZE_MULT[m.group(2)])
 
 
@@ -275,4 +285,6 @@ def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(raw, strict=False)
     except ValueError:
-        raise ValueError(f"expected an address or CIDR such as 10.0.0.0/8, got {text!r}") from None
+        raise ValueError(
+            f"expected an address or CIDR such as 10.0.0.0/8, got {quote_token(text)}"
+        ) from None
