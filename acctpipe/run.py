@@ -10,12 +10,13 @@ The data directory (``--data-dir``)::
 
     DATA_DIR/
       spool/               the MTA's spool (tmp, incoming, active, deferred, bad)
+                           and warmup.json, the warmup progress per vmta
       acct*.csv            accounting files (<acct-file>), tailed into events.duckdb
       events.duckdb        the event store: query it with acctpipe sql or DuckDB
       acctpipe.sqlite      suppressions, throttles, API keys, webhook outbox
                            (unless --database-url names a shared PostgreSQL)
       parquet/             the Parquet export of events.duckdb (day=YYYY-MM-DD/)
-      warmup.json, mta.json, node.json   state files
+      mta.json, node.json  state files
 
 Start order: the SQL store and the API first, then the MTA (its follower
 loads the suppression list before the engine sends anything). Stop order on

@@ -55,7 +55,10 @@ class RotatingFile:
     def write(self, row: bytes) -> None:
         """Append one encoded row (one ``write`` call), rotating first when due."""
         self._rotate_if_due()
-        self._size += self._open().write(row)
+        # Open first: ``self._size += self._open().write(row)`` would read the old
+        # size before _open resets it for a new file, so every later write rotated.
+        stream = self._open()
+        self._size += stream.write(row)
 
     def flush(self, *, fsync: bool = False) -> None:
         """Push buffered rows to the OS (and to disk with ``fsync``)."""
@@ -66,21 +69,19 @@ class RotatingFile:
 
     def rotate_if_due(self) -> Path | None:
         """Rotate now if ``max-size`` or ``move-interval`` says so (also with no new rows)."""
-        if self._stream is None and not self.path.exists():
-            return None
-        too_big = self.max_size is not None and self._size >= self.max_size
-        age = (self._clock() - self._opened_at).total_seconds()
-        too_old = self.move_interval is not None and age >= self.move_interval
-        return self.rotate() if too_big or too_old else None
+        return self.rotate() if self._is_due() else None
 
     def _rotate_if_due(self) -> None:
+        if self._is_due():
+            self.rotate()
+
+    def _is_due(self) -> bool:
+        """The one rotation decision: a live file at ``max-size`` or open ``move-interval``."""
         if self._stream is None and not self.path.exists():
-            return
+            return False
         too_big = self.max_size is not None and self._size >= self.max_size
         age = (self._clock() - self._opened_at).total_seconds()
-        too_old = self.move_interval is not None and age >= self.move_interval
-        if too_big or too_old:
-            self.rotate()
+        return too_big or (self.move_interval is not None and age >= self.move_interval)
 
     def rotate(self) -> Path | None:
         """Close the live file and rename it aside; the next write starts a new one."""

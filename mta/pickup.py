@@ -74,8 +74,8 @@ class PickupFolder:
     """One pickup hot folder feeding ``submitter``.
 
     ``picked`` counts files spooled, ``bad`` files moved to the bad folder,
-    ``scans`` completed scans. Relative paths are taken from ``base`` (the
-    config file's directory). One folder is watched by one ``PickupFolder``.
+    ``scans`` completed scans. Relative paths are taken from ``base`` (the MTA
+    passes its data directory). One folder is watched by one ``PickupFolder``.
     """
 
     def __init__(

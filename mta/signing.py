@@ -21,6 +21,7 @@ import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from mta.config.loader import read_regular_file
 from mta.config.model import DomainKey
 from mta.errors import ConfigError
 
@@ -82,6 +83,9 @@ def _from_pem(pem: bytes, selector: str, domain: str, source: str) -> SigningKey
     raise ConfigError(f"domain-key {source}: only RSA and Ed25519 keys can sign DKIM")
 
 
+_MAX_KEY_FILE = 64 << 10  # a PEM private key is a few KiB; /dev/zero is not one
+
+
 def load_key(domain_key: DomainKey, base: Path | None = None) -> SigningKey:
     """Read the key file of a ``domain-key`` (relative paths from ``base``)."""
     path = Path(domain_key.key_path)
@@ -89,10 +93,11 @@ def load_key(domain_key: DomainKey, base: Path | None = None) -> SigningKey:
         path = base / path
     where = f"{domain_key.where}"
     try:
-        pem = path.read_bytes()
-    except OSError as exc:
+        pem = read_regular_file(path, _MAX_KEY_FILE)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(
-            f"domain-key: cannot read {path}: {exc.strerror}",
+            f"domain-key: cannot read {path}: {reason}",
             path=domain_key.where.path,
             line=domain_key.where.line,
         ) from None

@@ -8,6 +8,7 @@ whole file. The reject log has the same dialect: :func:`encode_reject` and
 and ``docs/reject-log.md``.
 """
 
+from mta.acct._csvcore import DEFAULT_MAX_RECORD_SIZE
 from mta.acct.fields import (
     DEFAULT_FIELDS,
     DEFAULT_HEADER,
@@ -44,6 +45,7 @@ from mta.acct.writer import AccountingEncoder, AccountingWriter
 __all__ = [
     "DEFAULT_FIELDS",
     "DEFAULT_HEADER",
+    "DEFAULT_MAX_RECORD_SIZE",
     "FEEDBACK_FIELDS",
     "HEADER_FIELD_PREFIX",
     "KNOWN_FIELDS",

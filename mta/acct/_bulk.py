@@ -6,8 +6,8 @@ module only finds where records start and end, with the same quote-parity rule
 value spanning lines), so that a caller may hand whole runs of rows to a
 native CSV parser and fall back to the splitter for anything else.
 
-It refuses (returns ``None``) whenever the splitter's bounded-quote rule could
-fire: a record spanning lines longer than ``max_record_size``, or an open
+It refuses (returns ``None``) whenever the splitter's size rules could fire: a
+line or a record spanning lines longer than ``max_record_size``, or an open
 record at the end longer than that. Then the caller must use the splitter.
 """
 
@@ -37,9 +37,13 @@ def plan_pieces(data: bytes, max_record_size: int) -> tuple[list[Piece], int] | 
     """
     last = data.rfind(b"\n")
     if last < 0:
-        return [], 0
+        return None if len(data) > max_record_size else ([], 0)
+    if len(data) - last - 1 > max_record_size:
+        return None  # the unfinished last line is already over the limit
     lines = data[: last + 1].split(b"\n")
     lines.pop()  # the empty text after the final LF
+    if max(map(len, lines)) >= max_record_size:
+        return None  # a line over the limit: the splitter quarantines it
     odd = [i for i, line in enumerate(lines) if line.count(b'"') & 1]
     # Byte spans (start of opening line, LF ending closing line) of multi-line records.
     spans: list[tuple[int, int]] = []

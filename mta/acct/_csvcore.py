@@ -18,6 +18,12 @@ is split on LF in C, then pieces are merged while their running count of
 input. A stray quote in a non-escaped field would make the parity swallow the
 next lines, so an open record longer than ``max_record_size`` is cut back to
 its first line, reported as malformed, and scanning resumes after it.
+
+``max_record_size`` also bounds a single line: a line longer than that is
+quarantined whole (its offset and full length, and its first
+``max_record_size`` bytes as the raw text) without being held in memory, so a
+20 MB diagnostic costs one pass over its bytes, not a parse and a
+classification that grow with it.
 """
 
 from __future__ import annotations
@@ -40,7 +46,9 @@ class MalformedRow:
     """A record that could not be read; it belongs in the quarantine.
 
     ``raw`` is exactly the bytes ``offset`` to ``offset + length`` of the
-    stream, line terminator included, so the quarantine can keep them verbatim.
+    stream, line terminator included, so the quarantine can keep them verbatim —
+    except for a record over the size limit, whose ``raw`` is its first
+    ``max_record_size`` bytes (``length`` is still the whole record's).
     """
 
     offset: int
@@ -83,6 +91,14 @@ def decode_text(body: bytes) -> str:
         return body.decode("latin-1")
 
 
+@dataclass(slots=True)
+class _Oversize:
+    """A line past ``max_record_size`` being skipped: its first bytes and its length so far."""
+
+    head: bytes
+    length: int
+
+
 class RecordSplitter:
     """Cut a byte stream into CSV records with exact offsets (sans-IO)."""
 
@@ -90,6 +106,7 @@ class RecordSplitter:
         self._pending = b""
         self._offset = start_offset
         self._max = max_record_size
+        self._oversize: _Oversize | None = None
 
     @property
     def offset(self) -> int:
@@ -111,18 +128,68 @@ class RecordSplitter:
         self._offset = offset
         self._pending = pending
 
+    @property
+    def skipping(self) -> bool:
+        """Whether a line longer than ``max_record_size`` is being skipped."""
+        return self._oversize is not None
+
     def feed(self, chunk: bytes) -> list[CsvRecord | MalformedRow]:
         """Add ``chunk``; return the records it completes, in stream order."""
+        out: list[CsvRecord | MalformedRow] = []
+        if self._oversize is not None:
+            end = chunk.find(b"\n")
+            if end < 0:
+                self._oversize.length += len(chunk)
+                return out
+            out.append(self._end_oversize(end + 1))
+            chunk = chunk[end + 1 :]
         if b"\n" not in chunk:
             self._pending += chunk
+        else:
+            lines = (self._pending + chunk).split(b"\n")
+            tail = lines.pop()
+            out.extend(self._take(lines, tail))
+        if len(self._pending) > self._max:
+            out.extend(self._shed_pending())
+        return out
+
+    def _end_oversize(self, rest: int) -> MalformedRow:
+        """The over-long line ends ``rest`` bytes into the current chunk: quarantine it."""
+        assert self._oversize is not None
+        length = self._oversize.length + rest
+        row = MalformedRow(self._offset, length, self._oversize.head, _oversize_reason(length))
+        self._offset += length
+        self._oversize = None
+        return row
+
+    def _shed_pending(self) -> list[CsvRecord | MalformedRow]:
+        """Pending bytes past ``max_record_size``: stop holding them.
+
+        One incomplete line that long is skipped up to its end (it will be
+        quarantined then); an open quote followed by more lines is a runaway, so
+        its first line is quarantined alone and the rest scanned again.
+        """
+        data, self._pending = self._pending, b""
+        first, newline, rest = data.partition(b"\n")
+        if not newline:
+            self._oversize = _Oversize(data[: self._max], len(data))
             return []
-        lines = (self._pending + chunk).split(b"\n")
-        tail = lines.pop()
-        return self._take(lines, tail)
+        out: list[CsvRecord | MalformedRow] = [
+            MalformedRow(self._offset, len(first) + 1, first + b"\n", _UNTERMINATED)
+        ]
+        self._offset += len(first) + 1
+        out.extend(self.feed(rest))
+        return out
 
     def close(self) -> list[CsvRecord | MalformedRow]:
         """End of input: return what is left, incomplete records as malformed."""
         out: list[CsvRecord | MalformedRow] = []
+        if self._oversize is not None:
+            length = self._oversize.length
+            reason = f"{_oversize_reason(length)}, at end of input"
+            out.append(MalformedRow(self._offset, length, self._oversize.head, reason))
+            self._offset += length
+            self._oversize = None
         while self._pending:
             data, self._pending = self._pending, b""
             if b"\n" not in data or data.count(b'"') % 2 == 0:
@@ -162,6 +229,13 @@ class RecordSplitter:
                 else:
                     break  # an LF inside quotes; wait for the rest of the record
             length = len(body) + 1
+            if length > self._max:
+                # A record over the limit is quarantined, never parsed or classified.
+                out.append(
+                    MalformedRow(offset, length, body[: self._max], _oversize_reason(length))
+                )
+                offset += length
+                continue
             if body and not body.isspace():
                 text = decode_text(body)
                 if text.endswith("\r"):
@@ -198,6 +272,12 @@ class RecordSplitter:
 
 
 _UNTERMINATED: Final = "unterminated quoted field"
+
+
+def _oversize_reason(length: int) -> str:
+    return f"record of {length} bytes is over the record size limit (kept: its first bytes)"
+
+
 _TRUNCATED: Final = "truncated record"
 
 

@@ -107,6 +107,8 @@ class AccountingDecoder(SplitterDecoder[AccountingEvent]):
         the pending tail and header changes are the same as with :meth:`feed`.
         """
         splitter = self._splitter
+        if splitter.skipping:  # inside a line over the size limit: the splitter skips it
+            return list(self.feed(chunk))
         data = splitter.pending + chunk
         planned = plan_pieces(data, splitter.max_record_size)
         if planned is None:

@@ -115,9 +115,8 @@ class _Builder:
     def domain_block(self, node: Node, macros: dict[str, tuple[str, ...]]) -> DomainBlock:
         values = dict(node.values)
         origins = dict(node.origins)
-        for key in ("route",):
-            if key in values:
-                values[key] = tuple(v for v, _ in self.repeated(node, key))
+        if "route" in values:  # each `route` / `smtp-hosts` line gives one or more routes
+            values["route"] = tuple(r for routes, _ in self.repeated(node, "route") for r in routes)
         warmups = self.children(node, "warmup")
         for extra in warmups[1:]:
             self.err(extra.where, "only one <warmup> per <domain>", node)

@@ -20,9 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mta.config.values import quote_token
 from mta.errors import ConfigError
 
-__all__ = ["Close", "Directive", "Open", "Statement", "Where", "error_at", "lex"]
+__all__ = ["NAME", "Close", "Directive", "Open", "Statement", "Where", "error_at", "lex"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,9 @@ class Close:
 
 Statement = Directive | Open | Close
 
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+"""A section tag or directive name."""
+_NAME = NAME
 # The brace syntax of some blog posts (`domain x { ... }`): a "{" that opens a block,
 # as opposed to a named source such as `{auth}`.
 _BRACE_BLOCK = re.compile(r"^[A-Za-z][\w.-]*(?:\s+[^{}]*?)?\s*\{(?:\s|$)")
@@ -119,6 +122,16 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def _tag_shown(line: str) -> str:
+    """``line`` for an error when it starts with a tag name, cut short; else not shown at all
+    (a line of a file that is no configuration must not be echoed)."""
+    words = line.lstrip("<").lstrip("/").split(None, 1)
+    name = words[0].rstrip(">") if words else ""
+    if _NAME.fullmatch(name) and len(name) <= 40:
+        return quote_token(line)
+    return "(not shown)"
+
+
 def lex(text: str, path: str) -> tuple[list[Statement], list[ConfigError]]:
     """Split configuration ``text`` (read from ``path``) into statements and errors."""
     statements: list[Statement] = []
@@ -129,20 +142,20 @@ def lex(text: str, path: str) -> tuple[list[Statement], list[ConfigError]]:
         where = Where(path, number)
         if line.startswith("<"):
             if not line.endswith(">"):
-                errors.append(error_at(where, f"tag {line!r} is missing its closing '>'"))
+                errors.append(error_at(where, f"tag {_tag_shown(line)} is missing its closing '>'"))
                 continue
             inner = line[1:-1].strip()
             if inner.startswith("/"):
                 tag = inner[1:].strip().lower()
                 if not _NAME.fullmatch(tag):
-                    errors.append(error_at(where, f"bad closing tag {line!r}"))
+                    errors.append(error_at(where, f"bad closing tag {_tag_shown(line)}"))
                     continue
                 statements.append(Close(tag, where))
                 continue
             tag, *rest = inner.split(None, 1) or [""]
             arg = rest[0] if rest else ""
             if not _NAME.fullmatch(tag):
-                errors.append(error_at(where, f"bad tag {line!r}"))
+                errors.append(error_at(where, f"bad tag {_tag_shown(line)}"))
                 continue
             statements.append(Open(tag.lower(), arg.strip(), where))
             continue
@@ -161,5 +174,13 @@ def lex(text: str, path: str) -> tuple[list[Statement], list[ConfigError]]:
 
 
 def error_at(where: Where, message: str, section: str | None = None) -> ConfigError:
-    """A :class:`ConfigError` located at ``where`` (``path:line: <section>: message``)."""
+    """A :class:`ConfigError` located at ``where`` (``path:line: <section>: message``).
+
+    A message is one line of bounded length whatever the input put in it.
+    """
+    if len(message) > _MAX_MESSAGE:
+        message = message[:_MAX_MESSAGE] + "…"
     return ConfigError(message, path=where.path, line=where.line, section=section)
+
+
+_MAX_MESSAGE = 300

@@ -229,21 +229,31 @@ def parse_record_fields(text: str) -> tuple[str, tuple[str, ...]]:
     return code, fields
 
 
-def parse_route(text: str) -> Route:
-    """``route HOST[:PORT] [priority=N] [backup=yes]``."""
-    parts = text.split()
-    if not parts:
+def parse_route(text: str) -> tuple[Route, ...]:
+    """``route HOST[:PORT] [priority=N] [backup=yes]``; also PowerMTA's ``smtp-hosts`` list.
+
+    Hosts are ``host``, ``host:port``, ``[1.2.3.4]``, ``[1.2.3.4]:2526`` or ``[::1]:25``,
+    separated by commas and/or spaces; the options (acctpipe's) apply to every host.
+    """
+    hosts: list[str] = []
+    options: list[str] = []
+    for item in re.split(r"[\s,]+", text.strip()):
+        if item:
+            (options if "=" in item or item == "backup" else hosts).append(item)
+    if not hosts:
         raise ValueError("expected a host[:port]")
-    address = parse_address(parts[0], default_port=25)
     priority, backup = 10, False
-    for opt in parts[1:]:
+    for opt in options:
         key, sep, value = opt.partition("=")
         if key == "backup" and not sep:
             backup = True
         elif key == "backup":
             backup = parse_bool(value)
         elif key == "priority" and sep:
-            priority = parse_int(value)
+            priority = parse_int(value, maximum=1000)
         else:
-            raise ValueError(f"unknown route option {opt!r} (use priority=N or backup=yes)")
-    return Route(address, priority, backup)
+            raise ValueError(f"unknown route option {opt[:40]!r} (use priority=N or backup=yes)")
+    for host in hosts:
+        if host.lower().startswith("lookup-mx:"):
+            raise ValueError("lookup-mx hosts are not supported; name the hosts instead")
+    return tuple(Route(parse_address(h, default_port=25), priority, backup) for h in hosts)

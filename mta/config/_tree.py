@@ -11,7 +11,8 @@ import difflib
 from dataclasses import dataclass, field
 
 from mta.config import schema
-from mta.config._lexer import Close, Directive, Open, Statement, Where, error_at
+from mta.config._lexer import NAME, Close, Directive, Open, Statement, Where, error_at
+from mta.config._ranges import out_of_range
 from mta.config.model import ConfigWarning
 from mta.errors import ConfigError
 
@@ -66,9 +67,18 @@ def _section_label(node: Node) -> str | None:
     return f"{node.tag} {node.arg}".strip()
 
 
+_LONGEST_NAME = 48  # longer than any directive: a base64 line of a key, say, not a typo
+
+
 def _apply_directive(node: Node, st: Directive, sink: _Sink) -> None:
     section = _section_label(node)
     spec = schema.lookup(node.tag, st.name)
+    if spec is None and (len(st.name) > _LONGEST_NAME or not NAME.fullmatch(st.name)):
+        # Not echoed: this may be a line of a file that is no configuration at all
+        # (`include /etc/shadow`), and a line of it must not end up in a log.
+        msg = "expected a directive name (letters, digits, '-') at the start of the line"
+        sink.errors.append(error_at(st.where, msg, section))
+        return
     if spec is None:
         elsewhere = [s for s in schema.sections_of(st.name) if s != node.tag]
         if elsewhere:
@@ -97,6 +107,10 @@ def _apply_directive(node: Node, st: Directive, sink: _Sink) -> None:
         value = spec.parse(st.value)
     except ValueError as exc:
         sink.errors.append(error_at(st.where, f"{spec.name}: {exc}", section))
+        return
+    problem = out_of_range(spec.name, spec.kind, spec.bounds, value)
+    if problem is not None:
+        sink.errors.append(error_at(st.where, problem, section))
         return
     if spec.repeat:
         previous = node.values.get(spec.name, ())

@@ -79,7 +79,9 @@ def effective_settings(config: Config, domain: str, vmta: str | None = None) -> 
     values: dict[str, object] = {}
     origins: dict[str, str] = {}
     for spec in schema.DIRECTIVES:
-        if spec.name in DOMAIN_DIRECTIVES:
+        # The <domain> spec only: a same-named one elsewhere (dkim-sign in <source> is
+        # recognised only, default None) must not replace the domain default.
+        if spec.name in DOMAIN_DIRECTIVES and "domain" in spec.sections and spec.implemented:
             values[spec.name] = spec.default
             origins[spec.name] = "default"
     values["warmup"] = None
@@ -89,7 +91,13 @@ def effective_settings(config: Config, domain: str, vmta: str | None = None) -> 
         if vmta not in config.virtual_mtas:
             known = ", ".join(sorted(config.virtual_mtas)) or "none defined"
             raise ValueError(f"unknown virtual-mta {vmta!r} (known: {known})")
-        vmta_blocks = config.virtual_mtas[vmta].domains
+        own = config.virtual_mtas[vmta]
+        if own.dkim_sign is not None:
+            # `dkim-sign` written in <virtual-mta> itself is that vmta's default; any
+            # matching <domain> block that sets it still decides.
+            values["dkim-sign"] = own.dkim_sign
+            origins["dkim-sign"] = f"{own.where} <virtual-mta {vmta}>"
+        vmta_blocks = own.domains
         ranked += [(score, 1, block) for score, block in _scored(vmta_blocks, domain)]
     ranked.sort(key=lambda item: (item[0], item[1]))  # specificity, then vmta over top level
     layers = [block for _, _, block in ranked]

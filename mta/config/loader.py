@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import glob
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -21,23 +23,93 @@ from mta.config._tree import build_tree
 from mta.config.model import Config, RuleFile
 from mta.errors import ConfigError, InvalidConfigError
 
-__all__ = ["load_config", "parse_config_text"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_TOTAL_BYTES",
+    "load_config",
+    "parse_config_text",
+    "read_regular_file",
+]
 
 Reader = Callable[[str], str]
 _MAX_INCLUDE_DEPTH = 16
+MAX_FILE_BYTES = 1 << 20
+"""The largest configuration file (the main file, an include or a rule file) we read."""
+MAX_TOTAL_BYTES = 8 << 20
+"""The most configuration text one load reads, every include counted."""
+_MAX_GLOB_FILES = 256
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_regular_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes (else ValueError).
+
+    Opened without blocking and checked with ``fstat`` on what is open, so a FIFO,
+    a device (``/dev/zero``), a directory or a huge file is refused before a byte is
+    read, and a file swapped after a check cannot slip past it. Every file the
+    configuration names (includes, rule files, DKIM keys) is read this way.
+    """
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        too_big = f"larger than {_size_text(limit)}"
+        if info.st_size > limit:
+            raise ValueError(too_big)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, limit + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:  # it grew after fstat
+                raise ValueError(too_big)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _size_text(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n >> 10} KiB"
 
 
 def _read_file(path: str) -> str:
-    data = Path(path).read_bytes()
+    """Read a configuration file: a regular file of at most ``MAX_FILE_BYTES`` of UTF-8 text."""
+    data = read_regular_file(path)
+    if b"\0" in data:
+        raise ValueError("not a text file (it holds NUL bytes)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 text (byte {exc.start})") from None
 
 
+def _reason(exc: OSError | ValueError) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _shown(name: str) -> str:
+    """A file name or pattern for an error message: escaped and cut short."""
+    return repr(name if len(name) <= 120 else name[:120] + "…")
+
+
+class _Budget:
+    """What is left of ``MAX_TOTAL_BYTES`` for the rest of one load."""
+
+    def __init__(self) -> None:
+        self.left = MAX_TOTAL_BYTES
+
+
 def _expand(
-    text: str, path: str, reader: Reader | None, stack: tuple[str, ...], errors: list[ConfigError]
+    text: str,
+    path: str,
+    reader: Reader | None,
+    stack: tuple[str, ...],
+    errors: list[ConfigError],
+    budget: _Budget | None = None,
 ) -> tuple[list[Statement], list[str]]:
+    budget = budget or _Budget()
+    budget.left -= len(text)
     statements, lex_errors = lex(text, path)
     errors.extend(lex_errors)
     out: list[Statement] = []
@@ -46,7 +118,7 @@ def _expand(
         if not (isinstance(st, Directive) and st.name == "include"):
             out.append(st)
             continue
-        sub_statements, sub_files = _include(st, path, reader, stack, errors)
+        sub_statements, sub_files = _include(st, path, reader, stack, errors, budget)
         out.extend(sub_statements)
         files.extend(sub_files)
     return out, files
@@ -58,6 +130,7 @@ def _include(
     reader: Reader | None,
     stack: tuple[str, ...],
     errors: list[ConfigError],
+    budget: _Budget,
 ) -> tuple[list[Statement], list[str]]:
     target = unquote(st.value)
     if not target:
@@ -71,7 +144,16 @@ def _include(
     if any(ch in target for ch in "*?["):
         matches = sorted(glob.glob(pattern))  # noqa: PTH207 - patterns may be absolute
         if not matches:
-            errors.append(error_at(st.where, f"include {target!r} matches no file"))
+            errors.append(error_at(st.where, f"include {_shown(target)} matches no file"))
+        if len(matches) > _MAX_GLOB_FILES:
+            errors.append(
+                error_at(
+                    st.where,
+                    f"include {_shown(target)} matches {len(matches)} files "
+                    f"(at most {_MAX_GLOB_FILES})",
+                )
+            )
+            return [], []
     else:
         matches = [pattern]
     out: list[Statement] = []
@@ -79,7 +161,7 @@ def _include(
     for match in matches:
         resolved = str(Path(match).resolve())
         if resolved in stack:
-            errors.append(error_at(st.where, f"include {target!r} includes itself (loop)"))
+            errors.append(error_at(st.where, f"include {_shown(target)} includes itself (loop)"))
             continue
         if len(stack) >= _MAX_INCLUDE_DEPTH:
             errors.append(error_at(st.where, f"includes nested deeper than {_MAX_INCLUDE_DEPTH}"))
@@ -87,10 +169,20 @@ def _include(
         try:
             text = reader(match)
         except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            errors.append(error_at(st.where, f"cannot read include {match!r}: {reason}"))
+            errors.append(
+                error_at(st.where, f"cannot read include {_shown(match)}: {_reason(exc)}")
+            )
             continue
-        sub, sub_files = _expand(text, match, reader, (*stack, resolved), errors)
+        if len(text) > budget.left:
+            errors.append(
+                error_at(
+                    st.where,
+                    f"include {_shown(match)}: the configuration and its includes exceed "
+                    f"{MAX_TOTAL_BYTES >> 20} MiB",
+                )
+            )
+            return out, files
+        sub, sub_files = _expand(text, match, reader, (*stack, resolved), errors, budget)
         out.extend(sub)
         files.extend(sub_files)
     return out, files
@@ -126,8 +218,7 @@ def _read_rule_file(rf: RuleFile, reader: Reader | None, errors: list[ConfigErro
         text = reader(path)
         parse_rules(text, path)
     except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        errors.append(error_at(rf.where, f"bounce-rules: {reason}"))
+        errors.append(error_at(rf.where, f"bounce-rules: {_reason(exc)}"))
         return rf
     return RuleFile(path, text, rf.where)
 
@@ -138,8 +229,7 @@ def load_config(path: str | Path) -> Config:
     try:
         text = _read_file(name)
     except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InvalidConfigError(
-            [ConfigError(f"cannot read configuration: {reason}", path=name)]
+            [ConfigError(f"cannot read configuration: {_reason(exc)}", path=name)]
         ) from None
     return parse_config_text(text, name, reader=_read_file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from mta.config import schema
+from mta.config._ranges import describe
 from mta.config.model import HttpAccess, Route, SourceHost, Warmup
 from mta.config.values import Address, Rate
 
@@ -74,7 +75,9 @@ def reference_markdown() -> str:
         "",
         "acctpipe reads PowerMTA's configuration language. *Origin* says whether a name is",
         "PowerMTA's or an acctpipe extension; *recognised only* directives are accepted",
-        "with a `file:line` warning and have no effect.",
+        "with a `file:line` warning and have no effect. *Range* is the sane range of a",
+        "numeric value (durations in time units, sizes in bytes, rates per second, each",
+        "item of a list); a value outside it is a `file:line` error.",
         "",
         "## Sections",
         "",
@@ -96,16 +99,18 @@ def reference_markdown() -> str:
             "",
             f"## {title}",
             "",
-            "| directive | type | default | origin | meaning |",
-            "| --- | --- | --- | --- | --- |",
+            "| directive | type | default | range | origin | meaning |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
         implemented = [d for d in specs if d.implemented]
         for d in sorted(implemented, key=lambda d: d.name):
             names = " / ".join(f"`{n}`" for n in (d.name, *d.aliases))
             default = format_value(d.default, d.kind) if d.default != () else "-"
             repeat = " (repeatable)" if d.repeat else ""
+            bounds = describe(d.kind, d.bounds) if d.bounds else "-"
             lines.append(
-                f"| {names} | {d.kind}{repeat} | {_cell(default)} | {d.origin} | {_cell(d.doc)} |"
+                f"| {names} | {d.kind}{repeat} | {_cell(default)} | {bounds} | {d.origin} "
+                f"| {_cell(d.doc)} |"
             )
         known = sorted(d.name for d in specs if not d.implemented)
         if known:

@@ -12,11 +12,12 @@ reject-log sections, adaptive backoff bounds, the ``<smtp-listener>`` block).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Literal
 
 from mta.config import _parsers as p
+from mta.config._ranges import DAY, GIB, YEAR, Bounds
 from mta.config.values import (
     UNLIMITED,
     parse_address,
@@ -29,6 +30,7 @@ from mta.config.values import (
 )
 
 __all__ = [
+    "BOUNDS",
     "DIRECTIVES",
     "SECTIONS",
     "DirectiveSpec",
@@ -69,6 +71,7 @@ class DirectiveSpec:
     origin: Origin = "powermta"
     repeat: bool = False
     aliases: tuple[str, ...] = ()
+    bounds: Bounds | None = None
 
 
 _S = frozenset
@@ -125,7 +128,9 @@ _SRC, _L, _U = "source", "smtp-listener", "smtp-user"
 _A, _R, _K, _W = "acct-file", "rejectlog-file", "pickup", "warmup"
 _BP, _FB, _AL = "bounce-processor", "feedback-loop-processor", "address-list"
 
-_unlimited_int = partial(parse_int, unlimited=0)
+# Counts: the range is the directive's BOUNDS entry (one message for both ends).
+_count = partial(parse_int, minimum=None)
+_unlimited_int = partial(parse_int, minimum=None, unlimited=0)
 _never = partial(parse_duration, allow_never=True)
 
 
@@ -187,7 +192,7 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
        partial(parse_address, default_port=25, allow_zero_port=True), repeat=True),
     _d("http-mgmt-port", {_G}, "int", None,
        "Port of the HTTP management/status endpoint (0 = any free port).",
-       partial(parse_int, minimum=0)),
+       _count),
     _d("http-access", {_G}, "access", (), "`ADDR/CIDR none|monitor|admin`. Repeatable.",
        p.parse_http_access, repeat=True),
     _d("domain-key", {_G, _V}, "dkim-key", (),
@@ -206,7 +211,7 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
        "`IP HOSTNAME` — local address to bind and its name.", p.parse_source_host),
     # -- domain --------------------------------------------------------------------
     _d("max-smtp-out", {_D}, "int", 20, "Concurrent connections to the destination.",
-       partial(parse_int, minimum=1)),
+       _count),
     _d("max-msg-per-connection", {_D}, "int", 0, "Messages per connection (0 = unlimited).",
        _unlimited_int),
     _d("max-msg-rate", {_D}, "rate", UNLIMITED, "Messages per time unit, e.g. `30/s`, `2000/h`.",
@@ -239,8 +244,10 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
     _d("queue-to", {_D}, "name", None,
        "Put these domains in one shared queue (e.g. hotmail/outlook/live).", p.parse_name),
     _d("route", {_D}, "route", (),
-       "Deliver to HOST[:PORT] instead of MX. acctpipe options: `priority=N` (lower first), "
-       "`backup=yes` (only when the others fail). Repeatable.", p.parse_route, repeat=True),
+       "Deliver to HOST[:PORT] instead of MX; `[1.2.3.4]:2526`, `[::1]:25` and a list "
+       "(`smtp-hosts h1:2525, [10.0.0.2]`) as in PowerMTA. acctpipe options: `priority=N` "
+       "(lower first), `backup=yes` (only when the others fail). Repeatable.", p.parse_route,
+       repeat=True, aliases=("smtp-hosts",)),
     _d("backoff-max-msg-rate", {_D}, "rate", UNLIMITED, "Rate while in backoff mode.",
        parse_rate),
     _d("backoff-retry-after", {_D}, "durations", (3600.0,), "Retry interval while in backoff.",
@@ -371,6 +378,43 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
     *(_known(n, {_BP, _FB}) for n in ("forward-unmatched-to", "forward-errors-to")),
     *(_known(n, {_A}) for n in ("world-readable", "sync", "user-string", "delete-after-days")),
 )  # fmt: skip
+
+# The sane range of every numeric value, in its unit: seconds (durations, each item
+# of a retry list), bytes (sizes), events per second (rates), or a plain count.
+# A value outside is a `file:line` error (see _ranges); the reference prints them.
+_MILLION = 1_000_000
+BOUNDS: dict[str, Bounds] = {
+    "http-mgmt-port": (0, 65535),
+    "max-smtp-out": (1, 10_000),
+    "max-msg-per-connection": (0, _MILLION),
+    "max-msg-rate": (0, _MILLION),
+    "max-conn-rate": (0, 100_000),
+    "max-errors-per-connection": (0, 10_000),
+    "max-rcpt-per-message": (0, 100_000),
+    # Sub-second retries are for tests and demos; 0 would retry in a busy loop.
+    "retry-after": (0.1, 30 * DAY),
+    "bounce-after": (1, YEAR),
+    "connect-timeout": (0.1, 3600),
+    "smtp-greeting-timeout": (0.1, 3600),
+    "data-send-timeout": (0.1, DAY),
+    "backoff-max-msg-rate": (0, _MILLION),
+    "backoff-retry-after": (0.1, 30 * DAY),
+    "backoff-to-normal-after": (0, YEAR),
+    "backoff-max-msg-per-connection": (0, _MILLION),
+    "backoff-min": (0, 30 * DAY),
+    "backoff-max": (0.1, YEAR),
+    "backoff-scale-factor": (1, 100),
+    "start-rate": (0, _MILLION),
+    "end-rate": (0, _MILLION),
+    "period": (1, 5 * YEAR),
+    "max-message-size": (1, 2 * GIB),
+    "max-smtp-in": (0, 100_000),
+    "max-size": (1024, 1024 * GIB),
+    "move-interval": (1, YEAR),
+    "delete-after": (60, 10 * YEAR),
+    "scan-interval": (0.01, DAY),
+}
+DIRECTIVES = tuple(replace(d, bounds=BOUNDS[d.name]) if d.name in BOUNDS else d for d in DIRECTIVES)
 
 _INDEX: dict[tuple[str, str], DirectiveSpec] = {}
 for _spec in DIRECTIVES:

@@ -32,6 +32,7 @@ __all__ = [
     "parse_network",
     "parse_rate",
     "parse_size",
+    "quote_token",
 ]
 
 _UNIT_SECONDS: dict[str, int] = {}
@@ -61,24 +62,41 @@ def parse_bool(text: str) -> bool:
         return True
     if low in _FALSE:
         return False
-    raise ValueError(f"expected yes or no, got {text!r}")
+    raise ValueError(f"expected yes or no, got {quote_token(text)}")
 
 
-def parse_int(text: str, *, minimum: int = 0, unlimited: int | None = None) -> int:
-    """Parse a whole number ``>= minimum``; ``unlimited`` maps to the given sentinel."""
+def parse_int(
+    text: str,
+    *,
+    minimum: int | None = 0,
+    maximum: int | None = None,
+    unlimited: int | None = None,
+) -> int:
+    """Parse a whole number in ``minimum..maximum``; ``unlimited`` maps to the given sentinel.
+
+    ``minimum=None`` leaves the range to the caller (the schema's bounds check it).
+    """
     low = text.strip().lower()
     if unlimited is not None and low == "unlimited":
         return unlimited
-    if not re.fullmatch(r"[+-]?\d+", low):
-        raise ValueError(f"expected a whole number, got {text!r}")
+    if not re.fullmatch(r"[+-]?\d{1,30}", low):
+        raise ValueError(f"expected a whole number, got {quote_token(text)}")
     value = int(low)
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise ValueError(f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"must be at most {maximum}, got {value}")
     return value
 
 
-def parse_duration(text: str, *, allow_never: bool = False) -> float | None:
-    """Parse a duration into seconds; ``never`` gives ``None`` where allowed."""
+def parse_duration(
+    text: str, *, allow_never: bool = False, shown: str | None = None
+) -> float | None:
+    """Parse a duration into seconds; ``never`` gives ``None`` where allowed.
+
+    ``shown`` is the text errors quote (the whole value a duration is part of).
+    """
+    whole = quote_token(text if shown is None else shown)
     low = text.strip().lower()
     if low == "never":
         if allow_never:
@@ -91,10 +109,12 @@ def parse_duration(text: str, *, allow_never: bool = False) -> float | None:
     while pos < len(low):
         m = _DURATION_PIECE.match(low, pos)
         if m is None or m.end() == pos:
-            raise ValueError(f"expected a duration such as 30s, 5m, 24h or 4d12h, got {text!r}")
+            raise ValueError(f"expected a duration such as 30s, 5m, 24h or 4d12h, got {whole}")
         number, unit = m.groups()
         if unit not in _UNIT_SECONDS and unit != "":
-            raise ValueError(f"unknown time unit {unit!r} in {text!r} (use s, m, h, d or w)")
+            raise ValueError(
+                f"unknown time unit {quote_token(unit, 20)} in {whole} (use s, m, h, d or w)"
+            )
         total += float(number) * _UNIT_SECONDS.get(unit, 1)
         pos = m.end()
         while pos < len(low) and low[pos] == " ":
@@ -151,19 +171,21 @@ def parse_rate(text: str) -> Rate:
         return UNLIMITED
     count_text, sep, per_text = low.partition("/")
     if not sep:
-        raise ValueError(f"expected a rate such as 30/s, 2000/h or 10/minute, got {text!r}")
+        raise ValueError(
+            f"expected a rate such as 30/s, 2000/h or 10/minute, got {quote_token(text)}"
+        )
     try:
         count = float(count_text.strip())
     except ValueError:
-        raise ValueError(f"rate {text!r} must start with a number") from None
+        raise ValueError(f"rate {quote_token(text)} must start with a number") from None
     if count < 0 or math.isnan(count) or math.isinf(count):
-        raise ValueError(f"rate {text!r} must be a finite number >= 0")
+        raise ValueError(f"rate {quote_token(text)} must be a finite number >= 0")
     per_text = per_text.strip()
     if per_text and per_text[0].isalpha():
         per_text = "1" + per_text
-    per = parse_duration(per_text) if per_text else None
+    per = parse_duration(per_text, shown=text) if per_text else None
     if not per:
-        raise ValueError(f"rate {text!r} needs a positive period after '/'")
+        raise ValueError(f"rate {quote_token(text)} needs a positive period after '/'")
     return Rate(count, per)
 
 
@@ -174,7 +196,7 @@ def parse_size(text: str) -> int | None:
         return None
     m = _SIZE.match(low)
     if m is None:
-        raise ValueError(f"expected a size such as 100M, 512K or 2G, got {text!r}")
+        raise ValueError(f"expected a size such as 100M, 512K or 2G, got {quote_token(text)}")
     return int(float(m.group(1)) * _SIZE_MULT[m.group(2)])
 
 
@@ -190,39 +212,68 @@ class Address:
         return f"{host}:{self.port}" if self.port is not None else host
 
 
+_HOST_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def quote_token(text: str, limit: int = 60) -> str:
+    """``text`` quoted for an error message: escaped, and cut to ``limit`` characters.
+
+    Errors show the offending token only, and never much of it: a line of a file
+    that is not a configuration (``include /etc/shadow``) must not be echoed back.
+    """
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def _parse_port(text: str, whole: str, *, allow_zero: bool = False) -> int:
     low = 0 if allow_zero else 1
-    if not text.isdigit() or not low <= int(text) < 65536:
-        raise ValueError(f"bad port {text!r} in {whole!r} ({low}-65535)")
+    if not text.isdigit() or len(text) > 5 or not low <= int(text) < 65536:
+        raise ValueError(f"bad port {quote_token(text)} in {quote_token(whole)} ({low}-65535)")
     return int(text)
+
+
+def _bracketed_host(inner: str, whole: str) -> str:
+    """The host inside ``[…]``: an IPv4 or IPv6 address (RFC 5321's ``IPv6:`` tag allowed)
+    or a host name, which PowerMTA brackets to mean "this host, no MX lookup"."""
+    host = inner[5:] if inner[:5].lower() == "ipv6:" else inner
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if ":" not in host and _HOST_NAME.fullmatch(host):
+        return host
+    raise ValueError(f"bad bracketed address {quote_token(whole)} (an IP address or a host name)")
 
 
 def parse_address(
     text: str, *, default_port: int | None = None, allow_zero_port: bool = False
 ) -> Address:
-    """Parse ``host[:port]``, ``[v6]:port`` or PowerMTA's ``0/0:25`` (all IPv4 addresses).
+    """Parse ``host[:port]``, ``[address-or-host][:port]`` or PowerMTA's ``0/0:25``.
 
-    ``allow_zero_port``: a listener's port 0 means "any free port" (tests, demos).
+    The bracketed form is PowerMTA's for a literal address (``[127.0.0.1]:2526``,
+    ``[::1]:25``, ``[IPv6:::1]``) or a host used as is. ``allow_zero_port``: a
+    listener's port 0 means "any free port" (tests, demos).
     """
     raw = text.strip()
     if not raw:
         raise ValueError("expected host[:port]")
     if raw.startswith("["):
-        host, close, rest = raw[1:].partition("]")
+        inner, close, rest = raw[1:].partition("]")
         if not close or (rest and not rest.startswith(":")):
-            raise ValueError(f"bad bracketed address {text!r}")
+            raise ValueError(f"bad bracketed address {quote_token(text)} (write [ADDRESS]:PORT)")
         port = _parse_port(rest[1:], raw, allow_zero=allow_zero_port) if rest else default_port
-        ipaddress.IPv6Address(host)
-        return Address(host, port)
+        return Address(_bracketed_host(inner, raw), port)
     if raw.count(":") > 1:  # a bare IPv6 address has no port
-        ipaddress.IPv6Address(raw)
+        try:
+            ipaddress.IPv6Address(raw)
+        except ValueError:
+            raise ValueError(f"bad address {quote_token(raw)} (write [IPv6]:PORT)") from None
         return Address(raw, default_port)
     host, sep, port_text = raw.partition(":")
     port = _parse_port(port_text, raw, allow_zero=allow_zero_port) if sep else default_port
     if host == "0/0":
         host = "0.0.0.0"  # noqa: S104 - PowerMTA's spelling of "every IPv4 address"
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", host):
-        raise ValueError(f"bad host name or address {host!r}")
+    if not _HOST_NAME.fullmatch(host):
+        raise ValueError(f"bad host name or address {quote_token(host)}")
     return Address(host, port)
 
 
@@ -234,4 +285,6 @@ def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(raw, strict=False)
     except ValueError:
-        raise ValueError(f"expected an address or CIDR such as 10.0.0.0/8, got {text!r}") from None
+        raise ValueError(
+            f"expected an address or CIDR such as 10.0.0.0/8, got {quote_token(text)}"
+        ) from None

@@ -107,3 +107,24 @@ def test_move_interval_rotates_a_quiet_file_on_the_timer(tmp_path: Path) -> None
     rotated = acct.rotate_if_due()
     assert rotated is not None
     assert rotated.name.startswith("a-2026-11-25-")
+
+
+def test_size_rotation_keeps_filling_each_new_file_up_to_max_size(tmp_path: Path) -> None:
+    """Over many `max-size` rotations every file but the live one is about max-size, none
+    holds a single row, and every row is written once (issue 14: one file per row after
+    the first rotation)."""
+    spec = _spec("records d\nmax-size 1K\n")
+    out = AccountingFile(spec, tmp_path, clock=lambda: NOW)
+    for n in range(400):
+        out.write(_record("d", n))
+    out.close()
+    rotated = sorted(tmp_path.glob("acct-*.csv"))
+    files = [*rotated, tmp_path / "acct.csv"]
+    assert (tmp_path / "acct.csv").exists()
+    counts = [sum(isinstance(e, Row) for e in read_accounting(p)) for p in files]
+    assert sum(counts) == 400
+    row_size = (tmp_path / "acct.csv").stat().st_size // max(counts[-1], 1)
+    # Each rotated file stopped at the first row that reached 1 KiB, no later.
+    assert all(1024 <= p.stat().st_size < 1024 + 2 * row_size for p in rotated)
+    assert len(rotated) <= 400 * row_size // 1024 + 1
+    assert min(counts[:-1]) > 1

@@ -83,3 +83,19 @@ def test_rotation_by_size_and_interval(tmp_path: Path) -> None:
     )
     assert log.rotate() is not None  # the live file had the last row
     assert log.rotate() is None  # nothing left to rotate
+
+
+def test_size_rotation_keeps_filling_each_new_file_up_to_max_size(tmp_path: Path) -> None:
+    """Over many `max-size` rotations each reject log holds many rows up to max-size, not
+    one row per file, and every refusal is written once."""
+    log = RejectLogFile(_spec("max-size 1K\n"), tmp_path, clock=lambda: NOW)
+    for n in range(300):
+        log.write("rcpt", _record(n))
+    log.close()
+    rotated = sorted(tmp_path.glob("reject-*.csv"))
+    every = _rows(*rotated, tmp_path / "reject.csv")
+    assert sorted(r.rcpt for r in every) == sorted(f"u{n}@example.net" for n in range(300))
+    assert len(rotated) >= 10
+    assert all(len(_rows(p)) > 1 for p in rotated)
+    assert all(p.stat().st_size >= 1024 for p in rotated)
+    assert len(rotated) < 300 * 2 * 200 // 1024  # rows are < 200 bytes: no file per row

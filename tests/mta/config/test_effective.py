@@ -102,3 +102,16 @@ def test_domains_are_normalised_once() -> None:
     cfg = parse("domain-macro Big Gmail.com,Yahoo.com\n<domain $Big>\nmax-smtp-out 2\n</domain>\n")
     eff = effective_settings(cfg, "GMAIL.COM.")
     assert (eff.domain, eff.queue, eff.settings.max_smtp_out) == ("gmail.com", "gmail.com", 2)
+
+
+def test_dkim_sign_in_a_virtual_mta_applies_to_its_deliveries() -> None:
+    """`dkim-sign yes` written in <virtual-mta> signs that vmta's mail (it was accepted and
+    ignored); a matching <domain> block that sets dkim-sign still decides."""
+    cfg = parse(
+        "<virtual-mta v1>\n dkim-sign yes\n <domain hold.example>\n  dkim-sign no\n </domain>\n"
+        "</virtual-mta>\n<virtual-mta v2>\n</virtual-mta>\n"
+    )
+    assert effective_settings(cfg, "gmail.com", "v1").settings.dkim_sign is True
+    assert effective_settings(cfg, "gmail.com", "v2").settings.dkim_sign is False
+    assert effective_settings(cfg, "hold.example", "v1").settings.dkim_sign is False
+    assert effective_settings(cfg, "gmail.com").settings.dkim_sign is False

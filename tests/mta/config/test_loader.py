@@ -251,3 +251,12 @@ def test_pattern_list_lines_accept_tabs_and_any_case() -> None:
     cfg = parse("<smtp-pattern-list p>\nReply\t/421 .*/ mode=backoff\n</smtp-pattern-list>\n")
     rule = cfg.pattern_lists["p"].rules[0]
     assert (rule.kind, rule.regex, rule.options["mode"]) == ("reply", "/421 .*/", "backoff")
+
+
+def test_the_readme_error_example_is_what_the_loader_says() -> None:
+    """The README's broken-config example is the loader's real output, line for line (a rate
+    with an unknown unit quotes the rate as written, not an internal form)."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    shown = [line for line in readme.splitlines() if line.startswith("hot.conf:")][:2]
+    text = "<domain gmail.com>\nmax-msg-rate 30/fortnight\nmax-smtp-outt 5\n</domain>\n"
+    assert errors_of(text, "hot.conf") == shown
