@@ -145,7 +145,9 @@ class InboundHandler:
         decision = check_mail_from(conn.config, conn.ip, conn.user_name, sender)
         if not decision.ok:
             return conn.refuse("mail", decision.reply, decision.reason)
-        problem = address_refusal(sender, smtputf8=envelope.smtp_utf8)
+        problem = (
+            address_refusal(sender, smtputf8=envelope.smtp_utf8, sender=True) if sender else None
+        )
         if problem is not None:
             return conn.refuse("mail", problem, "bad sender address")
         envelope.mail_from = address

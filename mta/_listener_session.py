@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, AnyStr, Final
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope
 
-from mta._listener_core import parse_params, printable, split_path
+from mta._listener_core import command_refusal, parse_params, printable, split_path
 from mta._listener_data import read_data
 from mta.acct.rejectlog import RejectRecord
 from mta.config.model import Config, Listener, Source
@@ -229,6 +229,14 @@ class InboundSMTP(SMTP):
             if task is not None:
                 state.tasks.discard(task)
 
+    async def refused_argument(self, arg: str, kind: RejectKind) -> bool:
+        """Answer 501 (and log it) if ``arg`` has control characters or is not UTF-8."""
+        reply = command_refusal(arg)
+        if reply is None:
+            return False
+        await self.push(self.refuse(kind, reply, "control character or bad UTF-8 in the command"))
+        return True
+
     async def push(self, status: AnyStr) -> None:
         """Send one reply line (remembered, so a refusal by aiosmtpd itself can be logged)."""
         self.last_reply = status if isinstance(status, str) else status.decode("utf-8", "replace")
@@ -240,12 +248,16 @@ class InboundSMTP(SMTP):
         """EHLO, after a fresh config snapshot (SIZE advertises the current limit)."""
         self.refresh()
         self.command = f"EHLO {hostname}"
+        if await self.refused_argument(hostname, "helo"):
+            return
         await super().smtp_EHLO(hostname)
 
     async def smtp_HELO(self, hostname: str) -> None:  # noqa: N802 - aiosmtpd's name
         """HELO, after a fresh config snapshot."""
         self.refresh()
         self.command = f"HELO {hostname}"
+        if await self.refused_argument(hostname, "helo"):
+            return
         await super().smtp_HELO(hostname)
 
     async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
@@ -268,6 +280,8 @@ class InboundSMTP(SMTP):
         config = self.refresh()
         self.command = f"MAIL {arg or ''}".strip()
         self.pending_env_id = None
+        if arg is not None and await self.refused_argument(arg, "mail"):
+            return
         if arg is None or arg[:5].upper() != "FROM:" or await self.check_helo_needed():
             await super().smtp_MAIL(arg)
             return
@@ -287,6 +301,8 @@ class InboundSMTP(SMTP):
     async def smtp_RCPT(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd's name
         """RCPT: take out DSN parameters (NOTIFY, ORCPT), then aiosmtpd's."""
         self.command = f"RCPT {arg or ''}".strip()
+        if arg is not None and await self.refused_argument(arg, "rcpt"):
+            return
         if arg is None or arg[:3].upper() != "TO:":
             await super().smtp_RCPT(arg)
             return
