@@ -102,10 +102,12 @@ class AccountingFormatError(InputDataError):
         super().__init__(f"{where}{message}")
 
 
-class AddressError(InputDataError, ValueError):
+class AddressError(ValueError, InputDataError):
     """A mailbox that fails :func:`mta.address.check_mailbox`; ``reason`` says why.
 
-    A ValueError too, so code that refuses bad input with ``except ValueError`` keeps working.
+    A ValueError first, so code that refuses bad input with ``except ValueError`` keeps
+    working and a handler keyed on ValueError (the API's 422) takes it before one keyed on
+    InputDataError.
     """
 
     def __init__(self, address: str, reason: str) -> None:
