@@ -173,3 +173,28 @@ async def test_start_raises_the_open_file_limit_for_the_cap(tmp_path: Path) -> N
         assert now == (wanted if hard == resource.RLIM_INFINITY else min(hard, wanted))
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@bounded
+async def test_the_third_failed_auth_gets_535_then_421_and_a_hang_up(tmp_path: Path) -> None:
+    """On one connection, the third failed AUTH is answered 535 5.7.8 like the others, then
+    421 4.7.0 Too many authentication failures, and the connection is closed."""
+    import base64
+
+    text = CONFIG.replace(
+        "<source 127.0.0.1>\n", "<source 127.0.0.1>\n    allow-unencrypted-plain-auth yes\n"
+    )
+    limiter = AuthLimiter(base_delay=0.01)
+    async with running(tmp_path, text, auth_limiter=limiter) as run:
+        smtp = await raw_client(run.port)
+        await smtp.send(b"EHLO client.test")
+        guess = base64.b64encode(b"\0app\0guess")
+        for _ in range(2):
+            assert (await smtp.send(b"AUTH PLAIN " + guess))[0] == 535
+        assert await smtp.send(b"AUTH PLAIN " + guess) == (
+            535,
+            "5.7.8 Authentication credentials invalid",
+        )
+        assert await smtp.reply() == (421, "4.7.0 Too many authentication failures")
+        assert await smtp.reply() == (0, "")  # hung up
+        smtp.close()
