@@ -183,7 +183,8 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
     _d("spool", {_G}, "path", None, "Spool directory (default: `<data dir>/spool`).",
        p.parse_string),
     _d("total-max-smtp-in", {_G}, "int", 1000,
-       "Concurrent inbound SMTP connections, all listeners and clients together (0 = any).",
+       "Concurrent inbound SMTP connections, all listeners and clients together (0 = any); "
+       "the open-file limit is raised to fit.",
        _unlimited_int),
     _d("smtp-listener", {_G}, "address", None,
        "Listen for SMTP on ADDR:PORT (`0/0:25` = all IPv4; port 0 = any free port). Repeatable.",
