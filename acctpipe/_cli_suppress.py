@@ -74,7 +74,7 @@ ScopeOption = Annotated[
 ]
 
 suppress_app = typer.Typer(
-    help="Suppressed addresses: add, remove, check, import from an ESP, export.",
+    help="Suppressed addresses: add, remove, check, verify, import from an ESP, export.",
     no_args_is_help=True,
 )
 
@@ -188,8 +188,7 @@ def remove(
         change = store.remove(address, scope=scope)
         if change is None:
             out.print(
-                f"not suppressed in {_scope(scope)}: {store.normalise(address)} "
-                "(nothing to remove)",
+                f"not suppressed in {_scope(scope)}: {store.key(address)} (nothing to remove)",
                 markup=False,
                 soft_wrap=True,
             )
@@ -239,7 +238,7 @@ def check(
         try:
             store = stores_with_webhooks(engine)[1]
             found = store.check(address, sender_domain=sender_domain, lists=lists or ())
-            normal = store.normalise(address)
+            normal = store.key(address)
         finally:
             engine.dispose()
     except (ValueError, AcctpipeError, SQLAlchemyError, OSError) as exc:
@@ -258,6 +257,57 @@ def check(
         out.print(f"  detail: {found.detail}", markup=False, soft_wrap=True)
     if found.event_ids:
         out.print(f"  events: {', '.join(found.event_ids[:10])}", markup=False, soft_wrap=True)
+
+
+@suppress_app.command(
+    "verify",
+    epilog=(
+        "Rows are read in batches and only reported: none is changed, re-keyed or removed "
+        "(remove one with `acctpipe suppress remove ADDRESS`). Exit status: 0 if every "
+        "stored address passes, 1 if some do not, 2 on error.\n\n"
+        "Examples:\n\n"
+        "  acctpipe suppress verify\n\n"
+        "  acctpipe suppress verify --database-url postgresql://acctpipe@db/acctpipe"
+    ),
+)
+def verify(
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Rows read at a time.")] = 10_000,
+    database_url: DatabaseOption = DEFAULT_URL,
+) -> None:
+    """List stored suppressions whose address the address check (RFC 5321/6531) refuses."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from acctpipe.cli import err, out
+    from acctpipe.suppress.verify import failing_rows
+    from acctpipe.webhooks.wiring import stores_with_webhooks
+    from mta.errors import AcctpipeError
+
+    bad = 0
+    try:
+        engine = open_store_engine(database_url)
+        try:
+            store = stores_with_webhooks(engine)[1]
+            for row, problem in failing_rows(store, batch=batch):
+                bad += 1
+                out.print(
+                    f"bad: {row.address} ({row.scope}, {row.reason}): {problem}",
+                    markup=False,
+                    soft_wrap=True,
+                )
+            total = store.count()
+        finally:
+            engine.dispose()
+    except (ValueError, AcctpipeError, SQLAlchemyError, OSError) as exc:
+        err.print(f"acctpipe: error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    out.print(
+        f"{bad} of {total} stored suppressions fail the address check"
+        + (" (left as they are)" if bad else ""),
+        markup=False,
+        soft_wrap=True,
+    )
+    if bad:
+        raise typer.Exit(1)
 
 
 @suppress_app.command(

@@ -17,6 +17,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Final
 
+from mta.address import mailbox_problem
 from mta.config.model import Config, Listener, Source
 from mta.headers import CONTROL_HEADERS, take_headers
 from mta.relay import Decision
@@ -26,6 +27,7 @@ __all__ = [
     "MailParams",
     "Prepared",
     "address_refusal",
+    "command_refusal",
     "decode_xtext",
     "ehlo_lines",
     "parse_params",
@@ -138,20 +140,41 @@ def parse_params(text: str) -> MailParams:
     return MailParams(tuple(kept), env_id, size)
 
 
-def address_refusal(address: str, *, smtputf8: bool) -> str | None:
+def command_refusal(arg: str) -> str | None:
+    """The 501 for a command argument with control characters or bytes that are not UTF-8.
+
+    aiosmtpd decodes a command line as UTF-8 with surrogate escapes, so bytes
+    that are not UTF-8 arrive as lone surrogates; nothing of RFC 5321's grammar
+    (nor RFC 6531's UTF-8 extension) allows them or a control character in a
+    command, and storing either would only defer the damage (a sender with a NUL
+    can never be bounced to). Refused at the command, before any parsing.
+    """
+    for char in arg:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return "501 5.5.2 Syntax error: the command is not valid UTF-8"
+        if (code < 0x20 and char != "\t") or 0x7F <= code <= 0x9F:
+            return "501 5.5.2 Syntax error: control characters are not allowed"
+    return None
+
+
+def address_refusal(address: str, *, smtputf8: bool, sender: bool = False) -> str | None:
     """Why ``address`` cannot be taken (the reply), or ``None`` when it can.
 
     RFC 6531 section 3.5: a non-ASCII address needs the SMTPUTF8 parameter on
-    MAIL (553 5.6.7 otherwise). Bytes that are not UTF-8 at all (aiosmtpd keeps
-    them as surrogate escapes) are refused outright: the spool stores text.
+    MAIL (553 5.6.7 otherwise). Anything else :func:`mta.address.check_mailbox`
+    refuses is a syntax error in the argument: ``501 5.1.7`` for the sender,
+    ``501 5.1.3`` for a recipient (RFC 3463: bad sender's / destination mailbox
+    address syntax), with the validator's reason.
     """
-    try:
-        address.encode("utf-8")
-    except UnicodeEncodeError:
-        return "553 5.6.7 Address is not valid UTF-8"
-    if not address.isascii() and not smtputf8:
+    if not address.isascii() and not smtputf8 and mailbox_problem(address) is None:
         return "553 5.6.7 Non-ASCII address requires SMTPUTF8"
-    return None
+    problem = mailbox_problem(address, utf8=smtputf8)
+    if problem is None:
+        return None
+    if sender:
+        return f"501 5.1.7 Bad sender address syntax: {printable(problem, 120)}"
+    return f"501 5.1.3 Bad recipient address syntax: {printable(problem, 120)}"
 
 
 def with_protocol(*, esmtp: bool, tls: bool, auth: bool, utf8: bool) -> str:

@@ -40,6 +40,7 @@ MAX_RECIPIENTS: Final = 1000
 """Recipients per transaction (RFC 5321 section 4.5.3.1.8 asks for at least 100)."""
 
 AUTH_FAILED: Final = "535 5.7.8 Authentication credentials invalid"
+AUTH_LOCKED: Final = "421 4.7.0 Too many failed authentication attempts, try again later"
 AUTH_NEEDS_TLS: Final = "538 5.7.11 Encryption required for requested authentication mechanism"
 LOCAL_FAILURE: Final = "451 4.3.0 Temporary local problem, please try again later"
 
@@ -61,7 +62,10 @@ def authenticate(
     """aiosmtpd's authenticator: check a PLAIN/LOGIN user against ``<smtp-user>``.
 
     Passwords are compared in constant time and never logged; a failure is
-    filed in the reject log with the attempted user name only. After a
+    filed in the reject log with the attempted user name only, counted by the
+    listener's :class:`~mta.authlimit.AuthLimiter` (its 535 is delayed by the
+    verdict), and a locked-out address or user name gets ``421 4.7.0`` without
+    its password being checked. After a
     success the session counts against the user's named source, whose
     ``max-smtp-in`` may refuse it (454 4.7.0, RFC 4954's temporary failure).
     """
@@ -70,6 +74,13 @@ def authenticate(
         return AuthResult(success=False, handled=False, message=AUTH_FAILED)
     config = conn.refresh()
     login = auth_data.login.decode("utf-8", "surrogateescape")
+    limiter = conn.state.auth_limiter
+    left = limiter.locked(conn.ip, login)
+    if left is not None:  # the password is not even looked at: guessing gains nothing
+        conn.auth_locked = True
+        reason = f"auth locked out for {left:.0f} s (too many failures for this user or address)"
+        conn.refuse("auth", AUTH_LOCKED, reason, auth_user=login)
+        return AuthResult(success=False, handled=False, message=AUTH_LOCKED)
     user = next((u for u in config.smtp_users if u.name == login), None)
     # Hash something even for an unknown user, so timing does not tell them apart.
     expected = _digest(
@@ -77,17 +88,26 @@ def authenticate(
     )
     if user is None or not hmac.compare_digest(expected, _digest(auth_data.password)):
         conn.failed_auths += 1
+        verdict = limiter.failure(conn.ip, login)
+        conn.auth_delay = verdict.delay
         reason = "auth-failed" if user is not None else "auth-failed (no such user)"
+        reason += (
+            f"; failure {verdict.by_address} from this address, {verdict.by_user} for this user"
+            f" in {limiter.window:.0f} s; 535 delayed {verdict.delay:g} s"
+        )
+        if verdict.locked:
+            reason += f"; locked out for {limiter.window:.0f} s"
         conn.refuse("auth", AUTH_FAILED, reason, auth_user=login)
         return AuthResult(success=False, handled=False, message=AUTH_FAILED)
     named = source_for(config, conn.ip, user.name)
     if not conn.may_count(named):
-        cap = named.max_smtp_in if named is not None else 0
-        match = named.match if named is not None else ""
+        key, cap = conn.cap_for(named) or ("", 0)
+        where = key if key.startswith("address ") else f"<source {key}>"
         reply = "454 4.7.0 Too many concurrent sessions for this user, try again later"
-        conn.refuse("auth", reply, f"max-smtp-in {cap} (<source {match}>)", auth_user=login)
+        conn.refuse("auth", reply, f"max-smtp-in {cap} ({where})", auth_user=login)
         return AuthResult(success=False, handled=False, message=reply)
     conn.hold(named)
+    limiter.success(conn.ip)
     log.info("%s authenticated as %s (%s)", conn.ip, printable(login, 100), mechanism)
     # Keep only the user name: the password does not outlive this call.
     return AuthResult(success=True, auth_data=user.name)
@@ -125,6 +145,11 @@ class InboundHandler:
         conn = _conn(server)
         if not self._auth_allowed(conn, session):
             return conn.refuse("auth", AUTH_NEEDS_TLS, "AUTH before STARTTLS")
+        left = conn.state.auth_limiter.locked(conn.ip)
+        if left is not None:  # before the credentials are even read
+            conn.auth_locked = True
+            reason = f"auth locked out for {left:.0f} s (too many failures from this address)"
+            return conn.refuse("auth", AUTH_LOCKED, reason)
         return MISSING  # go on with aiosmtpd's PLAIN / LOGIN exchange
 
     async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
@@ -145,7 +170,9 @@ class InboundHandler:
         decision = check_mail_from(conn.config, conn.ip, conn.user_name, sender)
         if not decision.ok:
             return conn.refuse("mail", decision.reply, decision.reason)
-        problem = address_refusal(sender, smtputf8=envelope.smtp_utf8)
+        problem = (
+            address_refusal(sender, smtputf8=envelope.smtp_utf8, sender=True) if sender else None
+        )
         if problem is not None:
             return conn.refuse("mail", problem, "bad sender address")
         envelope.mail_from = address

@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any, AnyStr, Final
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope
 
-from mta._listener_core import parse_params, printable, split_path
+from mta._listener_core import command_refusal, parse_params, printable, split_path
 from mta._listener_data import read_data
 from mta.acct.rejectlog import RejectRecord
+from mta.authlimit import AuthLimiter
 from mta.config.model import Config, Listener, Source
 from mta.relay import Decision, check_connect, check_size, source_for
 
@@ -46,7 +47,13 @@ _PLAIN_PATH: Final = re.compile(
     re.DOTALL,
 )
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "InboundSMTP", "ListenerState"]
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_SMTP_IN",
+    "ConnectionGate",
+    "InboundSMTP",
+    "ListenerState",
+]
 
 log = logging.getLogger("mta.listener")
 
@@ -54,9 +61,26 @@ DEFAULT_MAX_MESSAGE_SIZE: Final = 32 << 20
 """SIZE when the source sets no ``max-message-size``: aiosmtpd buffers DATA in memory."""
 
 MAX_AUTH_FAILURES: Final = 3
-"""Failed AUTH attempts per connection before we hang up (slows password guessing)."""
+"""Failed AUTH attempts per connection before we hang up (slows password guessing).
+
+Across connections, :class:`mta.authlimit.AuthLimiter` delays each 535 and locks out."""
 
 SHUTDOWN_REPLY: Final = "421 4.3.2 Service shutting down"
+TOO_MANY_REPLY: Final = "421 4.7.0 Too many connections, try again later"
+
+DEFAULT_MAX_SMTP_IN: Final = 100
+"""Concurrent sessions from one client address when its ``<source>`` sets no ``max-smtp-in``."""
+
+
+@dataclass(eq=False)
+class ConnectionGate:
+    """Inbound sessions open in the process: what ``total-max-smtp-in`` caps.
+
+    One gate is shared by every listener of a process (the MTA server passes
+    the same one to each), so the cap holds for all of them together.
+    """
+
+    open: int = 0
 
 
 def utcnow() -> datetime:
@@ -77,6 +101,8 @@ class ListenerState:
     clock: Callable[[], datetime] = utcnow
     default_max_size: int = DEFAULT_MAX_MESSAGE_SIZE
     label: str = ""
+    auth_limiter: AuthLimiter = field(default_factory=AuthLimiter)
+    gate: ConnectionGate = field(default_factory=ConnectionGate)
     sessions: set[InboundSMTP] = field(default_factory=set)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     per_source: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -108,6 +134,8 @@ class InboundSMTP(SMTP):
         self.data_handled = False
         self.last_reply = ""
         self.failed_auths = 0
+        self.auth_delay = 0.0  # wait this long before the next 535 (the AUTH limiter's verdict)
+        self.auth_locked = False  # the AUTH limiter locked us out: hang up after the reply
 
     # -- state ------------------------------------------------------------------------
 
@@ -132,15 +160,27 @@ class InboundSMTP(SMTP):
         self.data_size_limit = limit or self.state.default_max_size
         return self.config
 
+    def cap_for(self, source: Source | None) -> tuple[str, int] | None:
+        """What this session counts against with ``source`` in force: (key, cap), or None.
+
+        A source's own ``max-smtp-in`` caps all its addresses together (0: no
+        cap); without one, each client address may hold :data:`DEFAULT_MAX_SMTP_IN`.
+        """
+        if source is not None and source.max_smtp_in is not None:
+            return (source.match, source.max_smtp_in) if source.max_smtp_in else None
+        return f"address {self.ip}", DEFAULT_MAX_SMTP_IN
+
     def may_count(self, source: Source | None) -> bool:
-        """Whether one more session fits ``source``'s ``max-smtp-in`` (0: no cap)."""
-        if source is None or not source.max_smtp_in or source.match == self.held:
+        """Whether one more session fits the cap :meth:`cap_for` gives ``source``."""
+        cap = self.cap_for(source)
+        if cap is None or cap[0] == self.held:
             return True
-        return self.state.per_source[source.match] < source.max_smtp_in
+        return self.state.per_source[cap[0]] < cap[1]
 
     def hold(self, source: Source | None) -> None:
         """Count this session against ``source`` (and no longer against the previous one)."""
-        key = source.match if source is not None else None
+        cap = self.cap_for(source)
+        key = cap[0] if cap is not None else None
         if key == self.held:
             return
         self.release()
@@ -206,32 +246,55 @@ class InboundSMTP(SMTP):
         if task is not None:
             state.tasks.add(task)
         state.sessions.add(self)
+        gate, counted = state.gate, False
         try:
             config = self.refresh()
             decision = check_connect(config, self.ip)
-            if decision.ok and not self.may_count(self.source):
-                cap = self.source.max_smtp_in if self.source is not None else 0
+            total = config.total_max_smtp_in
+            if decision.ok and total and gate.open >= total:
+                reason = f"total-max-smtp-in {total} (all listeners)"
+                decision = Decision(False, TOO_MANY_REPLY, reason)
+            elif decision.ok and not self.may_count(self.source):
+                key, cap = self.cap_for(self.source) or ("", 0)
+                where = key if key.startswith("address ") else f"<source {key}>"
                 decision = Decision(
                     False,
                     "421 4.7.0 Too many concurrent sessions from your address",
-                    f"max-smtp-in {cap} (<source {decision.source}>)",
+                    f"max-smtp-in {cap} ({where})",
                 )
             if not decision.ok:
                 await self.push(self.refuse("connect", decision.reply, decision.reason))
                 if self.transport is not None:
                     self.transport.close()
                 return
+            gate.open += 1
+            counted = True
             self.hold(self.source)
             await super()._handle_client()
         finally:
+            if counted:
+                gate.open -= 1
             self.release()
             state.sessions.discard(self)
             if task is not None:
                 state.tasks.discard(task)
 
+    async def refused_argument(self, arg: str, kind: RejectKind) -> bool:
+        """Answer 501 (and log it) if ``arg`` has control characters or is not UTF-8."""
+        reply = command_refusal(arg)
+        if reply is None:
+            return False
+        await self.push(self.refuse(kind, reply, "control character or bad UTF-8 in the command"))
+        return True
+
     async def push(self, status: AnyStr) -> None:
         """Send one reply line (remembered, so a refusal by aiosmtpd itself can be logged)."""
         self.last_reply = status if isinstance(status, str) else status.decode("utf-8", "replace")
+        if self.auth_delay and self.last_reply.startswith("535"):
+            # The failed-AUTH delay: aiosmtpd sends the 535 itself, after our (synchronous)
+            # authenticator returned, so this is the one place to hold it back.
+            delay, self.auth_delay = self.auth_delay, 0.0
+            await asyncio.sleep(delay)
         await super().push(status)
 
     # -- commands we wrap -------------------------------------------------------------
@@ -240,12 +303,16 @@ class InboundSMTP(SMTP):
         """EHLO, after a fresh config snapshot (SIZE advertises the current limit)."""
         self.refresh()
         self.command = f"EHLO {hostname}"
+        if await self.refused_argument(hostname, "helo"):
+            return
         await super().smtp_EHLO(hostname)
 
     async def smtp_HELO(self, hostname: str) -> None:  # noqa: N802 - aiosmtpd's name
         """HELO, after a fresh config snapshot."""
         self.refresh()
         self.command = f"HELO {hostname}"
+        if await self.refused_argument(hostname, "helo"):
+            return
         await super().smtp_HELO(hostname)
 
     async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
@@ -255,6 +322,9 @@ class InboundSMTP(SMTP):
         await super().smtp_AUTH(arg)
         if self.user_name is not None:
             self.refresh()  # the user's named source may set another SIZE
+        elif self.auth_locked:
+            if self.transport is not None:
+                self.transport.close()  # the 421 has been sent
         elif self.failed_auths >= MAX_AUTH_FAILURES:
             await self.push("421 4.7.0 Too many authentication failures")
             if self.transport is not None:
@@ -268,6 +338,8 @@ class InboundSMTP(SMTP):
         config = self.refresh()
         self.command = f"MAIL {arg or ''}".strip()
         self.pending_env_id = None
+        if arg is not None and await self.refused_argument(arg, "mail"):
+            return
         if arg is None or arg[:5].upper() != "FROM:" or await self.check_helo_needed():
             await super().smtp_MAIL(arg)
             return
@@ -287,6 +359,8 @@ class InboundSMTP(SMTP):
     async def smtp_RCPT(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd's name
         """RCPT: take out DSN parameters (NOTIFY, ORCPT), then aiosmtpd's."""
         self.command = f"RCPT {arg or ''}".strip()
+        if arg is not None and await self.refused_argument(arg, "rcpt"):
+            return
         if arg is None or arg[:3].upper() != "TO:":
             await super().smtp_RCPT(arg)
             return

@@ -29,6 +29,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from mta.address import mailbox_problem
 from mta.headers import CONTROL_HEADERS, split_message, take_headers
 from mta.submit import Submission
 
@@ -40,23 +41,8 @@ ENVELOPE_FIELDS: tuple[str, ...] = ("x-sender", "x-receiver")
 # Lenient as RFC 5322 section 4.5 (obs-optional) is: WSP may precede the colon.
 _FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*")
 
-# RFC 5321 section 4.1.2, widened by RFC 6531 (SMTPUTF8) to non-ASCII text:
-#   Mailbox    = Local-part "@" ( Domain / address-literal )
-#   Local-part = Dot-string / Quoted-string
-#   Dot-string = Atom *("." Atom);  Atom = 1*atext
-#   Domain     = sub-domain *("." sub-domain);  sub-domain = Let-dig [Ldh-str]
-#   address-literal = "[" ( IPv4 / IPv6 / General-address-literal ) "]"
-# Deliberately lenient: dots may repeat or lead in the local part (old handset
-# addresses such as "john..doe@" still exist), "_" is allowed in a domain label,
-# and an address literal is checked only for its brackets.
-_U8 = r"\u00a0-\ufffc\U00010000-\U0010ffff"  # UTF8-non-ascii, less C1 controls and U+FFFD
-_ATEXT = rf"A-Za-z0-9!#$%&'*+\-/=?^_`{{|}}~{_U8}"
-_LOCAL = rf'(?:[{_ATEXT}.]+|"(?:[^"\\\x00-\x1f\x7f]|\\[\x20-\x7e])*")'
-_LABEL = rf"[A-Za-z0-9_{_U8}](?:[A-Za-z0-9_\-{_U8}]*[A-Za-z0-9_{_U8}])?"
-_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[^\[\]\\\s]+\])"
-_MAILBOX = re.compile(rf"{_LOCAL}@{_DOMAIN}")
-# RFC 5321 section 4.5.3.1.3: a path is at most 256 octets, brackets included.
-_MAX_MAILBOX_OCTETS = 254
+# The addresses are checked by the one validator (:mod:`mta.address`): RFC 5321
+# mailboxes, UTF-8 allowed (RFC 6531), host names through IDNA.
 
 # RFC 5321 section 4.1.2: Mail-parameters = esmtp-param *(SP esmtp-param);
 #   esmtp-param = esmtp-keyword ["=" esmtp-value]
@@ -82,8 +68,10 @@ def _address(value: str, what: str, *, null_ok: bool) -> str | Refused:
     if not address:
         if not null_ok:
             return Refused(f"{what} is the null address <>")
-    elif len(address.encode("utf-8")) > _MAX_MAILBOX_OCTETS or not _MAILBOX.fullmatch(address):
-        return Refused(f"bad {what} address {address[:80]!r}")
+    else:
+        problem = mailbox_problem(address)
+        if problem is not None:
+            return Refused(f"bad {what} address {address[:80]!r}: {problem}")
     if any(_PARAM.fullmatch(p) is None for p in params.split()):
         return Refused(f"{what} has unexpected text after the address: {params[:80]!r}")
     return address

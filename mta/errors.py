@@ -6,7 +6,9 @@ Errors are keyed on *who* failed and *whether a retry helps*::
     ├── ConfigError               the operator's configuration (path, line, section); no retry
     │   └── InvalidConfigError    every ConfigError found in one load, reported together
     ├── InputDataError            data handed to us (accounting rows, DSNs, imports); no retry
-    │   └── AccountingFormatError an accounting or reject-log file (path, offset)
+    │   ├── AccountingFormatError an accounting or reject-log file (path, offset)
+    │   └── AddressError          a mailbox that is not RFC 5321/6531 (address, reason);
+    │                             also a ValueError
     ├── LocalError                this host: disk, permissions, spool — a retry may help
     │   └── StoreError            a store: DuckDB events or the SQL database (path or URL)
     └── RemotePeerError           a peer: SMTP server, webhook receiver, database (reply_code,
@@ -28,6 +30,7 @@ from pathlib import PurePath
 __all__ = [
     "AccountingFormatError",
     "AcctpipeError",
+    "AddressError",
     "ConfigError",
     "InputDataError",
     "InvalidConfigError",
@@ -97,6 +100,21 @@ class AccountingFormatError(InputDataError):
         self.offset = offset
         where = f"{path}@{offset}: " if path is not None and offset is not None else ""
         super().__init__(f"{where}{message}")
+
+
+class AddressError(ValueError, InputDataError):
+    """A mailbox that fails :func:`mta.address.check_mailbox`; ``reason`` says why.
+
+    A ValueError first, so code that refuses bad input with ``except ValueError`` keeps
+    working and a handler keyed on ValueError (the API's 422) takes it before one keyed on
+    InputDataError.
+    """
+
+    def __init__(self, address: str, reason: str) -> None:
+        self.address = address
+        self.reason = reason
+        shown = address if len(address) <= 80 else address[:77] + "..."
+        super().__init__(f"invalid address {shown!r}: {reason}")
 
 
 class LocalError(AcctpipeError):

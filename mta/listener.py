@@ -27,15 +27,31 @@ from pathlib import Path
 from typing import Protocol
 
 from mta._listener_handler import InboundHandler, authenticate
-from mta._listener_session import DEFAULT_MAX_MESSAGE_SIZE, InboundSMTP, ListenerState, utcnow
+from mta._listener_session import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_MAX_SMTP_IN,
+    ConnectionGate,
+    InboundSMTP,
+    ListenerState,
+    utcnow,
+)
+from mta.authlimit import AuthLimiter
 from mta.config.model import Config, Listener
 from mta.errors import ConfigError
+from mta.fdlimit import raise_open_file_limit, wanted_open_files
 from mta.rejectfile import RejectLogFile
 from mta.status import ListenerStatus
 from mta.submit import Submitter
 from mta.tls import make_self_signed, server_context
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "LocalMail", "SmtpListener"]
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_SMTP_IN",
+    "AuthLimiter",
+    "ConnectionGate",
+    "LocalMail",
+    "SmtpListener",
+]
 
 _MECHANISMS = frozenset({"PLAIN", "LOGIN"})  # what aiosmtpd implements
 
@@ -66,6 +82,9 @@ class SmtpListener:
     ``tls`` overrides the listener's ``tls-certificate``/``tls-private-key``;
     without either, STARTTLS uses a self-signed certificate made at start.
     ``hostname`` (banner, EHLO, Received) defaults to the config's ``host-name``.
+    ``gate`` counts sessions for ``total-max-smtp-in`` and ``auth_limiter`` failed
+    AUTH attempts: pass the same ones to every listener of a process (each
+    listener makes its own otherwise).
     """
 
     def __init__(
@@ -83,6 +102,8 @@ class SmtpListener:
         default_max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         clock: Callable[[], datetime] = utcnow,
         base: Path | None = None,
+        gate: ConnectionGate | None = None,
+        auth_limiter: AuthLimiter | None = None,
     ) -> None:
         name = hostname or get_config().host_name or socket.gethostname()
         self.listener = listener
@@ -100,6 +121,8 @@ class SmtpListener:
             suppressed=suppressed,
             clock=clock,
             default_max_size=default_max_message_size,
+            auth_limiter=AuthLimiter() if auth_limiter is None else auth_limiter,
+            gate=ConnectionGate() if gate is None else gate,
         )
         self._server: asyncio.Server | None = None
         self._stopping: asyncio.Future[None] | None = None
@@ -129,7 +152,9 @@ class SmtpListener:
             ) from exc
 
     async def start(self) -> None:
-        """Load or make the TLS identity, bind, and start serving."""
+        """Raise the open-file limit for ``total-max-smtp-in``, load or make the TLS identity,
+        bind, and start serving."""
+        raise_open_file_limit(wanted_open_files(self._state.get_config().total_max_smtp_in))
         loop = asyncio.get_running_loop()
         tls = self._tls or self._tls_context()
         if tls is None:

@@ -32,7 +32,7 @@ from typing import Protocol
 
 from mta.config import Config, load_config
 from mta.errors import AcctpipeError
-from mta.listener import SmtpListener
+from mta.listener import AuthLimiter, ConnectionGate, SmtpListener
 from mta.mgmt import MgmtServer, create_mgmt_app
 from mta.pickup import PickupFolder
 from mta.rejectfile import RejectLogFile
@@ -145,6 +145,8 @@ class MtaServer:
             await companion.start()
         await mta.start()
         reject_log = self.rejects[0] if self.rejects else None
+        # One session count (total-max-smtp-in) and one AUTH-failure count for all listeners.
+        gate, auth_limiter = ConnectionGate(), AuthLimiter()
         for spec in self.config.listeners:
             listener = SmtpListener(
                 lambda: self.mta.config,
@@ -154,6 +156,8 @@ class MtaServer:
                 local=self.returns,
                 suppressed=lambda rcpt, sender: self.mta.suppressed_reason(rcpt, sender),
                 base=mta.config_base,
+                gate=gate,
+                auth_limiter=auth_limiter,
             )
             await listener.start()
             self.listeners.append(listener)

@@ -91,7 +91,7 @@ def _apply(
     good: list[SuppressionDecision] = []
     for line, d in batch:
         try:  # normalise each first, so one bad address is one error, not a failed batch
-            store.normalise(d.address)
+            store.key(d.address) if d.remove else store.normalise(d.address)
         except ValueError as exc:
             t.bad(line, str(exc))
             continue

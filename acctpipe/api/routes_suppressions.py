@@ -144,7 +144,7 @@ def lookup(
 ) -> LookupOut:
     """Whether mail to ``address`` is stopped (global, sender-domain and list scopes)."""
     now = datetime.now(UTC)
-    normalised = svc.suppressions.normalise(address)
+    normalised = svc.suppressions.key(address)  # a row stored before the address check too
     found, applies = svc.suppressions.lookup(
         normalised, sender_domain=sender_domain, lists=list_name or (), now=now
     )

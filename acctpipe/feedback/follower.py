@@ -99,7 +99,8 @@ class MtaFollower:
         self.interval = interval
         self.throttle_interval = throttle_interval
         self._task: asyncio.Task[None] | None = None
-        mta.suppressions = SuppressionSet(suppressions.normalise, _domain)
+        # The lenient key: a row stored before the address check must still suppress.
+        mta.suppressions = SuppressionSet(suppressions.key, _domain)
 
     async def start(self) -> None:
         """Load the whole list (the MTA may already be accepting), then follow changes."""

@@ -8,7 +8,12 @@
 * :func:`import_csv` / :func:`export_csv` — ESP export formats in, our CSV out.
 """
 
-from acctpipe.suppress.address import normalise_address, normalise_domain, normalise_scope
+from acctpipe.suppress.address import (
+    address_key,
+    normalise_address,
+    normalise_domain,
+    normalise_scope,
+)
 from acctpipe.suppress.csvio import (
     EXPORT_COLUMNS,
     FORMAT_NAMES,
@@ -36,6 +41,7 @@ __all__ = [
     "Suppression",
     "SuppressionStore",
     "ThrottleStore",
+    "address_key",
     "detect_format",
     "export_csv",
     "export_row",

@@ -15,7 +15,14 @@
 * a quoted local part that needs no quotes loses them (``"john"@x`` is ``john@x``).
 
 Anything that is not an address raises :class:`ValueError` with the reason —
-never another exception, whatever the input (a property test checks it).
+never another exception, whatever the input (a property test checks it). What
+is an address is :func:`mta.address.check_mailbox`'s answer, the MTA's own: a
+suppression is only added for an address the listener and the pickup folder
+would take (no ``john..doe@``, no ``user@exa_mple.com``, no U+FFFD left by
+bytes that were not UTF-8). The key rules above are older and more lenient, and
+:func:`address_key` keeps them without the check, so rows stored before the
+check (``acctpipe suppress verify`` lists them) can still be looked up and
+removed under the very key they were stored with.
 """
 
 from __future__ import annotations
@@ -25,7 +32,15 @@ import re
 import unicodedata
 from typing import Final
 
-__all__ = ["normalise", "normalise_address", "normalise_domain", "normalise_scope"]
+from mta.address import check_mailbox
+
+__all__ = [
+    "address_key",
+    "normalise",
+    "normalise_address",
+    "normalise_domain",
+    "normalise_scope",
+]
 
 MAX_LOCAL: Final = 64  # octets, RFC 5321 section 4.5.3.1.1
 MAX_DOMAIN: Final = 253  # octets, RFC 1035 (255 on the wire, less the length bytes)
@@ -123,20 +138,47 @@ def _local(local: str, casefold: bool) -> str:
 
 
 def normalise_address(address: str, *, casefold_local: bool = True) -> str:
-    """The stored form of ``address`` (see the module docstring); ValueError if invalid."""
+    """The stored form of ``address`` (see the module docstring); ValueError if invalid.
+
+    Invalid means :func:`mta.address.check_mailbox` refuses it (a trailing dot
+    on the domain aside), or the key rules do.
+    """
+    text = _unbracketed(address)
+    # The key's own leniency (a trailing dot) is not the validator's business.
+    check_mailbox(text[:-1] if text.endswith(".") else text)
+    return _key(address, text, casefold_local)
+
+
+def address_key(address: str, *, casefold_local: bool = True) -> str:
+    """The key ``address`` is (or was) stored under, without :func:`mta.address.check_mailbox`.
+
+    For reading and removing: a row stored before the check still has a key.
+    ValueError only for text no key can be made of.
+    """
+    return _key(address, _unbracketed(address), casefold_local)
+
+
+def normalise(address: str) -> str:
+    """:func:`address_key` with the defaults: what the MTA's suppression set is given.
+
+    Lenient, so a stored row the validator would now refuse still suppresses.
+    """
+    return address_key(address)
+
+
+def _unbracketed(address: str) -> str:
     text = address.strip()
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1].strip()
+    return text
+
+
+def _key(address: str, text: str, casefold_local: bool) -> str:
     if casefold_local and text.isascii():
         low = text.lower()
         if _FAST.fullmatch(low) and len(low) - low.index("@") <= MAX_DOMAIN + 1:
             return low
     return _slow(address, text, casefold_local)
-
-
-def normalise(address: str) -> str:
-    """:func:`normalise_address` with the defaults: what the MTA's suppression set is given."""
-    return normalise_address(address)
 
 
 def _slow(address: str, text: str, casefold_local: bool) -> str:

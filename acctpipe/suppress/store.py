@@ -46,7 +46,12 @@ from acctpipe.db.engine import write_transaction
 from acctpipe.db.schema import suppression_changes, suppressions
 from acctpipe.policy.types import SuppressionDecision, SuppressionReason
 from acctpipe.suppress._merge import expired, merge
-from acctpipe.suppress.address import normalise_address, normalise_domain, normalise_scope
+from acctpipe.suppress.address import (
+    address_key,
+    normalise_address,
+    normalise_domain,
+    normalise_scope,
+)
 from acctpipe.suppress.model import Change, Suppression
 
 __all__ = ["ChangeHook", "SuppressionStore"]
@@ -125,8 +130,14 @@ class SuppressionStore:
         self._clock = clock
 
     def normalise(self, address: str) -> str:
-        """``address`` as this store keys it (ValueError if it is not one)."""
+        """``address`` as this store keys it (ValueError if it is not one, by
+        :func:`mta.address.check_mailbox`): what may be added."""
         return normalise_address(address, casefold_local=self.casefold_local)
+
+    def key(self, address: str) -> str:
+        """The key ``address`` is stored under, without the address check: what may be
+        looked up or removed (a row stored before the check included)."""
+        return address_key(address, casefold_local=self.casefold_local)
 
     # -- writing --------------------------------------------------------------------
 
@@ -135,7 +146,8 @@ class SuppressionStore:
     ) -> list[Change]:
         """Apply ``decisions`` in order, in one transaction; return the changes logged.
 
-        Addresses and scopes are normalised first. An invalid one raises
+        Addresses and scopes are normalised first (a removal's address only
+        keyed, so a row stored before the address check can go). An invalid one raises
         ValueError before anything is written — or, with ``skip_invalid`` (the
         feedback loop: bad input must not stop it), that decision is dropped and
         logged. See :mod:`acctpipe.suppress._merge` for when a decision adds,
@@ -144,7 +156,8 @@ class SuppressionStore:
         ready: list[SuppressionDecision] = []
         for d in decisions:
             try:
-                address, scope = self.normalise(d.address), normalise_scope(d.scope)
+                address = self.key(d.address) if d.remove else self.normalise(d.address)
+                scope = normalise_scope(d.scope)
             except ValueError as exc:
                 if not skip_invalid:
                     raise
@@ -342,7 +355,7 @@ class SuppressionStore:
 
     def get(self, address: str) -> list[Suppression]:
         """Every suppression of ``address`` (any scope, expired or not), by scope."""
-        query = select(suppressions).where(_S.address == self.normalise(address))
+        query = select(suppressions).where(_S.address == self.key(address))
         with self.engine.connect() as conn:
             return [_suppression(r) for r in conn.execute(query.order_by(_S.scope))]
 

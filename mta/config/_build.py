@@ -483,6 +483,7 @@ class _Builder:
             return_processors=tuple(self.return_processors()),
             suppressed_recipients=g(root, "suppressed-recipients"),
             suppressed_recipient_reply=g(root, "suppressed-recipient-reply"),
+            total_max_smtp_in=g(root, "total-max-smtp-in"),
         )
         self.check_references(config)
         return config

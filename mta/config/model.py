@@ -193,7 +193,7 @@ class Source:
     require_auth: bool
     allow_unencrypted_plain_auth: bool
     allow_mail_from: tuple[str, ...]
-    max_smtp_in: int
+    max_smtp_in: int | None  # None: unset, the per-address default applies
     where: Where
     verp_default: bool = False
 
@@ -360,3 +360,4 @@ class Config:
     return_processors: tuple[ReturnProcessor, ...] = ()
     suppressed_recipients: str = "reject"
     suppressed_recipient_reply: str = "550 5.7.1 <{rcpt}>: recipient suppressed ({reason})"
+    total_max_smtp_in: int = 1000  # 0: no cap

@@ -187,6 +187,10 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
        p.parse_string, origin="acctpipe"),
     _d("spool", {_G}, "path", None, "Spool directory (default: `<data dir>/spool`).",
        p.parse_string),
+    _d("total-max-smtp-in", {_G}, "int", 1000,
+       "Concurrent inbound SMTP connections, all listeners and clients together (0 = any); "
+       "the open-file limit is raised to fit.",
+       _unlimited_int),
     _d("smtp-listener", {_G}, "address", None,
        "Listen for SMTP on ADDR:PORT (`0/0:25` = all IPv4; port 0 = any free port). Repeatable.",
        partial(parse_address, default_port=25, allow_zero_port=True), repeat=True),
@@ -298,8 +302,9 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
     _d("allow-mail-from", {_SRC}, "glob", (), "Envelope senders this source may use "
        "(`*@example.com`). Repeatable; none = any.", p.parse_string, origin="acctpipe",
        repeat=True),
-    _d("max-smtp-in", {_SRC}, "int", 0, "Concurrent connections from this source (0 = any).",
-       _unlimited_int, origin="acctpipe"),
+    _d("max-smtp-in", {_SRC}, "int", None,
+       "Concurrent connections from this source, all its addresses together (0 = any). "
+       "Unset: at most 100 from each client address.", _unlimited_int, origin="acctpipe"),
     _d("verp-default", {_SRC}, "bool", False,
        "Give mail from this source a VERP return path (`bounce+user=domain@…`).", parse_bool),
     # -- smtp-listener block (acctpipe) -------------------------------------------------
@@ -352,7 +357,7 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
     # -- recognised PowerMTA directives we do not implement (warnings) -----------------------
     *(_known(n, {_G}) for n in (
         "log-file", "log-rotate", "run-as-root", "sync-msg-create", "sync-msg-update",
-        "total-max-smtp-out", "total-max-smtp-in", "smtp-port", "process-user",
+        "total-max-smtp-out", "smtp-port", "process-user",
         "relay-domain", "dns-server", "log-connections", "log-commands", "log-data",
         "http-redirect-to-https", "max-msg-per-connection-in",
     )),
@@ -409,6 +414,7 @@ BOUNDS: dict[str, Bounds] = {
     "period": (1, 5 * YEAR),
     "max-message-size": (1, 2 * GIB),
     "max-smtp-in": (0, 100_000),
+    "total-max-smtp-in": (0, 1_000_000),
     "max-size": (1024, 1024 * GIB),
     "move-interval": (1, YEAR),
     "delete-after": (60, 10 * YEAR),

@@ -222,3 +222,39 @@ def client(port: int, source: str = "127.0.0.1", *, timeout: float = 10) -> aios
 def client_tls() -> ssl.SSLContext:
     """A client context trusting the test certificate."""
     return shared_cert().client_context()
+
+
+@dataclass
+class RawClient:
+    """A line-level SMTP client that sends bytes exactly as given (aiosmtplib refuses
+    control characters, which is what some tests must send)."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    async def reply(self) -> tuple[int, str]:
+        """Read one (possibly multi-line) reply: its code and the text of its last line."""
+        while True:
+            line = await asyncio.wait_for(self.reader.readline(), 10)
+            if not line:
+                return 0, ""  # the server hung up
+            if line[3:4] != b"-":
+                return int(line[:3]), line[4:].decode("utf-8", "replace").strip()
+
+    async def send(self, line: bytes) -> tuple[int, str]:
+        """Send ``line`` + CRLF and read the reply."""
+        self.writer.write(line + b"\r\n")
+        await self.writer.drain()
+        return await self.reply()
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.writer.close()
+
+
+async def raw_client(port: int, source: str = "127.0.0.1") -> RawClient:
+    """Connect from ``source`` and read the banner (its reply is not checked)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    raw = RawClient(reader, writer)
+    await raw.reply()
+    return raw

@@ -108,11 +108,8 @@ async def test_a_wrong_password_is_535_and_logged_without_the_secret(tmp_path: P
             with pytest.raises(aiosmtplib.SMTPAuthenticationError):
                 await smtp.auth_login("nobody", wrong)
         first, second = run.rejects()
-        assert (first.command, first.auth_user, first.reason) == (
-            "AUTH PLAIN",
-            "app",
-            "auth-failed",
-        )
+        assert (first.command, first.auth_user) == ("AUTH PLAIN", "app")
+        assert first.reason.startswith("auth-failed; failure 1 from this address")
         assert (second.command, second.auth_user) == ("AUTH LOGIN", "nobody")
         data = run.reject_path.read_bytes()
         for secret in (wrong, PASSWORD):

@@ -80,14 +80,20 @@ def test_xtext_decoding() -> None:
 
 
 def test_address_rules() -> None:
-    """UTF-8 addresses need SMTPUTF8; undecodable bytes never pass; ASCII always does."""
+    """UTF-8 addresses need SMTPUTF8; undecodable bytes and bad syntax get 501 with the reason."""
     assert address_refusal("a@b.example", smtputf8=False) is None
     assert address_refusal("zoë@b.example", smtputf8=True) is None
     assert address_refusal("zoë@b.example", smtputf8=False) == (
         "553 5.6.7 Non-ASCII address requires SMTPUTF8"
     )
     broken = b"z\xffe@b.example".decode("utf-8", "surrogateescape")
-    assert address_refusal(broken, smtputf8=True) == "553 5.6.7 Address is not valid UTF-8"
+    assert address_refusal(broken, smtputf8=True) == (
+        "501 5.1.3 Bad recipient address syntax: not valid UTF-8"
+    )
+    assert address_refusal("a@exa_mple.com", smtputf8=False, sender=True) == (
+        "501 5.1.7 Bad sender address syntax: underscore in domain label 'exa_mple' "
+        "(not allowed in a host name)"
+    )
 
 
 @pytest.mark.parametrize(

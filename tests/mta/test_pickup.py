@@ -154,6 +154,13 @@ async def test_incomplete_and_hidden_files_wait_until_renamed(tmp_path: Path) ->
         (b"x-sender: a@s.example\nTo: b@r.example\nSubject: s\n\nx\n", "no x-receiver"),
         (b"x-sender: a@s.example\nx-receiver: nobody\nSubject: s\n\nx\n", "bad x-receiver"),
         (b"x-sender: a@s.example\nx-receiver: b@r.example\n", "empty message"),
+        (
+            b"x-sender: a@s.example\nx-receiver: ../../../etc/passwd@example.com\nS: s\n\nx\n",
+            "bad x-receiver address '../../../etc/passwd@example.com': local part starts or ends",
+        ),
+        (b"x-sender: a@s.example\nx-receiver: u@exa_mple.com\nS: s\n\nx\n", "underscore"),
+        (b"x-sender: a@s.example\nx-receiver: u@-bad-.example\nS: s\n\nx\n", "hyphen"),
+        (b"x-sender: a@s_x.example\nx-receiver: u@r.example\nS: s\n\nx\n", "bad x-sender"),
         (b"\x7fELF\x02\x01\x01\x00\x00\x00", "not a message"),
         (_message(1, "X-Virtual-MTA: ip-9\n"), "unknown virtual-mta 'ip-9'"),
         (b"", "empty file"),

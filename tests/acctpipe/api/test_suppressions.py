@@ -198,3 +198,42 @@ async def test_bulk_takes_100k_rows_in_one_request(tmp_path: Path) -> None:
         assert svc.suppressions.count() == 100_000
     finally:
         engine.dispose()
+
+
+async def test_addresses_the_mta_would_refuse_are_422(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Adding an address the MTA's address check refuses answers 422 with the reason."""
+    w = keys.auth("write")
+    for address, why in (
+        ("user@-bad-.example", "hyphen"),
+        ("user@exa_mple.com", "underscore"),
+        ("nul\u0000sender@x.com", "control character"),
+        ("../../../etc/passwd@example.com", "dot"),
+    ):
+        bad = await client.post("/v1/suppressions", json={"address": address}, headers=w)
+        assert bad.status_code == 422, address
+        assert why in bad.json()["detail"]
+
+
+async def test_bulk_reports_bad_addresses_and_bytes_that_are_not_utf8_per_line(
+    client: httpx.AsyncClient, keys: Keys, services: Services
+) -> None:
+    """A bulk body's refused addresses and lines that are not UTF-8 are bad lines by number;
+    the good lines are added."""
+    body = (
+        b'{"address": "good@example.com"}\n'
+        b'{"address": "br\xfcken@example.com"}\n'
+        b'{"address": "user@exa_mple.com"}\n'
+    )
+    response = await client.post(
+        "/v1/suppressions/bulk",
+        content=body,
+        headers={**keys.auth("write"), "Content-Type": "application/x-ndjson"},
+    )
+    result = response.json()
+    assert (result["added"], result["invalid"]) == (1, 2), result
+    errors = {e["line"]: e["message"] for e in result["errors"]}
+    assert "not valid UTF-8" in errors[2]
+    assert "underscore" in errors[3]
+    assert [s.address for s in services.suppressions.iter_all()] == ["good@example.com"]

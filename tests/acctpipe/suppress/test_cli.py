@@ -186,6 +186,7 @@ def test_throttle_status_and_explain(db_url: str) -> None:
         ["suppress", "add"],
         ["suppress", "remove"],
         ["suppress", "check"],
+        ["suppress", "verify"],
         ["suppress", "import"],
         ["suppress", "export"],
         ["throttle"],
