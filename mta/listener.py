@@ -77,6 +77,7 @@ class SmtpListener:
         reject_log: RejectLogFile | None = None,
         local: LocalMail | None = None,
         suppressed: Callable[[str, str], str | None] | None = None,
+        storage: Callable[[], str | None] | None = None,
         hostname: str | None = None,
         tls: ssl.SSLContext | None = None,
         idle_timeout: float = 300,
@@ -98,6 +99,7 @@ class SmtpListener:
             reject_log=reject_log,
             local=local,
             suppressed=suppressed,
+            storage=storage,
             clock=clock,
             default_max_size=default_max_message_size,
         )

@@ -153,6 +153,7 @@ class MtaServer:
                 reject_log=reject_log,
                 local=self.returns,
                 suppressed=lambda rcpt, sender: self.mta.suppressed_reason(rcpt, sender),
+                storage=mta.storage_refusal,
                 base=mta.config_base,
             )
             await listener.start()

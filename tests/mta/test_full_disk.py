@@ -1,0 +1,108 @@
+"""A full disk (a real one: a tiny tmpfs) delays mail and records, never strands or drops them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+
+from acctpipe.sim.server import IspSimulator
+from mta.config import parse_config_text
+from mta.errors import LocalError
+from mta.routing import StaticResolver
+from mta.server import MtaServer
+from tests.mta._disk import small_disk
+from tests.mta._mta import ACCT, rows, running_mta, send, until
+
+N = 40  # rows enough to overflow the last page the accounting file already has
+
+
+def _leftovers(spool: Path) -> list[Path]:
+    return sorted(spool.rglob("*.new"))
+
+
+async def test_a_deferral_the_full_spool_cannot_save_is_queued_then_retried(
+    tmp_path: Path,
+) -> None:
+    """A 4xx while the spool's disk is full: the message stays visible in its queue, is
+    deferred as soon as space returns, and its attempt has exactly one ``t`` row."""
+    with small_disk(tmp_path / "disk") as disk:
+        spool = disk.path / "spool"
+        async with IspSimulator("default") as sim:
+            config = f"spool {spool}\n<domain *>\n route 127.0.0.1:{sim.port}\n"
+            config += " retry-after 10m\n</domain>\n"
+            async with running_mta(config, tmp_path / "data") as mta:
+                mta.engine.held = True
+                await send(mta, "full1@example.com")
+                disk.fill()
+                mta.engine.held = False
+                mta.engine.wake()
+                queue = mta.engine.queue_for(
+                    mta.spool.read_envelope("incoming", mta.spool.ids("incoming")[0])
+                )
+                await until(lambda: queue.transient == 1)
+                await asyncio.sleep(0.3)  # a few retries fail meanwhile
+                assert [q.queued for q in mta.status().queues] == [1]
+                assert mta.spool.counts()["deferred"] == 0
+                assert _leftovers(spool) == []
+                disk.free()
+                await until(lambda: mta.spool.counts()["deferred"] == 1, timeout=5)
+                assert [q.queued for q in mta.status().queues] == [1]
+                assert mta.spool.counts()["active"] == 0
+                assert len(rows(mta, "t")) == 1
+    assert len(sim.messages) == 0
+
+
+async def test_records_wait_for_space_and_no_mail_is_taken_meanwhile(tmp_path: Path) -> None:
+    """While accounting rows cannot be written: new mail gets 452 4.3.1, attempted messages
+    stay in active/ (a crash would send them again), and once space returns every row
+    is written, once."""
+    with small_disk(tmp_path / "disk") as disk:
+        async with IspSimulator("default") as sim:
+            text = ACCT + f"spool {tmp_path / 'spool'}\nsmtp-listener 127.0.0.1:0\n"
+            text += "<source 127.0.0.1>\n always-allow-relaying yes\n</source>\n"
+            text += f"<domain *>\n route 127.0.0.1:{sim.port}\n</domain>\n"
+            server = MtaServer(
+                parse_config_text(text), data_dir=disk.path, resolver=StaticResolver()
+            )
+            await server.start()
+            mta = server.mta
+            try:
+                mta.engine.held = True
+                for i in range(N):
+                    await send(mta, f"u{i}@example.com")
+                await asyncio.sleep(0.3)  # the r rows reach the file
+                disk.fill()
+                mta.engine.held = False
+                mta.engine.wake()
+                await until(lambda: mta.accounting_error is not None)
+                await asyncio.sleep(0.3)
+                sent = len(sim.messages)
+                assert sent < N  # nothing more is sent while rows are held
+                assert mta.spool.counts()["active"] >= 1  # its row is not written yet
+                await asyncio.sleep(0.3)
+                assert len(sim.messages) == sent
+                with pytest.raises(aiosmtplib.SMTPSenderRefused) as refused:
+                    await aiosmtplib.send(
+                        b"Subject: hi\r\n\r\nhi\r\n",
+                        sender="a@sender.test",
+                        recipients=["late@example.com"],
+                        hostname="127.0.0.1",
+                        port=server.listeners[0].port,
+                        start_tls=False,
+                        timeout=5,
+                    )
+                assert refused.value.code == 452
+                assert "4.3.1" in refused.value.message
+                with pytest.raises(LocalError):
+                    await send(mta, "late@example.com")
+                disk.free()
+                await until(lambda: mta.engine.totals["delivered"] == N, timeout=10)
+                await until(lambda: mta.spool.counts()["active"] == 0, timeout=5)
+                delivered = [r["rcpt"] for r in rows(mta, "d")]
+                assert sorted(delivered) == sorted(f"u{i}@example.com" for i in range(N))
+                assert mta.storage_refusal() is None
+            finally:
+                await server.stop(grace=2)
