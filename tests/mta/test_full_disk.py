@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosmtplib
 import pytest
 
 from acctpipe.sim.server import IspSimulator
+from mta.acct import Row, read_accounting
+from mta.acctfile import AccountingFile
 from mta.config import parse_config_text
 from mta.errors import LocalError
 from mta.routing import StaticResolver
@@ -77,8 +80,8 @@ async def test_records_wait_for_space_and_no_mail_is_taken_meanwhile(tmp_path: P
                 disk.fill()
                 mta.engine.held = False
                 mta.engine.wake()
-                await until(lambda: mta.accounting_error is not None)
-                await asyncio.sleep(0.3)
+                await until(lambda: len(sim.messages) >= 1)
+                await asyncio.sleep(0.8)
                 sent = len(sim.messages)
                 assert sent < N  # nothing more is sent while rows are held
                 assert mta.spool.counts()["active"] >= 1  # its row is not written yet
@@ -106,3 +109,31 @@ async def test_records_wait_for_space_and_no_mail_is_taken_meanwhile(tmp_path: P
                 assert mta.storage_refusal() is None
             finally:
                 await server.stop(grace=2)
+
+
+def test_rows_that_do_not_fit_are_held_whole_and_written_in_order_later(tmp_path: Path) -> None:
+    """A flush on a full disk fails, leaves no half row in the file, and keeps the rows;
+    once there is room they are all written, in order, once."""
+    spec = parse_config_text("<acct-file acct.csv>\nrecords d\n</acct-file>\n").acct_files[0]
+    with small_disk(tmp_path / "disk") as disk:
+        acct = AccountingFile(spec, disk.path)
+        record = {"type": "d", "timeLogged": datetime.now(UTC), "rcpt": "u0@example.com"}
+        acct.write(record)
+        acct.flush()
+        disk.fill()
+        for n in range(1, 200):  # far more than the file's last page can take
+            acct.write({**record, "rcpt": f"u{n}@example.com"})
+        with pytest.raises(OSError, match="No space"):
+            acct.flush()
+        assert acct.error is not None
+        assert acct.held > 0
+        lines = (disk.path / "acct.csv").read_bytes().splitlines(keepends=True)
+        assert all(line.endswith(b"\n") for line in lines)
+        assert len(lines) == 2  # the header and the one row written before
+        disk.free()
+        acct.flush()
+        assert acct.held == 0  # written: the error is cleared too
+        acct.close()
+        got = [r.fields["rcpt"] for r in read_accounting(disk.path / "acct.csv")
+               if isinstance(r, Row)]  # fmt: skip
+        assert got == [f"u{n}@example.com" for n in range(200)]
