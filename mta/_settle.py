@@ -76,7 +76,8 @@ class Settler:
         self.records_written: Callable[[], bool] = lambda: True
         self.parked: dict[str, Settlement] = {}
         self.tried_at = 0.0
-        self._failures = FailureLog(log, "moving attempted messages out of active/")
+        # Shared by every spool move the engine retries (one outage, one log story).
+        self.failures = FailureLog(log, "moving messages between spool states")
 
     def due(self, mono: float) -> bool:
         """Whether parked messages should be tried again now."""
@@ -94,9 +95,9 @@ class Settler:
                 return False
             saved = await asyncio.to_thread(move, self.spool, settlement)
         except OSError as exc:
-            self._failures.failed(exc)
+            self.failures.failed(exc)
             return False
-        self._failures.succeeded()
+        self.failures.succeeded()
         if saved is not None:
             settlement.queue.defer(QueuedMessage(settlement.spool_id, saved), settlement.at)
         self.moved(settlement.spool_id, saved is not None)

@@ -28,7 +28,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from classifiers import RuleTable
-from mta._settle import Settlement, Settler
+from mta._settle import RETRY_SECONDS, Settlement, Settler
 from mta.attempt import (
     NO_ANSWER,
     Context,
@@ -289,9 +289,11 @@ class DeliveryEngine:
             Override.clear(queue)
         due = queue.due(now)
         if due:
-            await asyncio.to_thread(self._release, [m.spool_id for m in due])
-            for message in due:
+            moved = await asyncio.to_thread(self._release, [m.spool_id for m in due])
+            for message in due[:moved]:
                 queue.push(message)
+            for message in due[moved:]:  # still in deferred/: still queued, tried again soon
+                queue.defer(message, now + RETRY_SECONDS)
         while not self.held and not self.blocked() and queue.wants_connection(mono, now):
             self._spawn(queue)
         nearest = queue.next_due()
@@ -312,9 +314,15 @@ class DeliveryEngine:
             nearest = min(nearest, now + max(wait, 0.01))
         return nearest
 
-    def _release(self, ids: list[str]) -> None:
-        for spool_id in ids:
-            self.spool.release(spool_id)
+    def _release(self, ids: list[str]) -> int:
+        """deferred/ → incoming/ for each; how many moved before one failed (OSError)."""
+        for n, spool_id in enumerate(ids):
+            try:
+                self.spool.release(spool_id)
+            except OSError as exc:
+                self.settler.failures.failed(exc)
+                return n
+        return len(ids)
 
     def _spawn(self, queue: DeliveryQueue) -> None:
         queue.connections += 1
@@ -541,7 +549,16 @@ class DeliveryEngine:
     ) -> bool:
         """Send one message on ``conn``; say whether the connection is finished."""
         spool_id = message.spool_id
-        raw = await asyncio.to_thread(self._load, spool_id, queue.vmta, queue.settings.dkim_sign)
+        try:
+            raw = await asyncio.to_thread(
+                self._load, spool_id, queue.vmta, queue.settings.dkim_sign
+            )
+        except OSError as exc:  # unreadable now: back to incoming/ and to its queue, later
+            self.settler.failures.failed(exc)
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(self.spool.requeue, spool_id)
+            queue.defer(message, time.time() + RETRY_SECONDS)
+            return True
         if raw is None:
             return False  # gone (removed by an operator): nothing to do
         self._inflight.add(spool_id)
