@@ -29,10 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
+from acctpipe.db import make_engine, migrate, sqlite_path
+from acctpipe.db.deadline import deadline_of
 from acctpipe.db.migrate import open_database
 from acctpipe.suppress import SuppressionStore, ThrottleStore
 from acctpipe.webhooks import Outbox, WebhookStore, WebhookWorker, summary_event
 from acctpipe.webhooks.wiring import stores_with_webhooks
+from mta.errors import StoreError
+from mta.failurelog import FailureLog
 from mta.mgmt import MgmtServer
 
 if TYPE_CHECKING:
@@ -49,6 +53,8 @@ __all__ = ["Node", "NodeOptions", "delivery_summary"]
 
 log = logging.getLogger("acctpipe.node")
 _SUMMARY = "delivery-summary"  # its progress row in the event store
+STORE_RETRY_SECONDS = 2.0  # how often an unreachable store is tried while starting without it
+STOP_CALL_LIMIT = 2.0  # at stop, a store call waits at most this long for the server
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,9 @@ class NodeOptions:
     webhooks: bool = True
     webhook_schedule: tuple[timedelta, ...] | None = None
     summary_every: float = 3600.0  # 0: no delivery.summary events
+    # Start even when a shared (PostgreSQL) store cannot be reached: migrate it when it
+    # answers (acctpipe run: the MTA runs on its local suppression snapshot meanwhile).
+    start_without_store: bool = False
     node: str = field(default_factory=socket.gethostname)
     api: ApiSettings = field(default_factory=ApiSettings)
 
@@ -275,7 +284,7 @@ class Node:
     async def start(self) -> None:
         """Open the stores, start the tailer, the worker, the summaries and the API."""
         opts = self.options
-        self.engine = engine = await asyncio.to_thread(open_database, opts.database_url)
+        self.engine = engine = await self._open_store()
         self.outbox, suppressions, throttles = stores_with_webhooks(engine)
         webhooks = WebhookStore(engine)
         events = await asyncio.to_thread(self._events, suppressions, throttles)
@@ -303,6 +312,45 @@ class Node:
         )
         await self._server.start()
         log.info("API listening on %s (node %s)", self._server.url, opts.node)
+
+    async def _open_store(self) -> Engine:
+        """The SQL store, migrated; a shared one that cannot be reached is (with
+        ``start_without_store``) opened unmigrated and migrated when it answers."""
+        url = self.options.database_url
+        try:
+            return await asyncio.to_thread(open_database, url)
+        except StoreError as exc:
+            if not self.options.start_without_store or sqlite_path(url) is not None:
+                raise
+            problem = f"the shared store cannot be reached: {exc}; retrying"
+            log.error("starting without the shared store: %s", exc)
+        engine = make_engine(url)
+        self._checks["store"] = lambda: problem
+        self._tasks.append(asyncio.create_task(self._migrate_later(engine), name="store-retry"))
+        return engine
+
+    async def _migrate_later(self, engine: Engine) -> None:
+        failures = FailureLog(log, "reaching the shared store")
+        failures.failed("unreachable at start")
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), STORE_RETRY_SECONDS)
+            if self._stop.is_set():
+                return
+            try:
+                await asyncio.to_thread(migrate, engine)
+            except Exception as exc:  # noqa: BLE001 - still down: try again
+                failures.failed(exc)
+                continue
+            failures.succeeded()
+            self._checks.pop("store", None)
+            return
+
+    def bound_store_calls(self) -> None:
+        """From now on no store call waits more than a moment for the server (at stop)."""
+        deadline = deadline_of(self.engine) if self.engine is not None else None
+        if deadline is not None:
+            deadline.shorten(STOP_CALL_LIMIT)
 
     def _start_worker(self, engine: Engine) -> None:
         opts = self.options
@@ -369,6 +417,7 @@ class Node:
     async def stop(self) -> None:
         """Stop the API, the worker and the tailer (finishing its batch), then close."""
         self._stop.set()
+        self.bound_store_calls()
         if self._server is not None:
             await self._server.stop()
         for task in self._tasks:

@@ -16,10 +16,14 @@ The data directory (``--data-dir``)::
       acctpipe.sqlite      suppressions, throttles, API keys, webhook outbox
                            (unless --database-url names a shared PostgreSQL)
       parquet/             the Parquet export of events.duckdb (day=YYYY-MM-DD/)
+      suppressions.snapshot  the last suppression list seen (start-up with the store down)
       mta.json, node.json  state files
 
 Start order: the SQL store and the API first, then the MTA (its follower
-loads the suppression list before the engine sends anything). Stop order on
+loads the suppression list before the engine sends anything). A shared store
+that cannot be reached does not stop a node that ran before: it starts on its
+local suppression snapshot, says so in ``/readyz``, and catches up when the
+store returns. Stop order on
 SIGTERM: the MTA stops accepting and finishes in-flight deliveries (writing
 their accounting rows), the tailer ingests what is left and checkpoints, the
 webhook worker finishes its deliveries, the API closes.
@@ -118,13 +122,15 @@ class Runner:
             webhook_schedule=opts.webhook_schedule,
             summary_every=opts.summary_every,
             node=opts.node,
+            start_without_store=True,
             api=opts.api or ApiSettings(node=opts.node),
         )
         mta = self.server.mta
+        self.follower: MtaFollower | None = None
         self.node = Node(
             node_options,
             mta=LocalMtaLink(mta),
-            checks={"mta": self._mta_health},
+            checks={"mta": self._mta_health, "suppressions": self._follower_health},
             queue_sizes=lambda: [
                 (q.queue, q.vmta, q.queued + q.deferred) for q in mta.status().queues
             ],
@@ -137,6 +143,9 @@ class Runner:
         if not self.server.listeners and self.server.config.listeners:
             return "no SMTP listener is open"
         return None
+
+    def _follower_health(self) -> str | None:
+        return self.follower.health() if self.follower is not None else None
 
     @property
     def api_url(self) -> str:
@@ -153,9 +162,13 @@ class Runner:
         await self.node.start()
         services = self.node.services
         assert services is not None
-        self.server.companions.append(
-            MtaFollower(self.server.mta, services.suppressions, services.throttles)
+        self.follower = MtaFollower(
+            self.server.mta,
+            services.suppressions,
+            services.throttles,
+            snapshot=self.options.data_dir / "suppressions.snapshot",
         )
+        self.server.companions.append(self.follower)
         try:
             await self.server.start()
         except BaseException:
@@ -182,6 +195,7 @@ class Runner:
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting mail and finish deliveries, then ingest the rest and stop the node."""
         self._started = False
+        self.node.bound_store_calls()  # a frozen store must not hold the stop up
         try:
             await self.server.stop(grace)
         finally:

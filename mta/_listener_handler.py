@@ -160,9 +160,13 @@ class InboundHandler:
         address: str,
         options: list[str],
     ) -> str:
-        """Listener require-auth, then the source's require-auth and allow-mail-from."""
+        """Listener require-auth, then the source's require-auth and allow-mail-from; 452
+        while the MTA cannot take mail (its accounting records cannot be written)."""
         conn = _conn(server)
         sender = "" if address == "<>" else address
+        storage = conn.state.storage() if conn.state.storage is not None else None
+        if storage is not None:
+            return conn.refuse("mail", storage, "local storage (accounting records held)")
         listener = conn.state.listener
         if listener.require_auth and conn.user_name is None:
             reason = f"require-auth (smtp-listener {listener.address})"

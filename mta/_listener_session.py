@@ -31,6 +31,7 @@ from mta._listener_data import read_data
 from mta.acct.rejectlog import RejectRecord
 from mta.authlimit import AuthLimiter
 from mta.config.model import Config, Listener, Source
+from mta.failurelog import FailureLog
 from mta.relay import Decision, check_connect, check_size, source_for
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class ListenerState:
     reject_log: RejectLogFile | None = None
     local: LocalMail | None = None
     suppressed: Callable[[str, str], str | None] | None = None  # (rcpt, sender) -> reason
+    storage: Callable[[], str | None] | None = None  # the reply while mail cannot be taken
     clock: Callable[[], datetime] = utcnow
     default_max_size: int = DEFAULT_MAX_MESSAGE_SIZE
     label: str = ""
@@ -109,6 +111,9 @@ class ListenerState:
     accepted: int = 0
     rejected: int = 0
     stopping: bool = False
+    reject_failures: FailureLog = field(
+        default_factory=lambda: FailureLog(log, "writing the reject log")
+    )
 
 
 class InboundSMTP(SMTP):
@@ -224,7 +229,9 @@ class InboundSMTP(SMTP):
             try:
                 state.reject_log.write(kind, record)
             except OSError as exc:  # a full disk must not take the listener down
-                log.warning("cannot write the reject log: %s", exc)
+                state.reject_failures.failed(exc)
+            else:
+                state.reject_failures.succeeded()
         return reply
 
     def shut_down(self) -> None:

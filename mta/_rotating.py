@@ -9,6 +9,7 @@ following the directory sees a rename, which it handles as rotation.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 Clock = Callable[[], datetime]
+FLUSH_BYTES = 64 * 1024  # held rows are written once they reach this much (as a buffer would)
 
 
 class RotatingFile:
@@ -40,32 +42,72 @@ class RotatingFile:
         self._stream: BinaryIO | None = None
         self._opened_at = self._clock()
         self._size = 0
+        self._held: list[bytes] = []  # rows not yet in the file, oldest first
+        self._held_bytes = 0
+        self.error: OSError | None = None  # why the last flush failed (None once one succeeds)
+
+    @property
+    def held(self) -> int:
+        """Rows waiting to be written (after a failed flush: rows kept for the next)."""
+        return len(self._held)
 
     def _open(self) -> BinaryIO:
         if self._stream is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            stream = self.path.open("ab")
-            self._size = stream.tell()
-            if self._size == 0:
-                self._size += stream.write(self.header)
+            # Unbuffered: the rows are batched in _held, so a failed write is known
+            # exactly and undone (see flush), never left half done in a buffer.
+            stream = self.path.open("ab", buffering=0)
+            # The size the file will have once the held rows (and, for a new file,
+            # the header) are written: the rotation decision counts every byte.
+            end = stream.tell()
+            self._size = end + self._held_bytes + (0 if end else len(self.header))
             self._stream = stream
             self._opened_at = self._clock()
         return self._stream
 
     def write(self, row: bytes) -> None:
-        """Append one encoded row (one ``write`` call), rotating first when due."""
-        self._rotate_if_due()
-        # Open first: ``self._size += self._open().write(row)`` would read the old
-        # size before _open resets it for a new file, so every later write rotated.
-        stream = self._open()
-        self._size += stream.write(row)
+        """Append one encoded row, rotating first when due; never raises on a full disk.
+
+        The row is held until the next :meth:`flush` (or until enough rows are held).
+        """
+        if self.error is None:
+            try:
+                self._rotate_if_due()
+            except OSError as exc:  # rotation needs the held rows written first
+                self.error = exc
+        self._held.append(row)
+        self._held_bytes += len(row)
+        self._size += len(row)
+        if self._held_bytes >= FLUSH_BYTES and self.error is None:
+            with contextlib.suppress(OSError):  # kept in self.error; the rows stay held
+                self.flush()
 
     def flush(self, *, fsync: bool = False) -> None:
-        """Push buffered rows to the OS (and to disk with ``fsync``)."""
-        if self._stream is not None:
-            self._stream.flush()
-            if fsync:
-                os.fsync(self._stream.fileno())
+        """Write the held rows (and sync them to disk with ``fsync``).
+
+        Raises OSError when they cannot be written; they are then kept for the next call.
+        """
+        if self._held:
+            start = -1
+            try:
+                stream = self._open()
+                start = os.fstat(stream.fileno()).st_size
+                parts = [self.header, *self._held] if start == 0 else self._held
+                view = memoryview(b"".join(parts))
+                while view:
+                    view = view[stream.write(view) or 0 :]
+            except OSError as exc:
+                self.error = exc
+                if start >= 0 and self._stream is not None:
+                    # Cut the partial batch off: the file ends with a whole row again.
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(self._stream.fileno(), start)
+                raise
+            self._held.clear()
+            self._held_bytes = 0
+            self.error = None
+        if fsync and self._stream is not None:
+            os.fsync(self._stream.fileno())
 
     def rotate_if_due(self) -> Path | None:
         """Rotate now if ``max-size`` or ``move-interval`` says so (also with no new rows)."""
@@ -77,7 +119,7 @@ class RotatingFile:
 
     def _is_due(self) -> bool:
         """The one rotation decision: a live file at ``max-size`` or open ``move-interval``."""
-        if self._stream is None and not self.path.exists():
+        if self._stream is None and not self._held and not self.path.exists():
             return False
         too_big = self.max_size is not None and self._size >= self.max_size
         age = (self._clock() - self._opened_at).total_seconds()
@@ -85,10 +127,13 @@ class RotatingFile:
 
     def rotate(self) -> Path | None:
         """Close the live file and rename it aside; the next write starts a new one."""
+        self.flush(fsync=True)  # held rows belong to the file being rotated
         if self._stream is not None:
-            self.flush(fsync=True)
             self._stream.close()
             self._stream = None
+        # The next file starts with its header only: a size carried over would rotate
+        # every later row into a file of its own.
+        self._size = len(self.header)
         if not self.path.exists() or self.path.stat().st_size == 0:
             return None
         folder = Path(self.move_to) if self.move_to else self.path.parent  # see resolve_move_to
@@ -104,8 +149,8 @@ class RotatingFile:
 
     def close(self) -> None:
         """Flush to disk and close the live file (it is not rotated)."""
+        self.flush(fsync=True)
         if self._stream is not None:
-            self.flush(fsync=True)
             self._stream.close()
             self._stream = None
 

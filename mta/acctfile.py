@@ -7,9 +7,11 @@ live file rotates when it reaches ``max-size`` or has been open for
 — into ``move-to`` when given — and a new file with a fresh header starts. A
 tailer following the directory sees a rename, which it handles as rotation.
 
-Rows are written whole (one ``write`` each) and flushed by :meth:`flush`, which
-the MTA calls after each delivery batch; ``fsync`` is available for callers
-that need the row on disk before acting on it.
+Rows are held in memory and written whole, in batches, by :meth:`flush`,
+which the MTA calls before a message leaves its spool state and on a timer;
+``fsync`` is available for callers that need the row on disk before acting on
+it. On a full disk the rows stay held (``error`` says why) until a flush
+succeeds: records are delayed, never dropped.
 """
 
 from __future__ import annotations
@@ -67,8 +69,18 @@ class AccountingFile:
         return True
 
     def flush(self, *, fsync: bool = False) -> None:
-        """Push buffered rows to the OS (and to disk with ``fsync``)."""
+        """Write the held rows (and sync with ``fsync``); OSError keeps them for next time."""
         self._file.flush(fsync=fsync)
+
+    @property
+    def error(self) -> OSError | None:
+        """Why rows are held after a failed flush (None when the file is writable)."""
+        return self._file.error
+
+    @property
+    def held(self) -> int:
+        """Rows not yet written to the file."""
+        return self._file.held
 
     def rotate(self) -> Path | None:
         """Close the live file and rename it aside; the next write starts a new one."""

@@ -11,7 +11,9 @@ the event loop only moves bytes.
 
 Every recipient's outcome becomes one accounting record (:mod:`mta.attempt`),
 written before the spool forgets the message: a crash in between can send a
-message twice (at least once), never lose it.
+message twice (at least once), never lose it. While records cannot be written
+(a full disk) no connection opens, and an attempted message is parked in
+``active/`` until its records and its spool move both succeed (:mod:`mta._settle`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from classifiers import RuleTable
+from mta._settle import RETRY_SECONDS, Settlement, Settler
 from mta.attempt import (
     NO_ANSWER,
     Context,
@@ -85,6 +88,7 @@ class DeliveryEngine:
         self._scheduler: asyncio.Task[None] | None = None
         self._stopping = False
         self._inflight: set[str] = set()  # taken into active/ by this process, not settled
+        self._accounted: set[str] = set()  # in flight, with this attempt's records written
         self._unsynced = False  # finished messages whose removal is not yet synced
         self._synced_at = 0.0
         self.held = False  # True: accept and queue, but open no connection (operators, benchmarks)
@@ -100,6 +104,10 @@ class DeliveryEngine:
         # (rcpt, sender, job id) -> why it is suppressed, or None (set by the runtime).
         self.suppressed: Callable[[str, str, str | None], str | None] | None = None
         self.overrides: dict[tuple[str, str], Override] = {}
+        # Set by the runtime: whether accounting records cannot be written now (then no
+        # connection opens), and (settler.records_written) write those held so far.
+        self.blocked: Callable[[], bool] = lambda: False
+        self.settler = Settler(spool, self._moved)
 
     # -- queues --------------------------------------------------------------------------
 
@@ -214,14 +222,21 @@ class DeliveryEngine:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
-        # Messages cut off mid-attempt go back to incoming/: a graceful stop is not a crash.
+        await self.settler.retry(every=True)
+        # Messages cut off mid-attempt go back to incoming/: a graceful stop is not a crash
+        # (and so do parked ones: their records may be lost with the process, so they are
+        # sent again rather than forgotten).
         await asyncio.to_thread(self._requeue, sorted(self._inflight))
         await asyncio.to_thread(self.spool.sync_active)
 
     def _requeue(self, ids: list[str]) -> None:
         for spool_id in ids:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 self.spool.requeue(spool_id)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # still in active/: the next start's recovery requeues it
+                log.error("cannot requeue %s at stop: %s", spool_id, exc)
             self._inflight.discard(spool_id)
 
     def set_overrides(self, overrides: list[Override]) -> None:
@@ -255,6 +270,8 @@ class DeliveryEngine:
                     nearest = min(nearest, await self._tend(queue, now, mono))
                 except Exception:  # one queue's bug must not stop every other queue
                     log.exception("scheduling %s/%s failed", queue.queue, queue.vmta)
+            if self.settler.due(mono):
+                await self.settler.retry()
             try:
                 if self._unsynced and mono - self._synced_at >= SYNC_SECONDS:
                     self._unsynced, self._synced_at = False, mono
@@ -272,10 +289,12 @@ class DeliveryEngine:
             Override.clear(queue)
         due = queue.due(now)
         if due:
-            await asyncio.to_thread(self._release, [m.spool_id for m in due])
-            for message in due:
+            moved = await asyncio.to_thread(self._release, [m.spool_id for m in due])
+            for message in due[:moved]:
                 queue.push(message)
-        while not self.held and queue.wants_connection(mono, now):
+            for message in due[moved:]:  # still in deferred/: still queued, tried again soon
+                queue.defer(message, now + RETRY_SECONDS)
+        while not self.held and not self.blocked() and queue.wants_connection(mono, now):
             self._spawn(queue)
         nearest = queue.next_due()
         if not queue.ready:
@@ -295,9 +314,15 @@ class DeliveryEngine:
             nearest = min(nearest, now + max(wait, 0.01))
         return nearest
 
-    def _release(self, ids: list[str]) -> None:
-        for spool_id in ids:
-            self.spool.release(spool_id)
+    def _release(self, ids: list[str]) -> int:
+        """deferred/ → incoming/ for each; how many moved before one failed (OSError)."""
+        for n, spool_id in enumerate(ids):
+            try:
+                self.spool.release(spool_id)
+            except OSError as exc:
+                self.settler.failures.failed(exc)
+                return n
+        return len(ids)
 
     def _spawn(self, queue: DeliveryQueue) -> None:
         queue.connections += 1
@@ -405,6 +430,7 @@ class DeliveryEngine:
     ) -> None:
         if not await asyncio.to_thread(self.spool.take, message.spool_id):
             return
+        self._inflight.add(message.spool_id)
         now = datetime.now(UTC)
         ctx = self._context(queue, message.envelope, "", "", 0)
         for rcpt in message.envelope.recipients:
@@ -422,7 +448,7 @@ class DeliveryEngine:
         self.totals["expired" if kind == "expired" else "bounced"] += len(
             message.envelope.recipients
         )
-        await asyncio.to_thread(self.spool.finish, message.spool_id)
+        await self._settle(queue, message, {}, reply, now.timestamp(), accounted=True)
 
     async def _next_message(self, queue: DeliveryQueue) -> QueuedMessage | None:
         message = queue.pop_ready()
@@ -436,7 +462,12 @@ class DeliveryEngine:
         return None if self._stopping or held else queue.pop_ready()
 
     async def _send_loop(self, queue: DeliveryQueue, conn: Connection) -> None:
-        while not self._stopping and not queue.paused and time.time() >= queue.hold_until:
+        while (
+            not self._stopping
+            and not queue.paused
+            and time.time() >= queue.hold_until
+            and not self.blocked()
+        ):
             limit = queue.max_msg_per_connection
             if limit and conn.sent >= limit:
                 return
@@ -518,27 +549,33 @@ class DeliveryEngine:
     ) -> bool:
         """Send one message on ``conn``; say whether the connection is finished."""
         spool_id = message.spool_id
-        raw = await asyncio.to_thread(self._load, spool_id, queue.vmta, queue.settings.dkim_sign)
+        try:
+            raw = await asyncio.to_thread(
+                self._load, spool_id, queue.vmta, queue.settings.dkim_sign
+            )
+        except OSError as exc:  # unreadable now: back to incoming/ and to its queue, later
+            self.settler.failures.failed(exc)
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(self.spool.requeue, spool_id)
+            queue.defer(message, time.time() + RETRY_SECONDS)
+            return True
         if raw is None:
             return False  # gone (removed by an operator): nothing to do
         self._inflight.add(spool_id)
         try:
-            closed = await self._attempt(queue, conn, message, raw)
+            return await self._attempt(queue, conn, message, raw)
         except Exception as exc:  # a local failure must not strand the message in active/
             log.exception("delivering %s failed locally; it will be retried", spool_id)
-            if not self.spool.path("active", spool_id).exists():
-                self._inflight.discard(spool_id)  # it was settled before the failure
-                return True
-            try:
-                reply = NO_ANSWER(f"local error: {exc}")
-                await self._settle(queue, message, {}, reply, time.time())
-            except OSError:
-                log.exception("cannot defer %s; it stays in active/ until restart", spool_id)
-                return True  # still in flight: stop() puts it back in incoming/
-            self._inflight.discard(spool_id)
+            if spool_id not in self._inflight or spool_id in self.settler.parked:
+                return True  # settled (or parked for a retry) before the failure
+            reply = NO_ANSWER(f"local error: {exc}")
+            # Deferred without a second record when the attempt was already accounted.
+            accounted = spool_id in self._accounted
+            deferred = dict.fromkeys(message.envelope.recipients, reply) if accounted else {}
+            await self._settle(queue, message, deferred, reply, time.time(), accounted=accounted)
             return True
-        self._inflight.discard(spool_id)
-        return closed
+        finally:
+            self._accounted.discard(spool_id)
 
     async def _attempt(
         self, queue: DeliveryQueue, conn: Connection, message: QueuedMessage, raw: bytes
@@ -573,6 +610,7 @@ class DeliveryEngine:
             else:
                 queue.bounced += 1
             self.totals[kind] += 1
+        self._accounted.add(message.spool_id)
         await self._settle(queue, message, deferred, last, now, accounted=True)
         if result.closed and (last.code in (0, 421)):
             # The receiver hung up or said 421: hold the whole queue for a retry step
@@ -605,18 +643,20 @@ class DeliveryEngine:
                 )
                 deferred[rcpt] = last
             queue.transient += len(env.recipients)
+        settlement = Settlement(queue, message)
         if deferred:
             # Never wait past the expiry: the last attempt falls on it, and a failure there
             # bounces (4.4.7) on time instead of after the next retry step.
             at = now + retry_delay(queue.retry_schedule(), env.attempts)
             at = max(now, min(at, env.received_at + queue.settings.bounce_after))
-            saved = await asyncio.to_thread(
-                self.spool.defer, message.spool_id, at, str(last), list(deferred)
-            )
-            queue.defer(QueuedMessage(message.spool_id, saved), at)
+            settlement.deferred, settlement.at, settlement.reason = list(deferred), at, str(last)
+        await self.settler.settle(settlement)
+
+    def _moved(self, spool_id: str, deferred: bool) -> None:
+        self._inflight.discard(spool_id)
+        if deferred:
             self._wake.set()
         else:
-            await asyncio.to_thread(self.spool.finish, message.spool_id, sync=False)
             self._unsynced = True
 
     # -- status and control --------------------------------------------------------------

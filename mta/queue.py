@@ -110,6 +110,7 @@ class DeliveryQueue:
         self._deferred: list[tuple[float, str]] = []
         self.connections = 0
         self.busy = 0  # connections sending a message right now
+        self.parked = 0  # attempted, but not yet moved out of active/ (full disk): still queued
         self.paused = False
         self.backoff_until: float | None = None
         self.retry_at = 0.0
@@ -265,8 +266,8 @@ class DeliveryQueue:
 
     @property
     def queued(self) -> int:
-        """Messages waiting, ready or deferred."""
-        return len(self.ready) + len(self.waiting)
+        """Messages waiting: ready, deferred, or parked in active/ until they can be moved."""
+        return len(self.ready) + len(self.waiting) + self.parked
 
     def status(self, now: float) -> QueueStatus:
         """A snapshot for the management endpoint."""

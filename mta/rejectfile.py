@@ -7,7 +7,9 @@ like the accounting file (``max-size``, ``move-interval``, ``move-to``; see
 stage that refused: ``connect``, ``helo``, ``auth``, ``mail``, ``rcpt``, ``data``.
 
 Each row is flushed to the OS as it is written: refusals are rare and an
-operator watching the file wants to see one as it happens.
+operator watching the file wants to see one as it happens. On a full disk the
+rows are held for the next write, up to ``MAX_HELD`` (a refusal storm must not
+fill the memory); past that, new rows are counted in ``dropped`` and lost.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = ["REJECT_KINDS", "RejectKind", "RejectLogFile"]
 RejectKind = Literal["connect", "helo", "auth", "mail", "rcpt", "data"]
 REJECT_KINDS: Final[tuple[RejectKind, ...]] = ("connect", "helo", "auth", "mail", "rcpt", "data")
 """The SMTP stages a refusal is filed under (the ``records`` of ``<rejectlog-file>``)."""
+MAX_HELD: Final = 10_000
 
 
 class RejectLogFile:
@@ -34,6 +37,7 @@ class RejectLogFile:
         path = Path(spec.path)
         self.path = path if path.is_absolute() else base / path
         self._kinds = frozenset(spec.records)
+        self.dropped = 0  # rows lost because too many were held on a full disk
         self._file = RotatingFile(
             self.path,
             encode_reject_header(),
@@ -47,8 +51,11 @@ class RejectLogFile:
         """Write ``record`` if refusals at stage ``kind`` are recorded; say whether it was."""
         if kind not in self._kinds:
             return False
-        self._file.write(encode_reject(record))
-        self._file.flush()
+        if self._file.held >= MAX_HELD:
+            self.dropped += 1
+        else:
+            self._file.write(encode_reject(record))
+        self._file.flush()  # raises OSError while the disk is full (the row is held)
         return True
 
     def rotate(self) -> Path | None:

@@ -5,6 +5,13 @@ accepts submissions (from the SMTP listeners, pickup folders or the API),
 splits each into one spooled copy per destination queue, and hands them to the
 delivery engine. ``reload()`` re-reads the config file, validates it completely,
 and only then swaps it in — a bad file is refused and the running config kept.
+
+Accounting records are part of "nothing lost". The writers hold a record until
+it is in its file; while any cannot be written (a full disk) the MTA refuses
+new mail (``452 4.3.1`` at MAIL FROM, LocalError to other submitters), opens no
+delivery connection, and keeps each attempted message in ``active/`` until its
+records are written — so a crash meanwhile sends the message again and writes
+its records again. Writing resumes, in order, as soon as the disk has room.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from mta.attempt import Context, Reply, attempt_record, suppressed_record
 from mta.config import Config, load_config
 from mta.config.rules import rule_table
 from mta.delivery import DeliveryEngine
-from mta.errors import AcctpipeError
+from mta.errors import AcctpipeError, LocalError
+from mta.failurelog import FailureLog
 from mta.pool import PoolSelector
 from mta.prepare import DEFAULT_VMTA, Signer, stamp
 from mta.queue import Override
@@ -47,6 +55,7 @@ def _retrieve(task: asyncio.Future[list[str]]) -> None:
 
 log = logging.getLogger("mta")
 FLUSH_SECONDS = 0.2  # accounting rows reach the OS this often (the tailer reads them)
+STORAGE_REFUSAL = "452 4.3.1 Insufficient system storage, please try again later"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +98,9 @@ class Mta:
         )
         self.suppressions = options.suppressions or SuppressionSet()
         self.engine.suppressed = self.suppressed_reason
+        self.engine.blocked = lambda: self.accounting_error is not None
+        self.engine.settler.records_written = self.flush_accounting
+        self._acct_failures = FailureLog(log, "writing the accounting files")
         self._pools = {name: PoolSelector(pool) for name, pool in config.pools.items()}
         self.committer = GroupCommit(self.spool)
         self.started_at = datetime.now(UTC)
@@ -141,27 +153,60 @@ class Mta:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
         for acct in self.acct_files:
-            acct.close()
+            try:
+                acct.close()
+            except OSError as exc:  # their messages were put back in incoming/: sent again
+                log.error("%d accounting record(s) not written at stop: %s", acct.held, exc)
 
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
+            if not self.flush_accounting():
+                continue
             for acct in self.acct_files:
                 try:
-                    acct.flush()
                     acct.rotate_if_due()  # move-interval applies on a quiet day too
                 except OSError as exc:
-                    log.error("cannot flush or rotate %s: %s", acct.path, exc)
+                    self._acct_failures.failed(exc)
+            if self.accounting_error is None and self.engine.blocked():
+                self.engine.wake()
 
     # -- accounting ----------------------------------------------------------------------
 
-    def write_record(self, record: dict[str, object]) -> None:
-        """Append one accounting record to every ``<acct-file>`` that records its type."""
+    def flush_accounting(self) -> bool:
+        """Write every record held so far to its file; say whether all are written.
+
+        A failure (a full disk) keeps the records held and is logged once, then
+        summarised, until a flush succeeds.
+        """
+        ok = True
         for acct in self.acct_files:
             try:
-                acct.write(record)
-            except OSError as exc:  # a full disk must not stop delivery; say so loudly
-                log.error("cannot write accounting file %s: %s", acct.path, exc)
+                acct.flush()
+            except OSError as exc:
+                ok = False
+                self._acct_failures.failed(f"{acct.path}: {exc}")
+        if ok:
+            self._acct_failures.succeeded()
+        return ok
+
+    @property
+    def accounting_error(self) -> str | None:
+        """Why accounting records are held and cannot be written now (None: all is well)."""
+        for acct in self.acct_files:
+            if acct.error is not None:
+                return f"cannot write {acct.path}: {acct.error.strerror or acct.error}"
+        return None
+
+    def storage_refusal(self) -> str | None:
+        """The reply to new mail while its records could not be written, or None."""
+        return STORAGE_REFUSAL if self.accounting_error is not None else None
+
+    def write_record(self, record: dict[str, object]) -> None:
+        """Append one accounting record to every ``<acct-file>`` that records its type
+        (held in memory until written: see :meth:`flush_accounting`)."""
+        for acct in self.acct_files:
+            acct.write(record)
 
     def write_records(self, records: Iterable[dict[str, object]]) -> None:
         """Several records (e.g. one returned DSN naming several recipients)."""
@@ -244,6 +289,9 @@ class Mta:
         ``suppressed-recipients reject`` the listener has refused most of them at RCPT
         already; this catches list-scoped entries, pickup files and late additions).
         """
+        problem = self.accounting_error
+        if problem is not None:  # nothing new while records cannot be written
+            raise LocalError(f"accounting records are held: {problem}")
         now = datetime.now(UTC)
         submission, dropped = self._drop_suppressed(submission, now)
         if not submission.recipients:

@@ -155,6 +155,7 @@ class MtaServer:
                 reject_log=reject_log,
                 local=self.returns,
                 suppressed=lambda rcpt, sender: self.mta.suppressed_reason(rcpt, sender),
+                storage=mta.storage_refusal,
                 base=mta.config_base,
                 gate=gate,
                 auth_limiter=auth_limiter,

@@ -194,8 +194,13 @@ class Spool:
         raw, _ = self.read(state, spool_id)
         target = self.path(state, spool_id)
         scratch = target.with_suffix(".new")
-        _write(scratch, _encode(raw, envelope), exclusive=False)
-        scratch.replace(target)
+        try:
+            _write(scratch, _encode(raw, envelope), exclusive=False)
+            scratch.replace(target)
+        except OSError:
+            # A full disk: the old file still stands; leave no half-written copy behind.
+            scratch.unlink(missing_ok=True)
+            raise
 
     def claim(self) -> Iterator[str]:
         """Move incoming messages to ``active/`` one by one and yield their ids."""

@@ -15,7 +15,9 @@ recipient is suppressed when any scope that applies to the message holds it.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -87,6 +89,39 @@ class SuppressionSet:
                 self._expires.pop(key, None)
             else:
                 self._expires[key] = entry.expires_at
+
+    def to_bytes(self) -> bytes:
+        """The whole set and its cursor as bytes (a snapshot a restart can load).
+
+        A JSON header line, then the keys (8 bytes each), the reason codes (1 byte
+        each), and the expiring keys with their expiry times.
+        """
+        keys = array("Q", self._reasons.keys())
+        codes = bytes(self._reasons.values())
+        expiring = array("Q", self._expires.keys())
+        expiry = array("d", self._expires.values())
+        header = {"format": 1, "cursor": self.cursor, "entries": len(keys)}
+        header["expiring"] = len(expiring)
+        parts = [json.dumps(header).encode() + b"\n", keys.tobytes(), codes]
+        return b"".join([*parts, expiring.tobytes(), expiry.tobytes()])
+
+    def load_bytes(self, data: bytes) -> None:
+        """Replace the set with a snapshot made by :meth:`to_bytes` (ValueError if malformed)."""
+        head, _, body = data.partition(b"\n")
+        header = json.loads(head)
+        if not isinstance(header, dict) or header.get("format") != 1:
+            raise ValueError("not a suppression snapshot (format 1)")
+        n, m = int(header["entries"]), int(header["expiring"])
+        if len(body) != n * 9 + m * 16:
+            raise ValueError("a truncated suppression snapshot")
+        keys, expiring, expiry = array("Q"), array("Q"), array("d")
+        keys.frombytes(body[: n * 8])
+        codes = body[n * 8 : n * 9]
+        expiring.frombytes(body[n * 9 : n * 9 + m * 8])
+        expiry.frombytes(body[n * 9 + m * 8 :])
+        self._reasons = dict(zip(keys, codes, strict=True))
+        self._expires = dict(zip(expiring, expiry, strict=True))
+        self.cursor = int(header["cursor"])
 
     def clear(self) -> None:
         """Forget everything (before a full reload from the store)."""

@@ -8,6 +8,7 @@ need no key, so load balancers and orchestrators can probe them. ``/metrics``,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = ["router", "templates"]
 router = APIRouter(tags=["system"])
 _log = logging.getLogger("acctpipe.api")
 Svc = Annotated[Services, Depends(services)]
+CHECK_SECONDS = 5.0  # a readiness check that takes longer is reported as failing
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True),
@@ -76,6 +78,14 @@ def _events(svc: Services) -> str | None:
     return None
 
 
+async def _bounded(name: str, check: Any) -> ComponentOut:
+    """One check, answered within CHECK_SECONDS (a frozen store must not hang the probe)."""
+    try:
+        return await asyncio.wait_for(run_in_threadpool(_check, name, check), CHECK_SECONDS)
+    except TimeoutError:
+        return ComponentOut(ok=False, detail=f"no answer within {CHECK_SECONDS:.0f} s", ms=0.0)
+
+
 def _check(name: str, check: Any) -> ComponentOut:
     started = time.perf_counter()
     try:
@@ -92,7 +102,7 @@ def _check(name: str, check: Any) -> ComponentOut:
 async def readyz(svc: Svc) -> JSONResponse:
     """Readiness of every component (no key needed); 503 when any is not ready."""
     checks = {"sql": lambda: _sql(svc), "events": lambda: _events(svc), **svc.checks}
-    results = {name: await run_in_threadpool(_check, name, check) for name, check in checks.items()}
+    results = {name: await _bounded(name, check) for name, check in checks.items()}
     if svc.events is None:  # optional: reported, but not a reason to take traffic away
         results["events"].ok = True
     out = ReadyOut(ready=all(r.ok for r in results.values()), components=results)

@@ -27,6 +27,8 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.pool import StaticPool
 
+from acctpipe.db.deadline import Deadline
+
 __all__ = [
     "CHANGE_LOG_LOCK",
     "DEFAULT_DATABASE_URL",
@@ -44,6 +46,7 @@ DEFAULT_DATABASE_URL: Final = "sqlite:///acctpipe-data/acctpipe.sqlite"
 CHANGE_LOG_LOCK: Final = 0x61637470_00000001  # "actp" · 1
 MIGRATION_LOCK: Final = 0x61637470_00000002  # "actp" · 2
 _BUSY_TIMEOUT_MS: Final = 30_000
+CALL_LIMIT: Final = 35.0  # seconds a PostgreSQL call may wait for the server, client side
 _IMMEDIATE: Final = "acctpipe_begin_immediate"  # execution option read by the begin hook
 
 
@@ -75,9 +78,12 @@ def redacted(url: str | URL) -> str:
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for ``url`` (``sqlite:///path`` or ``postgresql://…``), configured as above.
 
-    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    Extra keyword arguments go to :func:`sqlalchemy.create_engine`, except
+    ``call_limit`` (PostgreSQL): how long a call may wait for the server before the
+    client cuts it off (:mod:`acctpipe.db.deadline`).
     """
     parsed = _url(url)
+    call_limit = float(kwargs.pop("call_limit", CALL_LIMIT))
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)  # a shared server restarts; don't hand out dead ones
@@ -86,14 +92,18 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     # import filling the table goes on paying for (measured on a 100k-row import:
     # 7x slower to import, 50x slower to re-import).
     # A server that stops answering must fail a request, not hang it (and the tailer,
-    # the readiness probe and shutdown behind it): 5 s to connect, 30 s per statement.
+    # the readiness probe and shutdown behind it): 5 s to connect, 30 s per statement,
+    # and, for a server that is frozen and so enforces nothing, a client-side deadline
+    # (acctpipe.db.deadline) a little past the statement timeout.
     connect_args: dict[str, Any] = {
         "prepare_threshold": None,
         "connect_timeout": 5,
         "options": "-c statement_timeout=30000",
     }
     connect_args.update(kwargs.pop("connect_args", {}))
-    return create_engine(parsed, connect_args=connect_args, **kwargs)
+    engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+    Deadline(engine, call_limit)
+    return engine
 
 
 def _use_wal(cursor: Any) -> None:

@@ -5,6 +5,16 @@ change log is polled from the last cursor seen, several times a second, so an
 address suppressed anywhere is refused at RCPT within moments — and the MTA
 never queries the database per recipient. Active throttle decisions become the
 engine's live overrides (a ``normal`` decision simply means none).
+
+The store may be down or frozen; the MTA goes on refusing from what it holds.
+The follower keeps a snapshot of the set and its cursor on local disk
+(``snapshot``: rewritten atomically when it changed, at most every
+``snapshot_every`` seconds, and at stop). If the store cannot be reached at
+start, the snapshot is loaded instead and the MTA starts on it; the follower
+keeps retrying and catches up from the snapshot's cursor when the store
+returns. A poll that gets no answer for ``stall_after`` seconds, or a run of
+failures, is logged once and then summarised (:class:`~mta.failurelog.FailureLog`),
+and :meth:`MtaFollower.health` reports it (``/readyz``).
 """
 
 from __future__ import annotations
@@ -12,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from acctpipe.suppress import (
     TOMBSTONES,
@@ -24,6 +36,8 @@ from acctpipe.suppress import (
     ThrottleStore,
     normalise_domain,
 )
+from mta.errors import StoreError
+from mta.failurelog import FailureLog
 from mta.queue import Override
 from mta.runtime import Mta
 from mta.suppression import SuppressionEntry, SuppressionSet, plain_domain
@@ -92,21 +106,72 @@ class MtaFollower:
         *,
         interval: float = 0.25,
         throttle_interval: float = 1.0,
+        snapshot: Path | None = None,
+        snapshot_every: float = 10.0,
+        stall_after: float = 10.0,
     ) -> None:
         self.mta = mta
         self.suppressions = suppressions
         self.throttles = throttles
         self.interval = interval
         self.throttle_interval = throttle_interval
+        self.snapshot = snapshot
+        self.snapshot_every = snapshot_every
+        self.stall_after = stall_after
+        self.on_snapshot: str | None = None  # set while running on the local snapshot
         self._task: asyncio.Task[None] | None = None
+        self._ok_at = time.monotonic()
+        self._saved_cursor = -1
+        self._saved_at = 0.0
+        self._failures = FailureLog(log, "following the suppression store")
+        self._save_failures = FailureLog(log, "writing the suppression snapshot")
         # The lenient key: a row stored before the address check must still suppress.
         mta.suppressions = SuppressionSet(suppressions.key, _domain)
 
     async def start(self) -> None:
-        """Load the whole list (the MTA may already be accepting), then follow changes."""
-        await asyncio.to_thread(self._load_all)
-        await self._poll_throttles()
+        """Load the whole list (the MTA may already be accepting), then follow changes.
+
+        With the store unreachable, start from the local snapshot instead (and keep
+        trying the store); without one, raise :class:`~mta.errors.StoreError`.
+        """
+        try:
+            await asyncio.to_thread(self._load_all)
+        except Exception as exc:  # noqa: BLE001 - any store failure: fall back to the snapshot
+            await self._start_from_snapshot(exc)
+        else:
+            await self._save_snapshot(force=True)
+            try:
+                await self._poll_throttles()
+            except Exception as exc:  # noqa: BLE001 - overrides follow once the store answers
+                self._failures.failed(exc)
+        self._ok_at = time.monotonic()
         self._task = asyncio.create_task(self._follow(), name="suppression-follower")
+
+    async def _start_from_snapshot(self, error: Exception) -> None:
+        target = self.mta.suppressions
+        data = None
+        if self.snapshot is not None:
+            try:
+                data = await asyncio.to_thread(self.snapshot.read_bytes)
+                target.load_bytes(data)
+            except (OSError, ValueError) as exc:
+                log.error("cannot use the suppression snapshot %s: %s", self.snapshot, exc)
+                data = None
+        if data is None:
+            target.clear()
+            raise StoreError(
+                f"the suppression store cannot be reached ({error}) and there is no usable"
+                " local snapshot: refusing to send without the suppression list",
+                path=str(self.snapshot) if self.snapshot is not None else None,
+            ) from error
+        self._saved_cursor = target.cursor
+        self.on_snapshot = f"{len(target)} entries, cursor {target.cursor}"
+        self._failures.failed(error)
+        log.warning(
+            "suppression store unreachable: starting on the local snapshot %s (%s)",
+            self.snapshot,
+            self.on_snapshot,
+        )
 
     def _load_all(self) -> None:
         target = self.mta.suppressions
@@ -127,24 +192,82 @@ class MtaFollower:
         log.info("suppression list loaded: %d entries (cursor %d)", len(target), cursor)
 
     async def stop(self) -> None:
-        """Stop following."""
+        """Stop following (and save the snapshot if the set changed since the last one)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            await self._save_snapshot(force=True)
+
+    def health(self) -> str | None:
+        """None while the set follows the store; else why it does not (for ``/readyz``)."""
+        if self._task is None:
+            return None
+        if self._task.done():
+            return "the suppression follower stopped"
+        failing = self._failures.last_error or "no answer"
+        if self.on_snapshot is not None:
+            return (
+                f"the suppression store cannot be reached ({failing}): refusing from the"
+                f" local snapshot ({self.on_snapshot}); retrying"
+            )
+        age = time.monotonic() - self._ok_at
+        if age > self.stall_after:
+            return (
+                f"the suppression list has not been refreshed for {age:.0f} s ({failing}):"
+                " refusing from the copy in memory; retrying"
+            )
+        return None
 
     async def _follow(self) -> None:
         last_throttle = time.monotonic()
         while True:
+            due = time.monotonic() - last_throttle >= self.throttle_interval
+            tick = asyncio.ensure_future(self._tick(due))
             try:
-                await self._poll_changes()
-                if time.monotonic() - last_throttle >= self.throttle_interval:
+                while not tick.done():
+                    # A frozen store answers nothing: say so instead of waiting silently
+                    # (the database's client-side deadline ends the call in the end).
+                    await asyncio.wait({tick}, timeout=self.stall_after)
+                    if not tick.done():
+                        self._failures.failed(f"no answer for {self.stall_after:.0f} s")
+                tick.result()
+            except Exception as exc:  # noqa: BLE001 - a store outage must not stop the MTA
+                self._failures.failed(exc)
+            else:
+                self._failures.succeeded()
+                self._ok_at = time.monotonic()
+                if self.on_snapshot is not None:
+                    log.info("suppression store back: caught up from the snapshot's cursor")
+                    self.on_snapshot = None
+                if due:
                     last_throttle = time.monotonic()
-                    await self._poll_throttles()
-            except Exception:  # a database hiccup must not stop the MTA; retry next tick
-                log.exception("following the suppression store failed; retrying")
+                await self._save_snapshot()
+            finally:
+                tick.cancel()
             await asyncio.sleep(self.interval)
+
+    async def _tick(self, throttles: bool) -> None:
+        await self._poll_changes()
+        if throttles:
+            await self._poll_throttles()
+
+    async def _save_snapshot(self, *, force: bool = False) -> None:
+        """Write the snapshot if the set changed (and, unless ``force``, it is time)."""
+        target = self.mta.suppressions
+        if self.snapshot is None or target.cursor == self._saved_cursor:
+            return
+        if not force and time.monotonic() - self._saved_at < self.snapshot_every:
+            return
+        data = target.to_bytes()  # on the loop: the set changes only here
+        try:
+            await asyncio.to_thread(_write_atomic, self.snapshot, data)
+        except OSError as exc:
+            self._save_failures.failed(exc)
+            return
+        self._save_failures.succeeded()
+        self._saved_cursor, self._saved_at = target.cursor, time.monotonic()
 
     async def _poll_changes(self) -> None:
         target = self.mta.suppressions
@@ -165,3 +288,17 @@ class MtaFollower:
     async def _poll_throttles(self) -> None:
         active = await asyncio.to_thread(self.throttles.active, datetime.now(UTC))
         self.mta.set_overrides(overrides(active))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(path.name + ".new")
+    try:
+        with scratch.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        scratch.replace(path)
+    except OSError:
+        scratch.unlink(missing_ok=True)
+        raise

@@ -38,6 +38,7 @@ from acctpipe.policy.throttle import PairBounds, ThrottleController, ThrottleRul
 from acctpipe.policy.types import Event
 from acctpipe.suppress import SuppressionStore, ThrottleStore
 from mta.config import Config, effective_settings
+from mta.failurelog import FailureLog
 
 __all__ = ["LoopStats", "PolicyLoop", "bounds_from_config"]
 
@@ -104,6 +105,7 @@ class PolicyLoop:
         self.conn = conn
         self.suppressions = suppressions
         self.throttles = throttles
+        self._failures = FailureLog(log, "the feedback loop")  # once, then summaries
         self.policy = policy or default_suppression_policy()
         queue_of = None
         if config is not None:
@@ -164,10 +166,12 @@ class PolicyLoop:
         batch is tried again on the next run — ingestion goes on meanwhile.
         """
         try:
-            return self._run(now or datetime.now(UTC))
+            read = self._run(now or datetime.now(UTC))
         except (SQLAlchemyError, OSError, duckdb.Error) as exc:
-            log.error("feedback loop: %s; retrying on the next pass", str(exc).splitlines()[0])
+            self._failures.failed(str(exc).splitlines()[0] if str(exc) else repr(exc))
             return 0
+        self._failures.succeeded()
+        return read
 
     def _run(self, now: datetime) -> int:
         read = 0

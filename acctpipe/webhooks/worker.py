@@ -42,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from acctpipe.webhooks._lease import Claimed, Outcome, claim, finish, release
 from acctpipe.webhooks._tx import utcnow
 from acctpipe.webhooks.signing import sign_headers
+from mta.failurelog import FailureLog
 
 __all__ = ["DEFAULT_SCHEDULE", "WebhookWorker"]
 
@@ -122,13 +123,17 @@ class WebhookWorker:
         A database error is logged and retried after the pause: it never ends the loop.
         """
         client = self._client or self._new_client()
+        # An outage is logged once, then summarised: not a line per idle pause.
+        failures = FailureLog(_log, f"webhook worker {self.node}")
         try:
             while not stop.is_set():
                 try:
                     busy = await self._batch(client)
                 except (SQLAlchemyError, OSError) as exc:
-                    _log.warning("webhook worker %s: %s", self.node, _short(str(exc)))
+                    failures.failed(_short(str(exc)))
                     busy = 0
+                else:
+                    failures.succeeded()
                 if not busy:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), idle)
