@@ -546,7 +546,11 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0: any free port.")] = 8025,
     mta_url: Annotated[
         str | None,
-        typer.Option("--mta-url", help="The MTA's http-mgmt-port, for /v1/mta (queues, pause)."),
+        typer.Option(
+            "--mta-url",
+            help="The MTA's http-mgmt-port, for /v1/mta (queues, pause); "
+            "http://:KEY@HOST:PORT if it sets http-admin-key.",
+        ),
     ] = None,
     config: Annotated[
         Path | None,
