@@ -67,7 +67,7 @@ class Authenticator:
         self.keys = keys
         self.ttl = ttl
         self.limiter = limiter
-        self.failures = failures or FailureLimiter(DEFAULT_AUTH_FAILURES)
+        self.failures = FailureLimiter(DEFAULT_AUTH_FAILURES) if failures is None else failures
         self._cache: dict[str, tuple[ApiKey, float]] = {}
         self._lock = threading.Lock()
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import event, select
 
-from acctpipe.api import ApiKeyStore, Services
+from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
 from acctpipe.api._ratelimit import FailureLimiter, RateLimiter
 from acctpipe.db.schema import api_keys
 from tests.acctpipe.api.fixtures import Keys
@@ -169,3 +169,15 @@ def test_failed_authentications_use_bounded_memory() -> None:
         limiter.failed("192.0.2.1")
     assert limiter.wait("192.0.2.1") > 0
     assert limiter.wait("192.0.2.2") == 0
+
+
+async def test_the_failure_budget_is_a_setting(services: Services) -> None:
+    """ApiSettings.auth_failures_per_minute sets how many bad keys an address may try."""
+    services.settings = ApiSettings(auth_failures_per_minute=600, key_cache_seconds=0)
+    transport = httpx.ASGITransport(app=create_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        codes = {
+            (await client.get("/v1/suppressions", headers={"X-API-Key": f"acp_x_{i}"})).status_code
+            for i in range(50)
+        }
+    assert codes == {401}
