@@ -41,6 +41,7 @@ __all__ = [
 COOKIE_NAME: Final = "acctpipe_key"
 DEFAULT_AUTH_FAILURES: Final = 30  # bad keys per minute per client address
 _CACHE_LIMIT: Final = 10_000
+_VOUCHED_FOR: Final = 600.0  # seconds a key that worked is looked up despite its address's limit
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer acp_…`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
 _cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False, description="Dashboard session")
@@ -53,7 +54,9 @@ class Authenticator:
     The cache is keyed by the key's digest, so no plaintext key is kept; a
     revoked key stops working within ``ttl``. Unknown keys are not cached (a
     stream of garbage must not grow memory); they are counted against the
-    client's address in ``failures`` instead.
+    client's address in ``failures`` instead. A key that worked in the last ten
+    minutes is still looked up while its address is limited, so a good client
+    sharing an address (NAT) with a key-guessing one keeps working.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class Authenticator:
         self.limiter = limiter
         self.failures = FailureLimiter(DEFAULT_AUTH_FAILURES) if failures is None else failures
         self._cache: dict[str, tuple[ApiKey, float]] = {}
+        self._vouched: dict[str, float] = {}  # digest → until when a lookup bypasses the limit
         self._lock = threading.Lock()
 
     async def check(self, presented: str, client: str | None = None) -> ApiKey | None:
@@ -81,10 +85,11 @@ class Authenticator:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)
+            vouched = self._vouched.get(digest, 0.0) > now
         if hit is not None and hit[1] > now:
-            return hit[0]  # a key in use keeps working for a client that also sends junk
+            return hit[0]
         address = client or "unknown"
-        wait = self.failures.wait(address)
+        wait = 0.0 if vouched else self.failures.wait(address)
         if wait > 0:
             raise HTTPException(
                 429,
@@ -92,6 +97,13 @@ class Authenticator:
                 headers={"Retry-After": RateLimiter.retry_after(wait)},
             )
         key = await run_in_threadpool(self.keys.authenticate, presented)
+        with self._lock:
+            if key is None:
+                self._vouched.pop(digest, None)
+            else:
+                if len(self._vouched) >= _CACHE_LIMIT:
+                    self._vouched.clear()
+                self._vouched[digest] = now + _VOUCHED_FOR
         if key is None:
             self.failures.failed(address)
         elif self.ttl > 0:

@@ -181,3 +181,17 @@ async def test_the_failure_budget_is_a_setting(services: Services) -> None:
             for i in range(50)
         }
     assert codes == {401}
+
+
+async def test_a_good_key_keeps_working_beside_a_key_guesser(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Behind one address (NAT), a key that worked keeps working while another user of the
+    address is limited for guessing keys."""
+    good = keys.auth("read")
+    assert (await client.get("/v1/suppressions", headers=good)).status_code == 200
+    for i in range(30):
+        await client.get("/v1/suppressions", headers={"X-API-Key": f"acp_guess_{i}"})
+    limited = await client.get("/v1/suppressions", headers={"X-API-Key": "acp_guess_last"})
+    assert limited.status_code == 429
+    assert (await client.get("/v1/suppressions", headers=good)).status_code == 200
