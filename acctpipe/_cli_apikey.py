@@ -6,17 +6,17 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from acctpipe._cli_suppress import DEFAULT_URL, DatabaseOption, open_store_engine, when
+from acctpipe._console import make_console
 
 __all__ = ["apikey_app"]
 
 apikey_app = typer.Typer(
     help="HTTP API keys: create (shown once), list, revoke.", no_args_is_help=True
 )
-out = Console(highlight=False)
+out = make_console()
 
 
 class ScopeName(StrEnum):

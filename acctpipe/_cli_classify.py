@@ -148,7 +148,11 @@ def print_explanation(text: str, status: str, table: RuleTable | None, out: Cons
     why = explain_diag(text, status, table=table)
     c = why.classification
     out.print(Text(f"input: code={why.code} status={why.status or '-'} text={why.text!r}"))
-    out.print(f"class [bold]{c.cls}[/bold], category [bold]{c.category}[/bold], rule {c.rule_id}")
+    out.print(
+        Text.assemble(
+            "class ", (c.cls, "bold"), ", category ", (c.category, "bold"), f", rule {c.rule_id}"
+        )
+    )
     rule = why.rule
     if rule is not None:
         out.print(Text(f"fired: #{len(why.tried)} {rule.id} ({rule.source}): {rule.comment}"))

@@ -43,7 +43,10 @@ def run_check_config(
         return 0
     print_summary(config, out)
     out.print(
-        f"[green]OK[/green] {path}: {len(config.files)} file(s), {len(config.warnings)} warning(s)"
+        Text.assemble(
+            ("OK", "green"),
+            f" {path}: {len(config.files)} file(s), {len(config.warnings)} warning(s)",
+        )
     )
     return 0
 

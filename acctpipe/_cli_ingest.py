@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
+from acctpipe._cli_render import OutputFormat, write_rows
 from acctpipe.ingest import IngestStats, Loader, Tailer, discover
 from acctpipe.store import Store, export_parquet
 from classifiers import RuleTable
@@ -161,17 +161,22 @@ def run_tail(
     return 0
 
 
-def run_sql(db: Path, sql: str, limit: int, out: Console) -> int:
-    """Run one query on a read-only connection and print the result as a table."""
+def run_sql(
+    db: Path,
+    sql: str,
+    limit: int | None,
+    err: Console,
+    *,
+    format: OutputFormat = "table",
+    output: Path | None = None,
+) -> int:
+    """Run one query on a read-only connection and write the result (see ``_cli_render``)."""
     store = Store.open(db, read_only=True)
     try:
         columns, rows = store.query(sql)
     finally:
         store.close()
-    table = Table(*columns, show_lines=False)
-    for row in rows[:limit]:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    out.print(table)
-    if len(rows) > limit:
-        out.print(f"({len(rows)} rows, first {limit} shown; --limit to change)")
+    shown = write_rows(columns, rows, format=format, output=output, limit=limit)
+    if shown < len(rows):
+        err.print(f"({len(rows)} rows, first {shown} shown; --limit to change)")
     return 0

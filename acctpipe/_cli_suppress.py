@@ -412,7 +412,7 @@ def _print_report(file: Path, report: ImportReport) -> None:
 )
 def export(
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+        Path | None, typer.Option("--output", "-o", help="Write to this file ('-': stdout).")
     ] = None,
     scope: Annotated[str | None, typer.Option("--scope", "-s", help="Only this scope.")] = None,
     reason: Annotated[
@@ -422,6 +422,7 @@ def export(
     database_url: DatabaseOption = DEFAULT_URL,
 ) -> None:
     """Write the suppression list as CSV, streamed (any size)."""
+    from acctpipe._cli_render import is_stdout
     from acctpipe.cli import err
     from acctpipe.suppress import export_csv
     from acctpipe.webhooks.wiring import stores_with_webhooks
@@ -430,7 +431,7 @@ def export(
     try:
         store = stores_with_webhooks(engine)[1]
         kind: SuppressionReason | None = reason.value if reason else None
-        if output is None:
+        if output is None or is_stdout(output):
             export_csv(store, sys.stdout, scope=scope, reason=kind)
             return
         with output.open("w", encoding="utf-8", newline="") as stream:

@@ -21,6 +21,7 @@ from typing import Any, Final
 from rich.console import Console
 from rich.markup import escape
 
+from acctpipe._console import styled
 from acctpipe._demo_receiver import WebhookReceiver
 from acctpipe.analytics import throttle_history
 from acctpipe.api import Services
@@ -88,7 +89,7 @@ class Narrator:
     def say(self, text: str) -> None:
         """One narration line, stamped with the seconds since the demo started."""
         stamp = f"[dim]{time.monotonic() - self.started:5.1f}s[/dim]"
-        self.out.print(f"{stamp}  {text}", highlight=False, soft_wrap=True)
+        self.out.print(styled(f"{stamp}  {text}"), soft_wrap=True)  # data in text is escaped
 
     def poll(self, queues: Sequence[QueueStatus] = (), *, final: bool = False) -> None:
         """Read what is new and print it; ``queues`` is a snapshot of the MTA's queues

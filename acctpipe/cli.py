@@ -10,17 +10,18 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from acctpipe import __version__
 from acctpipe._cli_apikey import apikey_app
 from acctpipe._cli_suppress import suppress_app
 from acctpipe._cli_throttle import throttle_app
 from acctpipe._cli_webhook import webhook_app
+from acctpipe._console import make_console
 from classifiers import RuleTable
 from mta.errors import AcctpipeError, ConfigError
 
@@ -34,8 +35,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+out = make_console()
+err = make_console(stderr=True, soft_wrap=True)  # one error, one line
 
 
 FeedbackDbOption = Annotated[
@@ -103,14 +104,15 @@ def check_config(
 @app.command("config-reference")
 def config_reference(
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+        Path | None, typer.Option("--output", "-o", help="Write to this file ('-': stdout).")
     ] = None,
 ) -> None:
     """Print the configuration reference (Markdown) generated from the directive table."""
+    from acctpipe._cli_render import is_stdout
     from mta.config.render import reference_markdown
 
     text = reference_markdown()
-    if output is None:
+    if output is None or is_stdout(output):
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
@@ -386,22 +388,47 @@ def tail(
     raise typer.Exit(code)
 
 
+class SqlFormat(StrEnum):
+    """Output formats of ``acctpipe sql``."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
 @app.command(
     epilog=(
+        "A table on a terminal shows the first 100 rows fitted to its width; piped or "
+        "written to a file it has every row at full width. csv is RFC 4180 (as /v1/sql "
+        "writes it), json an array of objects, parquet needs -o FILE or a pipe.\n\n"
         "Examples:\n\n"
         "  acctpipe sql --db acct.duckdb 'SELECT * FROM daily_domain_stats ORDER BY day'\n\n"
-        "  acctpipe sql --db acct.duckdb 'SELECT reason, count(*) FROM quarantine GROUP BY 1'"
+        "  acctpipe sql --db acct.duckdb -f csv 'SELECT * FROM events' > events.csv\n\n"
+        "  acctpipe sql --db acct.duckdb -f parquet -o q.parquet 'SELECT * FROM quarantine'"
     )
 )
 def sql(
     query: Annotated[str, typer.Argument(help="The SQL to run (read-only connection).")],
     db: Annotated[Path, typer.Option("--db", help="The DuckDB file.")],
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to print at most.")] = 100,
+    format_: Annotated[
+        SqlFormat, typer.Option("--format", "-f", help="table, csv, json or parquet.")
+    ] = SqlFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file ('-': stdout).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", min=1, help="Rows to write at most (default: all; 100 on a terminal)."
+        ),
+    ] = None,
 ) -> None:
     """Run a read-only SQL query against the store and print the result."""
     from acctpipe._cli_ingest import run_sql
 
-    raise typer.Exit(run_sql(db, query, limit, out))
+    code = run_sql(db, query, limit, err, format=format_.value, output=output)
+    raise typer.Exit(code)
 
 
 @app.command(
@@ -546,7 +573,11 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0: any free port.")] = 8025,
     mta_url: Annotated[
         str | None,
-        typer.Option("--mta-url", help="The MTA's http-mgmt-port, for /v1/mta (queues, pause)."),
+        typer.Option(
+            "--mta-url",
+            help="The MTA's http-mgmt-port, for /v1/mta (queues, pause); "
+            "http://:KEY@HOST:PORT if it sets http-admin-key.",
+        ),
     ] = None,
     config: Annotated[
         Path | None,

@@ -38,6 +38,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from acctpipe._console import styled
 from acctpipe._demo_campaign import (
     SENDER,
     Campaign,
@@ -124,14 +125,13 @@ class _Demo:
         return time.monotonic() - self.started
 
     def say(self, text: str) -> None:
-        self.out.print(
-            f"[dim]{self.elapsed():5.1f}s[/dim]  {text}", highlight=False, soft_wrap=True
-        )
+        # ``text`` is our markup template with any data in it escaped.
+        self.out.print(styled(f"[dim]{self.elapsed():5.1f}s[/dim]  {text}"), soft_wrap=True)
 
     async def run(self) -> DemoResult:
         opts, out = self.options, self.out
         self._signals()
-        out.rule("[bold]acctpipe demo[/bold] — the whole loop on loopback")
+        out.rule(styled("[bold]acctpipe demo[/bold] — the whole loop on loopback"))
         wiped = prepare_data_dir(opts.data_dir)
         self.say(
             f"data directory {escape(str(opts.data_dir))}"
@@ -437,7 +437,8 @@ class _Demo:
             "SELECT rcpt_domain, type, bounce_class, count(*) AS n FROM events "
             "GROUP BY ALL ORDER BY rcpt_domain, n DESC"
         )
-        out.print(f"[bold]Events[/bold]     {db} (DuckDB; schema in docs/schema.md)")
+        shown_db = escape(str(db))
+        out.print(styled(f"[bold]Events[/bold]     {shown_db} (DuckDB; schema in docs/schema.md)"))
         out.print(f"  acctpipe sql --db {db} '{query}'", markup=False, soft_wrap=True)
         lines = [f"[bold]Dashboard[/bold]  {api_url}/  (log in with the demo key below)"]
         if not serving:
@@ -448,7 +449,7 @@ class _Demo:
             )
         lines.append(f"[bold]API key[/bold]    {key}  (a demo key with the admin scope)")
         for line in lines:
-            out.print(line, soft_wrap=True, highlight=False)
+            out.print(styled(line), soft_wrap=True)
 
 
 def _failed(task: asyncio.Task[object]) -> bool:

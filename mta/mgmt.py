@@ -13,7 +13,9 @@ prefix (``outer.mount("/mta", create_mgmt_app(...))``)::
     POST /queues/{queue}/resume     admin     ?vmta=
     POST /reload                    admin     reload the configuration (validated first)
 
-Access follows ``http-access`` (see :mod:`mta._mgmt_access`); errors are RFC 9457
+Access follows ``http-access`` (see :mod:`mta._mgmt_access`); the ``Host`` must be
+one the port answers to, a browser on another site can change nothing, and admin
+actions need ``http-admin-key`` when one is set (:mod:`mta._mgmt_guard`); errors are RFC 9457
 ``problem+json`` (see :mod:`mta._mgmt_problem`). Handlers are ``async`` on purpose:
 they call the provider on the event loop that owns the MTA's state, never from a
 worker thread.
@@ -82,7 +84,7 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "description": status_title(status),
             "content": {PROBLEM_JSON: {"schema": schema}},
         }
-        for status in (403, *statuses)
+        for status in (403, 421, *statuses)  # every request: http-access and the Host check
     }
 
 
@@ -152,17 +154,17 @@ def _routes(provider: StatusProvider) -> APIRouter:
         _log.info("%s %s (vmta %s) by %s: %d queue(s)", action, name, vmta_name, who, affected)
         return ActionOut(action=action, queue=name, vmta=vmta_name, affected=affected)
 
-    @router.post("/queues/{queue}/pause", responses=_problems(404, 422))
+    @router.post("/queues/{queue}/pause", responses=_problems(401, 404, 422))
     async def pause(queue: str, request: Request, vmta: str | None = None) -> ActionOut:
         """Stop delivering a queue (admin level); every vmta unless ``vmta`` is given."""
         return _act("pause", queue, vmta, request)
 
-    @router.post("/queues/{queue}/resume", responses=_problems(404, 422))
+    @router.post("/queues/{queue}/resume", responses=_problems(401, 404, 422))
     async def resume(queue: str, request: Request, vmta: str | None = None) -> ActionOut:
         """Resume a paused queue and leave backoff (admin level)."""
         return _act("resume", queue, vmta, request)
 
-    @router.post("/reload", responses=_problems(422))
+    @router.post("/reload", responses=_problems(401, 422))
     async def reload(request: Request) -> ActionOut:
         """Reload the configuration (admin level); an invalid one is refused and kept out."""
         result = provider.reload()
@@ -172,14 +174,27 @@ def _routes(provider: StatusProvider) -> APIRouter:
     return router
 
 
+def _no_names() -> tuple[str, ...]:
+    return ()
+
+
+def _no_key() -> str | None:
+    return None
+
+
 def create_mgmt_app(
-    provider: StatusProvider, get_access: Callable[[], tuple[HttpAccess, ...]]
+    provider: StatusProvider,
+    get_access: Callable[[], tuple[HttpAccess, ...]],
+    *,
+    get_host_names: Callable[[], tuple[str, ...]] = _no_names,
+    get_admin_key: Callable[[], str | None] = _no_key,
 ) -> FastAPI:
-    """The management app over ``provider``; ``get_access`` is read on every request.
+    """The management app over ``provider``; the ``get_*`` callables are read on every request.
 
     ``get_access`` returns the ``http-access`` entries in force (so a reload
     applies at once); when it returns none, only loopback clients are let in,
-    at admin level.
+    at admin level. ``get_host_names`` gives ``http-mgmt-host-names`` and
+    ``get_admin_key`` the ``http-admin-key`` digest (None: no key needed).
     """
     app = FastAPI(
         title="acctpipe MTA management",
@@ -191,6 +206,11 @@ def create_mgmt_app(
         generate_unique_id_function=lambda route: route.name,
     )
     install_problem_handlers(app)
-    app.add_middleware(AccessMiddleware, get_access=get_access)
+    app.add_middleware(
+        AccessMiddleware,
+        get_access=get_access,
+        get_host_names=get_host_names,
+        get_admin_key=get_admin_key,
+    )
     app.include_router(_routes(provider))
     return app

@@ -170,7 +170,12 @@ class MtaServer:
             await folder.start()
             self.pickups.append(folder)
         if self.config.http_mgmt_port is not None:
-            app = create_mgmt_app(mta, lambda: self.mta.config.http_access)
+            app = create_mgmt_app(
+                mta,
+                lambda: self.mta.config.http_access,
+                get_host_names=lambda: self.mta.config.http_mgmt_host_names,
+                get_admin_key=lambda: self.mta.config.http_admin_key,
+            )
             self.mgmt = MgmtServer(app, "127.0.0.1", self.config.http_mgmt_port)
             await self.mgmt.start()
         self._write_state()

@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -25,6 +23,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+
+from acctpipe._csvsafe import Verbatim, csv_line
 
 __all__ = ["QueryResult", "jsonable", "to_csv"]
 
@@ -100,31 +100,26 @@ def jsonable(value: Any) -> JSONValue:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, str):
+        return value  # free text: csv_line neutralises a would-be formula
     shown = jsonable(value)
     if shown is None:
-        return ""
+        return Verbatim("")
     if isinstance(shown, bool):
-        return "true" if shown else "false"
+        return Verbatim("true" if shown else "false")
     if isinstance(shown, list | dict):
         return json.dumps(shown, separators=(",", ":"), ensure_ascii=False)
-    return str(shown)
+    return Verbatim(str(shown))  # numbers, times, UUIDs, base64: never a formula
 
 
 def to_csv(result: QueryResult) -> Iterator[str]:
     """The result as CSV lines (header first), RFC 4180: CRLF line ends, quotes doubled.
 
     NULL is an empty field; lists and structs are JSON text; other values as in
-    :func:`jsonable`. One line is built at a time, so it can be streamed.
+    :func:`jsonable`. A text value a spreadsheet would run as a formula (``=…``,
+    ``+…``, ``-…``, ``@…``) is written ``"'=…"`` (OWASP; see :mod:`acctpipe._csvsafe`).
+    One line is built at a time, so it can be streamed.
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-
-    def line(fields: list[str]) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(fields)
-        return buffer.getvalue()
-
-    yield line(list(result.columns))
+    yield csv_line(result.columns, "\r\n")
     for row in result.rows:
-        yield line([_cell(v) for v in row])
+        yield csv_line([_cell(v) for v in row], "\r\n")

@@ -1,8 +1,15 @@
-"""Per-key rate limits: a token bucket per API key, in this process's memory.
+"""Per-key rate limits, and a per-address limit on failed authentication, in memory.
 
 Each key may make ``rate`` requests per minute on average, in bursts of up to
 ``rate / 6`` (ten seconds' worth, at least 10). Limits are per node: two nodes
 behind a balancer each grant a key its full rate.
+
+:class:`FailureLimiter` counts failed authentications (unknown, wrong or revoked
+keys) per client address with the same buckets; while an address is over its
+limit its requests are answered 429 before any key lookup, so a stream of bogus
+keys cannot turn into a stream of database queries. It remembers at most
+``max_clients`` addresses (the least recently failing are forgotten first), so
+a flood from many addresses cannot grow memory without bound.
 """
 
 from __future__ import annotations
@@ -10,10 +17,11 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["RateLimiter"]
+__all__ = ["FailureLimiter", "RateLimiter"]
 
 
 @dataclass(slots=True)
@@ -55,3 +63,53 @@ class RateLimiter:
     def retry_after(seconds: float) -> str:
         """A ``Retry-After`` header value (whole seconds, at least 1)."""
         return str(max(1, math.ceil(seconds)))
+
+
+class FailureLimiter:
+    """Failed authentications per client address: ``per_minute`` on average, bursts of 10."""
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_minute = per_minute
+        self.max_clients = max_clients
+        self._clock = clock
+        self._rate = per_minute / 60.0
+        self._capacity = RateLimiter.burst(per_minute)
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _refill(self, client: str, now: float) -> _Bucket | None:
+        bucket = self._buckets.get(client)
+        if bucket is not None:
+            bucket.tokens = min(self._capacity, bucket.tokens + (now - bucket.stamp) * self._rate)
+            bucket.stamp = now
+        return bucket
+
+    def wait(self, client: str) -> float:
+        """Seconds ``client`` must wait before its next try (0.0: it may try now)."""
+        with self._lock:
+            bucket = self._refill(client, self._clock())
+            if bucket is None or bucket.tokens >= 1.0:
+                return 0.0
+            return (1.0 - bucket.tokens) / self._rate
+
+    def failed(self, client: str) -> None:
+        """Count one failed authentication from ``client``."""
+        now = self._clock()
+        with self._lock:
+            bucket = self._refill(client, now)
+            if bucket is None:
+                while len(self._buckets) >= self.max_clients:
+                    self._buckets.popitem(last=False)  # the least recently failing
+                bucket = self._buckets[client] = _Bucket(self._capacity, now)
+            self._buckets.move_to_end(client)
+            bucket.tokens = max(0.0, bucket.tokens - 1.0)
+
+    def __len__(self) -> int:
+        """How many client addresses are remembered."""
+        return len(self._buckets)

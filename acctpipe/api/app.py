@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from acctpipe import __version__
 from acctpipe.api import _problems
-from acctpipe.api._ratelimit import RateLimiter
+from acctpipe.api._ratelimit import FailureLimiter, RateLimiter
 from acctpipe.api.auth import Authenticator
 from acctpipe.api.middleware import RequestIdMiddleware
 from acctpipe.api.settings import Services
@@ -65,7 +65,10 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     services.query_slots = threading.BoundedSemaphore(services.settings.sql_concurrency)
     app.state.authenticator = Authenticator(
-        services.keys, ttl=services.settings.key_cache_seconds, limiter=RateLimiter()
+        services.keys,
+        ttl=services.settings.key_cache_seconds,
+        limiter=RateLimiter(),
+        failures=FailureLimiter(services.settings.auth_failures_per_minute),
     )
     _problems.install(app)
     app.add_middleware(RequestIdMiddleware)

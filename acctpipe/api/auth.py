@@ -7,7 +7,10 @@ never be enough to change anything (no CSRF by construction).
 
 Failures, as problem+json: no key → 401 (with ``WWW-Authenticate``); an unknown,
 wrong or revoked key → 401; a key whose scope is too low → 403; a key over its
-rate → 429 with ``Retry-After``.
+rate → 429 with ``Retry-After``. A client address that has presented more than
+``ApiSettings.auth_failures_per_minute`` bad keys (bursts of 10) gets 429 with
+``Retry-After`` for any key it has not used successfully lately, without the key
+being looked up, until its budget refills.
 """
 
 from __future__ import annotations
@@ -22,14 +25,23 @@ from fastapi import HTTPException, Request, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from acctpipe.api._ratelimit import RateLimiter
+from acctpipe.api._ratelimit import FailureLimiter, RateLimiter
 from acctpipe.api.keys import ApiKey, ApiKeyStore, Scope, allows
 from acctpipe.api.settings import Services
 
-__all__ = ["COOKIE_NAME", "Authenticator", "presented_key", "require", "services"]
+__all__ = [
+    "COOKIE_NAME",
+    "Authenticator",
+    "client_address",
+    "presented_key",
+    "require",
+    "services",
+]
 
 COOKIE_NAME: Final = "acctpipe_key"
+DEFAULT_AUTH_FAILURES: Final = 30  # bad keys per minute per client address
 _CACHE_LIMIT: Final = 10_000
+_VOUCHED_FOR: Final = 600.0  # seconds a key that worked is looked up despite its address's limit
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer acp_…`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
 _cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False, description="Dashboard session")
@@ -41,31 +53,70 @@ class Authenticator:
 
     The cache is keyed by the key's digest, so no plaintext key is kept; a
     revoked key stops working within ``ttl``. Unknown keys are not cached (a
-    stream of garbage must not grow memory).
+    stream of garbage must not grow memory); they are counted against the
+    client's address in ``failures`` instead. A key that worked in the last ten
+    minutes is still looked up while its address is limited, so a good client
+    sharing an address (NAT) with a key-guessing one keeps working.
     """
 
-    def __init__(self, keys: ApiKeyStore, *, ttl: float, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        keys: ApiKeyStore,
+        *,
+        ttl: float,
+        limiter: RateLimiter,
+        failures: FailureLimiter | None = None,
+    ) -> None:
         self.keys = keys
         self.ttl = ttl
         self.limiter = limiter
+        self.failures = FailureLimiter(DEFAULT_AUTH_FAILURES) if failures is None else failures
         self._cache: dict[str, tuple[ApiKey, float]] = {}
+        self._vouched: dict[str, float] = {}  # digest → until when a lookup bypasses the limit
         self._lock = threading.Lock()
 
-    async def check(self, presented: str) -> ApiKey | None:
-        """The live key ``presented`` is, or None."""
+    async def check(self, presented: str, client: str | None = None) -> ApiKey | None:
+        """The live key ``presented`` is, or None (a failure counted against ``client``).
+
+        Raises a 429 HTTPException, before looking the key up, while ``client``
+        is over its budget of failed authentications.
+        """
         digest = hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)
+            vouched = self._vouched.get(digest, 0.0) > now
         if hit is not None and hit[1] > now:
             return hit[0]
+        address = client or "unknown"
+        wait = 0.0 if vouched else self.failures.wait(address)
+        if wait > 0:
+            raise HTTPException(
+                429,
+                f"too many unknown or revoked API keys from {address}; retry later",
+                headers={"Retry-After": RateLimiter.retry_after(wait)},
+            )
         key = await run_in_threadpool(self.keys.authenticate, presented)
-        if key is not None and self.ttl > 0:
+        with self._lock:
+            if key is None:
+                self._vouched.pop(digest, None)
+            else:
+                if len(self._vouched) >= _CACHE_LIMIT:
+                    self._vouched.clear()
+                self._vouched[digest] = now + _VOUCHED_FOR
+        if key is None:
+            self.failures.failed(address)
+        elif self.ttl > 0:
             with self._lock:
                 if len(self._cache) >= _CACHE_LIMIT:
                     self._cache.clear()
                 self._cache[digest] = (key, now + self.ttl)
         return key
+
+
+def client_address(request: Request) -> str:
+    """The address a request came from (the socket's, never a forwarded header)."""
+    return request.client.host if request.client else "unknown"
 
 
 def presented_key(request: Request) -> str | None:
@@ -108,7 +159,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
                 headers=_UNAUTHENTICATED,
             )
         auth: Authenticator = request.app.state.authenticator
-        key = await auth.check(token)
+        key = await auth.check(token, client_address(request))
         if key is None:
             raise HTTPException(401, "unknown or revoked API key", headers=_UNAUTHENTICATED)
         request.state.key_id = key.key_id

@@ -7,7 +7,11 @@ Routes::
     GET  /login          the key form (no key; shows no data)
     POST /login          form field ``key``: good → session cookie + 303 to /;
                          bad → the form again with 401
-    POST /logout         clear the session cookie, 303 to /login
+    POST /logout         clear the session cookie, 303 to /login (POST only)
+
+Both posts must come from our own pages: ``Sec-Fetch-Site: same-origin``, or an
+``Origin`` naming this host; anything else (``Origin: null`` alone, another
+site, no header at all) is refused with 403.
     GET  /static/{name}  acctpipe.css (public: the login page needs it) and charts.js
                          (read key) — a fixed list of names, nothing else
     GET  /v1/dashboard   the data the page is rendered from (read key)
@@ -37,7 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from acctpipe.analytics.errors import EventsUnavailableError, SqlError
 from acctpipe.analytics.reports import REPORTS
 from acctpipe.api._problems import problems
-from acctpipe.api.auth import COOKIE_NAME, presented_key, require, services
+from acctpipe.api.auth import COOKIE_NAME, client_address, presented_key, require, services
 from acctpipe.api.keys import ApiKey
 from acctpipe.api.routes_system import templates
 from acctpipe.api.routes_webhooks import BacklogOut
@@ -314,19 +318,22 @@ async def login_form(svc: Svc) -> HTMLResponse:
 
 
 def _same_origin(request: Request) -> bool:
-    """Whether a form post came from our own page (browsers say so in Sec-Fetch-Site).
+    """Whether a form post provably came from our own page.
 
-    The login page sends no referrer, so its posts carry ``Origin: null``; the
-    fetch-metadata header still tells same-origin from cross-site. Clients that
-    send neither (curl) are allowed: CSRF needs a browser.
+    Either the browser says so (``Sec-Fetch-Site: same-origin``) or it sent an
+    ``Origin`` naming this very host. The login page sends no referrer, so its
+    posts carry ``Origin: null`` — which a sandboxed frame on any site sends
+    too, so ``null`` counts only beside ``Sec-Fetch-Site: same-origin``. A post
+    with neither header is refused: the forms are for browsers, and every
+    browser that can log in sends one of them (scripts use the key directly).
     """
-    site = request.headers.get("sec-fetch-site")
-    if site is not None:
-        return site in ("same-origin", "none")
+    if request.headers.get("sec-fetch-site") is not None:
+        return request.headers["sec-fetch-site"] == "same-origin"
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
-        return True
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+        return False
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc == request.headers.get("host", "")
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -338,7 +345,7 @@ async def login(request: Request, svc: Svc) -> Response:
     """
     if not _same_origin(request):
         raise HTTPException(403, "log in from this server's own login page")
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     auth = request.app.state.authenticator
     wait = auth.limiter.take(f"login:{client}", _LOGIN_PER_MINUTE)
     if wait > 0:
@@ -348,7 +355,7 @@ async def login(request: Request, svc: Svc) -> Response:
     body = await request.body()
     form = parse_qs(body[: _MAX_FORM + 1].decode("utf-8", "replace"), max_num_fields=10)
     key = (form.get("key") or [""])[0].strip()
-    if len(body) > _MAX_FORM or not key or await auth.check(key) is None:
+    if len(body) > _MAX_FORM or not key or await auth.check(key, client) is None:
         message = "That key is not valid (unknown, revoked or mistyped)."
         return _page("login.html", status=401, node=svc.settings.node, error=message)
     response = RedirectResponse("/", status_code=303, headers={"Cache-Control": "no-store"})
@@ -364,8 +371,14 @@ async def login(request: Request, svc: Svc) -> Response:
 
 
 @router.post("/logout", include_in_schema=False)
-async def logout(svc: Svc) -> Response:
-    """End the browser session: clear the cookie and go back to the login form."""
+async def logout(request: Request, svc: Svc) -> Response:
+    """End the browser session: clear the cookie and go back to the login form.
+
+    Only from our own page (as for /login): another site must not be able to
+    log a user out behind their back.
+    """
+    if not _same_origin(request):
+        raise HTTPException(403, "log out from this server's own dashboard")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(
         COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=svc.settings.secure_cookies

@@ -45,16 +45,25 @@ class MtaLink(Protocol):
 
 
 class HttpMtaLink:
-    """An MTA's management port at ``base_url`` (e.g. ``http://127.0.0.1:8080``)."""
+    """An MTA's management port at ``base_url`` (e.g. ``http://127.0.0.1:8080``).
+
+    When the MTA sets ``http-admin-key``, give the key as the URL's password
+    (``http://:KEY@127.0.0.1:8080``): it is sent as HTTP Basic and never shown
+    in :attr:`base_url` or in errors.
+    """
 
     def __init__(self, base_url: str, *, timeout: float = 5.0) -> None:
-        self.base_url = base_url.rstrip("/")
+        url = httpx.URL(base_url.rstrip("/"))
+        self._auth = httpx.BasicAuth(url.username, url.password) if url.password else None
+        self.base_url = str(url.copy_with(username=None, password=None)).rstrip("/")
         self.timeout = timeout
 
     async def _call(self, method: str, path: str, params: dict[str, Any]) -> Any:
         query = {k: v for k, v in params.items() if v is not None}
         try:
-            async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout) as client:
+            async with httpx.AsyncClient(
+                base_url=self.base_url, timeout=self.timeout, auth=self._auth
+            ) as client:
                 response = await client.request(method, path, params=query)
         except httpx.HTTPError as exc:
             raise MtaUnavailableError(f"the MTA at {self.base_url} did not answer: {exc}") from exc

@@ -30,7 +30,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from acctpipe.api._problems import problems
-from acctpipe.api.auth import presented_key, require, services
+from acctpipe.api.auth import client_address, presented_key, require, services
 from acctpipe.api.models import ChangeOut, ChangePage
 from acctpipe.api.settings import Services
 from acctpipe.suppress import Change
@@ -93,6 +93,14 @@ def _event(change: Change) -> str:
     return f"id: {change.cursor}\nevent: change\ndata: {data}\n\n"
 
 
+async def _still_valid(request: Request, token: str) -> bool:
+    try:
+        key = await request.app.state.authenticator.check(token, client_address(request))
+    except HTTPException:  # the client is over its failure budget: end the stream too
+        return False
+    return key is not None
+
+
 async def _stream(request: Request, svc: Services, cursor: int, batch: int) -> AsyncIterator[str]:
     settings = svc.settings
     yield f": acctpipe change feed after cursor {cursor}\nretry: 2000\n\n"
@@ -102,7 +110,7 @@ async def _stream(request: Request, svc: Services, cursor: int, batch: int) -> A
         if time.monotonic() - checked >= _RECHECK:
             # A stream outlives its first key check: a revoked key must not keep it.
             checked = time.monotonic()
-            if token is None or await request.app.state.authenticator.check(token) is None:
+            if token is None or not await _still_valid(request, token):
                 yield "event: error\ndata: the API key was revoked\n\n"
                 return
         found = await _fetch(svc, cursor, batch)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,6 +17,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 
+from acctpipe._csvsafe import csv_line
 from acctpipe.api._problems import problems
 from acctpipe.api.auth import require, services
 from acctpipe.api.bulk import bulk_router
@@ -92,16 +91,13 @@ def list_suppressions(
 
 
 def _csv_rows(svc: Services, scope: str | None, reason: SuppressionReason | None) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
+    lines = [csv_line(EXPORT_COLUMNS)]
     for n, s in enumerate(svc.suppressions.iter_all(5000, scope=scope, reason=reason), 1):
-        writer.writerow(export_row(s))
+        lines.append(csv_line(export_row(s)))
         if n % 1000 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+            yield "".join(lines)
+            lines.clear()
+    yield "".join(lines)
 
 
 @router.get(

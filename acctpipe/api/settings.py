@@ -26,6 +26,7 @@ class ApiSettings:
     """Limits and knobs of the API (defaults suit one node)."""
 
     rate_limit: int = DEFAULT_RATE_LIMIT  # per key per minute, unless the key says otherwise
+    auth_failures_per_minute: int = 30  # bad keys per client address, then 429
     key_cache_seconds: float = 5.0  # a revoked key stops working within this
     sql_max_rows: int = 10_000
     sql_timeout: float = 10.0

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, get_args
 
+from acctpipe._csvsafe import restore
 from acctpipe.policy.types import SuppressionReason
 from classifiers import classify_diag
 
@@ -135,13 +136,14 @@ def _acctpipe(row: Row) -> Parsed:
     reason = row["reason"].strip()
     if reason not in _REASONS:
         raise ValueError(f"unknown reason {reason!r}")
+    # Our export wrote a would-be formula as "'=…" (acctpipe._csvsafe): take it back.
     return Parsed(
-        address=row["address"],
+        address=restore(row["address"]),
         reason=reason,  # type: ignore[arg-type]  # checked against the Literal above
-        detail=row.get("detail", ""),
+        detail=restore(row.get("detail", "")),
         created=_created(row, "createdat"),
         expires_at=parse_time(row.get("expiresat", "")),
-        scope=row.get("scope") or None,
+        scope=restore(row.get("scope", "")) or None,
     )
 
 

@@ -8,7 +8,10 @@ Importing the same file twice changes nothing the second time: a suppression
 that is already there is not logged again.
 
 :func:`export_csv` writes ``address,scope,reason,detail,created_at,updated_at,
-expires_at`` (ISO 8601, UTC), which :func:`import_csv` reads back as is.
+expires_at`` (ISO 8601, UTC), which :func:`import_csv` reads back as is. A
+text cell a spreadsheet would take for a formula (``=…``, ``+…``, ``-…``,
+``@…``) is written ``"'=…"`` (see :mod:`acctpipe._csvsafe`); the import of an
+acctpipe export removes that quote again.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Final
 
+from acctpipe._csvsafe import Verbatim, csv_line
 from acctpipe.policy.types import SuppressionDecision, SuppressionReason
 from acctpipe.suppress._formats import (
     ADDRESS_KEYS,
@@ -178,7 +182,10 @@ def import_csv(
         job.name = source.name
         with source.open("rb") as stream, _text(stream, progress) as text:
             return job.run(iter(text), format, batch)
-    job.name = Path(str(getattr(source, "name", ""))).name
+    # A stream's name only when it is a real file's: an upload spooled in memory has
+    # None (its detail read "imported list (None)"), one spooled to disk an fd number.
+    name = getattr(source, "name", None)
+    job.name = Path(name).name if isinstance(name, str) and not name.startswith("<") else ""
     with _text(source, progress) as text:
         return job.run(iter(text), format, batch)
 
@@ -287,23 +294,26 @@ def export_csv(
 
     Rows stream from the store ``batch`` at a time, ordered by (address, scope).
     """
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
+    out.write(csv_line(EXPORT_COLUMNS))
     count = 0
     for s in store.iter_all(batch, scope=scope, reason=reason):
-        writer.writerow(export_row(s))
+        out.write(csv_line(export_row(s)))
         count += 1
     return count
 
 
 def export_row(s: Suppression) -> list[str]:
-    """One suppression as a row of the export (the columns of :data:`EXPORT_COLUMNS`)."""
+    """One suppression as a row of the export (the columns of :data:`EXPORT_COLUMNS`).
+
+    Write it with :func:`acctpipe._csvsafe.csv_line`: a cell a spreadsheet would
+    run as a formula (an address may begin with ``=``) is neutralised there.
+    """
     return [
         s.address,
         s.scope,
         s.reason,
         s.detail,
-        _iso(s.created_at),
-        _iso(s.updated_at),
-        _iso(s.expires_at),
+        Verbatim(_iso(s.created_at)),
+        Verbatim(_iso(s.updated_at)),
+        Verbatim(_iso(s.expires_at)),
     ]

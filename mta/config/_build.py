@@ -462,6 +462,8 @@ class _Builder:
             http_access=tuple(
                 HttpAccess(a.network, a.level) for a, _ in self.repeated(root, "http-access")
             ),
+            http_mgmt_host_names=g(root, "http-mgmt-host-names"),
+            http_admin_key=g(root, "http-admin-key"),
             listeners=tuple(listeners),
             sources=tuple(sources),
             smtp_users=tuple(users),

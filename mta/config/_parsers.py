@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import date
@@ -14,12 +15,14 @@ __all__ = [
     "BOUNCE_CATEGORIES",
     "RECORD_TYPE_NAMES",
     "parse_address_pattern",
+    "parse_admin_key",
     "parse_date",
     "parse_domain_key",
     "parse_domain_macro",
     "parse_email",
     "parse_enum",
     "parse_float",
+    "parse_host_names",
     "parse_http_access",
     "parse_list",
     "parse_name",
@@ -174,6 +177,30 @@ def parse_http_access(text: str) -> HttpAccess:
         raise ValueError("expected an address (or CIDR) and a level: none, monitor or admin")
     level = parse_enum("none", "monitor", "admin")(parts[1])
     return HttpAccess(parse_network(parts[0]), level)
+
+
+def parse_host_names(text: str) -> tuple[str, ...]:
+    """``http-mgmt-host-names NAME[,NAME…]``: DNS names, compared case-insensitively."""
+    names = tuple(n.lower().rstrip(".") for n in parse_list(text))
+    for name in names:
+        if not re.fullmatch(
+            r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", name
+        ):
+            raise ValueError(f"not a host name: {name!r}")
+    return names
+
+
+def parse_admin_key(text: str) -> str:
+    """``http-admin-key KEY`` or ``sha256:HEX``; stored as ``sha256:HEX`` either way."""
+    key = unquote(text.strip())
+    if key.lower().startswith("sha256:"):
+        digest = key[7:].lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ValueError("expected sha256: and 64 hexadecimal digits")
+        return f"sha256:{digest}"
+    if len(key) < 16:
+        raise ValueError("a key of at least 16 characters is needed (or sha256:HEX)")
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def parse_domain_key(text: str) -> tuple[str, str, str]:

@@ -358,6 +358,9 @@ class Config:
     warnings: tuple[ConfigWarning, ...]
     bounce_rule_files: tuple[RuleFile, ...] = ()
     return_processors: tuple[ReturnProcessor, ...] = ()
+    # acctpipe: Host names the management port answers to, and the admin key's digest.
+    http_mgmt_host_names: tuple[str, ...] = ()
+    http_admin_key: str | None = None
     suppressed_recipients: str = "reject"
     suppressed_recipient_reply: str = "550 5.7.1 <{rcpt}>: recipient suppressed ({reason})"
     total_max_smtp_in: int = 1000  # 0: no cap

@@ -199,6 +199,15 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
        _count),
     _d("http-access", {_G}, "access", (), "`ADDR/CIDR none|monitor|admin`. Repeatable.",
        p.parse_http_access, repeat=True),
+    _d("http-mgmt-host-names", {_G}, "list", (),
+       "Host names the management port answers to, besides its own IP address and "
+       "`localhost`; a request naming any other host gets 421 (no DNS rebinding).",
+       p.parse_host_names, origin="acctpipe"),
+    _d("http-admin-key", {_G}, "secret", None,
+       "A key every admin action on the management port must present (`Authorization: Bearer "
+       "KEY`, or HTTP Basic with KEY as the password), on top of `http-access`; "
+       "`sha256:HEX` gives its SHA-256 digest instead of the key.",
+       p.parse_admin_key, origin="acctpipe"),
     _d("domain-key", {_G, _V}, "dkim-key", (),
        "`SELECTOR,DOMAIN,KEYFILE` — a DKIM key (`*` domain = any). Repeatable.",
        p.parse_domain_key, repeat=True),

@@ -10,7 +10,9 @@ from pathlib import Path
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 
 
-def run_cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, stdin: bytes = b"", cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """`python -m acctpipe.cli ARGS` with a fixed terminal width; output decoded as UTF-8."""
     env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
     proc = subprocess.run(
@@ -20,6 +22,7 @@ def run_cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
         env=env,
         check=False,
         timeout=120,
+        cwd=cwd,
     )
     return subprocess.CompletedProcess(
         proc.args,

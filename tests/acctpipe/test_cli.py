@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
+from acctpipe._console import make_console
 from acctpipe.cli import main
 from tests.acctpipe._cli import assert_help_snapshot, run_cli
 
@@ -90,3 +92,18 @@ def test_help_output_is_stable(command: str) -> None:
     """`--help` for each command matches its snapshot (users and docs depend on it)."""
     name = command.replace(" ", "-") or "acctpipe"
     assert_help_snapshot(command.split(), f"help-{name}.txt")
+
+
+def test_every_console_prints_data_literally() -> None:
+    """No CLI module builds its own rich Console: they all come from make_console, which
+    never reads markup or emoji codes in what it prints."""
+    package = Path(__file__).resolve().parents[2] / "acctpipe"
+    offenders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name != "_console.py" and "Console(" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
+    buffer = io.StringIO()
+    make_console(file=buffer, width=200).print("root:x:0:0 [red]x[/red] :thumbs_up:")
+    assert buffer.getvalue() == "root:x:0:0 [red]x[/red] :thumbs_up:\n"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from tests.acctpipe._acct import header, rows
@@ -56,3 +58,50 @@ def test_sql_connection_is_read_only(tmp_path: Path) -> None:
 def test_help_output_is_stable(command: str) -> None:
     """`--help` for each ingest command matches its snapshot (users and docs depend on it)."""
     assert_help_snapshot([command], f"help-{command}.txt")
+
+
+LITERAL = "root:x:0:0 [red]x[/red] :thumbs_up: [bold]"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """A store with one ingested row (the queries below select literals from it)."""
+    (tmp_path / "acct.csv").write_bytes(header() + rows(0, 1))
+    path = str(tmp_path / "db.duckdb")
+    assert run_cli("ingest", "--db", path, str(tmp_path)).returncode == 0
+    return path
+
+
+def test_sql_prints_values_literally(db: str) -> None:
+    """A value is printed as it is: no emoji for :x:, no markup for [red] (root:x:0:0 stays)."""
+    proc = run_cli("sql", "--db", db, f"SELECT '{LITERAL}' AS v")
+    assert proc.returncode == 0, proc.stderr
+    assert LITERAL in proc.stdout
+
+
+def test_sql_piped_is_never_truncated(db: str) -> None:
+    """Piped, the table has every row and every character of every column."""
+    long = "y" * 300
+    query = f"SELECT range AS n, '{long}' AS a, 'last column' AS b FROM range(250)"
+    proc = run_cli("sql", "--db", db, query)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if long in line]
+    assert len(lines) == 250
+    assert all("last column" in line for line in lines)
+    assert "rows, first" not in proc.stderr
+
+
+def test_sql_writes_csv_json_and_parquet(db: str, tmp_path: Path) -> None:
+    """--format csv (spreadsheet-safe), json (objects) and parquet (-o FILE) carry every row."""
+    query = "SELECT range AS n, '=1+2' AS f, NULL AS z FROM range(3)"
+    as_csv = run_cli("sql", "--db", db, "-f", "csv", "-o", "-", query)
+    assert as_csv.stdout.splitlines() == ["n,f,z", '0,"\'=1+2",', '1,"\'=1+2",', '2,"\'=1+2",']
+    as_json = run_cli("sql", "--db", db, "--format", "json", query)
+    assert json.loads(as_json.stdout) == [{"n": i, "f": "=1+2", "z": None} for i in range(3)]
+    target = tmp_path / "q.parquet"
+    as_parquet = run_cli("sql", "--db", db, "-f", "parquet", "-o", str(target), query)
+    assert as_parquet.returncode == 0, as_parquet.stderr
+    assert pl.read_parquet(target)["n"].to_list() == [0, 1, 2]
+    limited = run_cli("sql", "--db", db, "-f", "csv", "--limit", "2", query)
+    assert len(limited.stdout.splitlines()) == 3
+    assert "3 rows, first 2 shown" in limited.stderr

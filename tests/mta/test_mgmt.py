@@ -20,9 +20,11 @@ TIMEOUT = 10.0  # seconds; in-process requests take milliseconds, this only stop
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 CEST = timezone(timedelta(hours=2))
 TITLES = {
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    421: "Misdirected Request",
     422: "Unprocessable Content",  # RFC 9110's name, whatever the Python version
     503: "Service Unavailable",
 }

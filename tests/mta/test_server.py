@@ -24,6 +24,7 @@ _CONFIG = """
 host-name mta.sender.test
 smtp-listener 127.0.0.1:0
 http-mgmt-port 0
+http-admin-key server-admin-key-0123456789
 <source 127.0.0.1/32>
     always-allow-relaying no
 </source>
@@ -177,6 +178,12 @@ async def test_smtp_auth_and_pickup_in_simulator_out_returns_back_reload_and_sto
         async with httpx.AsyncClient(base_url=mgmt, timeout=10) as http:
             queues = (await http.get("/queues")).json()["queues"]
             assert {q["queue"] for q in queues} == {"example.com", "example.org"}
+            # The port's browser guards and admin key come from the config.
+            assert (await http.get("/queues", headers={"Host": "evil.example"})).status_code == 421
+            assert (await http.post("/queues/example.com/pause")).status_code == 401
+            admin = {"Authorization": "Bearer server-admin-key-0123456789"}
+            assert (await http.post("/queues/example.com/pause", headers=admin)).status_code == 200
+            assert (await http.post("/queues/example.com/resume", headers=admin)).status_code == 200
             config.write_text("<domain *>\n    max-msg-rate fast\n</domain>\n")
             proc.proc.send_signal(signal.SIGHUP)
             await asyncio.sleep(1.0)

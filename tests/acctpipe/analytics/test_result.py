@@ -120,6 +120,22 @@ def test_csv_is_rfc_4180_and_round_trips() -> None:
     ]
 
 
+def test_csv_text_cells_never_start_a_formula() -> None:
+    """A text value or column name starting with = + - @ is written as quoted text behind a
+    single quote (OWASP), while numbers, negative ones included, stay numbers."""
+    result = QueryResult(
+        ["=x", "rcpt", "n", "f"],
+        ["VARCHAR", "VARCHAR", "BIGINT", "DOUBLE"],
+        [("@a", "=cmd|'calc'!A0@example.com", -3, -1.5)],
+        False,
+        0.0,
+    )
+    assert list(to_csv(result)) == [
+        '"\'=x",rcpt,n,f\r\n',
+        "\"'@a\",\"'=cmd|'calc'!A0@example.com\",-3,-1.5\r\n",
+    ]
+
+
 def test_csv_of_an_empty_result_is_its_header() -> None:
     """No rows still yields the header line."""
     assert list(to_csv(QueryResult(["a", "b"], ["INTEGER", "INTEGER"], [], False, 0.0))) == [

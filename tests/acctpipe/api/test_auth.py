@@ -7,10 +7,10 @@ import logging
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from acctpipe.api import ApiKeyStore, Services
-from acctpipe.api._ratelimit import RateLimiter
+from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
+from acctpipe.api._ratelimit import FailureLimiter, RateLimiter
 from acctpipe.db.schema import api_keys
 from tests.acctpipe.api.fixtures import Keys
 
@@ -129,3 +129,69 @@ def test_store_refuses_bad_input(services: Services) -> None:
         store.create("  ", "read")
     with pytest.raises(ValueError, match="scope"):
         store.create("x", "root")  # type: ignore[arg-type]
+
+
+async def test_a_stream_of_bogus_keys_is_throttled_per_address(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """300 made-up keys from one address: after a short burst the address gets 429 with
+    Retry-After, and those requests no longer reach the key table."""
+    lookups = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "api_keys" in statement:
+            lookups.append(statement)
+
+    event.listen(services.engine, "before_cursor_execute", count)
+    try:
+        statuses = [
+            (await client.get("/v1/suppressions", headers={"X-API-Key": f"acp_bogus_{i}"}))
+            for i in range(300)
+        ]
+    finally:
+        event.remove(services.engine, "before_cursor_execute", count)
+    codes = [r.status_code for r in statuses]
+    assert codes[0] == 401
+    assert codes.count(401) <= 12
+    assert codes[-1] == 429
+    assert int(statuses[-1].headers["retry-after"]) >= 1
+    assert statuses[-1].headers["content-type"] == "application/problem+json"
+    assert len(lookups) <= 12
+
+
+def test_failed_authentications_use_bounded_memory() -> None:
+    """Failures from ever new addresses never make the limiter remember more than its cap."""
+    limiter = FailureLimiter(30, max_clients=100)
+    for i in range(1000):
+        limiter.failed(f"10.0.{i // 256}.{i % 256}")
+    assert len(limiter) == 100
+    for _ in range(10):
+        limiter.failed("192.0.2.1")
+    assert limiter.wait("192.0.2.1") > 0
+    assert limiter.wait("192.0.2.2") == 0
+
+
+async def test_the_failure_budget_is_a_setting(services: Services) -> None:
+    """ApiSettings.auth_failures_per_minute sets how many bad keys an address may try."""
+    services.settings = ApiSettings(auth_failures_per_minute=600, key_cache_seconds=0)
+    transport = httpx.ASGITransport(app=create_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        codes = {
+            (await client.get("/v1/suppressions", headers={"X-API-Key": f"acp_x_{i}"})).status_code
+            for i in range(50)
+        }
+    assert codes == {401}
+
+
+async def test_a_good_key_keeps_working_beside_a_key_guesser(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Behind one address (NAT), a key that worked keeps working while another user of the
+    address is limited for guessing keys."""
+    good = keys.auth("read")
+    assert (await client.get("/v1/suppressions", headers=good)).status_code == 200
+    for i in range(30):
+        await client.get("/v1/suppressions", headers={"X-API-Key": f"acp_guess_{i}"})
+    limited = await client.get("/v1/suppressions", headers={"X-API-Key": "acp_guess_last"})
+    assert limited.status_code == 429
+    assert (await client.get("/v1/suppressions", headers=good)).status_code == 200

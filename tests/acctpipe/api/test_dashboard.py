@@ -169,7 +169,11 @@ def sqlite_world(tmp_path: Path, event_store: Store, settings: ApiSettings) -> I
 async def dash(world: World) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process client of the app over :func:`world` (redirects not followed)."""
     transport = httpx.ASGITransport(app=create_app(world.services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
+    # What a browser sends with every request from the dashboard's own pages.
+    same_origin = {"Sec-Fetch-Site": "same-origin"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api.test", headers=same_origin
+    ) as c:
         yield c
 
 
@@ -349,7 +353,9 @@ async def test_secure_cookies_setting_marks_the_cookie_secure(world: World) -> N
     world.services.settings = ApiSettings(secure_cookies=True, key_cache_seconds=0)
     transport = httpx.ASGITransport(app=create_app(world.services))
     async with httpx.AsyncClient(transport=transport, base_url="https://api.test") as c:
-        response = await c.post("/login", data={"key": world.keys.read})
+        response = await c.post(
+            "/login", data={"key": world.keys.read}, headers={"Origin": "https://api.test"}
+        )
     assert "secure" in {a.strip().lower() for a in response.headers["set-cookie"].split(";")}
 
 

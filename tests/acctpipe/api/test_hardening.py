@@ -90,6 +90,43 @@ async def test_login_from_another_site_is_refused(client: httpx.AsyncClient, key
     assert cross.status_code == 403
 
 
+async def test_login_needs_proof_that_the_form_is_ours(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    """A login is accepted only with Sec-Fetch-Site: same-origin or an Origin naming this host;
+    Origin: null alone (what a sandboxed frame on any site sends) or no header is refused."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    refused: tuple[dict[str, str], ...] = (
+        {},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "none"},
+        {"Origin": "file://api.test"},
+    )
+    for extra in refused:
+        response = await client.post("/login", content=f"key={keys.read}", headers=form | extra)
+        assert response.status_code == 403, extra
+        assert "set-cookie" not in response.headers
+    accepted = (
+        {"Origin": "http://api.test"},
+        {"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+    )
+    for extra in accepted:
+        response = await client.post("/login", content=f"key={keys.read}", headers=form | extra)
+        assert response.status_code == 303, extra
+
+
+async def test_logout_only_from_our_own_page(client: httpx.AsyncClient) -> None:
+    """Another site cannot log a user out: a cross-site or header-less POST /logout is 403,
+    and /logout takes no GET."""
+    for extra in ({}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
+        response = await client.post("/logout", headers=extra)
+        assert response.status_code == 403, extra
+        assert "set-cookie" not in response.headers
+    assert (await client.get("/logout")).status_code == 405
+    ours = await client.post("/logout", headers={"Sec-Fetch-Site": "same-origin"})
+    assert ours.status_code == 303
+
+
 async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient) -> None:
     """Guessing keys at /login is limited per client address."""
     statuses = []
@@ -97,7 +134,10 @@ async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient) -> Non
         response = await client.post(
             "/login",
             content="key=acp_nope",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Sec-Fetch-Site": "same-origin",
+            },
         )
         statuses.append(response.status_code)
     assert statuses[0] == 401

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from acctpipe.api import Services, create_app
-from acctpipe.api.mtalink import HttpMtaLink, LocalMtaLink, MtaLink
+from acctpipe.api.mtalink import HttpMtaLink, LocalMtaLink, MtaLink, MtaUnavailableError
+from mta.config import parse_config_text
 from mta.mgmt import MgmtServer, create_mgmt_app
 from mta.runtime import Mta
 from tests.acctpipe.api.fixtures import Keys
@@ -83,3 +84,24 @@ async def test_an_unreachable_mta_is_503(services: Services, keys: Keys) -> None
         response = await client.get("/v1/mta/queues", headers=keys.auth("read"))
     assert response.status_code == 503
     assert "did not answer" in response.json()["detail"]
+
+
+async def test_the_link_presents_the_mtas_admin_key(mta: Mta) -> None:
+    """With http-admin-key on the MTA, the link given http://:KEY@host:port can pause a queue,
+    without the key it is refused, and the key never appears in its URL or errors."""
+    key = "link-admin-key-0123456789"
+    config = parse_config_text(f"http-admin-key {key}\n", "t.conf")
+    app = create_mgmt_app(mta, lambda: (), get_admin_key=lambda: config.http_admin_key)
+    server = MgmtServer(app, "127.0.0.1", 0)
+    await server.start()
+    try:
+        await send(mta, "a@wait.example")
+        await until(lambda: any(q.queue == "wait.example" for q in mta.status().queues))
+        keyed = HttpMtaLink(server.url.replace("http://", f"http://:{key}@"))
+        assert key not in keyed.base_url
+        assert ((await keyed.act("pause", "wait.example", None)).affected or 0) >= 1
+        with pytest.raises(MtaUnavailableError, match="401") as refused:
+            await HttpMtaLink(server.url).act("resume", "wait.example", None)
+        assert key not in str(refused.value)
+    finally:
+        await server.stop()

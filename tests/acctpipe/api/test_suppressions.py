@@ -146,6 +146,15 @@ async def test_bulk_csv_add_detects_esp_formats_and_remove(
     assert [s.address for s in services.suppressions.iter_all()] == ["y@example.com"]
 
 
+async def test_bulk_csv_detail_names_no_file(
+    client: httpx.AsyncClient, keys: Keys, services: Services
+) -> None:
+    """A plain list posted to bulk is recorded as "imported list", not "imported list (None)"."""
+    h = {**keys.auth("write"), "Content-Type": "text/csv"}
+    await client.post("/v1/suppressions/bulk", content="z@example.com\n", headers=h)
+    assert [s.detail for s in services.suppressions.iter_all()] == ["imported list"]
+
+
 async def test_bulk_needs_a_known_content_type(client: httpx.AsyncClient, keys: Keys) -> None:
     """Bodies that are neither NDJSON nor CSV are refused with 415."""
     response = await client.post(
@@ -168,6 +177,17 @@ async def test_csv_export_round_trips(
     assert len(rows) == 2500
     assert rows[0]["address"] == "e0000@example.com"
     assert rows[0]["reason"] == "complaint"
+
+
+async def test_csv_export_writes_no_spreadsheet_formula(
+    client: httpx.AsyncClient, keys: Keys, services: Services
+) -> None:
+    """An address such as =cmd|'calc'!A0@… is exported as quoted text behind a single quote,
+    so a spreadsheet opening export.csv shows it instead of running it."""
+    services.suppressions.add("=cmd|'calc'!a0@example.com", reason="manual", detail="-2+3")
+    response = await client.get("/v1/suppressions/export.csv", headers=keys.auth("read"))
+    line = response.text.splitlines()[1]
+    assert line.startswith("\"'=cmd|'calc'!a0@example.com\",global,manual,\"'-2+3\",")
 
 
 async def test_bulk_takes_100k_rows_in_one_request(tmp_path: Path) -> None:

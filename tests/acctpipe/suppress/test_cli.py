@@ -107,6 +107,21 @@ def test_import_twice_and_export(db_url: str, tmp_path: Path) -> None:
     assert len(target.read_text(encoding="utf-8").splitlines()) == 5
 
 
+def test_export_dash_means_stdout_and_data_prints_literally(tmp_path: Path) -> None:
+    """`suppress export -o -` writes to stdout (no file named "-"), and a detail such as
+    root:x:0:0 [bold] is shown by `suppress check` exactly as stored (no emoji, no markup)."""
+    db = ("--database-url", f"sqlite:///{tmp_path / 's.sqlite'}")
+    detail = "root:x:0:0 [bold]x[/bold] :thumbs_up:"
+    added = run_cli("suppress", "add", "a@example.com", "--detail", detail, *db)
+    assert added.returncode == 0, added.stderr
+    checked = run_cli("suppress", "check", "a@example.com", *db)
+    assert f"  detail: {detail}" in checked.stdout.splitlines()
+    exported = run_cli("suppress", "export", "-o", "-", *db, cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.splitlines()[1].startswith("a@example.com,global,manual,root:x:0:0")
+    assert not (tmp_path / "-").exists()
+
+
 def test_import_options(tmp_path: Path) -> None:
     """--format, --scope and --reason apply; an unknown header is one error line."""
     db = ("--database-url", f"sqlite:///{tmp_path / 's.sqlite'}")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from acctpipe._csvsafe import Verbatim, csv_line, restore
 from acctpipe.db import make_engine, migrate
 from acctpipe.suppress import SuppressionStore, export_csv, import_csv
 from acctpipe.suppress.csvio import EXPORT_COLUMNS
@@ -223,3 +227,53 @@ def test_our_own_format_checks_reasons_and_dates(store: SuppressionStore) -> Non
     assert row.is_active(NOW)
     assert not row.is_active(datetime(2027, 1, 1, tzinfo=UTC))
     assert store.count(scope="list:x") == 1
+
+
+FORMULAS = (
+    "=cmd|'calc'!a0@example.com",
+    "+1@example.com",
+    "-x@example.com",
+    "'=q@example.com",
+)
+
+
+def test_export_never_writes_a_formula_and_still_round_trips(
+    store: SuppressionStore, tmp_path: Path
+) -> None:
+    """An address or detail a spreadsheet would run (=, +, -, @) is exported as quoted text
+    behind a single quote, and importing the export gives back the same suppressions."""
+    for address in FORMULAS:
+        store.add(address, reason="manual", detail="@SUM(1+1)")
+    out = io.StringIO()
+    export_csv(store, out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))[1:]
+    cells = [cell for row in rows for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "\"'=cmd|'calc'!a0@example.com\"" in out.getvalue()
+    assert sorted(row[0] for row in rows) == sorted(
+        ["'" + a for a in FORMULAS[:3]] + ["''=q@example.com"]
+    )
+
+    url = f"sqlite:///{tmp_path / 'copy.sqlite'}"
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        copy = SuppressionStore(engine)
+        report = import_csv(copy, io.BytesIO(out.getvalue().encode()))
+        assert (report.added, report.bad_count) == (len(FORMULAS), 0)
+        assert {(s.address, s.detail) for s in copy.iter_all()} == {
+            (a, "@SUM(1+1)") for a in FORMULAS
+        }
+    finally:
+        engine.dispose()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="'=+-@\t\r\"a,\n ", max_size=8))
+def test_the_formula_escape_is_reversible(cell: str) -> None:
+    """Any text cell, escaped for spreadsheets, reads back as exactly that text."""
+    line = csv_line([cell, Verbatim("-1")])
+    parsed = next(csv.reader(io.StringIO(line, newline="")))
+    assert parsed[1] == "-1"  # a number is never prefixed
+    assert parsed[0][:1] not in ("=", "+", "-", "@", "\t", "\r")
+    assert restore(parsed[0]) == cell
