@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
 from acctpipe.db.migrate import open_database
+from acctpipe.store.rates import COUNTS
 from acctpipe.suppress import SuppressionStore, ThrottleStore
 from acctpipe.webhooks import Outbox, WebhookStore, WebhookWorker, summary_event
 from acctpipe.webhooks.wiring import stores_with_webhooks
@@ -86,21 +87,21 @@ def delivery_summary(
     down, or ingested just after a period closed, lands in the next summary
     instead of in none. ``since``/``until`` give the rows' logged-time span.
     """
+    count = {c.name: c.sql for c in COUNTS}  # the one definition of each count
     rows = conn.execute(
-        """
+        f"""
         SELECT rcpt_domain, vmta,
-               count(*) FILTER (WHERE type = 'd') AS delivered,
-               count(*) FILTER (WHERE type IN ('b', 'rb')) AS bounced,
-               count(*) FILTER (WHERE type IN ('b', 'rb') AND bounce_class = 'hard')
-                   AS hard_bounced,
-               count(*) FILTER (WHERE type IN ('t', 'tq')) AS deferred,
-               count(*) FILTER (WHERE type = 'f') AS complaints
+               {count["delivered"]} AS delivered,
+               {count["bounced"]} AS bounced,
+               {count["hard_bounces"]} AS hard_bounced,
+               {count["deferrals"]} AS deferred,
+               {count["complaints"]} AS complaints
         FROM events
         WHERE rowid > ? AND rowid <= ? AND rcpt_domain IS NOT NULL
         GROUP BY ALL
         ORDER BY delivered + bounced + deferred DESC, rcpt_domain, vmta
         LIMIT 200
-        """,
+        """,  # noqa: S608 - constant text; the rowids are bound parameters
         [after_rowid, upto_rowid],
     ).fetchall()
     span = conn.execute(
