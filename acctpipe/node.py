@@ -175,12 +175,10 @@ class Node:
         *,
         mta: MtaLink | None = None,
         checks: dict[str, Callable[[], str | None]] | None = None,
-        queue_sizes: Callable[[], list[tuple[str, str, int]]] | None = None,
     ) -> None:
         self.options = options
         self._mta = mta
         self._checks = dict(checks or {})
-        self._queue_sizes = queue_sizes
         self.engine: Engine | None = None
         self.services: Services | None = None
         self.outbox: Outbox | None = None
@@ -290,7 +288,6 @@ class Node:
             mta=self._mta,
             settings=opts.api,
             checks=self._checks,
-            queue_sizes=self._queue_sizes,
         )
         if self._tail is not None:
             self._tail.thread.start()

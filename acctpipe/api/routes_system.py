@@ -127,7 +127,9 @@ def metrics(svc: Svc) -> Response:
 
     from acctpipe.analytics.metrics import build_registry, render
 
-    registry = build_registry(source=svc.events, engine=svc.engine, queues=svc.queue_sizes)
+    # The linked MTA's queues, in this process (run) or behind --mta-url (serve) alike.
+    queues = svc.mta.queue_sizes if svc.mta is not None else None
+    registry = build_registry(source=svc.events, engine=svc.engine, queues=queues)
     return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
 
 
