@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from acctpipe.redact import redact_url
 from mta.errors import LocalError
 from mta.mgmt import MAX_LIMIT, ActionOut, QueueListOut, QueueOut, StatusOut, select_queues
 from mta.status import StatusProvider
@@ -65,6 +66,7 @@ class HttpMtaLink:
     def __init__(self, base_url: str, *, timeout: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._shown = redact_url(self.base_url)  # for errors: never its user name and password
 
     async def _call(self, method: str, path: str, params: dict[str, Any]) -> Any:
         query = {k: v for k, v in params.items() if v is not None}
@@ -72,7 +74,7 @@ class HttpMtaLink:
             async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout) as client:
                 response = await client.request(method, path, params=query)
         except httpx.HTTPError as exc:
-            raise MtaUnavailableError(f"the MTA at {self.base_url} did not answer: {exc}") from exc
+            raise MtaUnavailableError(f"the MTA at {self._shown} did not answer: {exc}") from exc
         return self._answer(response)
 
     def _answer(self, response: httpx.Response) -> Any:
@@ -81,7 +83,7 @@ class HttpMtaLink:
         if response.status_code >= 400:
             detail = response.json().get("detail", response.text[:200])
             raise MtaUnavailableError(
-                f"the MTA at {self.base_url} said {response.status_code}: {detail}"
+                f"the MTA at {self._shown} said {response.status_code}: {detail}"
             )
         return response.json()
 
@@ -105,7 +107,7 @@ class HttpMtaLink:
             with httpx.Client(base_url=self.base_url, timeout=self.timeout) as client:
                 response = client.get("/queues", params={"limit": MAX_LIMIT})
         except httpx.HTTPError as exc:
-            raise MtaUnavailableError(f"the MTA at {self.base_url} did not answer: {exc}") from exc
+            raise MtaUnavailableError(f"the MTA at {self._shown} did not answer: {exc}") from exc
         return sizes_of(QueueListOut.model_validate(self._answer(response)).queues)
 
 
