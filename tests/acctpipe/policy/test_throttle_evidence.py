@@ -1,4 +1,4 @@
-"""A throttle decision lists the events it counted: no fewer, no others.
+"""A decision lists the events it counted: no fewer, no others, and says when it cuts.
 
 The windows count by time bucket (1/60 of the window); the ids a decision lists
 must come from exactly those buckets, so "3 matching in 60 s" names 3 events.
@@ -7,13 +7,18 @@ must come from exactly those buckets, so "3 matching in 60 s" names 3 events.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from acctpipe.db import open_database
 from acctpipe.policy.throttle import ThrottleController
 from acctpipe.policy.types import ThrottleDecision
+from acctpipe.suppress import SuppressionStore
+from tests.acctpipe._cli import run_cli
 from tests.acctpipe.policy._events import GMAIL_4728, at, bounds, event
+from tests.acctpipe.suppress._decisions import decision as suppression
 
 PAIR = {"queue": "example.com", "vmta": "v1"}
 SAMPLE = 5  # the default table's `sample`
@@ -90,3 +95,20 @@ def test_every_decision_lists_the_events_it_counted(
             if counted <= SAMPLE:
                 assert decision.events_caption() == "events"
             last_decision = now
+
+
+def test_suppress_check_says_when_it_shows_only_part_of_the_evidence(tmp_path: Path) -> None:
+    """`suppress check` lists a suppression's event ids and says "10 of 12 shown" when
+    it cuts the list, instead of passing 10 off as all of them."""
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    engine = open_database(url)
+    try:
+        ids = tuple(f"acct.csv:{n}" for n in range(12))
+        SuppressionStore(engine).apply(
+            [suppression("ann@example.com", "soft-bounce-repeated", events=ids)]
+        )
+    finally:
+        engine.dispose()
+    check = run_cli("suppress", "check", "ann@example.com", "--database-url", url)
+    assert check.returncode == 0, check.stderr
+    assert f"  events (10 of 12 shown): {', '.join(ids[:10])}" in check.stdout.splitlines()
