@@ -129,6 +129,7 @@ async def test_the_api_the_store_and_the_log_never_show_the_credentials(
             assert _hidden(answer.text), answer.text
         assert "http://***@127.0.0.1:" in answers[0].text
         assert "***@127.0.0.1" in messages.text  # the echoed error page, redacted
+        assert _hidden(repr(WebhookStore(engine).list()))  # what a log of the object shows
         (message,) = WebhookStore(engine).messages()
         assert message.last_error is not None
         assert _hidden(message.last_error)
