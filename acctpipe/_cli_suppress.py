@@ -256,7 +256,10 @@ def check(
     if found.detail:
         out.print(f"  detail: {found.detail}", markup=False, soft_wrap=True)
     if found.event_ids:
-        out.print(f"  events: {', '.join(found.event_ids[:10])}", markup=False, soft_wrap=True)
+        # Say when the list is cut: a reader must not take 10 ids for all the evidence.
+        ids, shown = found.event_ids, found.event_ids[:10]
+        caption = "events" if len(shown) == len(ids) else f"events (10 of {len(ids)} shown)"
+        out.print(f"  {caption}: {', '.join(shown)}", markup=False, soft_wrap=True)
 
 
 @suppress_app.command(

@@ -126,5 +126,5 @@ def explain(
             out.print(f"  evidence: {shown}", markup=False, soft_wrap=True)
         if d.event_ids:
             out.print(
-                f"  sample events: {', '.join(d.event_ids[:10])}", markup=False, soft_wrap=True
+                f"  {d.events_caption()}: {', '.join(d.event_ids)}", markup=False, soft_wrap=True
             )

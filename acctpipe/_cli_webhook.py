@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from acctpipe._cli_suppress import DEFAULT_URL, DatabaseOption, open_store_engine, when
+from acctpipe.redact import redact_url, split_userinfo
 
 if TYPE_CHECKING:
     from acctpipe.webhooks import Message, Subscription, WebhookWorker
@@ -86,7 +87,7 @@ def _describe(sub: Subscription) -> str:
     state = "enabled" if sub.enabled else "disabled"
     if sub.deleted_at is not None:
         state = f"deleted {when(sub.deleted_at)}"
-    parts = [f"{sub.id}", state, sub.url, ",".join(sub.event_types)]
+    parts = [f"{sub.id}", state, redact_url(sub.url), ",".join(sub.event_types)]
     if sub.filter:
         parts.append(
             "filter " + "; ".join(f"{k}={','.join(v)}" for k, v in sorted(sub.filter.items()))
@@ -105,7 +106,7 @@ def _message_line(m: Message) -> str:
     if m.status == "pending":
         line += f"  next {when(m.next_attempt_at)}"
     if m.last_error:
-        line += f"  error: {m.last_error}"
+        line += f"  error: {redact_url(m.last_error)}"
     return line
 
 
@@ -145,7 +146,8 @@ def send_test(
         key = new_secret() if secret is None else validate_secret(secret)
         event = sample_event(event_type)
         headers = sign_headers(new_msg_id(), event.body, [key])
-    _print(f"POST {url}")
+    shown = redact_url(url)  # the request carries the credentials; the screen does not
+    _print(f"POST {shown}")
     for name, value in headers.items():
         _print(f"  {name}: {value}")
     _print(f"  body: {event.body}")
@@ -153,15 +155,21 @@ def send_test(
         _print(f"secret (generated): {key}")
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            response = client.post(url, content=event.body.encode(), headers=headers)
+            bare, auth = split_userinfo(url)  # credentials as Basic auth, not in any log
+            response = client.post(
+                bare,
+                auth=httpx.USE_CLIENT_DEFAULT if auth is None else auth,
+                content=event.body.encode(),
+                headers=headers,
+            )
     except httpx.HTTPError as exc:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        err.print(f"acctpipe: error: no answer from {url}: {reason}", markup=False)
+        err.print(f"acctpipe: error: no answer from {shown}: {redact_url(reason)}", markup=False)
         raise typer.Exit(1) from None
     _print(f"status: {response.status_code} {response.reason_phrase}")
     if not response.is_success:
         err.print(
-            f"acctpipe: error: {url} answered {response.status_code} {response.reason_phrase}",
+            f"acctpipe: error: {shown} answered {response.status_code} {response.reason_phrase}",
             markup=False,
         )
         raise typer.Exit(1)

@@ -32,6 +32,7 @@ from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
 from acctpipe.db import make_engine, migrate, sqlite_path
 from acctpipe.db.deadline import deadline_of
 from acctpipe.db.migrate import open_database
+from acctpipe.store.rates import COUNTS
 from acctpipe.suppress import SuppressionStore, ThrottleStore
 from acctpipe.webhooks import Outbox, WebhookStore, WebhookWorker, summary_event
 from acctpipe.webhooks.wiring import stores_with_webhooks
@@ -95,21 +96,21 @@ def delivery_summary(
     down, or ingested just after a period closed, lands in the next summary
     instead of in none. ``since``/``until`` give the rows' logged-time span.
     """
+    count = {c.name: c.sql for c in COUNTS}  # the one definition of each count
     rows = conn.execute(
-        """
+        f"""
         SELECT rcpt_domain, vmta,
-               count(*) FILTER (WHERE type = 'd') AS delivered,
-               count(*) FILTER (WHERE type IN ('b', 'rb')) AS bounced,
-               count(*) FILTER (WHERE type IN ('b', 'rb') AND bounce_class = 'hard')
-                   AS hard_bounced,
-               count(*) FILTER (WHERE type IN ('t', 'tq')) AS deferred,
-               count(*) FILTER (WHERE type = 'f') AS complaints
+               {count["delivered"]} AS delivered,
+               {count["bounced"]} AS bounced,
+               {count["hard_bounces"]} AS hard_bounced,
+               {count["deferrals"]} AS deferred,
+               {count["complaints"]} AS complaints
         FROM events
         WHERE rowid > ? AND rowid <= ? AND rcpt_domain IS NOT NULL
         GROUP BY ALL
         ORDER BY delivered + bounced + deferred DESC, rcpt_domain, vmta
         LIMIT 200
-        """,
+        """,  # noqa: S608 - constant text; the rowids are bound parameters
         [after_rowid, upto_rowid],
     ).fetchall()
     span = conn.execute(
@@ -183,12 +184,10 @@ class Node:
         *,
         mta: MtaLink | None = None,
         checks: dict[str, Callable[[], str | None]] | None = None,
-        queue_sizes: Callable[[], list[tuple[str, str, int]]] | None = None,
     ) -> None:
         self.options = options
         self._mta = mta
         self._checks = dict(checks or {})
-        self._queue_sizes = queue_sizes
         self.engine: Engine | None = None
         self.services: Services | None = None
         self.outbox: Outbox | None = None
@@ -298,7 +297,6 @@ class Node:
             mta=self._mta,
             settings=opts.api,
             checks=self._checks,
-            queue_sizes=self._queue_sizes,
         )
         if self._tail is not None:
             self._tail.thread.start()

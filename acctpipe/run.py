@@ -131,9 +131,6 @@ class Runner:
             node_options,
             mta=LocalMtaLink(mta),
             checks={"mta": self._mta_health, "suppressions": self._follower_health},
-            queue_sizes=lambda: [
-                (q.queue, q.vmta, q.queued + q.deferred) for q in mta.status().queues
-            ],
         )
         self._started = False
 

@@ -307,7 +307,7 @@ class DeliveryEngine:
                 self._expire_waiting(queue, NO_ANSWER(queue.last_error or "queue held"), now)
             return min(nearest, held if held > now else now + EXPIRY_CHECK_SECONDS)
         if not self.held and queue.connections < min(
-            queue.max_connections, len(queue.ready) + queue.busy
+            queue.max_connections(now), len(queue.ready) + queue.busy
         ):
             # More connections are wanted: come back when the rate buckets allow one.
             wait = max(queue.conn_bucket.wait_time(mono), queue.msg_bucket.wait_time(mono))
@@ -468,7 +468,7 @@ class DeliveryEngine:
             and time.time() >= queue.hold_until
             and not self.blocked()
         ):
-            limit = queue.max_msg_per_connection
+            limit = queue.max_msg_per_connection(time.time())
             if limit and conn.sent >= limit:
                 return
             message = await self._next_message(queue)
@@ -647,7 +647,7 @@ class DeliveryEngine:
         if deferred:
             # Never wait past the expiry: the last attempt falls on it, and a failure there
             # bounces (4.4.7) on time instead of after the next retry step.
-            at = now + retry_delay(queue.retry_schedule(), env.attempts)
+            at = now + retry_delay(queue.retry_schedule(now), env.attempts)
             at = max(now, min(at, env.received_at + queue.settings.bounce_after))
             settlement.deferred, settlement.at, settlement.reason = list(deferred), at, str(last)
         await self.settler.settle(settlement)

@@ -138,23 +138,28 @@ class DeliveryQueue:
         self._patterns = _compile(patterns)
         self.conn_bucket.set_rate(settings.max_conn_rate, self.conn_bucket.stamp)
 
-    @property
-    def in_backoff(self) -> bool:
-        """In backoff mode (an smtp-pattern-list matched and it has not ended yet)."""
-        return self.backoff_until is not None
+    # Backoff and overrides end at a time, not at an event: an idle queue gets no reply
+    # or tick to clear them, so whatever depends on them is worked out from ``now`` at
+    # each read (status, rates, limits), never from a flag left over from the last send.
 
-    @property
-    def max_connections(self) -> int:
-        """``max-smtp-out`` in force (the override, if any, can only lower it)."""
+    def is_backing_off(self, now: float) -> bool:
+        """In backoff mode at ``now``: an smtp-pattern-list matched and it has not ended."""
+        return self.backoff_until is not None and now < self.backoff_until
+
+    def has_override(self, now: float) -> bool:
+        """A live throttle override is in force at ``now`` (it has not expired)."""
+        return self.override_expires > now
+
+    def max_connections(self, now: float) -> int:
+        """``max-smtp-out`` in force at ``now`` (a live override can only lower it)."""
         limit = self.settings.max_smtp_out or 1_000_000
-        if self.override_smtp_out is not None:
+        if self.override_smtp_out is not None and self.has_override(now):
             limit = min(limit, self.override_smtp_out)
         return max(limit, 0)
 
-    @property
-    def max_msg_per_connection(self) -> int:
+    def max_msg_per_connection(self, now: float) -> int:
         """Messages per connection before it is closed (0: no limit)."""
-        if self.in_backoff and self.settings.backoff_max_msg_per_connection:
+        if self.is_backing_off(now) and self.settings.backoff_max_msg_per_connection:
             return self.settings.backoff_max_msg_per_connection
         return self.settings.max_msg_per_connection
 
@@ -165,9 +170,9 @@ class DeliveryQueue:
         if warmup is not None and self.warmup_started is not None:
             day = datetime.fromtimestamp(now, UTC)
             rate = effective_rate(rate, warmup_rate(warmup, self.warmup_started, day))
-        if self.in_backoff:
+        if self.is_backing_off(now):
             rate = effective_rate(rate, self.settings.backoff_max_msg_rate)
-        if self.override_rate is not None:
+        if self.override_rate is not None and self.has_override(now):
             rate = effective_rate(rate, self.override_rate)
         return rate
 
@@ -177,9 +182,9 @@ class DeliveryQueue:
         if rate != self.msg_bucket.rate:
             self.msg_bucket.set_rate(rate, mono)
 
-    def retry_schedule(self) -> tuple[float, ...]:
-        """``retry-after`` (or ``backoff-retry-after`` in backoff mode)."""
-        if self.in_backoff and self.settings.backoff_retry_after:
+    def retry_schedule(self, now: float) -> tuple[float, ...]:
+        """``retry-after`` (or ``backoff-retry-after`` in backoff mode at ``now``)."""
+        if self.is_backing_off(now) and self.settings.backoff_retry_after:
             return self.settings.backoff_retry_after
         return self.settings.retry_after
 
@@ -221,7 +226,7 @@ class DeliveryQueue:
         if self.paused or not self.ready or now < self.retry_at or now < self.hold_until:
             return False
         # No more connections than there is work for: waiting messages plus those in flight.
-        if self.connections >= min(self.max_connections, len(self.ready) + self.busy):
+        if self.connections >= min(self.max_connections(now), len(self.ready) + self.busy):
             return False
         # Nor while no message may go soon (slow or zero rates): an open session would
         # only sit idle until the receiver's timeout closed it.
@@ -261,7 +266,7 @@ class DeliveryQueue:
         """No session (refused, timed out, greeting 4xx/5xx): hold the queue; return until when."""
         self.connection_failures += 1
         self.last_error = str(reply)
-        self.retry_at = now + retry_delay(self.retry_schedule(), self.connection_failures - 1)
+        self.retry_at = now + retry_delay(self.retry_schedule(now), self.connection_failures - 1)
         return self.retry_at
 
     @property
@@ -270,15 +275,15 @@ class DeliveryQueue:
         return len(self.ready) + len(self.waiting) + self.parked
 
     def status(self, now: float) -> QueueStatus:
-        """A snapshot for the management endpoint."""
-        backoff = self.backoff_until
+        """A snapshot for the management endpoint, as things stand at ``now``."""
+        backoff = self.backoff_until if self.is_backing_off(now) else None
         return QueueStatus(
             queue=self.queue,
             vmta=self.vmta,
             queued=self.queued,
             deferred=len(self.waiting),
             connections=self.connections,
-            max_smtp_out=self.max_connections,
+            max_smtp_out=self.max_connections(now),
             msg_rate=self.msg_rate(now).per_second,
             configured_msg_rate=self.settings.max_msg_rate.per_second,
             delivered=self.delivered,
@@ -293,7 +298,7 @@ class DeliveryQueue:
             paused=self.paused,
             last_reply=self.last_reply,
             last_error=self.last_error,
-            override=self.override_reason if self.override_expires > now else "",
+            override=self.override_reason if self.has_override(now) else "",
             held_until=(
                 datetime.fromtimestamp(self.hold_until, UTC) if self.hold_until > now else None
             ),

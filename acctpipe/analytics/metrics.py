@@ -4,7 +4,8 @@
 holding one collector that reads, at scrape time, three components:
 
 * ``events`` — the DuckDB store (an :class:`~acctpipe.analytics.source.EventSource`):
-  event counts, ingest lag, quarantined rows;
+  event counts, today's rates (the dashboard's, from :mod:`acctpipe.store.rates`),
+  ingest lag, quarantined rows;
 * ``database`` — the SQL store (an :class:`sqlalchemy.Engine`): suppressions,
   active throttles, the webhook outbox;
 * ``queues`` — a callable returning ``(queue, vmta, size)`` from the MTA.
@@ -28,9 +29,11 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, case, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from acctpipe.analytics.reports import REPORTS
 from acctpipe.analytics.source import EventSource
 from acctpipe.analytics.sql import execute_bounded
 from acctpipe.db.schema import MESSAGE_STATUSES, suppressions, webhook_messages
+from acctpipe.store.rates import RATES
 from acctpipe.suppress.throttles import ThrottleStore
 from mta.errors import AcctpipeError
 
@@ -104,6 +107,8 @@ class _Collector(Collector):
         with source.connect() as conn:
             counts = execute_bounded(conn, _EVENT_COUNTS, max_rows=10_000, timeout=self._timeout)
             ingest = execute_bounded(conn, _INGEST, max_rows=1, timeout=self._timeout)
+            # The very query the dashboard's cards show: today (UTC) up to now.
+            day = REPORTS["rates-by-day"].run(conn, {"days": 1}, now=now, timeout=self._timeout)
         events = CounterMetricFamily(
             "acctpipe_events",
             "Accounting records in the store, by record type and our bounce class",
@@ -146,6 +151,12 @@ class _Collector(Collector):
                 value=int(behind),
             ),
         ]
+        today = dict(zip(day.columns, day.rows[-1], strict=True)) if day.rows else {}
+        for rate in RATES:
+            value = today.get(rate.name)
+            if value is not None:  # no divisor today: no sample (as the dashboard shows "—")
+                help_text = f"Today (UTC) so far: {rate.description}"
+                metrics.append(GaugeMetricFamily(f"acctpipe_{rate.name}", help_text, value=value))
         if newest is not None:
             metrics.append(
                 GaugeMetricFamily(

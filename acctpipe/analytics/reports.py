@@ -2,15 +2,9 @@
 
 Each :class:`Report` declares its parameters (typed, bounded) and its output
 columns; user values reach DuckDB only as bound parameters, never spliced into
-the SQL text. The counts and rates mean the same as in the ``daily_*_stats``
-views (docs/schema.md):
-
-* ``attempted`` = ``d`` + ``b`` rows (messages whose delivery ended);
-* ``bounced`` = ``b`` + ``rb`` rows, split by our ``bounce_class`` into
-  ``hard_bounces``, ``soft_bounces``, ``spam_blocks``;
-* ``deferrals`` = ``t`` + ``tq`` rows; ``complaints`` = ``f`` rows;
-* ``delivery_rate`` = delivered / attempted; ``bounce_rate`` = ``b`` / attempted;
-  ``complaint_rate`` = complaints / delivered (NULL when the divisor is 0).
+the SQL text. The counts and rates are those of :mod:`acctpipe.store.rates`, the
+one definition the ``daily_*_stats`` views, the dashboard and ``/metrics`` share
+(bounce_rate = (``b`` + ``rb``) / attempted; complaint_rate = complaints / delivered).
 
 Time windows are in UTC and end at ``now`` (a parameter of :meth:`Report.run`,
 the current time by default).
@@ -30,6 +24,7 @@ from acctpipe.analytics.errors import ReportParameterError, UnknownReportError
 from acctpipe.analytics.result import QueryResult, to_csv
 from acctpipe.analytics.source import EventSource
 from acctpipe.analytics.sql import execute_bounded
+from acctpipe.store.rates import COUNTS, RATES, STAT_COLUMNS, STATS_SQL
 
 __all__ = ["REPORTS", "Parameter", "Report", "run_report", "to_csv"]
 
@@ -153,32 +148,12 @@ def run_report(
 
 # -- the SQL -------------------------------------------------------------------------------
 
-_STATS: Final = """
-    count(*) FILTER (WHERE type IN ('d', 'b')) AS attempted,
-    count(*) FILTER (WHERE type = 'd') AS delivered,
-    count(*) FILTER (WHERE type IN ('b', 'rb')) AS bounced,
-    count(*) FILTER (WHERE type IN ('b', 'rb') AND bounce_class = 'hard') AS hard_bounces,
-    count(*) FILTER (WHERE type IN ('b', 'rb') AND bounce_class = 'soft') AS soft_bounces,
-    count(*) FILTER (WHERE type IN ('b', 'rb') AND bounce_class = 'spam') AS spam_blocks,
-    count(*) FILTER (WHERE type IN ('t', 'tq')) AS deferrals,
-    count(*) FILTER (WHERE type = 'f') AS complaints,
-    delivered / nullif(attempted, 0) AS delivery_rate,
-    count(*) FILTER (WHERE type = 'b') / nullif(attempted, 0) AS bounce_rate,
-    complaints / nullif(delivered, 0) AS complaint_rate"""
+_STATS: Final = STATS_SQL
+_STAT_COLUMNS: Final = STAT_COLUMNS
 
-_STAT_COLUMNS: Final = (
-    "attempted",
-    "delivered",
-    "bounced",
-    "hard_bounces",
-    "soft_bounces",
-    "spam_blocks",
-    "deferrals",
-    "complaints",
-    "delivery_rate",
-    "bounce_rate",
-    "complaint_rate",
-)
+# An empty day has zero counts and NULL rates.
+_DAY_COUNTS: Final = ", ".join(f"coalesce({c.name}, 0) AS {c.name}" for c in COUNTS)
+_DAY_RATES: Final = ", ".join(r.name for r in RATES)
 
 _FILTERS: Final = """
     time_logged >= $since AND time_logged <= $until
@@ -201,11 +176,7 @@ _BY_DAY: Final = f"""WITH days AS (
     WHERE type IN ('d', 'b', 'rb', 't', 'tq', 'f') AND{_FILTERS}
     GROUP BY 1
 )
-SELECT day, coalesce(attempted, 0) AS attempted, coalesce(delivered, 0) AS delivered,
-    coalesce(bounced, 0) AS bounced, coalesce(hard_bounces, 0) AS hard_bounces,
-    coalesce(soft_bounces, 0) AS soft_bounces, coalesce(spam_blocks, 0) AS spam_blocks,
-    coalesce(deferrals, 0) AS deferrals, coalesce(complaints, 0) AS complaints,
-    delivery_rate, bounce_rate, complaint_rate
+SELECT day, {_DAY_COUNTS}, {_DAY_RATES}
 FROM days LEFT JOIN stats USING (day)
 ORDER BY day"""  # noqa: S608 - constant text; values are bound parameters
 

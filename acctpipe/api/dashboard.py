@@ -48,6 +48,7 @@ from acctpipe.api.routes_webhooks import BacklogOut
 from acctpipe.api.settings import Services
 from acctpipe.db.schema import REASONS
 from acctpipe.policy.types import SuppressionReason
+from acctpipe.store.rates import describe
 from mta.errors import StoreError
 
 __all__ = [
@@ -89,16 +90,16 @@ _READ: Final = require("read")
 
 
 class StatsOut(BaseModel):
-    """Counts and rates, with the meaning of the ``today`` report (docs/analytics.md)."""
+    """Counts and rates as :mod:`acctpipe.store.rates` defines them (docs/analytics.md)."""
 
-    attempted: int = Field(default=0, description="d + b rows: deliveries that ended")
-    delivered: int = 0
-    bounced: int = Field(default=0, description="b + rb rows")
-    deferrals: int = Field(default=0, description="t + tq rows")
-    complaints: int = Field(default=0, description="f rows (feedback-loop reports)")
-    delivery_rate: float | None = Field(default=None, description="delivered / attempted")
-    bounce_rate: float | None = Field(default=None, description="b / attempted")
-    complaint_rate: float | None = Field(default=None, description="complaints / delivered")
+    attempted: int = Field(default=0, description=describe("attempted"))
+    delivered: int = Field(default=0, description=describe("delivered"))
+    bounced: int = Field(default=0, description=describe("bounced"))
+    deferrals: int = Field(default=0, description=describe("deferrals"))
+    complaints: int = Field(default=0, description=describe("complaints"))
+    delivery_rate: float | None = Field(default=None, description=describe("delivery_rate"))
+    bounce_rate: float | None = Field(default=None, description=describe("bounce_rate"))
+    complaint_rate: float | None = Field(default=None, description=describe("complaint_rate"))
 
 
 class PairOut(StatsOut):

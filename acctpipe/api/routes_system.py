@@ -25,7 +25,7 @@ from acctpipe.api._problems import problems
 from acctpipe.api.auth import require, services
 from acctpipe.api.settings import Services
 
-__all__ = ["router", "templates"]
+__all__ = ["node_label", "page_title", "router", "templates"]
 
 router = APIRouter(tags=["system"])
 _log = logging.getLogger("acctpipe.api")
@@ -35,6 +35,22 @@ templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True),
 )
+_PRODUCT = "acctpipe"
+
+
+def node_label(node: str | None) -> str:
+    """The node's name as a page shows it beside ours: empty when it would only repeat
+    "acctpipe" (the default node name) or say nothing."""
+    name = (node or "").strip()
+    return "" if name.casefold() == _PRODUCT else name
+
+
+def page_title(page: str, node: str | None = None) -> str:
+    """A page's ``<title>``: the page, the node when it adds something, then acctpipe."""
+    return " · ".join(part for part in (page, node_label(node), _PRODUCT) if part)
+
+
+templates.globals.update(page_title=page_title, node_label=node_label)
 
 
 class HealthOut(BaseModel):
@@ -121,7 +137,9 @@ def metrics(svc: Svc) -> Response:
 
     from acctpipe.analytics.metrics import build_registry, render
 
-    registry = build_registry(source=svc.events, engine=svc.engine, queues=svc.queue_sizes)
+    # The linked MTA's queues, in this process (run) or behind --mta-url (serve) alike.
+    queues = svc.mta.queue_sizes if svc.mta is not None else None
+    registry = build_registry(source=svc.events, engine=svc.engine, queues=queues)
     return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from acctpipe.api._problems import problems
 from acctpipe.api.auth import require, services
 from acctpipe.api.settings import Services
+from acctpipe.redact import redact_url
 from acctpipe.webhooks.events import EVENT_TYPES
 from acctpipe.webhooks.model import (
     Attempt,
@@ -66,7 +67,7 @@ class SubscriptionOut(BaseModel):
     """A subscription (its secrets are never shown here)."""
 
     id: int
-    url: str
+    url: str = Field(description="where events go; a user name and password in it show as ***")
     event_types: list[str]
     filter: dict[str, list[str]]
     description: str
@@ -80,7 +81,7 @@ class SubscriptionOut(BaseModel):
         """The API shape of ``s``."""
         return cls(
             id=s.id,
-            url=s.url,
+            url=redact_url(s.url),
             event_types=list(s.event_types),
             filter={k: list(v) for k, v in s.filter.items()},
             description=s.description,
@@ -129,7 +130,7 @@ class MessageOut(BaseModel):
             next_attempt_at=m.next_attempt_at,
             last_attempt_at=m.last_attempt_at,
             last_status_code=m.last_status_code,
-            last_error=m.last_error,
+            last_error=None if m.last_error is None else redact_url(m.last_error),
             delivered_at=m.delivered_at,
             payload=m.payload,
         )
@@ -150,7 +151,7 @@ class AttemptOut(BaseModel):
         return cls(
             attempted_at=a.attempted_at,
             status_code=a.status_code,
-            error=a.error,
+            error=None if a.error is None else redact_url(a.error),
             duration_ms=a.duration_ms,
             node=a.node,
         )

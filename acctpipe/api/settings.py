@@ -56,7 +56,5 @@ class Services:
     # Extra readiness checks by component name: each returns None when healthy,
     # else one line saying what is wrong (acctpipe run adds the MTA, the tailer...).
     checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
-    # (queue, vmta, size) of the MTA's queues for /metrics, when an MTA is in-process.
-    queue_sizes: Callable[[], list[tuple[str, str, int]]] | None = None
     # Reports and SQL queries in flight (set by create_app from settings.sql_concurrency).
     query_slots: threading.BoundedSemaphore | None = None

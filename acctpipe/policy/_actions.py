@@ -51,12 +51,13 @@ class Moment:
         return total
 
     def sample(self, index: int, since: float) -> tuple[str, ...]:
-        """A few ids of the events that made rule ``index`` fire, oldest first."""
+        """The ids of the events :meth:`matched` counted (the newest ``sample`` of them
+        when there were more), oldest first."""
         samples = [self.pair.samples[index]]
         if self.shared is not None:
             samples.append(self.shared.samples[index])
-        size = self.rules.settings.sample
-        return pick(samples, since, self.t, self.pair.last_action, size)
+        span = self.pair.matched[index].span(since, self.t, self.pair.last_action)
+        return pick(samples, span, self.rules.settings.sample)
 
     def decision(
         self,

@@ -30,7 +30,7 @@ def _decision_lines(decision: ThrottleDecision) -> list[str]:
         f"      evidence: {evidence or 'none'}",
     ]
     if decision.event_ids:
-        lines.append(f"      events: {', '.join(decision.event_ids)}")
+        lines.append(f"      {decision.events_caption()}: {', '.join(decision.event_ids)}")
     return lines
 
 

@@ -84,7 +84,7 @@ class PairState:
         return cls(
             matched=[Counts(rule.window) for rule in rules.rules],
             volume=[None if rule.ratio is None else Counts(rule.window) for rule in rules.rules],
-            samples=[Sample(settings.sample) for _ in rules.rules],
+            samples=[Sample(settings.sample, Counts(rule.window).width) for rule in rules.rules],
             attempts=Counts(settings.rate_window),
             decisions=deque(maxlen=settings.history),
         )

@@ -73,7 +73,8 @@ class ThrottleDecision:
     ``rate`` is messages per second (None: leave the configured rate);
     ``max_smtp_out`` caps connections (None: leave it); ``pause`` stops the pair
     until ``expires_at``. ``evidence`` holds the counts that triggered the rule
-    and ``event_ids`` a sample of the events.
+    and ``event_ids`` the events counted: every one of them, or the newest
+    ``sample`` (the policy setting) when the rule counted more.
     """
 
     queue: str
@@ -87,3 +88,11 @@ class ThrottleDecision:
     evidence: dict[str, float] = field(default_factory=dict)
     event_ids: tuple[str, ...] = ()
     detail: str = ""
+
+    def events_caption(self) -> str:
+        """How ``event_ids`` relate to the count: "events" when they are all the events
+        counted, "the newest 5 of 290 events" when the rule counted more than it lists."""
+        counted = self.evidence.get("count", self.evidence.get("matched"))
+        if counted is not None and len(self.event_ids) < counted:
+            return f"the newest {len(self.event_ids)} of {counted:g} events"
+        return "events"

@@ -13,6 +13,7 @@ from typing import Final
 
 import duckdb
 
+from acctpipe.store.rates import STATS_SQL
 from mta.errors import StoreError
 
 __all__ = ["EVENT_COLUMNS", "MIGRATIONS", "SCHEMA_VERSION", "current_version", "migrate"]
@@ -114,7 +115,9 @@ _V1: Final = (
 )""",
 )
 
-_STATS = """
+# Migration 1's text, kept as it shipped (migrations are never edited): its bounce_rate
+# counted only `b` rows. Migration 3 redefines both views from acctpipe.store.rates.
+_V1_STATS: Final = """
     count(*) FILTER (WHERE type = 'd') AS delivered,
     count(*) FILTER (WHERE type IN ('b', 'rb')) AS bounced,
     count(*) FILTER (WHERE type IN ('b', 'rb') AND bounce_class = 'hard') AS hard_bounces,
@@ -129,11 +132,11 @@ _STATS = """
 
 _VIEWS: Final = (
     f"""CREATE VIEW daily_domain_stats AS
-SELECT CAST(timezone('UTC', time_logged) AS DATE) AS day, rcpt_domain,{_STATS}
+SELECT CAST(timezone('UTC', time_logged) AS DATE) AS day, rcpt_domain,{_V1_STATS}
 FROM events
 GROUP BY ALL""",  # noqa: S608 - constant text, no input spliced
     f"""CREATE VIEW daily_vmta_stats AS
-SELECT CAST(timezone('UTC', time_logged) AS DATE) AS day, vmta,{_STATS}
+SELECT CAST(timezone('UTC', time_logged) AS DATE) AS day, vmta,{_V1_STATS}
 FROM events
 GROUP BY ALL""",  # noqa: S608 - constant text, no input spliced
     """CREATE VIEW top_bounce_diagnostics AS
@@ -167,9 +170,20 @@ _V2_FEEDBACK: Final = (
 )""",
 )
 
+_V3_RATES: Final = tuple(
+    # One definition of every count and rate (acctpipe.store.rates), the one the reports,
+    # the dashboard and /metrics use: bounce_rate is (b + rb) / attempted, by class too.
+    f"""CREATE OR REPLACE VIEW daily_{by}_stats AS
+SELECT CAST(timezone('UTC', time_logged) AS DATE) AS day, {column},{STATS_SQL}
+FROM events
+GROUP BY ALL"""  # noqa: S608 - constant text, no input spliced
+    for by, column in (("domain", "rcpt_domain"), ("vmta", "vmta"))
+)
+
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ("CREATE SEQUENCE file_ids START 1", *_V1, *_VIEWS),
     _V2_FEEDBACK,
+    _V3_RATES,
 )
 """Migration ``n`` (1-based) is ``MIGRATIONS[n - 1]``: its DDL statements in order."""
 

@@ -41,7 +41,7 @@ class Claimed:
     subscription_id: int
     body: str
     attempts: int  # attempts made before this one
-    url: str
+    url: str = field(repr=False)  # may hold user:pass@; shown only through redact_url
     secrets: tuple[str, ...] = field(repr=False)
 
 

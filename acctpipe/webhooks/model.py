@@ -69,7 +69,7 @@ class Subscription:
     """
 
     id: int
-    url: str
+    url: str = field(repr=False)  # may hold user:pass@; shown only through redact_url
     event_types: tuple[str, ...]
     filter: Mapping[str, list[str]]
     description: str

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from acctpipe.db.schema import webhook_attempts, webhook_messages, webhook_subscriptions
+from acctpipe.redact import redact_url
 from acctpipe.webhooks._tx import utcnow, writing
 from acctpipe.webhooks.events import EVENT_TYPES
 from acctpipe.webhooks.filters import validate_filter
@@ -64,12 +65,20 @@ class WebhookStats(TypedDict):
 
 
 def validate_url(url: str) -> str:
-    """``url`` if it is an absolute http(s) URL with a host, else ValueError."""
+    """``url`` if it is an absolute http(s) URL with a host, else ValueError.
+
+    The error shows the URL without its user name and password; a URL whose
+    userinfo is ``***`` is refused, since it is one we showed redacted.
+    """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https"):
-        raise ValueError(f"webhook URL must be http:// or https://, not {url!r}")
+        raise ValueError(f"webhook URL must be http:// or https://, not {redact_url(url)!r}")
     if not parts.hostname:
-        raise ValueError(f"webhook URL has no host: {url!r}")
+        raise ValueError(f"webhook URL has no host: {redact_url(url)!r}")
+    if parts.netloc.rpartition("@")[0] == "***":
+        raise ValueError(
+            "webhook URL has a redacted user name and password (***@): give the real ones"
+        )
     return url.strip()
 
 

@@ -39,6 +39,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from acctpipe.redact import redact_url, split_userinfo
 from acctpipe.webhooks._lease import Claimed, Outcome, claim, finish, release
 from acctpipe.webhooks._tx import utcnow
 from acctpipe.webhooks.signing import sign_headers
@@ -130,7 +131,7 @@ class WebhookWorker:
                 try:
                     busy = await self._batch(client)
                 except (SQLAlchemyError, OSError) as exc:
-                    failures.failed(_short(str(exc)))
+                    failures.failed(_short(redact_url(str(exc))))
                     busy = 0
                 else:
                     failures.succeeded()
@@ -180,10 +181,12 @@ class WebhookWorker:
         error: str | None = None
         try:
             headers = sign_headers(message.msg_id, message.body, message.secrets, at)
+            url, auth = split_userinfo(message.url)  # credentials as Basic auth, not in logs
             async with asyncio.timeout(self.timeout):
                 async with client.stream(
                     "POST",
-                    message.url,
+                    url,
+                    auth=auth,
                     content=message.body.encode(),
                     headers=headers,
                     follow_redirects=False,
@@ -200,7 +203,7 @@ class WebhookWorker:
         if error is not None:
             for secret in message.secrets:  # never store a secret, even one echoed back
                 error = error.replace(secret.removeprefix("whsec_"), "***")
-            error = _short(error)
+            error = _short(redact_url(error))  # nor the URL's user name and password
         return self._outcome(message, at, duration_ms, status, error)
 
     def _outcome(

@@ -116,7 +116,8 @@ async def test_pattern_list_switches_the_queue_to_backoff_rate(tmp_path: Path) -
         )
         async with running_mta(config + _route(sim, extra), tmp_path) as mta:
             await asyncio.gather(*(send(mta, f"u{i}@example.com") for i in range(20)))
-            await until(lambda: mta.engine.queues[("example.com", "default")].in_backoff)
+            key = ("example.com", "default")
+            await until(lambda: mta.engine.queues[key].is_backing_off(time.time()))
             await until(settled(mta, 20), timeout=30)
             status = mta.status().queues[0]
     assert status.backoff

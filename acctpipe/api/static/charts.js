@@ -99,11 +99,10 @@
     var seen = new Map();
     pairs.forEach(function (p) {
       var d = seen.get(p.domain) || { domain: p.domain || "(none)", attempted: 0, delivered: 0,
-                                       bounced: 0, b: 0 };
+                                       bounced: 0 };
       d.attempted += p.attempted;
       d.delivered += p.delivered;
       d.bounced += p.bounced;
-      d.b += (p.bounce_rate || 0) * p.attempted; // b rows: bounce_rate = b / attempted
       seen.set(p.domain, d);
     });
     return Array.from(seen.values())
@@ -128,7 +127,8 @@
       format: FORMATS.pct,
       series: [{
         name: "bounce rate", cls: "bar-rate",
-        values: domains.map(function (d) { return d.attempted ? d.b / d.attempted : 0; }),
+        // bounce_rate as acctpipe/store/rates.py defines it: (b + rb) / attempted (d + b)
+        values: domains.map(function (d) { return d.attempted ? d.bounced / d.attempted : 0; }),
       }],
     });
   }

@@ -111,17 +111,26 @@ def stats(rows: Iterable[Row]) -> dict[str, Any]:
         return sum(1 for r in items if r.type in kinds and (cls is None or r.cls == cls))
 
     attempted, delivered, complaints = count(("d", "b")), count(("d",)), count(("f",))
+    bounced = {cls: count(("b", "rb"), cls) for cls in (None, "hard", "soft", "spam")}
+
+    def per_attempt(n: int) -> float | None:
+        return n / attempted if attempted else None
+
     return {
         "attempted": attempted,
         "delivered": delivered,
-        "bounced": count(("b", "rb")),
-        "hard_bounces": count(("b", "rb"), "hard"),
-        "soft_bounces": count(("b", "rb"), "soft"),
-        "spam_blocks": count(("b", "rb"), "spam"),
+        "bounced": bounced[None],
+        "hard_bounces": bounced["hard"],
+        "soft_bounces": bounced["soft"],
+        "spam_blocks": bounced["spam"],
         "deferrals": count(("t", "tq")),
         "complaints": complaints,
-        "delivery_rate": delivered / attempted if attempted else None,
-        "bounce_rate": count(("b",)) / attempted if attempted else None,
+        "delivery_rate": per_attempt(delivered),
+        # (b + rb) / (d + b): a remote bounce counts against the messages attempted.
+        "bounce_rate": per_attempt(bounced[None]),
+        "hard_bounce_rate": per_attempt(bounced["hard"]),
+        "soft_bounce_rate": per_attempt(bounced["soft"]),
+        "spam_block_rate": per_attempt(bounced["spam"]),
         "complaint_rate": complaints / delivered if delivered else None,
     }
 

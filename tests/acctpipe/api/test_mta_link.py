@@ -105,3 +105,32 @@ async def test_the_link_presents_the_mtas_admin_key(mta: Mta) -> None:
         assert key not in str(refused.value)
     finally:
         await server.stop()
+
+
+async def test_metrics_show_the_linked_mtas_queue_sizes(
+    link: MtaLink, mta: Mta, services: Services, keys: Keys
+) -> None:
+    """/metrics reports each queue's size from the MTA the API is linked to, whether it
+    runs in the same process (run) or behind its management port (serve --mta-url);
+    the size is the messages queued, as /v1/mta/queues shows it."""
+    services.mta = link
+    await send(mta, "a@wait.example")
+    await until(lambda: any(q.queue == "wait.example" for q in mta.status().queues))
+    transport = httpx.ASGITransport(app=create_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        text = (await client.get("/metrics", headers=keys.auth("read"))).text
+    assert 'acctpipe_queue_size{queue="wait.example",vmta="default"} 1.0' in text
+    assert 'acctpipe_scrape_errors{component="queues"} 0.0' in text
+
+
+async def test_metrics_say_when_the_linked_mta_does_not_answer(
+    services: Services, keys: Keys
+) -> None:
+    """With --mta-url pointing at nothing, /metrics still answers and flags the queues."""
+    services.mta = HttpMtaLink(f"http://127.0.0.1:{_dead_port()}", timeout=2)
+    transport = httpx.ASGITransport(app=create_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        response = await client.get("/metrics", headers=keys.auth("read"))
+    assert response.status_code == 200
+    assert 'acctpipe_scrape_errors{component="queues"} 1.0' in response.text
+    assert "acctpipe_queue_size{" not in response.text

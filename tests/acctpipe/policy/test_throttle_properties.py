@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,8 +92,12 @@ def test_decided_rates_stay_within_floor_and_ceiling(plan: list, b: PairBounds) 
         if d.rate is not None:
             assert floor - 1e-12 <= d.rate <= b.ceiling
         if d.action == "pause":
+            # The pause itself is pause_s; a decision that also carries the slow rate in
+            # force lasts as long as that override (docs/policy.md), never less.
+            paused = d.evidence["pause_s"]
+            assert min(b.backoff_min, b.backoff_max) - 1e-6 <= paused <= b.backoff_max + 1e-6
             length = (d.expires_at - d.decided_at).total_seconds()
-            assert min(b.backoff_min, b.backoff_max) - 1e-6 <= length <= b.backoff_max + 1e-6
+            assert length == pytest.approx(paused) if d.rate is None else length >= paused
         if d.action == "normal":
             assert d.rate is None
         assert set(d.event_ids) <= seen

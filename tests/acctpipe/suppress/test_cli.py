@@ -188,7 +188,7 @@ def test_throttle_status_and_explain(db_url: str) -> None:
     assert "slow gmail.com via ip-1  [IN FORCE, until " in lines[0]
     assert lines[1] == "  rule gmail-421-burst: rate 2.5/s, max-smtp-out configured"
     assert "  evidence: deferrals=14, window_s=60" in lines
-    assert "  sample events: 7:1024, 7:2048" in lines
+    assert "  events: 7:1024, 7:2048" in lines
     assert any("pause gmail.com via ip-1  [past, until " in line for line in lines)
     nothing = run_cli("throttle", "explain", "yahoo.com", *db)
     assert nothing.stdout.strip() == "no throttle decisions recorded for yahoo.com"
