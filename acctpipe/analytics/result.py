@@ -40,6 +40,10 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
     truncated: bool
     elapsed_ms: float
+    # Why rows were left out ("rows" or "bytes"), and when the data was current (the SQL
+    # sandbox reads a snapshot); None for results read live (the named reports).
+    truncated_by: str | None = None
+    snapshot_at: datetime | None = None
 
     def json_rows(self) -> list[list[JSONValue]]:
         """The rows with every value passed through :func:`jsonable`."""
