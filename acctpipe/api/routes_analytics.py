@@ -302,9 +302,10 @@ def sql(
     max_rows = min(body.max_rows or settings.sql_max_rows, settings.sql_max_rows)
     max_bytes = min(body.max_bytes or settings.sql_max_bytes, settings.sql_max_bytes)
     timeout = min(body.timeout or settings.sql_timeout, settings.sql_timeout)
-    sandbox = _sandbox(svc)
     with _slot(svc, _key(request)):
-        result = sandbox.run(body.sql, max_rows=max_rows, max_bytes=max_bytes, timeout=timeout)
+        result = _sandbox(svc).run(
+            body.sql, max_rows=max_rows, max_bytes=max_bytes, timeout=timeout
+        )
     taken_at = result.snapshot_at or datetime.now(UTC)
     age = round(max(0.0, (datetime.now(UTC) - taken_at).total_seconds()), 3)
     if format == "csv":
