@@ -159,7 +159,7 @@ def _pool(memory_limit: int, threads: int, size: int) -> _Pool:
     limits = {
         "memory_limit": memory_limit,
         "threads": threads,
-        "address_space": 2 * memory_limit + (1 << 30),
+        "address_space": 2 * memory_limit + (2 << 30),
     }
     key = (memory_limit, threads, size)
     with _POOLS_LOCK:
