@@ -203,29 +203,29 @@ class SqlSandbox:
             raise ValueError("timeout must be positive")
         if len(sql) > MAX_SQL_LENGTH:
             raise SqlRefusedError(f"the query is longer than {MAX_SQL_LENGTH} characters")
-        snapshot = self.snapshots.current()
-        request = {
-            "snapshot": str(snapshot.path),
-            "sql": sql,
-            "max_rows": max_rows,
-            "max_bytes": max_bytes,
-            "timeout": timeout,
-        }
-        worker = self._pool.take()
-        healthy = False
-        try:
-            deadline = time.monotonic() + timeout + _GRACE
-            reply = worker.ask(request, deadline, max_bytes + _SLACK + 4 * len(sql))
-            healthy = True
-        except TimeoutError:
-            raise SqlTimeoutError(timeout) from None
-        except _WorkerGoneError:
-            raise SqlError(
-                "the query stopped its worker process (out of memory?): select fewer or"
-                " smaller values, or aggregate"
-            ) from None
-        finally:
-            self._pool.give(worker, healthy)
+        with self.snapshots.lease() as snapshot:
+            request = {
+                "snapshot": str(snapshot.path),
+                "sql": sql,
+                "max_rows": max_rows,
+                "max_bytes": max_bytes,
+                "timeout": timeout,
+            }
+            worker = self._pool.take()
+            healthy = False
+            try:
+                deadline = time.monotonic() + timeout + _GRACE
+                reply = worker.ask(request, deadline, max_bytes + _SLACK + 4 * len(sql))
+                healthy = True
+            except TimeoutError:
+                raise SqlTimeoutError(timeout) from None
+            except _WorkerGoneError:
+                raise SqlError(
+                    "the query stopped its worker process (out of memory?): select fewer or"
+                    " smaller values, or aggregate"
+                ) from None
+            finally:
+                self._pool.give(worker, healthy)
         return _result(reply, timeout, snapshot.taken_at)
 
     def close(self) -> None:

@@ -24,6 +24,8 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,6 +83,27 @@ class Snapshots:
         self._version: tuple[int, ...] = ()
         self._checked = 0.0
         self._names = itertools.count(1)
+        # Queries between choosing a copy and opening it, per copy: a superseded copy is
+        # deleted only when none is left (once opened, deleting it is harmless).
+        self._leases: Counter[Path] = Counter()
+        self._superseded: set[Path] = set()
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Snapshot]:
+        """:meth:`current`, kept on disk until the ``with`` block ends."""
+        with self._lock:
+            snapshot = self._current_locked()
+            self._leases[snapshot.path] += 1
+        try:
+            yield snapshot
+        finally:
+            with self._lock:
+                self._leases[snapshot.path] -= 1
+                if self._leases[snapshot.path] <= 0:
+                    del self._leases[snapshot.path]
+                    if snapshot.path in self._superseded:
+                        self._superseded.discard(snapshot.path)
+                        _remove(snapshot.path)
 
     def current(self) -> Snapshot:
         """The newest copy; a new one first if the last is too old and the data changed.
@@ -89,18 +112,21 @@ class Snapshots:
         source cannot be read (the copy is only made from a readable database).
         """
         with self._lock:
-            now = time.monotonic()
-            current = self._current
-            if current is not None and now - self._checked < self.max_age:
-                return current
-            checked_at = datetime.now(UTC)
-            if current is not None and self.source.version() == self._version:
-                # Nothing committed since the copy: it is as current as this check.
-                self._current = Snapshot(current.path, checked_at)
-            else:
-                self._current = self._copy(checked_at)
-            self._checked = now
-            return self._current
+            return self._current_locked()
+
+    def _current_locked(self) -> Snapshot:
+        now = time.monotonic()
+        current = self._current
+        if current is not None and now - self._checked < self.max_age:
+            return current
+        checked_at = datetime.now(UTC)
+        if current is not None and self.source.version() == self._version:
+            # Nothing committed since the copy: it is as current as this check.
+            self._current = Snapshot(current.path, checked_at)
+        else:
+            self._current = self._copy(checked_at)
+        self._checked = now
+        return self._current
 
     def home(self) -> Path:
         """The directory of the copies (made on first use)."""
@@ -116,8 +142,12 @@ class Snapshots:
         except BaseException:
             _remove(target)
             raise
-        if self._current is not None:
-            _remove(self._current.path)
+        old = self._current
+        if old is not None:
+            if self._leases[old.path]:
+                self._superseded.add(old.path)
+            else:
+                _remove(old.path)
         return Snapshot(target, taken_at)
 
     def close(self) -> None:
@@ -126,6 +156,7 @@ class Snapshots:
             if self._home is not None:
                 shutil.rmtree(self._home, ignore_errors=True)
             self._home, self._current, self._version = None, None, ()
+            self._superseded.clear()
 
 
 def _remove(path: Path) -> None:

@@ -23,7 +23,7 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import duckdb
 
@@ -131,7 +131,11 @@ def sandbox_for(source: SnapshotSource) -> SqlSandbox:
     with _SANDBOXES_LOCK:
         found = _SANDBOXES.get(source)
         if found is None:
-            found = _SANDBOXES[source] = SqlSandbox(source)
+            # Through a weak proxy: the sandbox must not keep its source (the dict's key)
+            # alive; when the source goes, so do its sandbox and snapshots.
+            proxy = cast("SnapshotSource", weakref.proxy(source))
+            found = _SANDBOXES[source] = SqlSandbox(proxy)
+            weakref.finalize(source, found.close)
         return found
 
 

@@ -238,3 +238,23 @@ def test_the_guard_still_refuses_in_the_worker(shared: SharedStore) -> None:
         run_readonly(shared, "SELECT json_serialize_plan('SELECT 1')")
     with pytest.raises(SqlRefusedError, match="sleep_ms"):
         run_readonly(shared, "SELECT pg_sleep(1)")
+
+
+def test_a_copy_in_use_outlives_its_replacement(events_db: Path, tmp_path: Path) -> None:
+    """A query that chose a copy still finds it on disk after a newer copy replaced it."""
+    db = tmp_path / "events.duckdb"
+    db.write_bytes(events_db.read_bytes())
+    store = Store.open(db)
+    try:
+        snapshots = SqlSandbox(SharedStore(store), max_age=0).snapshots
+        with snapshots.lease() as first:
+            store.conn.execute("INSERT INTO events SELECT * FROM events LIMIT 1")
+            second = snapshots.current()
+            assert second.path != first.path
+            assert first.path.exists()  # still leased
+        assert not first.path.exists()
+        assert second.path.exists()
+        snapshots.close()
+        assert not second.path.exists()
+    finally:
+        store.close()
