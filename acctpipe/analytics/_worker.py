@@ -12,10 +12,11 @@ the process locks itself down:
   ``threads`` set, then ``lock_configuration`` — no query can change any of it.
 
 Protocol: one JSON object per line on stdin (``snapshot``, ``sql``, ``max_rows``,
-``max_bytes``, ``timeout``); one JSON line back per request, ``{"ok": true,
-...}`` with the rows or ``{"ok": false, "kind": ..., "reason": ...}``. The
-process exits when stdin closes (its parent is gone). The parse-tree guard
-(:func:`acctpipe.analytics.sql.check_readonly`) still runs here first.
+``max_bytes``, ``timeout``). The answer is a JSON line ``{"ok": false, "kind":
+..., "reason": ...}``, or ``{"ok": true, "rows": N, ...}`` followed by N lines,
+one JSON array per row (so the server can pass rows on without decoding them).
+The process exits when stdin closes (its parent is gone). The parse-tree guard
+(:func:`acctpipe.analytics._guard.check_readonly`) still runs here first.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def _lock_down(limits: dict[str, Any]) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Ctrl-C reaches the whole process group: the server stops, and this process ends
+    # when its stdin closes, not with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _open(path: str, limits: dict[str, Any]) -> duckdb.DuckDBPyConnection:
@@ -117,9 +121,9 @@ def _run(conn: duckdb.DuckDBPyConnection, request: dict[str, Any]) -> str:
         "types": [str(d[1]) for d in description],
         "truncated_by": truncated_by,
         "elapsed_ms": (time.perf_counter() - started) * 1000,
+        "rows": len(rows),
     }
-    # The rows are already JSON text: splice them in rather than encode them twice.
-    return json.dumps(head)[:-1] + ', "rows": [' + ",".join(rows) + "]}"
+    return "\n".join([json.dumps(head), *rows])
 
 
 def _answer(state: dict[str, Any], request: dict[str, Any], limits: dict[str, Any]) -> str:

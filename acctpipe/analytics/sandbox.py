@@ -24,11 +24,12 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from typing import IO, Any, Final
 
 from acctpipe.analytics._guard import MAX_SQL_LENGTH
 from acctpipe.analytics.errors import SqlError, SqlRefusedError, SqlTimeoutError
-from acctpipe.analytics.result import QueryResult
+from acctpipe.analytics.result import JsonRows, QueryResult
 from acctpipe.analytics.snapshot import Snapshots
 from acctpipe.analytics.source import SnapshotSource
 
@@ -56,15 +57,17 @@ class _Worker:
             # Nothing of the server's environment (database URLs, secrets) is passed on.
             env={"PYTHONPATH": paths, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"},
         )
-        self._buffer = b""
+        self._buffer = bytearray()  # grown in place: a 16 MiB answer is not copied per read
         try:
             self.read(time.monotonic() + _START, 1024)
         except BaseException:
             self.kill()
             raise
 
-    def ask(self, request: dict[str, Any], deadline: float, limit: int) -> dict[str, Any]:
-        """Send one request and wait for its reply until ``deadline`` (monotonic)."""
+    def ask(
+        self, request: dict[str, Any], deadline: float, limit: int
+    ) -> tuple[dict[str, Any], list[bytes]]:
+        """Send one request; its reply and row lines, ``limit`` bytes at most, by ``deadline``."""
         stdin = self.proc.stdin
         assert stdin is not None
         try:
@@ -72,14 +75,33 @@ class _Worker:
             stdin.flush()
         except OSError as exc:
             raise _WorkerGoneError from exc
-        return self.read(deadline, limit)
+        head = self.read(deadline, limit)
+        count = head.get("rows") if head.get("ok") else 0
+        if not isinstance(count, int) or count < 0:
+            raise _WorkerGoneError
+        lines: list[bytes] = []
+        for _ in range(count):
+            line = self.line(deadline, limit)
+            limit -= len(line)
+            lines.append(line)
+        return head, lines
 
     def read(self, deadline: float, limit: int) -> dict[str, Any]:
-        """One reply line, at most ``limit`` bytes, before ``deadline``."""
+        """One JSON reply line, at most ``limit`` bytes, before ``deadline``."""
+        try:
+            reply: dict[str, Any] = json.loads(self.line(deadline, limit))
+        except ValueError as exc:
+            raise _WorkerGoneError from exc
+        return reply
+
+    def line(self, deadline: float, limit: int) -> bytes:
+        """One line, at most ``limit`` bytes, before ``deadline``."""
         stdout: IO[bytes] | None = self.proc.stdout
         assert stdout is not None
         fd = stdout.fileno()
-        while b"\n" not in self._buffer:
+        scanned = 0
+        while (end := self._buffer.find(b"\n", scanned)) < 0:
+            scanned = len(self._buffer)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
@@ -90,14 +112,11 @@ class _Worker:
             if not data:
                 raise _WorkerGoneError
             self._buffer += data
-            if len(self._buffer) > limit:
+            if len(self._buffer) > max(limit, 0):
                 raise _WorkerGoneError
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        try:
-            reply: dict[str, Any] = json.loads(line)
-        except ValueError as exc:
-            raise _WorkerGoneError from exc
-        return reply
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        return line
 
     def kill(self) -> None:
         """End the process now."""
@@ -215,7 +234,7 @@ class SqlSandbox:
             healthy = False
             try:
                 deadline = time.monotonic() + timeout + _GRACE
-                reply = worker.ask(request, deadline, max_bytes + _SLACK + 4 * len(sql))
+                reply, lines = worker.ask(request, deadline, max_bytes + _SLACK + 4 * len(sql))
                 healthy = True
             except TimeoutError:
                 raise SqlTimeoutError(timeout) from None
@@ -226,7 +245,7 @@ class SqlSandbox:
                 ) from None
             finally:
                 self._pool.give(worker, healthy)
-        return _result(reply, timeout, snapshot.taken_at)
+        return _result(reply, lines, timeout, snapshot.taken_at)
 
     def close(self) -> None:
         """Delete this sandbox's snapshots (the shared workers stay for other sandboxes)."""
@@ -238,7 +257,9 @@ def _stop_all(workers: list[_Worker]) -> None:
         workers.pop().kill()
 
 
-def _result(reply: dict[str, Any], timeout: float, taken_at: Any) -> QueryResult:
+def _result(
+    reply: dict[str, Any], lines: list[bytes], timeout: float, taken_at: datetime
+) -> QueryResult:
     if not reply.get("ok"):
         kind, reason = reply.get("kind"), str(reply.get("reason") or "the query failed")
         if kind == "timeout":
@@ -250,7 +271,7 @@ def _result(reply: dict[str, Any], timeout: float, taken_at: Any) -> QueryResult
     return QueryResult(
         columns=[str(c) for c in reply["columns"]],
         types=[str(t) for t in reply["types"]],
-        rows=[tuple(r) for r in reply["rows"]],
+        rows=JsonRows(lines),
         truncated=truncated_by is not None,
         elapsed_ms=float(reply["elapsed_ms"]),
         truncated_by=str(truncated_by) if truncated_by else None,

@@ -21,11 +21,12 @@ most ``sql_per_key`` (always fewer than all): past either, 429.
 from __future__ import annotations
 
 import inspect
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -39,6 +40,7 @@ from acctpipe.analytics import (
     throttle_history,
     to_csv,
 )
+from acctpipe.analytics.result import JsonRows
 from acctpipe.analytics.sandbox import MAX_SQL_LENGTH, SqlSandbox
 from acctpipe.analytics.source import SnapshotSource
 from acctpipe.api._problems import problems
@@ -290,9 +292,7 @@ for _report in REPORTS.values():
     responses={**_json_or_csv(), **problems(400, 422, 429, 503)},
     response_model=SqlOut,
 )
-def sql(
-    body: SqlIn, svc: Svc, request: Request, response: Response, format: Format = "json"
-) -> Any:
+def sql(body: SqlIn, svc: Svc, request: Request, format: Format = "json") -> Any:
     """Run one read-only SELECT on a snapshot of the event store, bounded in rows, bytes, time.
 
     The snapshot is at most the server's ``sql_snapshot_max_age`` seconds old:
@@ -308,15 +308,22 @@ def sql(
         )
     taken_at = result.snapshot_at or datetime.now(UTC)
     age = round(max(0.0, (datetime.now(UTC) - taken_at).total_seconds()), 3)
+    headers = {"X-Snapshot-Age": f"{age:g}"}
     if format == "csv":
         out = _csv(result, "query")
-        out.headers["X-Snapshot-Age"] = f"{age:g}"
+        out.headers.update(headers)
         return out
-    response.headers["X-Snapshot-Age"] = f"{age:g}"
-    truncated_by: Any = result.truncated_by
-    return SqlOut(
-        **result.as_dict(),
-        truncated_by=truncated_by,
+    meta = SqlOut(
+        **{**result.as_dict(rows=False), "rows": []},
+        truncated_by=cast(Any, result.truncated_by),
         snapshot_at=taken_at,
         snapshot_age_s=age,
+    ).model_dump(mode="json", exclude={"rows"})
+    # The rows come from the worker as JSON text: passed on as they are, never decoded
+    # here, so a result costs the server its size in bytes and no more.
+    rows = result.rows
+    text = (
+        rows.json_text() if isinstance(rows, JsonRows) else json.dumps(result.json_rows()).encode()
     )
+    answer = json.dumps(meta).encode()[:-1] + b', "rows": ' + text + b"}"
+    return Response(answer, media_type="application/json", headers=headers)

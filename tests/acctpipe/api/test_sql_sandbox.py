@@ -193,12 +193,17 @@ def _peak_rss() -> int:
 async def test_a_huge_value_is_bounded_in_bytes_and_server_memory(
     client: httpx.AsyncClient, services: Services
 ) -> None:
-    """A 300 MB value never reaches the server: the answer is cut (or refused), RSS stays put."""
+    """A 300 MB value, or millions of small ones, never reach the server: cut, RSS stays put."""
     auth = _auth(services)
     # Warm up (worker, snapshot) so the peak below is the big query's alone.
     await client.post("/v1/sql", json={"sql": "SELECT 1"}, headers=auth)
     limit = services.settings.sql_max_bytes
-    for sql in ("SELECT repeat('x', 300000000)", "SELECT repeat('x', 1000000) FROM range(300)"):
+    wide = ", ".join(f"i * {n} + 100000" for n in range(400))  # 4M distinct numbers
+    for sql in (
+        "SELECT repeat('x', 300000000)",
+        "SELECT repeat('x', 1000000) FROM range(300)",
+        f"SELECT {wide} FROM range(10000) t(i)",
+    ):
         Path("/proc/self/clear_refs").write_text("5")  # resets the peak RSS to the current one
         base = _peak_rss()
         response = await client.post("/v1/sql", json={"sql": sql}, headers=auth)
