@@ -287,9 +287,20 @@ for _report in REPORTS.values():
     )
 
 
+_SNAPSHOT_AGE = {
+    "X-Snapshot-Age": {
+        "description": "seconds between the snapshot the rows come from and the answer",
+        "schema": {"type": "number"},
+    }
+}
+
+
 @router.post(
     "/v1/sql",
-    responses={**_json_or_csv(), **problems(400, 422, 429, 503)},
+    responses={
+        **problems(400, 422, 429, 503),
+        200: {"content": {"text/csv": {}}, "headers": _SNAPSHOT_AGE},
+    },
     response_model=SqlOut,
 )
 def sql(body: SqlIn, svc: Svc, request: Request, format: Format = "json") -> Any:
