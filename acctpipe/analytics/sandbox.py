@@ -28,7 +28,12 @@ from datetime import datetime
 from typing import IO, Any, Final
 
 from acctpipe.analytics._guard import MAX_SQL_LENGTH
-from acctpipe.analytics.errors import SqlError, SqlRefusedError, SqlTimeoutError
+from acctpipe.analytics.errors import (
+    EventsUnavailableError,
+    SqlError,
+    SqlRefusedError,
+    SqlTimeoutError,
+)
 from acctpipe.analytics.result import JsonRows, QueryResult
 from acctpipe.analytics.snapshot import Snapshots
 from acctpipe.analytics.source import SnapshotSource
@@ -150,10 +155,15 @@ class _Pool:
             self._started += 1
         try:
             return _Worker(self.limits)
-        except BaseException:
+        except BaseException as exc:
             with self._cond:
                 self._started -= 1
                 self._cond.notify()
+            if isinstance(exc, TimeoutError | _WorkerGoneError | OSError):
+                raise EventsUnavailableError(
+                    f"the SQL worker process did not start ({type(exc).__name__}): see the"
+                    " server's log; queries are retried on a new one"
+                ) from exc
             raise
 
     def give(self, worker: _Worker, healthy: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from acctpipe.analytics import SharedStore, SqlError, SqlRefusedError, run_readonly
+from acctpipe.analytics import (
+    EventsUnavailableError,
+    SharedStore,
+    SqlError,
+    SqlRefusedError,
+    run_readonly,
+)
 from acctpipe.analytics._worker import _open
 from acctpipe.analytics.sandbox import SqlSandbox
 from acctpipe.store import Store
@@ -258,3 +265,16 @@ def test_a_copy_in_use_outlives_its_replacement(events_db: Path, tmp_path: Path)
         assert not second.path.exists()
     finally:
         store.close()
+
+
+def test_a_worker_that_cannot_start_is_a_503_and_the_next_query_retries(
+    shared: SharedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that dies at start-up is the server's problem (503); the next query starts one."""
+    sandbox = SqlSandbox(shared, workers=1, memory_limit=100 << 20)
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    with pytest.raises(EventsUnavailableError, match="did not start"):
+        sandbox.run("SELECT 1", max_rows=1, max_bytes=100, timeout=5)
+    monkeypatch.undo()
+    assert sandbox.run("SELECT 1", max_rows=1, max_bytes=100, timeout=5).rows == [(1,)]
+    sandbox.close()
