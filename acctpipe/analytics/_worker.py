@@ -145,6 +145,9 @@ def _answer(state: dict[str, Any], request: dict[str, Any], limits: dict[str, An
         )
     except duckdb.Error as exc:
         return json.dumps({"ok": False, "kind": "sql", "reason": _first_line(exc)})
+    except Exception as exc:  # noqa: BLE001 - one bad query must not end the worker
+        reason = f"the query failed in its worker: {type(exc).__name__}: {_first_line(exc)}"
+        return json.dumps({"ok": False, "kind": "sql", "reason": reason})
 
 
 def main() -> None:

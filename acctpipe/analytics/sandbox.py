@@ -110,8 +110,10 @@ class _Worker:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
+            # poll, not select: a busy server's descriptors may be numbered past 1024.
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            if not poller.poll(left * 1000):
                 raise TimeoutError
             data = os.read(fd, 1 << 20)
             if not data:
