@@ -27,11 +27,22 @@ from typing import Any, Final
 
 import duckdb
 
-from acctpipe.analytics.errors import SqlRefusedError
+from acctpipe.analytics.errors import SqlError, SqlRefusedError
 
 _CTE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-__all__ = ["ALLOWED_TABLE_FUNCTIONS", "DENIED_FUNCTIONS", "Catalog", "check_select"]
+__all__ = [
+    "ALLOWED_TABLE_FUNCTIONS",
+    "DENIED_FUNCTIONS",
+    "MAX_SQL_LENGTH",
+    "Catalog",
+    "check_readonly",
+    "check_select",
+    "warm",
+]
+
+MAX_SQL_LENGTH: Final = 20_000
+"""Longest query text accepted, in characters (the API's ``SqlIn.sql`` limit too)."""
 
 ALLOWED_TABLE_FUNCTIONS: Final = frozenset(
     {"range", "generate_series", "unnest", "json_each", "json_tree"}
@@ -61,6 +72,10 @@ DENIED_FUNCTIONS: Final = frozenset(
         "write_log",
         "which_secret",
         "json_execute_serialized_sql",
+        # Take SQL text and plan it on the connection: the text is not walked here.
+        "json_serialize_plan",
+        "json_serialize_sql",
+        "json_deserialize_sql",
     }
 )
 """Function names refused anywhere (besides :data:`DENIED_PREFIXES`)."""
@@ -160,6 +175,22 @@ class Catalog:
         return cls(str(found[0]) if found else "", [str(r[0]) for r in rows])
 
 
+def _called(tree: Any) -> set[str]:
+    """Every function name in a parse tree (scalar, aggregate, window and table)."""
+    found: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            name = node.get("function_name")
+            if isinstance(name, str):
+                found.add(name.lower())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
 class _Builtins:
     """Function and type names of a stock DuckDB (no extension beyond the built-in ones)."""
 
@@ -167,16 +198,52 @@ class _Builtins:
         conn = duckdb.connect(":memory:", config={"autoload_known_extensions": False})
         try:
             rows = conn.execute(
-                "SELECT lower(function_name), function_type, has_side_effects"
+                "SELECT lower(function_name), function_type, has_side_effects, macro_definition"
                 " FROM duckdb_functions()"
             ).fetchall()
             types = conn.execute("SELECT DISTINCT lower(type_name) FROM duckdb_types()").fetchall()
+            bodies: dict[str, set[str]] = {}
+            for name, kind, _, definition in rows:
+                # Table macros are called in FROM only, where the allowlist already rules.
+                if definition and kind == "macro":
+                    text = str(definition)
+                    if not text.lstrip().upper().startswith(("SELECT", "WITH", "FROM")):
+                        text = "SELECT " + text
+                    found = conn.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
+                    tree = json.loads(found[0]) if found else {}
+                    # A body that cannot be read is refused: fail closed.
+                    calls = {"<unparsable>"} if tree.get("error") else _called(tree)
+                    bodies.setdefault(str(name), set()).update(calls)
         finally:
             conn.close()
         callable_kinds = {"scalar", "aggregate", "macro", "window"}
         self.functions = _SPECIAL_FUNCTIONS | {r[0] for r in rows if r[1] in callable_kinds}
         self.side_effects = frozenset(r[0] for r in rows if r[2]) - _SAFE_SIDE_EFFECTS
         self.types = frozenset(str(r[0]) for r in types)
+        self.macro_denied = self._expand(bodies)
+
+    def _expand(self, bodies: Mapping[str, set[str]]) -> dict[str, str]:
+        """Macro name -> the refused function its body calls, directly or through macros.
+
+        ``pg_sleep`` is a macro over ``sleep_ms``: names are judged after expansion.
+        """
+        denied: dict[str, str] = {}
+        changed = True
+        while changed:
+            changed = False
+            for macro, calls in bodies.items():
+                if macro in denied:
+                    continue
+                for call in sorted(calls):
+                    culprit = call if _denied(call) or call in self.side_effects else None
+                    if culprit is None and call == "<unparsable>":
+                        culprit = "an unreadable body"
+                    culprit = culprit or denied.get(call)
+                    if culprit is not None and call != macro:
+                        denied[macro] = culprit
+                        changed = True
+                        break
+        return denied
 
 
 @functools.cache
@@ -194,6 +261,12 @@ def _parser() -> duckdb.DuckDBPyConnection:
         "autoload_known_extensions": False,
     }
     return duckdb.connect(":memory:", config=config)
+
+
+def warm() -> None:
+    """Build the built-in tables and the parser now (a worker does it before its first query)."""
+    _builtins()
+    _parser()
 
 
 def parse(sql: str) -> dict[str, Any]:
@@ -366,6 +439,11 @@ class _Walker:
         name = str(node.get("function_name", "")).lower()
         if _denied(name) or name in self.builtins.side_effects:
             raise SqlRefusedError(f"function {name}() is not allowed in a read-only query")
+        culprit = self.builtins.macro_denied.get(name)
+        if culprit is not None:
+            raise SqlRefusedError(
+                f"function {name}() is not allowed in a read-only query (it calls {culprit})"
+            )
         if str(node.get("catalog") or "") or str(node.get("schema") or "").lower() not in (
             "",
             "main",
@@ -390,3 +468,41 @@ def check_select(sql: str, catalog: Catalog) -> None:
         _Walker(catalog).walk(statement, frozenset())
     except RecursionError:
         raise SqlRefusedError("the query is nested too deeply") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def check_readonly(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """Return the one statement of ``sql`` if it may run on ``conn``; else raise.
+
+    Raises :class:`SqlRefusedError` with the reason: not exactly one statement,
+    not a SELECT, or a SELECT that reads something other than the events
+    database's tables and views.
+    """
+    if len(sql) > MAX_SQL_LENGTH:
+        raise SqlRefusedError(f"the query is longer than {MAX_SQL_LENGTH} characters")
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise SqlError(_first_line(exc)) from exc
+    if not statements:
+        raise SqlRefusedError("the query is empty")
+    if len(statements) > 1:
+        raise SqlRefusedError(
+            f"exactly one statement is allowed, got {len(statements)}: remove the extra `;`"
+        )
+    statement = statements[0]
+    try:
+        kind = statement.type
+    except ValueError as exc:  # a statement type this duckdb module has no name for
+        raise SqlRefusedError(f"unsupported statement: {_first_line(exc)}") from exc
+    if kind != duckdb.StatementType.SELECT:
+        raise SqlRefusedError(
+            f"only SELECT is allowed, not {kind.name}: the SQL endpoint is read-only"
+        )
+    text = statement.query
+    check_select(text, Catalog.of(conn))
+    return text

@@ -17,18 +17,59 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 from uuid import UUID
 
 from acctpipe._csvsafe import Verbatim, csv_line
 
-__all__ = ["QueryResult", "jsonable", "to_csv"]
+__all__ = ["JsonRows", "QueryResult", "jsonable", "to_csv"]
 
 JSONValue = None | bool | int | float | str | list[Any] | dict[str, Any]
+
+
+class JsonRows(Sequence[tuple[Any, ...]]):
+    """Rows kept as JSON text (one array per row), decoded only when read.
+
+    The SQL sandbox's answer: the server passes :meth:`json_text` on as it is,
+    so a result costs the server its size in bytes, not a Python object per value.
+    """
+
+    __slots__ = ("_lines",)
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Any, ...]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[Any, ...]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+        if isinstance(index, slice):
+            return [tuple(json.loads(line)) for line in self._lines[index]]
+        return tuple(json.loads(self._lines[index]))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def json_text(self) -> bytes:
+        """The rows as one JSON array, without decoding them."""
+        return b"[" + b",".join(self._lines) + b"]"
+
+    def __repr__(self) -> str:
+        return f"JsonRows({len(self._lines)} rows)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,20 +78,24 @@ class QueryResult:
 
     columns: list[str]
     types: list[str]
-    rows: list[tuple[Any, ...]]
+    rows: Sequence[tuple[Any, ...]]
     truncated: bool
     elapsed_ms: float
+    # Why rows were left out ("rows" or "bytes"), and when the data was current (the SQL
+    # sandbox reads a snapshot); None for results read live (the named reports).
+    truncated_by: str | None = None
+    snapshot_at: datetime | None = None
 
     def json_rows(self) -> list[list[JSONValue]]:
         """The rows with every value passed through :func:`jsonable`."""
         return [[jsonable(v) for v in row] for row in self.rows]
 
-    def as_dict(self) -> dict[str, Any]:
-        """The whole result as a JSON-ready mapping (rows as lists)."""
+    def as_dict(self, *, rows: bool = True) -> dict[str, Any]:
+        """The whole result as a JSON-ready mapping (rows as lists; left out if not ``rows``)."""
         return {
             "columns": list(self.columns),
             "types": list(self.types),
-            "rows": self.json_rows(),
+            **({"rows": self.json_rows()} if rows else {}),
             "row_count": len(self.rows),
             "truncated": self.truncated,
             "elapsed_ms": round(self.elapsed_ms, 3),

@@ -10,21 +10,29 @@ or, when no tailer runs, by opening the file read-only per request
 Every connection handed out is set up the same way: the session time zone is
 UTC (so ``CAST(time_logged AS DATE)`` is a UTC day), no progress bar, and no
 Python replacement scans (a table name never resolves to a Python variable).
+These connections are for our own SQL (reports, the dashboard, summaries).
+
+User SQL never runs on them: :meth:`SnapshotSource.snapshot` copies the
+database file (and its WAL) to a path the SQL sandbox
+(:mod:`acctpipe.analytics.sandbox`) opens in a worker process of its own, and
+:meth:`SnapshotSource.version` tells whether a new copy would differ from the
+last one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import duckdb
 
 from acctpipe.analytics.errors import EventsUnavailableError
 from acctpipe.store.db import Store
 
-__all__ = ["EventSource", "EventsUnavailableError", "ReadOnlyFile", "SharedStore"]
+__all__ = ["EventSource", "EventsUnavailableError", "ReadOnlyFile", "SharedStore", "SnapshotSource"]
 
 _SESSION = (
     "SET TimeZone = 'UTC'",
@@ -38,12 +46,54 @@ def _prepare(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(statement)
 
 
+@runtime_checkable
 class EventSource(Protocol):
     """Something that lends a DuckDB connection to the events database."""
 
     def connect(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
         """A connection for this thread, closed when the ``with`` block ends."""
         ...
+
+
+@runtime_checkable
+class SnapshotSource(EventSource, Protocol):
+    """An event source the SQL sandbox can copy (both sources here are)."""
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        ...
+
+    def snapshot(self, target: Path) -> tuple[int, ...]:
+        """Copy the database, consistent, to ``target`` (and ``target``.wal); its version."""
+        ...
+
+    def version(self) -> tuple[int, ...]:
+        """Sizes and modification times of the database file and its WAL (a change detector)."""
+        ...
+
+
+def _version(path: str) -> tuple[int, ...]:
+    found: list[int] = []
+    for name in (path, path + ".wal"):
+        try:
+            st = Path(name).stat()
+        except FileNotFoundError:
+            found += [-1, -1]
+        else:
+            found += [st.st_size, st.st_mtime_ns]
+    return tuple(found)
+
+
+def _copy(path: str, target: Path) -> None:
+    """Copy the file at ``path`` and its WAL, if any, to ``target`` and ``target``.wal."""
+    wal = Path(str(target) + ".wal")
+    wal.unlink(missing_ok=True)
+    shutil.copyfile(path, target)
+    with contextlib.suppress(FileNotFoundError):
+        # The WAL holds the commits since the last checkpoint; a read-only open of the
+        # copy replays it (a torn last record, if any, is dropped like after a crash).
+        shutil.copyfile(path + ".wal", wal)
 
 
 class SharedStore:
@@ -66,6 +116,34 @@ class SharedStore:
             yield cursor
         finally:
             cursor.close()
+
+    @property
+    def path(self) -> str:
+        """The store's database file."""
+        return self.store.path
+
+    def snapshot(self, target: Path) -> tuple[int, ...]:
+        """Checkpoint, then copy the file and WAL while no batch commits (``store.lock``).
+
+        A large batch writes its row groups straight into the database file before it
+        commits, so the copy is taken under the lock the store's batches hold.
+        """
+        store = self.store
+        with store.lock:
+            cursor = store.conn.cursor()
+            try:
+                # Best effort: it folds the WAL into the file, so the copy opens fast; a
+                # failed one (another transaction busy) still leaves file + WAL consistent.
+                with contextlib.suppress(duckdb.Error):
+                    cursor.execute("CHECKPOINT")
+            finally:
+                cursor.close()
+            _copy(store.path, target)
+            return _version(store.path)
+
+    def version(self) -> tuple[int, ...]:
+        """Sizes and modification times of the store's file and WAL."""
+        return _version(self.store.path)
 
     def __repr__(self) -> str:
         return f"SharedStore({self.store.path!r})"
@@ -91,6 +169,19 @@ class ReadOnlyFile:
             yield conn
         finally:
             conn.close()
+
+    def snapshot(self, target: Path) -> tuple[int, ...]:
+        """Copy the file and its WAL while a read-only connection holds it (no writer can)."""
+        conn = self._open()
+        try:
+            _copy(self.path, target)
+            return _version(self.path)
+        finally:
+            conn.close()
+
+    def version(self) -> tuple[int, ...]:
+        """Sizes and modification times of the file and its WAL."""
+        return _version(self.path)
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         if not Path(self.path).is_file():

@@ -1,4 +1,4 @@
-"""Read-only SQL over the events database, bounded in rows and time.
+"""Read-only SQL over the events database, bounded in rows, bytes and time.
 
 :func:`run_readonly` accepts exactly one SELECT (DuckDB's ``DESCRIBE``,
 ``SUMMARIZE`` and ``SHOW TABLES`` are SELECTs too) and refuses everything
@@ -7,10 +7,13 @@ checked on DuckDB's own parse tree (see :mod:`acctpipe.analytics._guard`):
 the tables and views of the events database, CTEs, and computed rows — never
 a file, another database, a sequence or a setting.
 
-The query runs on a connection from the :class:`~acctpipe.analytics.source.EventSource`
-in a worker thread; at most ``max_rows + 1`` rows are fetched (a streaming
-result, so a huge one is never materialised) and the query is interrupted
-after ``timeout`` seconds (:class:`SqlTimeoutError`). DuckDB errors become a
+:func:`run_readonly` never runs user SQL in this process: it hands it to a
+:class:`~acctpipe.analytics.sandbox.SqlSandbox` (worker processes with their
+own locked-down DuckDB over a snapshot of the source, a few seconds old at
+most), where the guard runs again before the query. :func:`execute_bounded`
+runs OUR SQL (the named reports) on a connection of the source itself: at most
+``max_rows + 1`` rows are fetched and the query is interrupted after
+``timeout`` seconds (:class:`SqlTimeoutError`). DuckDB errors become a
 :class:`SqlError` carrying DuckDB's first line.
 """
 
@@ -18,23 +21,26 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import duckdb
 
 from acctpipe.analytics._guard import (
     ALLOWED_TABLE_FUNCTIONS,
     DENIED_FUNCTIONS,
-    Catalog,
-    check_select,
+    MAX_SQL_LENGTH,
+    check_readonly,
 )
 from acctpipe.analytics.errors import SqlError, SqlRefusedError, SqlTimeoutError
 from acctpipe.analytics.result import QueryResult, jsonable, to_csv
-from acctpipe.analytics.source import EventSource
+from acctpipe.analytics.sandbox import SqlSandbox
+from acctpipe.analytics.source import SnapshotSource
 
 __all__ = [
     "ALLOWED_TABLE_FUNCTIONS",
+    "DEFAULT_MAX_BYTES",
     "DENIED_FUNCTIONS",
     "MAX_SQL_LENGTH",
     "QueryResult",
@@ -45,11 +51,12 @@ __all__ = [
     "execute_bounded",
     "jsonable",
     "run_readonly",
+    "sandbox_for",
     "to_csv",
 ]
 
-MAX_SQL_LENGTH: Final = 100_000
-"""Longest query text accepted, in characters."""
+DEFAULT_MAX_BYTES: Final = 16 << 20
+"""Bytes of result rows (as JSON) returned at most, unless the caller says otherwise."""
 
 # After interrupt() a query stops at its next check, normally within milliseconds;
 # this only bounds how long we wait for a stuck one before giving the thread up.
@@ -59,39 +66,6 @@ _INTERRUPT_GRACE = 10.0
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def check_readonly(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
-    """Return the one statement of ``sql`` if it may run on ``conn``; else raise.
-
-    Raises :class:`SqlRefusedError` with the reason: not exactly one statement,
-    not a SELECT, or a SELECT that reads something other than the events
-    database's tables and views.
-    """
-    if len(sql) > MAX_SQL_LENGTH:
-        raise SqlRefusedError(f"the query is longer than {MAX_SQL_LENGTH} characters")
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise SqlError(_first_line(exc)) from exc
-    if not statements:
-        raise SqlRefusedError("the query is empty")
-    if len(statements) > 1:
-        raise SqlRefusedError(
-            f"exactly one statement is allowed, got {len(statements)}: remove the extra `;`"
-        )
-    statement = statements[0]
-    try:
-        kind = statement.type
-    except ValueError as exc:  # a statement type this duckdb module has no name for
-        raise SqlRefusedError(f"unsupported statement: {_first_line(exc)}") from exc
-    if kind != duckdb.StatementType.SELECT:
-        raise SqlRefusedError(
-            f"only SELECT is allowed, not {kind.name}: the SQL endpoint is read-only"
-        )
-    text = statement.query
-    check_select(text, Catalog.of(conn))
-    return text
 
 
 def execute_bounded(
@@ -148,20 +122,39 @@ def execute_bounded(
     )
 
 
-def run_readonly(
-    source: EventSource, sql: str, *, max_rows: int = 10_000, timeout: float = 10.0
-) -> QueryResult:
-    """Run one read-only SELECT from ``source``: at most ``max_rows`` rows, ``timeout`` s.
+_SANDBOXES: weakref.WeakKeyDictionary[SnapshotSource, SqlSandbox] = weakref.WeakKeyDictionary()
+_SANDBOXES_LOCK = threading.Lock()
 
-    Raises :class:`SqlRefusedError` (not allowed, with the reason),
-    :class:`SqlTimeoutError`, :class:`SqlError` (DuckDB's first line) — all
-    input errors — or :class:`~acctpipe.analytics.errors.EventsUnavailableError`
-    when the source cannot be opened.
+
+def sandbox_for(source: SnapshotSource) -> SqlSandbox:
+    """The default :class:`SqlSandbox` of ``source`` (made on first use, default limits)."""
+    with _SANDBOXES_LOCK:
+        found = _SANDBOXES.get(source)
+        if found is None:
+            # Through a weak proxy: the sandbox must not keep its source (the dict's key)
+            # alive; when the source goes, so do its sandbox and snapshots.
+            proxy = cast("SnapshotSource", weakref.proxy(source))
+            found = _SANDBOXES[source] = SqlSandbox(proxy)
+            weakref.finalize(source, found.close)
+        return found
+
+
+def run_readonly(
+    source: SnapshotSource,
+    sql: str,
+    *,
+    max_rows: int = 10_000,
+    timeout: float = 10.0,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> QueryResult:
+    """Run one read-only SELECT over a snapshot of ``source``, in the SQL sandbox.
+
+    At most ``max_rows`` rows and ``max_bytes`` bytes of rows (as JSON), ``timeout``
+    seconds, in :func:`sandbox_for` ``(source)``. The result's
+    ``snapshot_at`` says how current its data is. Raises :class:`SqlRefusedError`
+    (not allowed, with the reason), :class:`SqlTimeoutError`, :class:`SqlError`
+    (DuckDB's first line) — all input errors — or
+    :class:`~acctpipe.analytics.errors.EventsUnavailableError` when the source
+    cannot be read.
     """
-    if max_rows < 1:
-        raise ValueError("max_rows must be at least 1")
-    if timeout <= 0:
-        raise ValueError("timeout must be positive")
-    with source.connect() as conn:
-        statement = check_readonly(conn, sql)
-        return execute_bounded(conn, statement, max_rows=max_rows, timeout=timeout)
+    return sandbox_for(source).run(sql, max_rows=max_rows, max_bytes=max_bytes, timeout=timeout)

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from acctpipe import __version__
 from acctpipe.api import _problems
 from acctpipe.api._ratelimit import FailureLimiter, RateLimiter
+from acctpipe.api._slots import QuerySlots
 from acctpipe.api.auth import Authenticator
 from acctpipe.api.middleware import RequestIdMiddleware
 from acctpipe.api.settings import Services
@@ -63,7 +64,9 @@ def create_app(services: Services) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.services = services
-    services.query_slots = threading.BoundedSemaphore(services.settings.sql_concurrency)
+    settings = services.settings
+    services.query_slots = threading.BoundedSemaphore(settings.sql_concurrency)
+    services.key_slots = QuerySlots(settings.sql_concurrency, settings.sql_per_key)
     app.state.authenticator = Authenticator(
         services.keys,
         ttl=services.settings.key_cache_seconds,

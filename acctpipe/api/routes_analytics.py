@@ -5,22 +5,30 @@ Each report of :data:`acctpipe.analytics.REPORTS` gets a route of its own,
 bounded, so the OpenAPI document lists them); ``?format=csv`` streams CSV.
 ``/v1/reports/throttle-history`` reads the SQL store instead of DuckDB.
 
-``POST /v1/sql`` runs one SELECT through :func:`acctpipe.analytics.run_readonly`:
-writes, ATTACH, COPY, file and network functions are refused (400 with the
-reason); results are cut at the row limit (``truncated``) and queries
-interrupted at the time limit. Both limits are the server's, lowered per
-request if asked.
+``POST /v1/sql`` runs one SELECT in the SQL sandbox
+(:class:`acctpipe.analytics.sandbox.SqlSandbox`): worker processes with their
+own locked-down DuckDB over a snapshot of the store at most
+``sql_snapshot_max_age`` seconds old (``snapshot_at``, ``snapshot_age_s`` and
+the ``X-Snapshot-Age`` header say how old). Writes, ATTACH, COPY, file and
+network functions are refused (400 with the reason); results are cut at the row
+and byte limits (``truncated``, ``truncated_by``) and queries interrupted at the
+time limit. The limits are the server's, lowered per request if asked.
+
+Reports and queries share ``sql_concurrency`` slots, of which one key holds at
+most ``sql_per_key`` (always fewer than all): past either, 429.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,10 +37,12 @@ from acctpipe.analytics import (
     EventSource,
     QueryResult,
     Report,
-    run_readonly,
     throttle_history,
     to_csv,
 )
+from acctpipe.analytics.result import JsonRows
+from acctpipe.analytics.sandbox import MAX_SQL_LENGTH, SqlSandbox
+from acctpipe.analytics.source import SnapshotSource
 from acctpipe.api._problems import problems
 from acctpipe.api.auth import require, services
 from acctpipe.api.settings import Services
@@ -53,6 +63,16 @@ class ResultOut(BaseModel):
     row_count: int
     truncated: bool
     elapsed_ms: float
+
+
+class SqlOut(ResultOut):
+    """Rows of a query over a snapshot of the event store, and how old that snapshot is."""
+
+    truncated_by: Literal["rows", "bytes"] | None = Field(
+        description="which limit cut the rows (null: none did)"
+    )
+    snapshot_at: datetime = Field(description="the data is the store's as of this moment")
+    snapshot_age_s: float = Field(description="seconds between snapshot_at and the answer")
 
 
 class ReportOut(ResultOut):
@@ -91,10 +111,13 @@ class SqlIn(BaseModel):
 
     sql: str = Field(
         min_length=1,
-        max_length=20_000,
+        max_length=MAX_SQL_LENGTH,
         examples=["SELECT rcpt_domain, count(*) FROM events WHERE type = 'b' GROUP BY 1"],
     )
     max_rows: int | None = Field(default=None, ge=1, description="at most the server's limit")
+    max_bytes: int | None = Field(
+        default=None, ge=1, description="bytes of rows as JSON; at most the server's limit"
+    )
     timeout: float | None = Field(default=None, gt=0, description="seconds; at most the server's")
 
 
@@ -106,21 +129,49 @@ def _source(svc: Services) -> EventSource:
     return svc.events
 
 
+_SANDBOX_LOCK = threading.Lock()
+
+
+def _sandbox(svc: Services) -> SqlSandbox:
+    """The services' SQL sandbox, made on first use from the settings."""
+    source = _source(svc)
+    if not isinstance(source, SnapshotSource):
+        raise HTTPException(503, "this event store cannot be copied for SQL: use the reports")
+    with _SANDBOX_LOCK:
+        if svc.sql is None:
+            settings = svc.settings
+            svc.sql = SqlSandbox(
+                source,
+                workers=settings.sql_concurrency,
+                memory_limit=settings.sql_memory_limit,
+                threads=settings.sql_threads,
+                max_age=settings.sql_snapshot_max_age,
+            )
+        return svc.sql
+
+
+def _key(request: Request) -> str:
+    return str(getattr(request.state, "key_id", ""))
+
+
 @contextmanager
-def _slot(svc: Services) -> Iterator[None]:
-    """Hold one of the query slots, or answer 429: queries share the ingest's DuckDB."""
-    slots = svc.query_slots
-    if slots is not None and not slots.acquire(blocking=False):
-        raise HTTPException(
-            429,
-            f"{svc.settings.sql_concurrency} queries are running already; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+def _slot(svc: Services, key: str) -> Iterator[None]:
+    """Hold one of the query slots (and of this key's share), or answer 429."""
+    slots, per_key = svc.query_slots, svc.key_slots
+    busy = per_key.take(key) if per_key is not None else None
+    if busy is None and slots is not None and not slots.acquire(blocking=False):
+        if per_key is not None:
+            per_key.give(key)
+        busy = f"{svc.settings.sql_concurrency} queries are running already"
+    if busy is not None:
+        raise HTTPException(429, f"{busy}; retry shortly", headers={"Retry-After": "1"})
     try:
         yield
     finally:
         if slots is not None:
             slots.release()
+        if per_key is not None:
+            per_key.give(key)
 
 
 def _csv(result: QueryResult, name: str) -> StreamingResponse:
@@ -136,10 +187,10 @@ def _json_or_csv() -> dict[int | str, dict[str, Any]]:
 
 
 def _report_endpoint(report: Report) -> Callable[..., Any]:
-    def endpoint(svc: Svc, format: Format = "json", **params: Any) -> Any:
+    def endpoint(svc: Svc, request: Request, format: Format = "json", **params: Any) -> Any:
         given = {k: v for k, v in params.items() if v is not None}
         source = _source(svc)
-        with _slot(svc), source.connect() as conn:
+        with _slot(svc, _key(request)), source.connect() as conn:
             result = report.run(conn, given, timeout=svc.settings.sql_timeout)
         if format == "csv":
             return _csv(result, report.name)
@@ -147,6 +198,7 @@ def _report_endpoint(report: Report) -> Callable[..., Any]:
 
     parameters = [
         inspect.Parameter("svc", inspect.Parameter.KEYWORD_ONLY, annotation=Svc),
+        inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
         inspect.Parameter(
             "format", inspect.Parameter.KEYWORD_ONLY, annotation=Format, default="json"
         ),
@@ -235,14 +287,54 @@ for _report in REPORTS.values():
     )
 
 
-@router.post("/v1/sql", responses={**_json_or_csv(), **problems(400, 422, 503)})
-def sql(body: SqlIn, svc: Svc, format: Format = "json") -> Any:
-    """Run one read-only SELECT on the event store, bounded in rows and time."""
+_SNAPSHOT_AGE = {
+    "X-Snapshot-Age": {
+        "description": "seconds between the snapshot the rows come from and the answer",
+        "schema": {"type": "number"},
+    }
+}
+
+
+@router.post(
+    "/v1/sql",
+    responses={
+        **problems(400, 422, 429, 503),
+        200: {"content": {"text/csv": {}}, "headers": _SNAPSHOT_AGE},
+    },
+    response_model=SqlOut,
+)
+def sql(body: SqlIn, svc: Svc, request: Request, format: Format = "json") -> Any:
+    """Run one read-only SELECT on a snapshot of the event store, bounded in rows, bytes, time.
+
+    The snapshot is at most the server's ``sql_snapshot_max_age`` seconds old:
+    ``snapshot_at``/``snapshot_age_s`` (and the ``X-Snapshot-Age`` header) say how old.
+    """
     settings = svc.settings
     max_rows = min(body.max_rows or settings.sql_max_rows, settings.sql_max_rows)
+    max_bytes = min(body.max_bytes or settings.sql_max_bytes, settings.sql_max_bytes)
     timeout = min(body.timeout or settings.sql_timeout, settings.sql_timeout)
-    with _slot(svc):
-        result = run_readonly(_source(svc), body.sql, max_rows=max_rows, timeout=timeout)
+    with _slot(svc, _key(request)):
+        result = _sandbox(svc).run(
+            body.sql, max_rows=max_rows, max_bytes=max_bytes, timeout=timeout
+        )
+    taken_at = result.snapshot_at or datetime.now(UTC)
+    age = round(max(0.0, (datetime.now(UTC) - taken_at).total_seconds()), 3)
+    headers = {"X-Snapshot-Age": f"{age:g}"}
     if format == "csv":
-        return _csv(result, "query")
-    return ResultOut(**result.as_dict())
+        out = _csv(result, "query")
+        out.headers.update(headers)
+        return out
+    meta = SqlOut(
+        **{**result.as_dict(rows=False), "rows": []},
+        truncated_by=cast(Any, result.truncated_by),
+        snapshot_at=taken_at,
+        snapshot_age_s=age,
+    ).model_dump(mode="json", exclude={"rows"})
+    # The rows come from the worker as JSON text: passed on as they are, never decoded
+    # here, so a result costs the server its size in bytes and no more.
+    rows = result.rows
+    text = (
+        rows.json_text() if isinstance(rows, JsonRows) else json.dumps(result.json_rows()).encode()
+    )
+    answer = json.dumps(meta).encode()[:-1] + b', "rows": ' + text + b"}"
+    return Response(answer, media_type="application/json", headers=headers)

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from acctpipe.analytics.sandbox import SqlSandbox
     from acctpipe.analytics.source import EventSource
+    from acctpipe.api._slots import QuerySlots
     from acctpipe.api.keys import ApiKeyStore
     from acctpipe.api.mtalink import MtaLink
     from acctpipe.suppress import SuppressionStore, ThrottleStore
@@ -29,8 +31,13 @@ class ApiSettings:
     auth_failures_per_minute: int = 30  # bad keys per client address, then 429
     key_cache_seconds: float = 5.0  # a revoked key stops working within this
     sql_max_rows: int = 10_000
+    sql_max_bytes: int = 16 << 20  # of result rows as JSON; past it the rows are cut
     sql_timeout: float = 10.0
     sql_concurrency: int = 4  # reports and SQL queries at once; more answer 429
+    sql_per_key: int = 2  # of those, one key at most (always fewer than sql_concurrency)
+    sql_memory_limit: int = 512 << 20  # per SQL worker process (DuckDB's memory_limit)
+    sql_threads: int = 1  # DuckDB threads per SQL worker process
+    sql_snapshot_max_age: float = 5.0  # seconds; /v1/sql reads a copy at most this old
     feed_max_limit: int = 10_000
     feed_max_wait: float = 30.0  # long-poll ceiling, seconds
     feed_poll_interval: float = 0.2  # how often a waiting feed request looks again
@@ -58,3 +65,7 @@ class Services:
     checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     # Reports and SQL queries in flight (set by create_app from settings.sql_concurrency).
     query_slots: threading.BoundedSemaphore | None = None
+    # The same slots counted per API key (set by create_app from settings.sql_per_key).
+    key_slots: QuerySlots | None = None
+    # Where /v1/sql runs user SQL (set by create_app when there is an event store).
+    sql: SqlSandbox | None = None

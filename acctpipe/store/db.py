@@ -8,6 +8,7 @@ its offset, or none of them, so a restart resumes with no row lost or doubled.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -83,6 +84,10 @@ class Store:
     def __init__(self, conn: duckdb.DuckDBPyConnection, path: str) -> None:
         self.conn = conn
         self.path = path
+        # Held while a batch commits: DuckDB writes a large batch's row groups straight
+        # into the database file, so a byte copy of the file (the SQL sandbox's snapshot)
+        # is consistent only while no batch is in flight.
+        self.lock = threading.RLock()
 
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False) -> Store:
@@ -166,6 +171,18 @@ class Store:
         newest: datetime | None = None,
     ) -> None:
         """Insert the batch and move the file to ``state`` in one transaction."""
+        with self.lock:
+            self._commit_batch(state, events, rejects, quarantine, size_seen, newest)
+
+    def _commit_batch(
+        self,
+        state: FileState,
+        events: pl.DataFrame | None,
+        rejects: pl.DataFrame | None,
+        quarantine: Sequence[MalformedRow],
+        size_seen: int,
+        newest: datetime | None,
+    ) -> None:
         conn = self.conn
         conn.begin()
         try:

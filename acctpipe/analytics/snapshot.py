@@ -1,0 +1,165 @@
+"""Read-only copies of the events database for the SQL sandbox, a few seconds old at most.
+
+The tailer's process holds the only writer of the DuckDB file, and DuckDB lets no
+other process open it meanwhile. The SQL sandbox's workers therefore read a copy:
+:meth:`Snapshots.current` hands out the newest one, and makes a new one (through
+:meth:`EventSource.snapshot <acctpipe.analytics.source.EventSource.snapshot>`)
+when the last is older than ``max_age`` seconds AND the database changed since.
+A snapshot says when it was taken (``taken_at``): its data is the database's as
+of then — or as of the last check that found nothing new.
+
+Copies live in a directory of their own (beside the database file when that
+directory is writable, else the system's temporary directory), named with the
+process id; the superseded copy is deleted at once (a worker that still has it
+open keeps reading it), and the directory when the process ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from acctpipe.analytics.source import SnapshotSource
+
+__all__ = ["Snapshot", "Snapshots"]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One copy of the database: its path and the moment its data is current as of."""
+
+    path: Path
+    taken_at: datetime
+
+    def age(self, now: datetime | None = None) -> float:
+        """Seconds since :attr:`taken_at`."""
+        return max(0.0, ((now or datetime.now(UTC)) - self.taken_at).total_seconds())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _home(database: str) -> Path:
+    """A fresh directory for the copies; stale ones of dead processes are removed."""
+    db = Path(database).resolve()
+    prefix = f".{db.name}.sql-"
+    parent = db.parent
+    if not os.access(parent, os.W_OK):
+        parent = Path(tempfile.gettempdir())
+    for old in parent.glob(prefix + "*"):
+        pid = old.name.removeprefix(prefix).split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+
+
+class Snapshots:
+    """The copies of one event source: refreshed on demand, at most ``max_age`` s old."""
+
+    def __init__(self, source: SnapshotSource, *, max_age: float) -> None:
+        self.source = source
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._home: Path | None = None
+        self._current: Snapshot | None = None
+        self._version: tuple[int, ...] = ()
+        self._checked = 0.0
+        self._names = itertools.count(1)
+        # Queries between choosing a copy and opening it, per copy: a superseded copy is
+        # deleted only when none is left (once opened, deleting it is harmless).
+        self._leases: Counter[Path] = Counter()
+        self._superseded: set[Path] = set()
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Snapshot]:
+        """:meth:`current`, kept on disk until the ``with`` block ends."""
+        with self._lock:
+            snapshot = self._current_locked()
+            self._leases[snapshot.path] += 1
+        try:
+            yield snapshot
+        finally:
+            with self._lock:
+                self._leases[snapshot.path] -= 1
+                if self._leases[snapshot.path] <= 0:
+                    del self._leases[snapshot.path]
+                    if snapshot.path in self._superseded:
+                        self._superseded.discard(snapshot.path)
+                        _remove(snapshot.path)
+
+    def current(self) -> Snapshot:
+        """The newest copy; a new one first if the last is too old and the data changed.
+
+        Raises :class:`~acctpipe.analytics.errors.EventsUnavailableError` when the
+        source cannot be read (the copy is only made from a readable database).
+        """
+        with self._lock:
+            return self._current_locked()
+
+    def _current_locked(self) -> Snapshot:
+        now = time.monotonic()
+        current = self._current
+        if current is not None and now - self._checked < self.max_age:
+            return current
+        checked_at = datetime.now(UTC)
+        if current is not None and self.source.version() == self._version:
+            # Nothing committed since the copy: it is as current as this check.
+            self._current = Snapshot(current.path, checked_at)
+        else:
+            self._current = self._copy(checked_at)
+        self._checked = now
+        return self._current
+
+    def home(self) -> Path:
+        """The directory of the copies (made on first use)."""
+        if self._home is None:
+            self._home = _home(self.source.path)
+            atexit.register(shutil.rmtree, self._home, True)
+        return self._home
+
+    def _copy(self, taken_at: datetime) -> Snapshot:
+        target = self.home() / f"events-{next(self._names)}.duckdb"
+        try:
+            self._version = self.source.snapshot(target)
+        except BaseException:
+            _remove(target)
+            raise
+        old = self._current
+        if old is not None:
+            if self._leases[old.path]:
+                self._superseded.add(old.path)
+            else:
+                _remove(old.path)
+        return Snapshot(target, taken_at)
+
+    def close(self) -> None:
+        """Delete every copy (workers that still have one open keep reading it)."""
+        with self._lock:
+            if self._home is not None:
+                shutil.rmtree(self._home, ignore_errors=True)
+            self._home, self._current, self._version = None, None, ()
+            self._superseded.clear()
+
+
+def _remove(path: Path) -> None:
+    for name in (path, Path(str(path) + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            name.unlink()
