@@ -134,6 +134,9 @@ class RotatingFile:
         # The next file starts with its header only: a size carried over would rotate
         # every later row into a file of its own.
         self._size = len(self.header)
+        # Likewise its age: rows held before its first flush must not find the old
+        # file's move-interval already over (each would rotate into a file of its own).
+        self._opened_at = self._clock()
         if not self.path.exists() or self.path.stat().st_size == 0:
             return None
         folder = Path(self.move_to) if self.move_to else self.path.parent  # see resolve_move_to
