@@ -209,7 +209,11 @@ class MtaFollower:
             return None
         if self._task.done():
             return "the suppression follower stopped"
-        failing = self._failures.last_error or "no answer"
+        # /readyz answers without a key: a driver's error names the store's host and
+        # port, so only our own "no answer for N s" is shown; the rest is in the log.
+        last = self._failures.last_error
+        failing = last if last.startswith("no answer") or not last else "details in the log"
+        failing = failing or "no answer"
         if self.on_snapshot is not None:
             return (
                 f"the suppression store cannot be reached ({failing}): refusing from the"
