@@ -75,7 +75,7 @@ async def test_a_node_starts_with_the_store_down_and_stops_while_it_is_frozen(
                 shown = json.dumps(ready)
                 assert f":{proxy.port}" not in shown
                 assert f"port {proxy.port}" not in shown
-                assert make_url(shared_url).database not in shown
+                assert str(make_url(shared_url).database) not in shown
 
                 _suppress(shared_url, "late@example.com")
                 proxy.serve()  # the store is back: the node catches up
