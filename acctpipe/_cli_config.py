@@ -26,7 +26,7 @@ def run_check_config(
     except InvalidConfigError as exc:
         for e in exc.errors:
             err.print(e.location_text(), markup=False)
-        n = len(exc.errors)
+        n = exc.total
         err.print(f"{path}: {n} error{'s' * (n != 1)}; configuration refused", style="red")
         return 2
     for w in config.warnings:

@@ -169,7 +169,8 @@ class _TailThread:
     def health(self) -> str | None:
         """None when healthy, else what is wrong."""
         if self.error is not None:
-            return f"the tailer failed and is retrying: {self.error}"
+            # Not the error's text (it names files): /readyz answers without a key.
+            return "the tailer failed and is retrying (details in the server log)"
         if not self.thread.is_alive() and not self.tailer.stopping.is_set():
             return "the tailer is not running"
         return None
@@ -320,7 +321,8 @@ class Node:
         except StoreError as exc:
             if not self.options.start_without_store or sqlite_path(url) is not None:
                 raise
-            problem = f"the shared store cannot be reached: {exc}; retrying"
+            # /readyz answers without a key: the URL and the driver's text go to the log only.
+            problem = "the shared store cannot be reached (details in the server log); retrying"
             log.error("starting without the shared store: %s", exc)
         engine = make_engine(url)
         self._checks["store"] = lambda: problem

@@ -347,8 +347,10 @@ class InboundSMTP(SMTP):
         self.pending_env_id = None
         if arg is not None and await self.refused_argument(arg, "mail"):
             return
-        if arg is None or arg[:5].upper() != "FROM:" or await self.check_helo_needed():
+        if arg is None or arg[:5].upper() != "FROM:":
             await super().smtp_MAIL(arg)
+            return
+        if await self.check_helo_needed():  # it has answered 503; aiosmtpd's would again
             return
         path, rest = split_path(arg[5:])
         params = parse_params(rest)

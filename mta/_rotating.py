@@ -88,26 +88,48 @@ class RotatingFile:
         Raises OSError when they cannot be written; they are then kept for the next call.
         """
         if self._held:
-            start = -1
+            start, written = -1, 0
+            parts: list[bytes] = []
             try:
                 stream = self._open()
                 start = os.fstat(stream.fileno()).st_size
-                parts = [self.header, *self._held] if start == 0 else self._held
+                parts = [self.header, *self._held] if start == 0 else list(self._held)
                 view = memoryview(b"".join(parts))
                 while view:
-                    view = view[stream.write(view) or 0 :]
+                    n = stream.write(view) or 0
+                    written += n
+                    view = view[n:]
             except OSError as exc:
                 self.error = exc
                 if start >= 0 and self._stream is not None:
-                    # Cut the partial batch off: the file ends with a whole row again.
-                    with contextlib.suppress(OSError):
-                        os.ftruncate(self._stream.fileno(), start)
+                    self._keep_whole(parts, start, written)
                 raise
             self._held.clear()
             self._held_bytes = 0
             self.error = None
         if fsync and self._stream is not None:
             os.fsync(self._stream.fileno())
+
+    def _keep_whole(self, parts: list[bytes], start: int, written: int) -> None:
+        """After a short write: keep the whole rows that reached the file, cut the part of
+        the next one, and hold only the rows not written.
+
+        Cutting the whole batch off instead would shrink the file under a tailer that
+        may have read those rows already: it would take the file for a new one (copy-
+        truncate) and ingest every row again.
+        """
+        kept = whole = 0
+        for part in parts:
+            if kept + len(part) > written:
+                break
+            kept, whole = kept + len(part), whole + 1
+        if self._stream is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._stream.fileno(), start + kept)
+        rows = whole - (len(parts) - len(self._held))  # the header, when it led, is no row
+        if rows > 0:
+            del self._held[:rows]
+            self._held_bytes = sum(map(len, self._held))
 
     def rotate_if_due(self) -> Path | None:
         """Rotate now if ``max-size`` or ``move-interval`` says so (also with no new rows)."""
@@ -134,6 +156,9 @@ class RotatingFile:
         # The next file starts with its header only: a size carried over would rotate
         # every later row into a file of its own.
         self._size = len(self.header)
+        # Likewise its age: rows held before its first flush must not find the old
+        # file's move-interval already over (each would rotate into a file of its own).
+        self._opened_at = self._clock()
         if not self.path.exists() or self.path.stat().st_size == 0:
             return None
         folder = Path(self.move_to) if self.move_to else self.path.parent  # see resolve_move_to

@@ -79,8 +79,10 @@ class ConfigError(AcctpipeError):
 class InvalidConfigError(ConfigError):
     """Every :class:`ConfigError` found while loading one configuration."""
 
-    def __init__(self, errors: Iterable[ConfigError]) -> None:
+    def __init__(self, errors: Iterable[ConfigError], *, total: int | None = None) -> None:
         self.errors: tuple[ConfigError, ...] = tuple(errors)
+        # How many were found: more than listed when a long list was cut short.
+        self.total = len(self.errors) if total is None else total
         first = self.errors[0] if self.errors else ConfigError("invalid configuration")
         super().__init__(first.message, path=first.path, line=first.line, section=first.section)
 

@@ -19,7 +19,19 @@ import logging
 import time
 from collections.abc import Callable
 
-__all__ = ["FailureLog"]
+__all__ = ["FailureLog", "one_line"]
+
+_MAX_TEXT = 300  # an error text in a log line or a status field
+
+
+def one_line(error: BaseException | str) -> str:
+    """``error`` as one line a person can read: its first line, cut short (a database
+    error's text goes on with hints and a "Background on this error" link)."""
+    text = str(error).strip()
+    first = text.splitlines()[0].strip() if text else ""
+    if not first:
+        return type(error).__name__ if isinstance(error, BaseException) else "unknown error"
+    return first if len(first) <= _MAX_TEXT else first[:_MAX_TEXT] + "…"
 
 
 class FailureLog:
@@ -51,7 +63,7 @@ class FailureLog:
     def failed(self, error: BaseException | str) -> None:
         """One more failure: logged with its traceback if it is the first of a run."""
         now = self._clock()
-        self.last_error = str(error) or type(error).__name__
+        self.last_error = one_line(error)
         self.failures += 1
         if self.since is None:
             self.since, self._reported_at, self._unreported = now, now, 0

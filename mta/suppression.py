@@ -123,6 +123,11 @@ class SuppressionSet:
         self._expires = dict(zip(expiring, expiry, strict=True))
         self.cursor = int(header["cursor"])
 
+    def replace(self, other: SuppressionSet) -> None:
+        """Take ``other``'s entries and cursor in one step (a reload built aside, so a
+        lookup never sees the set half filled)."""
+        self._reasons, self._expires, self.cursor = other._reasons, other._expires, other.cursor
+
     def clear(self) -> None:
         """Forget everything (before a full reload from the store)."""
         self._reasons.clear()

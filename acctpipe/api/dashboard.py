@@ -50,6 +50,7 @@ from acctpipe.db.schema import REASONS
 from acctpipe.policy.types import SuppressionReason
 from acctpipe.store.rates import describe
 from mta.errors import StoreError
+from mta.failurelog import one_line
 
 __all__ = [
     "CSP",
@@ -193,7 +194,7 @@ def collect(svc: Services, now: datetime | None = None) -> DashboardOut:
     try:
         ingest, today, pairs, truncated = _events(svc, at)
     except (StoreError, SqlError, duckdb.Error) as exc:  # the page still shows the rest
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = one_line(exc)
         ingest, today, pairs, truncated = None, StatsOut(), [], False
     by_reason = {r: svc.suppressions.count(reason=cast(SuppressionReason, r)) for r in REASONS}
     throttles = [

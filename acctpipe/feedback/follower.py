@@ -135,7 +135,7 @@ class MtaFollower:
         trying the store); without one, raise :class:`~mta.errors.StoreError`.
         """
         try:
-            await asyncio.to_thread(self._load_all)
+            self.mta.suppressions.replace(await asyncio.to_thread(self._load_all))
         except Exception as exc:  # noqa: BLE001 - any store failure: fall back to the snapshot
             await self._start_from_snapshot(exc)
         else:
@@ -173,8 +173,10 @@ class MtaFollower:
             self.on_snapshot,
         )
 
-    def _load_all(self) -> None:
-        target = self.mta.suppressions
+    def _load_all(self) -> SuppressionSet:
+        """The whole list, read into a new set (in a worker thread): the caller swaps it in
+        on the loop, so the MTA refuses from the old set until the new one is complete."""
+        target = SuppressionSet(self.suppressions.key, _domain)
         # The cursor is read first: changes made while the list streams in are applied
         # again afterwards, which is harmless (applying a change twice is a no-op).
         cursor = self.suppressions.last_cursor()
@@ -190,6 +192,7 @@ class MtaFollower:
         target.apply(batch)
         target.cursor = cursor
         log.info("suppression list loaded: %d entries (cursor %d)", len(target), cursor)
+        return target
 
     async def stop(self) -> None:
         """Stop following (and save the snapshot if the set changed since the last one)."""
@@ -206,7 +209,11 @@ class MtaFollower:
             return None
         if self._task.done():
             return "the suppression follower stopped"
-        failing = self._failures.last_error or "no answer"
+        # /readyz answers without a key: a driver's error names the store's host and
+        # port, so only our own "no answer for N s" is shown; the rest is in the log.
+        last = self._failures.last_error
+        failing = last if last.startswith("no answer") or not last else "details in the log"
+        failing = failing or "no answer"
         if self.on_snapshot is not None:
             return (
                 f"the suppression store cannot be reached ({failing}): refusing from the"
@@ -279,8 +286,7 @@ class MtaFollower:
                     # The log went backwards (a restored or recreated database): what we
                     # hold no longer matches it, so start again from a full load.
                     log.warning("change log went back (%d < %d): reloading", last, target.cursor)
-                    target.clear()
-                    await asyncio.to_thread(self._load_all)
+                    target.replace(await asyncio.to_thread(self._load_all))
                 return
             target.apply(entries(changes))
             target.cursor = changes[-1].cursor

@@ -168,7 +168,7 @@ class PolicyLoop:
         try:
             read = self._run(now or datetime.now(UTC))
         except (SQLAlchemyError, OSError, duckdb.Error) as exc:
-            self._failures.failed(str(exc).splitlines()[0] if str(exc) else repr(exc))
+            self._failures.failed(exc)  # kept to its first line by FailureLog
             return 0
         self._failures.succeeded()
         return read

@@ -8,6 +8,7 @@ its offset, or none of them, so a restart resumes with no row lost or doubled.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -225,7 +226,10 @@ class Store:
             )
             conn.commit()
         except BaseException:
-            conn.rollback()
+            # A commit that failed (a full disk) has already ended the transaction, and
+            # rollback's own "no transaction is active" would hide the write error.
+            with contextlib.suppress(duckdb.Error):
+                conn.rollback()
             raise
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:

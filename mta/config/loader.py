@@ -17,13 +17,14 @@ from pathlib import Path
 
 from classifiers._rules import parse_rules
 from mta.config._build import build_config
-from mta.config._lexer import Directive, Statement, Where, error_at, lex
+from mta.config._lexer import NAME, Directive, Statement, Where, error_at, lex
 from mta.config._parsers import unquote
 from mta.config._tree import build_tree
 from mta.config.model import Config, RuleFile
 from mta.errors import ConfigError, InvalidConfigError
 
 __all__ = [
+    "MAX_ERRORS",
     "MAX_FILE_BYTES",
     "MAX_TOTAL_BYTES",
     "load_config",
@@ -38,6 +39,10 @@ MAX_FILE_BYTES = 1 << 20
 MAX_TOTAL_BYTES = 8 << 20
 """The most configuration text one load reads, every include counted."""
 _MAX_GLOB_FILES = 256
+MAX_ERRORS = 100
+"""The most errors one load lists; the rest are counted in one last line."""
+_MAX_JUNK_LINES = 20  # lines that cannot be directives before a file is judged no config
+_LONGEST_NAME = 48  # as in _tree: longer than any directive name
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -111,6 +116,21 @@ def _expand(
     budget = budget or _Budget()
     budget.left -= len(text)
     statements, lex_errors = lex(text, path)
+    junk = [e.line or 0 for e in lex_errors] + [
+        st.where.line
+        for st in statements
+        if isinstance(st, Directive)
+        and (len(st.name) > _LONGEST_NAME or not NAME.fullmatch(st.name))
+    ]
+    if len(junk) > _MAX_JUNK_LINES:
+        # One error for the file, not one per line: an include of a log or a binary
+        # blob would list (and a reload would log) every line, and cost seconds.
+        msg = (
+            f"this does not look like a configuration file: {len(junk)} lines"
+            " are not directives; none of it is used"
+        )
+        errors.append(error_at(Where(path, min(junk)), msg))
+        return [], [path]
     errors.extend(lex_errors)
     out: list[Statement] = []
     files = [path]
@@ -200,7 +220,11 @@ def parse_config_text(text: str, path: str = "<config>", *, reader: Reader | Non
     rule_files = tuple(_read_rule_file(rf, reader, errors) for rf in config.bounce_rule_files)
     if errors:
         errors.sort(key=lambda e: (files.index(e.path) if e.path in files else 0, e.line or 0))
-        raise InvalidConfigError(errors)
+        total = len(errors)
+        if total > MAX_ERRORS:
+            more = f"{total - MAX_ERRORS} more errors not shown"
+            errors[MAX_ERRORS:] = [ConfigError(more, path=path)]
+        raise InvalidConfigError(errors, total=total)
     warnings = sorted(
         [*sink.warnings, *build_warnings],
         key=lambda w: (files.index(w.where.path) if w.where.path in files else 0, w.where.line),

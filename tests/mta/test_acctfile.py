@@ -128,3 +128,26 @@ def test_size_rotation_keeps_filling_each_new_file_up_to_max_size(tmp_path: Path
     assert all(1024 <= p.stat().st_size < 1024 + 2 * row_size for p in rotated)
     assert len(rotated) <= 400 * row_size // 1024 + 1
     assert min(counts[:-1]) > 1
+
+
+def test_a_file_rotated_by_the_timer_is_followed_by_a_full_interval(tmp_path: Path) -> None:
+    """After move-interval rotates the file, the next message's rows all go to one new
+    file that lives a whole interval (not a file of its first row, rotated at once
+    because the interval was counted from the old file's opening)."""
+    now = [NOW]
+    config = parse_config_text("<acct-file a.csv>\n records d\n move-interval 1h\n</acct-file>\n")
+    acct = AccountingFile(config.acct_files[0], tmp_path, clock=lambda: now[0])
+    acct.write(_record("d", 0))
+    acct.flush()
+    now[0] += timedelta(hours=1)
+    assert acct.rotate_if_due() is not None
+    now[0] += timedelta(minutes=1)
+    for n in range(1, 4):  # one message's rows, flushed together
+        acct.write(_record("d", n))
+    acct.flush()
+    assert acct.rotate_if_due() is None
+    acct.close()
+    rotated = sorted(tmp_path.glob("a-*.csv"))
+    assert len(rotated) == 1
+    live = [e.fields["rcpt"] for e in read_accounting(tmp_path / "a.csv") if isinstance(e, Row)]
+    assert live == [f"u{n}@example.com" for n in range(1, 4)]

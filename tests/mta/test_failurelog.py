@@ -34,3 +34,25 @@ def test_an_outage_of_any_length_costs_a_handful_of_lines(
     assert "240 failure(s)" in summaries[0].getMessage()
     assert "recovered after 2400 failure(s)" in records[-1].getMessage()
     assert not failures.failing
+
+
+def test_a_database_error_is_one_line_in_the_log_and_in_last_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A store that refuses connections gives SQLAlchemy's multi-line error text (with its
+    '(Background on this error at: …)' line); the log line and ``last_error`` (which
+    /readyz shows) keep its first line only, so every log record stays one line."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    failures = FailureLog(logging.getLogger("t.db"), "following the store", period=0.0)
+    with caplog.at_level(logging.INFO, logger="t.db"):
+        for _ in range(2):
+            with pytest.raises(OperationalError) as info:
+                engine.connect()
+            assert "\n" in str(info.value)
+            failures.failed(info.value)
+    assert "\n" not in failures.last_error
+    assert "Background on this error" not in failures.last_error
+    assert all("\n" not in r.getMessage() for r in caplog.records)

@@ -99,3 +99,17 @@ async def test_ehlo_with_a_control_character_is_refused(tmp_path: Path) -> None:
         assert (await smtp.send(b"EHLO bad\x00name"))[0] == 501
         assert (await smtp.send(b"EHLO client.test"))[0] == 250
         smtp.close()
+
+
+@bounded
+async def test_mail_before_helo_gets_exactly_one_503(tmp_path: Path) -> None:
+    """MAIL FROM before EHLO gets one 503 reply, so the client's next command gets its own
+    answer (a second 503 would be read as the reply to the next command)."""
+    async with running(tmp_path) as run:
+        smtp = await raw_client(run.port)
+        assert (await smtp.send(b"MAIL FROM:<app@example.test>"))[0] == 503
+        # NOOP's own 250, not a leftover 503 of the MAIL.
+        assert (await smtp.send(b"NOOP"))[0] == 250
+        assert (await smtp.send(b"EHLO client.test"))[0] == 250
+        assert (await smtp.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+        smtp.close()

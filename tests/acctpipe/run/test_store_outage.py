@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import make_url
 
 from acctpipe.db import make_engine, open_database
 from acctpipe.sim.server import IspSimulator
@@ -69,6 +71,11 @@ async def test_a_node_starts_with_the_store_down_and_stops_while_it_is_frozen(
                 components = ready["components"]
                 assert isinstance(components, dict)
                 assert "local snapshot" in components["suppressions"]["detail"]
+                # /readyz needs no key: it says what is wrong, not where the store is.
+                shown = json.dumps(ready)
+                assert f":{proxy.port}" not in shown
+                assert f"port {proxy.port}" not in shown
+                assert str(make_url(shared_url).database) not in shown
 
                 _suppress(shared_url, "late@example.com")
                 proxy.serve()  # the store is back: the node catches up

@@ -92,3 +92,34 @@ def test_a_dkim_key_file_that_is_a_device_is_refused(tmp_path: Path) -> None:
     cfg = parse_config_text("domain-key s,example.com,/dev/zero\n", "t.conf")
     with pytest.raises(ConfigError, match="not a regular file"):
         load_key(cfg.domain_keys[0])
+
+
+def test_an_included_file_of_junk_costs_a_few_error_lines(tmp_path: Path) -> None:
+    """`include` of a big file that is no configuration (100,000 lines of junk) is refused
+    in a few lines and quickly: a reload logged one error per line (100,000 log lines,
+    seconds with the MTA stopped) and check-config printed them all."""
+    junk = tmp_path / "junk.txt"
+    junk.write_text(":\n" * 100_000)
+    main = tmp_path / "main.conf"
+    main.write_text("host-name mta.example.test\n")
+    mta = Mta(load_config(main), MtaOptions(tmp_path / "data", config_path=main))
+    main.write_text("host-name mta.example.test\ninclude junk.txt\n")
+    with pytest.raises(InvalidConfigError) as info:
+        mta.reload()
+    lines = str(info.value).splitlines()
+    assert len(lines) <= 101
+    assert "does not look like a configuration file" in str(info.value)
+    assert mta.config.host_name == "mta.example.test"
+
+
+def test_a_config_with_very_many_errors_lists_the_first_hundred(tmp_path: Path) -> None:
+    """Hundreds of errors (typos, bad values) are listed up to 100, then counted."""
+    main = tmp_path / "main.conf"
+    main.write_text("".join(f"max-smtp-outt {n}\n" for n in range(300)))
+    lines = _errors(main).splitlines()
+    assert len(lines) == 101
+    assert lines[0].startswith(f"{main}:1: ")
+    assert lines[-1] == f"{main}: 200 more errors not shown"
+    with pytest.raises(InvalidConfigError) as info:
+        load_config(main)
+    assert info.value.total == 300
