@@ -15,6 +15,8 @@ Protocol: one JSON object per line on stdin (``snapshot``, ``sql``, ``max_rows``
 ``max_bytes``, ``timeout``). The answer is a JSON line ``{"ok": false, "kind":
 ..., "reason": ...}``, or ``{"ok": true, "rows": N, ...}`` followed by N lines,
 one JSON array per row (so the server can pass rows on without decoding them).
+A query that ran out of memory answers ``"kind": "memory"``: the server then
+replaces this process, whose heap stays swollen after such a query.
 The process exits when stdin closes (its parent is gone). The parse-tree guard
 (:func:`acctpipe.analytics._guard.check_readonly`) still runs here first.
 """
@@ -141,8 +143,11 @@ def _answer(state: dict[str, Any], request: dict[str, Any], limits: dict[str, An
         return json.dumps({"ok": False, "kind": "sql", "reason": exc.reason})
     except MemoryError:
         return json.dumps(
-            {"ok": False, "kind": "sql", "reason": "the query ran out of memory in its worker"}
+            {"ok": False, "kind": "memory", "reason": "the query ran out of memory in its worker"}
         )
+    except duckdb.OutOfMemoryException as exc:
+        # "memory": the server retires this worker (its heap stays swollen, see sandbox.py).
+        return json.dumps({"ok": False, "kind": "memory", "reason": _first_line(exc)})
     except duckdb.Error as exc:
         return json.dumps({"ok": False, "kind": "sql", "reason": _first_line(exc)})
     except Exception as exc:  # noqa: BLE001 - one bad query must not end the worker

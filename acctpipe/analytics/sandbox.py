@@ -10,7 +10,10 @@ memory and threads, forbidden to write any file. The worker bounds the result in
 rows and in bytes while it fetches; the parent reads at most that much back. A
 query past its time limit is interrupted by the worker; one that does not stop
 within a grace period has its worker killed (and a fresh one is started on
-demand). The parse-tree guard still runs, in the worker, as the second line.
+demand), and so is one that ran out of memory or kept far more than its
+memory limit resident after a query: its swollen heap would fail later,
+smaller queries. The parse-tree guard still runs, in the worker, as the
+second line.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sys
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, Final
 
 from acctpipe.analytics._guard import MAX_SQL_LENGTH
@@ -43,6 +47,8 @@ __all__ = ["MAX_SQL_LENGTH", "SqlSandbox"]
 _GRACE: Final = 2.0  # seconds a worker gets past the timeout to report the interrupt
 _START: Final = 30.0  # seconds a new worker may take to come up (a loaded machine)
 _SLACK: Final = 1 << 20  # reply bytes beyond the row budget: column names, types
+_BASELINE: Final = 256 << 20  # resident bytes a worker may keep beyond its memory limit
+_PAGE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class _WorkerGoneError(Exception):
@@ -168,6 +174,20 @@ class _Pool:
                 ) from exc
             raise
 
+    def swollen(self, worker: _Worker) -> bool:
+        """Whether ``worker`` keeps far more than its memory limit resident, or most of its cap.
+
+        Read from ``/proc`` (Linux); elsewhere only an out-of-memory answer retires one.
+        """
+        try:
+            statm = Path(f"/proc/{worker.proc.pid}/statm").read_bytes()
+            size, resident = (int(n) * _PAGE for n in statm.split()[:2])
+        except (OSError, ValueError):
+            return False
+        limit, space = self.limits["memory_limit"], self.limits["address_space"]
+        # A fresh worker (interpreter, DuckDB, the guard's tables) holds ~100 MiB.
+        return resident > limit + _BASELINE or size > space - limit
+
     def give(self, worker: _Worker, healthy: bool) -> None:
         """Take ``worker`` back; one that timed out or broke is killed instead."""
         if not healthy:
@@ -247,7 +267,9 @@ class SqlSandbox:
             try:
                 deadline = time.monotonic() + timeout + _GRACE
                 reply, lines = worker.ask(request, deadline, max_bytes + _SLACK + 4 * len(sql))
-                healthy = True
+                # A worker whose heap a query swelled fails the next, smaller queries with
+                # out-of-memory errors under its address-space cap: it is replaced instead.
+                healthy = reply.get("kind") != "memory" and not self._pool.swollen(worker)
             except TimeoutError:
                 raise SqlTimeoutError(timeout) from None
             except _WorkerGoneError:

@@ -278,3 +278,22 @@ def test_a_worker_that_cannot_start_is_a_503_and_the_next_query_retries(
     monkeypatch.undo()
     assert sandbox.run("SELECT 1", max_rows=1, max_bytes=100, timeout=5).rows == [(1,)]
     sandbox.close()
+
+
+def test_a_query_that_runs_out_of_memory_does_not_spoil_the_next_ones(
+    shared: SharedStore,
+) -> None:
+    """After one query runs out of memory, a query that worked before still works."""
+    sandbox = SqlSandbox(shared, workers=1, memory_limit=64 << 20)
+    fair = "SELECT repeat('x', 1000000) AS x FROM range(60)"
+    assert len(sandbox.run(fair, max_rows=100, max_bytes=64 << 20, timeout=10).rows) == 60
+    with pytest.raises(SqlError, match=r"(?i)memory"):
+        sandbox.run(
+            "SELECT repeat('é', 5000000) FROM range(100)",
+            max_rows=100,
+            max_bytes=64 << 20,
+            timeout=10,
+        )
+    # The worker that ran it kept its swollen heap; the next query must not inherit it.
+    assert len(sandbox.run(fair, max_rows=100, max_bytes=64 << 20, timeout=10).rows) == 60
+    sandbox.close()
