@@ -11,13 +11,18 @@ of then — or as of the last check that found nothing new.
 Copies live in a directory of their own (beside the database file when that
 directory is writable, else the system's temporary directory), named with the
 process id; the superseded copy is deleted at once (a worker that still has it
-open keeps reading it), and the directory when the process ends.
+open keeps reading it), and the directory when the process ends. The process
+holds a lock (``flock``) on a file in its directory for as long as it lives, so
+the directories of a process that was killed are recognised by their free lock,
+even when a new process got the same id (PID 1 in a container), and removed
+when the next server starts (:func:`remove_stale`) or makes its first copy.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import itertools
 import os
 import shutil
@@ -32,7 +37,9 @@ from pathlib import Path
 
 from acctpipe.analytics.source import SnapshotSource
 
-__all__ = ["Snapshot", "Snapshots"]
+__all__ = ["Snapshot", "Snapshots", "remove_stale"]
+
+_LOCK = "owner.lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +64,60 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _home(database: str) -> Path:
-    """A fresh directory for the copies; stale ones of dead processes are removed."""
+def _where(database: str | Path) -> tuple[Path, str]:
     db = Path(database).resolve()
-    prefix = f".{db.name}.sql-"
     parent = db.parent
     if not os.access(parent, os.W_OK):
         parent = Path(tempfile.gettempdir())
+    return parent, f".{db.name}.sql-"
+
+
+def _owned(directory: Path, prefix: str) -> bool:
+    """Whether a live process still owns ``directory`` (holds its lock)."""
+    try:
+        fd = os.open(directory / _LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        # No lock file: being made right now (for microseconds), or by an older version
+        # (whose pid may be reused: PID 1 in a container) — stale after a minute.
+        pid = directory.name.removeprefix(prefix).split("-")[0]
+        try:
+            young = time.time() - directory.stat().st_mtime < 60
+        except OSError:
+            return True
+        return young and (not pid.isdigit() or _alive(int(pid)))
+    except OSError:
+        return True  # not ours to judge (a symlink, no permission): leave it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops the lock we may have taken
+    return False
+
+
+def remove_stale(database: str | Path) -> int:
+    """Remove the copy directories of ``database`` left by servers that were killed.
+
+    A directory is stale when no process holds its lock. Returns how many went.
+    """
+    parent, prefix = _where(database)
+    removed = 0
     for old in parent.glob(prefix + "*"):
-        pid = old.name.removeprefix(prefix).split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if old.is_dir() and not old.is_symlink() and not _owned(old, prefix):
             shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+            removed += 1
+    return removed
+
+
+def _home(database: str) -> tuple[Path, int]:
+    """A fresh directory for the copies and the descriptor holding its lock."""
+    remove_stale(database)
+    parent, prefix = _where(database)
+    home = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+    fd = os.open(home / _LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh file: nobody else holds it
+    return home, fd
 
 
 class Snapshots:
@@ -79,6 +128,7 @@ class Snapshots:
         self.max_age = max_age
         self._lock = threading.Lock()
         self._home: Path | None = None
+        self._lock_fd = -1  # held open while the directory is ours (see remove_stale)
         self._current: Snapshot | None = None
         self._version: tuple[int, ...] = ()
         self._checked = 0.0
@@ -131,7 +181,7 @@ class Snapshots:
     def home(self) -> Path:
         """The directory of the copies (made on first use)."""
         if self._home is None:
-            self._home = _home(self.source.path)
+            self._home, self._lock_fd = _home(self.source.path)
             atexit.register(shutil.rmtree, self._home, True)
         return self._home
 
@@ -155,7 +205,10 @@ class Snapshots:
         with self._lock:
             if self._home is not None:
                 shutil.rmtree(self._home, ignore_errors=True)
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
             self._home, self._current, self._version = None, None, ()
+            self._lock_fd = -1
             self._superseded.clear()
 
 
