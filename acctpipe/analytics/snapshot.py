@@ -4,7 +4,10 @@ The tailer's process holds the only writer of the DuckDB file, and DuckDB lets n
 other process open it meanwhile. The SQL sandbox's workers therefore read a copy:
 :meth:`Snapshots.current` hands out the newest one, and makes a new one (through
 :meth:`EventSource.snapshot <acctpipe.analytics.source.EventSource.snapshot>`)
-when the last is older than ``max_age`` seconds AND the database changed since.
+when the last is older than ``max_age`` seconds AND the database changed since
+— and at least ten times as long as the last copy took has passed: ingestion
+waits while a copy is made, so a store that takes 3 s to copy is copied at
+most every 30 s, however often a read key queries.
 A snapshot says when it was taken (``taken_at``): its data is the database's as
 of then — or as of the last check that found nothing new.
 
@@ -34,12 +37,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 from acctpipe.analytics.source import SnapshotSource
 
-__all__ = ["Snapshot", "Snapshots", "remove_stale"]
+__all__ = ["DEFAULT_SPACING", "Snapshot", "Snapshots", "remove_stale"]
 
 _LOCK = "owner.lock"
+DEFAULT_SPACING: Final = 10.0
+"""A new copy waits at least this many times as long as the last copy took."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,15 +129,20 @@ def _home(database: str) -> tuple[Path, int]:
 class Snapshots:
     """The copies of one event source: refreshed on demand, at most ``max_age`` s old."""
 
-    def __init__(self, source: SnapshotSource, *, max_age: float) -> None:
+    def __init__(
+        self, source: SnapshotSource, *, max_age: float, spacing: float = DEFAULT_SPACING
+    ) -> None:
         self.source = source
         self.max_age = max_age
+        self.spacing = spacing  # a new copy waits this many times as long as the last took
         self._lock = threading.Lock()
         self._home: Path | None = None
         self._lock_fd = -1  # held open while the directory is ours (see remove_stale)
         self._current: Snapshot | None = None
         self._version: tuple[int, ...] = ()
         self._checked = 0.0
+        self._copied = 0.0  # when the last copy was made (monotonic) ...
+        self._cost = 0.0  # ... and how long it took
         self._names = itertools.count(1)
         # Queries between choosing a copy and opening it, per copy: a superseded copy is
         # deleted only when none is left (once opened, deleting it is harmless).
@@ -173,8 +184,15 @@ class Snapshots:
         if current is not None and self.source.version() == self._version:
             # Nothing committed since the copy: it is as current as this check.
             self._current = Snapshot(current.path, checked_at)
+        elif current is not None and now - self._copied < self.spacing * self._cost:
+            # Ingestion waits while a copy is made (a big store: seconds). However often
+            # anyone queries, copies are spaced so that it waits a tenth of the time at most;
+            # the copy in hand is older than max_age, and its taken_at says so.
+            return current
         else:
             self._current = self._copy(checked_at)
+            self._copied = time.monotonic()
+            self._cost = self._copied - now
         self._checked = now
         return self._current
 

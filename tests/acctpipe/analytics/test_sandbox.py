@@ -200,6 +200,7 @@ def test_answers_say_how_old_their_snapshot_is(events_db: Path, tmp_path: Path) 
         assert again.rows == first.rows  # the same snapshot, and it says when it was taken
         assert again.snapshot_at == first.snapshot_at
         sandbox.snapshots.max_age = 0
+        sandbox.snapshots.spacing = 0
         fresh = sandbox.run("SELECT count(*) FROM events", max_rows=1, max_bytes=100, timeout=5)
         assert fresh.rows == [(SYNTHETIC + 4,)]
         assert fresh.snapshot_at is not None
@@ -254,6 +255,7 @@ def test_a_copy_in_use_outlives_its_replacement(events_db: Path, tmp_path: Path)
     store = Store.open(db)
     try:
         snapshots = SqlSandbox(SharedStore(store), max_age=0).snapshots
+        snapshots.spacing = 0  # a copy of this small file takes no time worth spacing
         with snapshots.lease() as first:
             store.conn.execute("INSERT INTO events SELECT * FROM events LIMIT 1")
             second = snapshots.current()

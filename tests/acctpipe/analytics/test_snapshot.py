@@ -6,12 +6,16 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from acctpipe.analytics import ReadOnlyFile
+from acctpipe.analytics import ReadOnlyFile, SharedStore
+from acctpipe.analytics import source as source_module
 from acctpipe.analytics.snapshot import Snapshots, remove_stale
+from acctpipe.store import Store
 from tests.acctpipe.analytics._data import build
 
 # A server's part in this: it makes a copy, says where, then waits to be killed.
@@ -81,3 +85,73 @@ def test_start_up_removes_dead_copies_and_keeps_live_ones(events_db: Path) -> No
     finally:
         live.close()
     assert not path.parent.exists()
+
+
+class _SlowDisk(ReadOnlyFile):
+    """The events file on a disk where a copy takes ``seconds`` (a big store)."""
+
+    def __init__(self, path: Path, seconds: float) -> None:
+        super().__init__(path)
+        self.seconds = seconds
+        self.copies = 0
+
+    def snapshot(self, target: Path) -> tuple[int, ...]:
+        time.sleep(self.seconds)
+        self.copies += 1
+        return super().snapshot(target)
+
+
+def _add_row(db: Path) -> None:
+    conn = duckdb.connect(str(db))
+    conn.execute("INSERT INTO events SELECT * FROM events LIMIT 1")
+    conn.close()
+
+
+def test_queries_cannot_keep_a_big_store_copying(events_db: Path) -> None:
+    """Querying nonstop while data arrives copies the store at most once per ten copy times,
+    so ingestion (which waits for each copy) is held a tenth of the time at most."""
+    source = _SlowDisk(events_db, 0.05)
+    snapshots = Snapshots(source, max_age=0)
+    try:
+        started = time.monotonic()
+        first = snapshots.current()
+        took = time.monotonic() - started  # at least what the copy took
+        while time.monotonic() < started + 0.4:  # < 10 x 0.05 s
+            _add_row(events_db)
+            assert snapshots.current() == first  # older than max_age, and says so
+        assert source.copies == 1
+        time.sleep(max(0.0, started + 10 * took - time.monotonic()) + 0.05)
+        _add_row(events_db)
+        assert snapshots.current().taken_at > first.taken_at
+        assert source.copies == 2
+    finally:
+        snapshots.close()
+
+
+def test_a_write_during_the_copy_is_picked_up_by_the_next_one(
+    events_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row committed while a copy is made (without the batch lock, as the feedback loop's
+    progress is) is in the next copy; it was missed until some other change came."""
+    store = Store.open(events_db)
+    copy = source_module._copy
+
+    def copy_then_write(path: str, target: Path) -> None:
+        copy(path, target)
+        store.conn.execute("INSERT INTO feedback_progress VALUES ('late', 1, now())")
+
+    snapshots = Snapshots(SharedStore(store), max_age=0, spacing=0)
+    try:
+        monkeypatch.setattr(source_module, "_copy", copy_then_write)
+        snapshots.current()
+        monkeypatch.undo()
+        path = snapshots.current().path
+        conn = duckdb.connect(str(path), read_only=True)
+        try:
+            found = conn.execute("SELECT count(*) FROM feedback_progress WHERE name = 'late'")
+            assert found.fetchone() == (1,)
+        finally:
+            conn.close()
+    finally:
+        snapshots.close()
+        store.close()
