@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_AUTH_WINDOW",
     "AuthLimiter",
     "AuthVerdict",
+    "client_key",
 ]
 
 DEFAULT_AUTH_MAX_FAILURES: Final = 10
@@ -149,7 +150,7 @@ class AuthLimiter:
         """Seconds left of a lockout of ``address`` (or of ``user``), or None if neither is."""
         now = self._clock()
         left = 0.0
-        keys = ((self._addresses, _address_key(address)), (self._users, _user_key(user)))
+        keys = ((self._addresses, client_key(address)), (self._users, _user_key(user)))
         for table, key in keys:
             count = table.get(key, now, self.window) if key is not None else None
             if count is not None and count.locked_until > now:
@@ -159,7 +160,7 @@ class AuthLimiter:
     def failure(self, address: str, user: str) -> AuthVerdict:
         """Count a failed AUTH from ``address`` as ``user``; say how to answer it."""
         now = self._clock()
-        address, user = _address_key(address), _user_key(user) or ""
+        address, user = client_key(address), _user_key(user) or ""
         by_address = self._addresses.bump(address, now, self.window)
         by_user = self._users.bump(user, now, self.window)
         worst = max(by_address.failures, by_user.failures)
@@ -176,11 +177,12 @@ class AuthLimiter:
 
     def success(self, address: str) -> None:
         """A good AUTH from ``address``: forget that address's failures (only those)."""
-        self._addresses.forget(_address_key(address))
+        self._addresses.forget(client_key(address))
 
 
-def _address_key(address: str) -> str:
-    """IPv4 as it is; IPv6 by its /64, which one subscriber gets whole and can roam freely."""
+def client_key(address: str) -> str:
+    """The client ``address`` is counted as: IPv4 as it is, IPv6 by its /64 (one subscriber
+    gets a whole /64 and can use any address in it); anything else as it is."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
