@@ -47,6 +47,7 @@ __all__ = ["MAX_SQL_LENGTH", "SqlSandbox"]
 _GRACE: Final = 2.0  # seconds a worker gets past the timeout to report the interrupt
 _START: Final = 30.0  # seconds a new worker may take to come up (a loaded machine)
 _SLACK: Final = 1 << 20  # reply bytes beyond the row budget: column names, types
+_IDLE_CLOSE = 10.0  # seconds an idle worker keeps its snapshot open (deleted copies: disk)
 _BASELINE: Final = 256 << 20  # resident bytes a worker may keep beyond its memory limit
 _PAGE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -58,7 +59,7 @@ class _WorkerGoneError(Exception):
 class _Worker:
     """One worker process and its pipes."""
 
-    def __init__(self, limits: dict[str, int]) -> None:
+    def __init__(self, limits: dict[str, float]) -> None:
         paths = os.pathsep.join(p for p in sys.path if p)
         self.proc = subprocess.Popen(  # noqa: S603 - our own module, no shell
             [sys.executable, "-m", "acctpipe.analytics._worker", json.dumps(limits)],
@@ -145,7 +146,7 @@ class _Worker:
 class _Pool:
     """Up to ``size`` workers with the same limits, started on demand, shared by sandboxes."""
 
-    def __init__(self, limits: dict[str, int], size: int) -> None:
+    def __init__(self, limits: dict[str, float], size: int) -> None:
         self.limits = limits
         self.size = size
         self._idle: list[_Worker] = []
@@ -211,6 +212,7 @@ def _pool(memory_limit: int, threads: int, size: int) -> _Pool:
         "memory_limit": memory_limit,
         "threads": threads,
         "address_space": 2 * memory_limit + (2 << 30),
+        "idle_close": _IDLE_CLOSE,
     }
     key = (memory_limit, threads, size)
     with _POOLS_LOCK:

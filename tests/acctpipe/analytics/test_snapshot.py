@@ -120,7 +120,8 @@ def test_queries_cannot_keep_a_big_store_copying(events_db: Path) -> None:
             _add_row(events_db)
             assert snapshots.current() == first  # older than max_age, and says so
         assert source.copies == 1
-        time.sleep(max(0.0, started + 10 * took - time.monotonic()) + 0.05)
+        # The copy ended by started + took; ten copy times after that, a new one is due.
+        time.sleep(max(0.0, started + 11 * took - time.monotonic()) + 0.05)
         _add_row(events_db)
         assert snapshots.current().taken_at > first.taken_at
         assert source.copies == 2
