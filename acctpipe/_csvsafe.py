@@ -8,11 +8,13 @@ part may legally be ``=cmd|' /C calc'!A0``. Such a cell is written with a single
 quote in front and inside double quotes (the OWASP "CSV Injection" guidance),
 so the spreadsheet shows it as text.
 
-The prefix is reversible: a cell that already begins with quotes followed by
-one of those characters gets one more quote, so :func:`restore` (which the
-import of our own export applies) drops exactly one and gets back what was
-written, whatever it was. Cells that are not text (numbers, times) are passed
-as :class:`Verbatim` and never prefixed: ``-1.5`` stays a number.
+The rule itself (:func:`neutralise`, :func:`restore`) is :mod:`mta.csvsafe`'s,
+which the MTA's reject log uses too. The prefix is reversible: a cell that
+already begins with quotes followed by one of those characters gets one more
+quote, so :func:`restore` (which the import of our own export applies) drops
+exactly one and gets back what was written, whatever it was. Cells that are
+not text (numbers, times) are passed as :class:`Verbatim` and never prefixed:
+``-1.5`` stays a number.
 """
 
 from __future__ import annotations
@@ -21,12 +23,10 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
+from mta.csvsafe import is_active, neutralise, restore
+
 __all__ = ["Verbatim", "csv_line", "neutralise", "restore"]
 
-# OWASP's list: = + - @ TAB CR. Quotes in front are part of the pattern so the
-# escape stays reversible (a literal "'=x" is written "''=x", read back "'=x").
-_ACTIVE: Final = re.compile(r"'*[=+\-@\t\r]")
-_ESCAPED: Final = re.compile(r"'+[=+\-@\t\r]")
 _NEEDS_QUOTES: Final = re.compile(r'[",\r\n]')
 
 
@@ -36,18 +36,8 @@ class Verbatim(str):
     __slots__ = ()
 
 
-def neutralise(cell: str) -> str:
-    """``cell`` with a single quote in front if a spreadsheet would read it as a formula."""
-    return "'" + cell if _ACTIVE.match(cell) else cell
-
-
-def restore(cell: str) -> str:
-    """Undo :func:`neutralise` (a cell it did not change comes back unchanged)."""
-    return cell[1:] if _ESCAPED.match(cell) else cell
-
-
 def _field(cell: str) -> str:
-    if not isinstance(cell, Verbatim) and _ACTIVE.match(cell):
+    if not isinstance(cell, Verbatim) and is_active(cell):
         cell = "'" + cell
         return '"' + cell.replace('"', '""') + '"'  # OWASP: the prefixed cell is also quoted
     if _NEEDS_QUOTES.search(cell):

@@ -210,11 +210,14 @@ class Node:
     def _events(
         self, suppressions: SuppressionStore, throttles: ThrottleStore
     ) -> EventSource | None:
+        from acctpipe.analytics.snapshot import remove_stale
         from acctpipe.analytics.source import ReadOnlyFile, SharedStore
 
         opts = self.options
         if opts.db is None:
             return None
+        # SQL snapshot copies a killed server left behind (each a whole copy of the store).
+        remove_stale(opts.db)
         if not opts.watch:
             return ReadOnlyFile(opts.db)
         from acctpipe.ingest import DEFAULT_GLOBS, Loader, Tailer

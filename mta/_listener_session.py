@@ -326,7 +326,19 @@ class InboundSMTP(SMTP):
         """AUTH; the reject log sees only the mechanism, and repeated failures hang up."""
         # The initial response (credentials) is never kept: only the mechanism.
         self.command = f"AUTH {arg.split()[0]}" if arg and arg.split() else "AUTH"
-        await super().smtp_AUTH(arg)
+        try:
+            await super().smtp_AUTH(arg)
+        except ValueError as exc:
+            # A SASL response line past the stream's limit escapes aiosmtpd as an error
+            # (a 451 and a logged traceback per try, anyone may send one): refuse it and
+            # hang up, since the rest of that line is still on its way.
+            if "limit" not in str(exc):
+                raise
+            reply = "500 5.5.6 Authentication exchange line is too long"
+            await self.push(self.refuse("auth", reply, "auth line too long"))
+            if self.transport is not None:
+                self.transport.close()
+            return
         if self.user_name is not None:
             self.refresh()  # the user's named source may set another SIZE
         elif self.auth_locked:

@@ -15,7 +15,11 @@ Protocol: one JSON object per line on stdin (``snapshot``, ``sql``, ``max_rows``
 ``max_bytes``, ``timeout``). The answer is a JSON line ``{"ok": false, "kind":
 ..., "reason": ...}``, or ``{"ok": true, "rows": N, ...}`` followed by N lines,
 one JSON array per row (so the server can pass rows on without decoding them).
-The process exits when stdin closes (its parent is gone). The parse-tree guard
+A query that ran out of memory answers ``"kind": "memory"``: the server then
+replaces this process, whose heap stays swollen after such a query.
+The process exits when stdin closes (its parent is gone). After
+``idle_close`` seconds without a request it closes its snapshot, so a copy the
+server has deleted does not keep its disk space taken. The parse-tree guard
 (:func:`acctpipe.analytics._guard.check_readonly`) still runs here first.
 """
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
 import signal
 import sys
 import threading
@@ -129,9 +134,7 @@ def _run(conn: duckdb.DuckDBPyConnection, request: dict[str, Any]) -> str:
 def _answer(state: dict[str, Any], request: dict[str, Any], limits: dict[str, Any]) -> str:
     try:
         if state.get("path") != request["snapshot"]:
-            if state.get("conn") is not None:
-                state["conn"].close()
-            state["conn"], state["path"] = None, None
+            _release(state)
             state["conn"] = _open(str(request["snapshot"]), limits)
             state["path"] = request["snapshot"]
         return _run(state["conn"], request)
@@ -141,8 +144,11 @@ def _answer(state: dict[str, Any], request: dict[str, Any], limits: dict[str, An
         return json.dumps({"ok": False, "kind": "sql", "reason": exc.reason})
     except MemoryError:
         return json.dumps(
-            {"ok": False, "kind": "sql", "reason": "the query ran out of memory in its worker"}
+            {"ok": False, "kind": "memory", "reason": "the query ran out of memory in its worker"}
         )
+    except duckdb.OutOfMemoryException as exc:
+        # "memory": the server retires this worker (its heap stays swollen, see sandbox.py).
+        return json.dumps({"ok": False, "kind": "memory", "reason": _first_line(exc)})
     except duckdb.Error as exc:
         return json.dumps({"ok": False, "kind": "sql", "reason": _first_line(exc)})
     except Exception as exc:  # noqa: BLE001 - one bad query must not end the worker
@@ -159,10 +165,29 @@ def main() -> None:
     out.write('{"ready": true}\n')
     out.flush()
     state: dict[str, Any] = {}
-    for line in sys.stdin:
+    idle = float(limits.get("idle_close", 10.0))
+    poller = select.poll()
+    poller.register(sys.stdin.fileno(), select.POLLIN)
+    while True:
+        # The server sends one request and waits for its answer, so nothing is ever
+        # buffered past the line read here: poll on the descriptor tells the truth.
+        if not poller.poll(idle * 1000):
+            # Idle: let go of the snapshot. A superseded copy is deleted at once, but its
+            # disk space stays taken while a process holds it open (a whole store's size).
+            _release(state)
+            continue
+        line = sys.stdin.readline()
+        if not line:
+            break
         request = json.loads(line)
         out.write(_answer(state, request, limits) + "\n")
         out.flush()
+
+
+def _release(state: dict[str, Any]) -> None:
+    if state.get("conn") is not None:
+        state["conn"].close()
+    state["conn"], state["path"] = None, None
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ memory and threads, forbidden to write any file. The worker bounds the result in
 rows and in bytes while it fetches; the parent reads at most that much back. A
 query past its time limit is interrupted by the worker; one that does not stop
 within a grace period has its worker killed (and a fresh one is started on
-demand). The parse-tree guard still runs, in the worker, as the second line.
+demand), and so is one that ran out of memory or kept far more than its
+memory limit resident after a query: its swollen heap would fail later,
+smaller queries. The parse-tree guard still runs, in the worker, as the
+second line.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sys
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, Final
 
 from acctpipe.analytics._guard import MAX_SQL_LENGTH
@@ -43,6 +47,9 @@ __all__ = ["MAX_SQL_LENGTH", "SqlSandbox"]
 _GRACE: Final = 2.0  # seconds a worker gets past the timeout to report the interrupt
 _START: Final = 30.0  # seconds a new worker may take to come up (a loaded machine)
 _SLACK: Final = 1 << 20  # reply bytes beyond the row budget: column names, types
+_IDLE_CLOSE = 10.0  # seconds an idle worker keeps its snapshot open (deleted copies: disk)
+_BASELINE: Final = 256 << 20  # resident bytes a worker may keep beyond its memory limit
+_PAGE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class _WorkerGoneError(Exception):
@@ -52,7 +59,7 @@ class _WorkerGoneError(Exception):
 class _Worker:
     """One worker process and its pipes."""
 
-    def __init__(self, limits: dict[str, int]) -> None:
+    def __init__(self, limits: dict[str, float]) -> None:
         paths = os.pathsep.join(p for p in sys.path if p)
         self.proc = subprocess.Popen(  # noqa: S603 - our own module, no shell
             [sys.executable, "-m", "acctpipe.analytics._worker", json.dumps(limits)],
@@ -139,7 +146,7 @@ class _Worker:
 class _Pool:
     """Up to ``size`` workers with the same limits, started on demand, shared by sandboxes."""
 
-    def __init__(self, limits: dict[str, int], size: int) -> None:
+    def __init__(self, limits: dict[str, float], size: int) -> None:
         self.limits = limits
         self.size = size
         self._idle: list[_Worker] = []
@@ -168,6 +175,20 @@ class _Pool:
                 ) from exc
             raise
 
+    def swollen(self, worker: _Worker) -> bool:
+        """Whether ``worker`` keeps far more than its memory limit resident, or most of its cap.
+
+        Read from ``/proc`` (Linux); elsewhere only an out-of-memory answer retires one.
+        """
+        try:
+            statm = Path(f"/proc/{worker.proc.pid}/statm").read_bytes()
+            size, resident = (int(n) * _PAGE for n in statm.split()[:2])
+        except (OSError, ValueError):
+            return False
+        limit, space = self.limits["memory_limit"], self.limits["address_space"]
+        # A fresh worker (interpreter, DuckDB, the guard's tables) holds ~100 MiB.
+        return resident > limit + _BASELINE or size > space - limit
+
     def give(self, worker: _Worker, healthy: bool) -> None:
         """Take ``worker`` back; one that timed out or broke is killed instead."""
         if not healthy:
@@ -191,6 +212,7 @@ def _pool(memory_limit: int, threads: int, size: int) -> _Pool:
         "memory_limit": memory_limit,
         "threads": threads,
         "address_space": 2 * memory_limit + (2 << 30),
+        "idle_close": _IDLE_CLOSE,
     }
     key = (memory_limit, threads, size)
     with _POOLS_LOCK:
@@ -247,7 +269,9 @@ class SqlSandbox:
             try:
                 deadline = time.monotonic() + timeout + _GRACE
                 reply, lines = worker.ask(request, deadline, max_bytes + _SLACK + 4 * len(sql))
-                healthy = True
+                # A worker whose heap a query swelled fails the next, smaller queries with
+                # out-of-memory errors under its address-space cap: it is replaced instead.
+                healthy = reply.get("kind") != "memory" and not self._pool.swollen(worker)
             except TimeoutError:
                 raise SqlTimeoutError(timeout) from None
             except _WorkerGoneError:

@@ -138,8 +138,11 @@ class SharedStore:
                     cursor.execute("CHECKPOINT")
             finally:
                 cursor.close()
+            # The version first: a write that slips in during the copy (the feedback loop's
+            # progress row commits without the lock) then shows as a change next time.
+            version = _version(store.path)
             _copy(store.path, target)
-            return _version(store.path)
+            return version
 
     def version(self) -> tuple[int, ...]:
         """Sizes and modification times of the store's file and WAL."""
@@ -174,8 +177,9 @@ class ReadOnlyFile:
         """Copy the file and its WAL while a read-only connection holds it (no writer can)."""
         conn = self._open()
         try:
+            version = _version(self.path)
             _copy(self.path, target)
-            return _version(self.path)
+            return version
         finally:
             conn.close()
 

@@ -21,6 +21,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mta.authlimit import client_key
+
 __all__ = ["FailureLimiter", "RateLimiter"]
 
 
@@ -66,7 +68,11 @@ class RateLimiter:
 
 
 class FailureLimiter:
-    """Failed authentications per client address: ``per_minute`` on average, bursts of 10."""
+    """Failed authentications per client address: ``per_minute`` on average, bursts of 10.
+
+    An IPv6 client is counted by its /64 (:func:`mta.authlimit.client_key`): it can use
+    any address of it, so a fresh address must not mean a fresh budget.
+    """
 
     def __init__(
         self,
@@ -92,6 +98,7 @@ class FailureLimiter:
 
     def wait(self, client: str) -> float:
         """Seconds ``client`` must wait before its next try (0.0: it may try now)."""
+        client = client_key(client)
         with self._lock:
             bucket = self._refill(client, self._clock())
             if bucket is None or bucket.tokens >= 1.0:
@@ -100,6 +107,7 @@ class FailureLimiter:
 
     def failed(self, client: str) -> None:
         """Count one failed authentication from ``client``."""
+        client = client_key(client)
         now = self._clock()
         with self._lock:
             bucket = self._refill(client, now)

@@ -5,6 +5,13 @@ first, timestamps as ``2026-11-25 07:43:47+0000``), with the columns in
 :data:`REJECT_FIELDS`. Rows are read by the same record core as the accounting
 file, so quoting, offsets and quarantine behave identically.
 
+The file is meant for people too (``grep``, a spreadsheet): every text column
+— a HELO name, an address or an AUTH user name is whatever a client sent — is
+written through :func:`mta.csvsafe.neutralise` (a cell that a spreadsheet would
+run as a formula gets a single quote in front), and the
+decoder applies :func:`mta.csvsafe.restore`, so what is read back is what the
+client sent.
+
 Secrets never reach this file: :func:`encode_reject` cuts an ``AUTH`` command
 down to its mechanism (``AUTH PLAIN``), and callers must not log the SASL
 exchange lines that follow a 334 reply at all — they are not commands. The
@@ -27,6 +34,7 @@ from mta.acct._csvcore import (
     to_malformed,
 )
 from mta.acct.timefmt import format_time, parse_time
+from mta.csvsafe import neutralise, restore
 
 __all__ = [
     "REJECT_FIELDS",
@@ -113,21 +121,18 @@ def encode_reject_header() -> bytes:
 def encode_reject(record: RejectRecord) -> bytes:
     """Encode one reject-log row; an ``AUTH`` command keeps only its mechanism."""
     port = "" if record.remote_port is None else str(record.remote_port)
-    return encode_row(
-        [
-            format_time(record.time_logged),
-            record.remote_ip,
-            port,
-            record.helo,
-            record.mail_from,
-            record.rcpt,
-            _redact(record.command),
-            record.reply,
-            record.reason,
-            record.auth_user,
-            record.listener,
-        ]
-    )
+    text = [
+        record.helo,
+        record.mail_from,
+        record.rcpt,
+        _redact(record.command),
+        record.reply,
+        record.reason,
+        record.auth_user,
+        record.listener,
+    ]
+    when, ip = format_time(record.time_logged), neutralise(record.remote_ip)
+    return encode_row([when, ip, port, *(neutralise(t) for t in text)])
 
 
 class RejectLogDecoder(SplitterDecoder[RejectRow | MalformedRow]):
@@ -162,7 +167,10 @@ class RejectLogDecoder(SplitterDecoder[RejectRow | MalformedRow]):
         port = columns.get("remotePort", "")
         if port and not (port.isascii() and port.isdigit()):
             return to_malformed(record, f"remotePort {port!r} is not a number")
-        get = columns.get
+
+        def get(name: str, default: str = "") -> str:
+            return restore(columns.get(name, default))
+
         try:
             parsed = RejectRecord(
                 time_logged=parse_time(get("timeLogged", "")),

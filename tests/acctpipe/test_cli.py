@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from acctpipe._console import make_console
@@ -107,3 +108,18 @@ def test_every_console_prints_data_literally() -> None:
     buffer = io.StringIO()
     make_console(file=buffer, width=200).print("root:x:0:0 [red]x[/red] :thumbs_up:")
     assert buffer.getvalue() == "root:x:0:0 [red]x[/red] :thumbs_up:\n"
+
+
+def test_terminal_control_sequences_in_data_are_shown_not_obeyed(tmp_path: Path) -> None:
+    """A stored text holding ESC sequences (clear screen, retitle, clipboard) prints them as
+    \\x1b escapes in tables and lines, so it cannot drive the operator's terminal."""
+    db = tmp_path / "events.duckdb"
+    duckdb.connect(str(db)).close()
+    evil = "chr(27) || '[2J' || chr(27) || ']52;c;cHduZWQ=' || chr(7) || chr(155) || 'x'"
+    proc = run_cli("sql", "--db", str(db), f"SELECT {evil} AS diag")
+    assert proc.returncode == 0, proc.stderr
+    assert not any(c in proc.stdout for c in "\x1b\x07\x9b")
+    assert "\\x1b[2J" in proc.stdout
+    buffer = io.StringIO()
+    make_console(file=buffer, width=200).print("bad: ev\x1b]0;pwned\x07il@example.com")
+    assert buffer.getvalue() == "bad: ev\\x1b]0;pwned\\x07il@example.com\n"

@@ -16,6 +16,7 @@ from tests.mta._listener_kit import (
     bounded,
     client,
     client_tls,
+    raw_client,
     running,
     shared_cert,
 )
@@ -238,3 +239,26 @@ async def test_auth_mechanisms_limit_what_is_offered(tmp_path: Path) -> None:
         assert [line for line in lines if line.startswith("AUTH")] == ["AUTH PLAIN"]
         reply = await smtp.execute_command(b"AUTH", b"LOGIN")
         assert reply.code == 504
+
+
+@bounded
+async def test_an_overlong_auth_line_is_refused_without_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A SASL line too long to read gets 500 5.5.6 and a hang-up, filed in the reject log;
+    it used to get 451 and put a traceback in the server's log for every try."""
+    text = CONFIG.replace(
+        "<source 0/0>\n",
+        "<source 127.0.0.2>\n    allow-unencrypted-plain-auth yes\n</source>\n<source 0/0>\n",
+    )
+    async with running(tmp_path, text) as run:
+        raw = await raw_client(run.port, "127.0.0.2")
+        await raw.send(b"EHLO client.test")
+        assert (await raw.send(b"AUTH LOGIN"))[0] == 334
+        code, message = await raw.send(base64.b64encode(b"u" * 6_000))
+        assert (code, message) == (500, "5.5.6 Authentication exchange line is too long")
+        assert (await raw.reply())[0] == 0  # hung up
+        raw.close()
+        (row,) = run.rejects()
+    assert (row.command, row.reason) == ("AUTH LOGIN", "auth line too long")
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

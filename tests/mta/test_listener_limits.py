@@ -198,3 +198,30 @@ async def test_the_third_failed_auth_gets_535_then_421_and_a_hang_up(tmp_path: P
         assert await smtp.reply() == (421, "4.7.0 Too many authentication failures")
         assert await smtp.reply() == (0, "")  # hung up
         smtp.close()
+
+
+def test_a_lockout_outlives_a_flood_of_fresh_names_and_addresses() -> None:
+    """A locked-out user stays locked out when a guesser then fails with thousands of other
+    names from thousands of addresses (they push out old counts, never a lockout)."""
+    now = [0.0]
+    limiter = AuthLimiter(max_failures=3, window=900, max_keys=100, clock=lambda: now[0])
+    for source in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+        limiter.failure(source, "app")
+    assert limiter.locked("198.51.100.7", "app") is not None
+    for i in range(1_000):
+        now[0] += 0.01
+        limiter.failure(f"10.0.{i // 256}.{i % 256}", f"name{i}")
+    assert limiter.locked("198.51.100.7", "app") is not None
+    assert len(limiter) <= 4 * 100
+
+
+def test_an_ipv6_guesser_cannot_escape_by_changing_address_in_its_64() -> None:
+    """Every address of one IPv6 /64 counts as one client (a subscriber gets the whole /64)."""
+    limiter = AuthLimiter(max_failures=3, window=900, clock=lambda: 0.0)
+    for host in (1, 2, 3):
+        limiter.failure(f"2001:db8:1:2::{host}", f"user{host}")
+    assert limiter.locked("2001:db8:1:2:ffff::9") is not None
+    assert limiter.locked("2001:db8:1:3::1") is None
+    assert limiter.locked("::ffff:192.0.2.1") is None
+    limiter.failure("::ffff:192.0.2.1", "a")
+    assert limiter.failure("192.0.2.1", "b").by_address == 2  # IPv4-mapped is the IPv4 address

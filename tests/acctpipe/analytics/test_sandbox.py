@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -20,6 +23,7 @@ from acctpipe.analytics import (
     SqlRefusedError,
     run_readonly,
 )
+from acctpipe.analytics import sandbox as sandbox_module
 from acctpipe.analytics._worker import _open
 from acctpipe.analytics.sandbox import SqlSandbox
 from acctpipe.store import Store
@@ -200,6 +204,7 @@ def test_answers_say_how_old_their_snapshot_is(events_db: Path, tmp_path: Path) 
         assert again.rows == first.rows  # the same snapshot, and it says when it was taken
         assert again.snapshot_at == first.snapshot_at
         sandbox.snapshots.max_age = 0
+        sandbox.snapshots.spacing = 0
         fresh = sandbox.run("SELECT count(*) FROM events", max_rows=1, max_bytes=100, timeout=5)
         assert fresh.rows == [(SYNTHETIC + 4,)]
         assert fresh.snapshot_at is not None
@@ -254,6 +259,7 @@ def test_a_copy_in_use_outlives_its_replacement(events_db: Path, tmp_path: Path)
     store = Store.open(db)
     try:
         snapshots = SqlSandbox(SharedStore(store), max_age=0).snapshots
+        snapshots.spacing = 0  # a copy of this small file takes no time worth spacing
         with snapshots.lease() as first:
             store.conn.execute("INSERT INTO events SELECT * FROM events LIMIT 1")
             second = snapshots.current()
@@ -278,3 +284,63 @@ def test_a_worker_that_cannot_start_is_a_503_and_the_next_query_retries(
     monkeypatch.undo()
     assert sandbox.run("SELECT 1", max_rows=1, max_bytes=100, timeout=5).rows == [(1,)]
     sandbox.close()
+
+
+def test_a_query_that_runs_out_of_memory_does_not_spoil_the_next_ones(
+    shared: SharedStore,
+) -> None:
+    """After one query runs out of memory, a query that worked before still works."""
+    sandbox = SqlSandbox(shared, workers=1, memory_limit=64 << 20)
+    fair = "SELECT repeat('x', 1000000) AS x FROM range(60)"
+    assert len(sandbox.run(fair, max_rows=100, max_bytes=64 << 20, timeout=10).rows) == 60
+    with pytest.raises(SqlError, match=r"(?i)memory"):
+        sandbox.run(
+            "SELECT repeat('é', 5000000) FROM range(100)",
+            max_rows=100,
+            max_bytes=64 << 20,
+            timeout=10,
+        )
+    # The worker that ran it kept its swollen heap; the next query must not inherit it.
+    assert len(sandbox.run(fair, max_rows=100, max_bytes=64 << 20, timeout=10).rows) == 60
+    sandbox.close()
+
+
+def _deleted_files(pids: list[int]) -> list[str]:
+    found = []
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if ".duckdb" in target and target.endswith("(deleted)"):
+                    found.append(target)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_idle_workers_let_go_of_deleted_copies(
+    events_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy replaced by a newer one stops taking disk space soon after the last query that
+    read it: idle workers close their snapshot (each copy is the size of the whole store)."""
+    monkeypatch.setattr(sandbox_module, "_IDLE_CLOSE", 0.3)
+    db = tmp_path / "events.duckdb"
+    db.write_bytes(events_db.read_bytes())
+    store = Store.open(db)
+    # A memory limit no other test uses: a pool of its own, with the short idle time.
+    sandbox = SqlSandbox(SharedStore(store), workers=2, memory_limit=72 << 20, max_age=0)
+    sandbox.snapshots.spacing = 0
+    try:
+        slow = "SELECT count(*) FROM range(200000000)"
+        with ThreadPoolExecutor(2) as pool:  # two queries at once: two workers
+            list(
+                pool.map(lambda _: sandbox.run(slow, max_rows=1, max_bytes=99, timeout=20), [0, 1])
+            )
+        store.conn.execute("INSERT INTO events SELECT * FROM events LIMIT 1")
+        sandbox.run("SELECT 1", max_rows=1, max_bytes=99, timeout=5)  # a new copy
+        pids = [w.proc.pid for w in sandbox._pool._idle]
+        assert len(pids) == 2
+        time.sleep(1.0)
+        assert _deleted_files(pids) == []
+    finally:
+        sandbox.close()
+        store.close()

@@ -195,3 +195,13 @@ async def test_a_good_key_keeps_working_beside_a_key_guesser(
     limited = await client.get("/v1/suppressions", headers={"X-API-Key": "acp_guess_last"})
     assert limited.status_code == 429
     assert (await client.get("/v1/suppressions", headers=good)).status_code == 200
+
+
+def test_an_ipv6_client_gets_one_failure_budget_for_its_64() -> None:
+    """Bad keys from ever new addresses of one IPv6 /64 share one budget (a client can use
+    any address of its /64); another /64 has its own."""
+    limiter = FailureLimiter(30)
+    for host in range(1, 12):
+        limiter.failed(f"2001:db8:5:6::{host:x}")
+    assert limiter.wait("2001:db8:5:6:aaaa::1") > 0
+    assert limiter.wait("2001:db8:5:7::1") == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -184,7 +186,8 @@ def test_rows_without_a_header_use_the_default_columns() -> None:
 
 texts = st.text(
     alphabet=st.one_of(
-        st.sampled_from([",", '"', "\r", "\n", "\u00e9"]), st.characters(codec="utf-8")
+        st.sampled_from([",", '"', "\r", "\n", "\u00e9", "'", "=", "+", "-", "@", "\t"]),
+        st.characters(codec="utf-8"),
     ),
     max_size=30,
 )
@@ -210,5 +213,27 @@ def test_any_record_round_trips(record: RejectRecord, seed: int) -> None:
     """Any text in any column reads back exactly, however the bytes are chunked."""
     data = encode_reject_header() + encode_reject(record)
     (row,) = decode(data, random_splits(data, seed))
+    assert isinstance(row, RejectRow)
+    assert row.record == record
+
+
+def test_what_a_client_sends_cannot_run_as_a_formula_in_a_spreadsheet() -> None:
+    """A HELO, sender or AUTH user that a spreadsheet would run (``=cmd|...``) is written
+    behind a single quote, and reads back exactly as the client sent it."""
+    record = RejectRecord(
+        time_logged=WHEN,
+        remote_ip="203.0.113.7",
+        helo="=cmd|' /C calc'!A0",
+        mail_from="+1+cmd@example.org",
+        rcpt="-2+3@example.net",
+        command="@SUM(1+1)*cmd|' /C calc'!A0",
+        reply="\t=1+1",
+        auth_user="'=already-quoted",
+    )
+    data = encode_reject_header() + encode_reject(record)
+    cells = next(csv.reader(io.StringIO(data.decode().splitlines()[1])))
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert cells[3] == "'=cmd|' /C calc'!A0"
+    (row,) = decode(data)
     assert isinstance(row, RejectRow)
     assert row.record == record
