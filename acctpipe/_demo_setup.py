@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Final
 
+from acctpipe._proc import pid_alive
 from acctpipe.sim.profile import IspProfile, Replies
 from acctpipe.sim.profiles import BUILTIN_PROFILES
 from mta.config.values import parse_rate
@@ -71,13 +72,7 @@ class DemoFiles:
 
 
 def _is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid != os.getpid()
+    return pid != os.getpid() and pid_alive(pid)
 
 
 def prepare_data_dir(data_dir: Path) -> bool:

@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from acctpipe._proc import pid_alive
 from acctpipe.analytics.source import SnapshotSource
 
 __all__ = ["DEFAULT_SPACING", "Snapshot", "Snapshots", "remove_stale"]
@@ -58,16 +59,6 @@ class Snapshot:
     def age(self, now: datetime | None = None) -> float:
         """Seconds since :attr:`taken_at`."""
         return max(0.0, ((now or datetime.now(UTC)) - self.taken_at).total_seconds())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _where(database: str | Path) -> tuple[Path, str]:
@@ -90,7 +81,7 @@ def _owned(directory: Path, prefix: str) -> bool:
             young = time.time() - directory.stat().st_mtime < 60
         except OSError:
             return True
-        return young and (not pid.isdigit() or _alive(int(pid)))
+        return young and (not pid.isdigit() or pid_alive(int(pid)))
     except OSError:
         return True  # not ours to judge (a symlink, no permission): leave it
     try:
