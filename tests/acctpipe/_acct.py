@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from acctpipe.ingest import Loader
 from acctpipe.store import Store
-from mta.acct import DEFAULT_HEADER, AccountingEncoder
+from mta.acct import DEFAULT_HEADER, AccountingEncoder, AccountingWriter
 
 ENCODER = AccountingEncoder(DEFAULT_HEADER)
 _T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
@@ -65,3 +67,20 @@ def rcpts(db: Path | Store) -> list[str]:
 def expected(*ranges: range) -> list[str]:
     """The sorted rcpts of the records in ``ranges``."""
     return sorted(f"u{n}@Example.NET" for r in ranges for n in r)
+
+
+def ingested(directory: Path, records: Iterable[Mapping[str, object]]) -> Store:
+    """A DuckDB event store in ``directory`` holding ``records``, written to an accounting
+    file and ingested by the loader as a tailer would (the caller closes it)."""
+    acct = directory / "acct-today.csv"
+    with acct.open("wb") as stream:
+        writer = AccountingWriter(stream, DEFAULT_HEADER)
+        for one in records:
+            writer.write(dict(one))
+    store = Store.open(directory / "events.duckdb")
+    try:
+        Loader(store).load(acct)
+    except BaseException:
+        store.close()
+        raise
+    return store

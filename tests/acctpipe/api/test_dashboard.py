@@ -27,14 +27,13 @@ from acctpipe.analytics.source import SharedStore
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
 from acctpipe.api.auth import COOKIE_NAME
 from acctpipe.db import open_database
-from acctpipe.ingest import Loader
 from acctpipe.policy.types import ThrottleDecision
 from acctpipe.store import Store
 from acctpipe.suppress import SuppressionStore, ThrottleStore
 from acctpipe.webhooks.outbox import Outbox
 from acctpipe.webhooks.store import WebhookStore
-from mta.acct import DEFAULT_HEADER, AccountingWriter
 from mta.mgmt import MgmtServer
+from tests.acctpipe._acct import ingested
 from tests.acctpipe.api._browser import PageLog, launch, require_chromium
 from tests.acctpipe.api.fixtures import Keys
 
@@ -91,14 +90,8 @@ def _records(now: datetime) -> list[dict[str, object]]:
 @pytest.fixture
 def event_store(tmp_path: Path) -> Iterator[Store]:
     """A DuckDB event store holding :func:`_records`, ingested by the loader from a file."""
-    acct = tmp_path / "acct-today.csv"
-    with acct.open("wb") as stream:
-        writer = AccountingWriter(stream, DEFAULT_HEADER)
-        for record in _records(datetime.now(UTC)):
-            writer.write(record)
-    store = Store.open(tmp_path / "events.duckdb")
+    store = ingested(tmp_path, _records(datetime.now(UTC)))
     try:
-        Loader(store).load(acct)
         yield store
     finally:
         store.close()

@@ -20,10 +20,8 @@ from sqlalchemy import Engine
 from acctpipe.analytics.source import SharedStore
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
 from acctpipe.db import open_database
-from acctpipe.ingest import Loader
-from acctpipe.store import Store
 from acctpipe.suppress import SuppressionStore, ThrottleStore
-from mta.acct import DEFAULT_HEADER, AccountingWriter
+from tests.acctpipe._acct import ingested
 
 _DIAGS = {
     "d": "smtp;250 2.0.0 OK",
@@ -65,15 +63,9 @@ def _records(now: datetime) -> list[dict[str, object]]:
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
     """SQLite stores and a DuckDB event store holding :func:`_records`, loaded from a file."""
-    acct = tmp_path / "acct-today.csv"
-    with acct.open("wb") as stream:
-        writer = AccountingWriter(stream, DEFAULT_HEADER)
-        for record in _records(datetime.now(UTC)):
-            writer.write(record)
-    store = Store.open(tmp_path / "events.duckdb")
+    store = ingested(tmp_path, _records(datetime.now(UTC)))
     engine: Engine = open_database(f"sqlite:///{tmp_path / 'api.sqlite'}")
     try:
-        Loader(store).load(acct)
         yield Services(
             engine=engine,
             suppressions=SuppressionStore(engine),
