@@ -263,4 +263,5 @@ def test_rule_hit_counts_equal_the_store(shared: SharedStore) -> None:
         base = str(rule).split("+", 1)[0]
         expected[base] = expected.get(base, 0) + 1
     assert hits == expected
-    assert hits and all("+" not in rule for rule in hits)
+    assert hits
+    assert all("+" not in rule for rule in hits)
