@@ -91,7 +91,7 @@ WHERE type IN ({", ".join(f"'{t}'" for t in _FAILURES)})
          OR split_part(bounce_rule, '+', 1) IN ({marks}))
     {"AND time_logged >= ?" if since is not None else ""}
 GROUP BY ALL
-ORDER BY n DESC
+ORDER BY n DESC, max(time_logged) DESC NULLS LAST, dsn_diag
 LIMIT {_RAW_GROUPS}"""  # noqa: S608 - constants and placeholders only
     params: list[object] = [*decided_by]
     if since is not None:
@@ -113,7 +113,8 @@ def unmatched(
     """
     sql, params = _query(fallbacks, since)
     groups: dict[tuple[str, str, str, str], Unmatched] = {}
-    # Raw rows come most frequent first, so a group's example is its commonest form.
+    # Raw rows come most frequent (then most recent) first: a group's example is its
+    # commonest form, its latest when several are as common.
     for diag, status, category, cls, rule, count, last in conn.execute(sql, params).fetchall():
         example = diag or ""
         verdict = (status or "", category or "", cls or "", rule or "")
