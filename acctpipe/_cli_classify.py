@@ -121,7 +121,11 @@ def run_classify_diag(
 
 
 def print_rules(table: RuleTable | None, out: Console) -> None:
-    """The table in order: id, what it matches, the verdict, where it came from."""
+    """The table in order: id, what it matches, the verdict, where it came from.
+
+    A fallback rule's class reads ``unknown (fallback)``: it decided without
+    recognising the text, which ``rules unmatched`` lists.
+    """
     rules = table if table is not None else default_table()
     view = Table(title=f"{len(rules)} rules, tried in this order; the first match wins")
     for col in ("#", "id", "matches", "category", "class", "source"):
@@ -132,7 +136,8 @@ def print_rules(table: RuleTable | None, out: Console) -> None:
             for name, pattern in (("code", rule.code), ("status", rule.status), ("text", rule.text))
             if pattern
         ]
-        view.add_row(str(n), rule.id, Text(" & ".join(conditions)), rule.category, rule.cls,
+        cls = f"{rule.cls} (fallback)" if rule.fallback else rule.cls
+        view.add_row(str(n), rule.id, Text(" & ".join(conditions)), rule.category, cls,
                      rule.source)  # fmt: skip
     out.print(view)
 
@@ -157,6 +162,10 @@ def print_explanation(text: str, status: str, table: RuleTable | None, out: Cons
     if rule is not None:
         out.print(Text(f"fired: #{len(why.tried)} {rule.id} ({rule.source}): {rule.comment}"))
         out.print(f"{len(why.tried) - 1} earlier rule(s) did not match")
+        if rule.fallback:
+            out.print(
+                "a fallback: no rule recognised the text (acctpipe rules unmatched lists these)"
+            )
     else:
         out.print(f"no rule fired ({len(why.tried)} tried); the verdict is a built-in fallback")
     if why.adjustment:

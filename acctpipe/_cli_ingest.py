@@ -16,6 +16,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from acctpipe._cli_render import OutputFormat, write_rows
 from acctpipe.ingest import IngestStats, Loader, Tailer, discover
+from acctpipe.ingest.rulefiles import RuleFiles
 from acctpipe.store import Store, export_parquet
 from classifiers import RuleTable
 
@@ -114,17 +115,26 @@ def run_tail(
     export_every: float,
     out: Console,
     feedback: Feedback | None = None,
+    rules: Sequence[Path] = (),
 ) -> int:
     """Follow ``dirs`` until SIGINT or SIGTERM, then finish the batch and exit 0.
 
     With ``feedback``, every pass also runs the policy loop: new events become
-    suppressions and throttle decisions in the SQL store the MTA follows.
+    suppressions and throttle decisions in the SQL store the MTA follows. With
+    ``rules``, those files are re-read between passes when they change.
     """
+    rule_files = RuleFiles(rules) if rules else None
     store = Store.open(db)
     stop = threading.Event()
-    loader = Loader(store, batch_rows=batch_rows, stop=stop)
+    table = rule_files.table if rule_files is not None else None
+    loader = Loader(store, batch_rows=batch_rows, stop=stop, table=table)
     exported = [time.monotonic()]
     loop = _policy_loop(store, feedback) if feedback is not None else None
+
+    def before_pass() -> None:
+        # Before, not after: rows appended with an edit are classified by the edit.
+        if rule_files is not None and rule_files.refresh():
+            loader.table = rule_files.table
 
     def after_pass() -> None:
         if loop is not None:
@@ -133,7 +143,9 @@ def run_tail(
             export_parquet(store, export_dir)
             exported[0] = time.monotonic()
 
-    tailer = Tailer(loader, dirs, globs=globs, rescan=rescan, on_pass=after_pass)
+    tailer = Tailer(
+        loader, dirs, globs=globs, rescan=rescan, on_pass=after_pass, before_pass=before_pass
+    )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()

@@ -278,6 +278,53 @@ def rules_explain(
     print_explanation(text, status, _table(rules, config), out)
 
 
+class UnmatchedFormat(StrEnum):
+    """Output formats of ``acctpipe rules unmatched``."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@rules_app.command(
+    "unmatched",
+    epilog=(
+        "A diagnostic is unmatched when a fallback rule (fallback = true: decided by its "
+        "status or reply code alone) or no rule decided it, or it was left unknown. The same "
+        "reply to many recipients is one row: addresses, IPs, hosts, ids and numbers are "
+        "masked in the pattern column; example is one raw diagnostic.\n\n"
+        "Examples:\n\n"
+        "  acctpipe rules unmatched --db acct.duckdb\n\n"
+        "  acctpipe rules unmatched --db acct.duckdb --since 1d --limit 50 -f csv > todo.csv"
+    ),
+)
+def rules_unmatched(
+    db: Annotated[Path, typer.Option("--db", help="The DuckDB file (read-only).")],
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only events logged at or after: ISO 8601 or ago (6h, 7d)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most frequent groups shown.")] = 20,
+    format_: Annotated[
+        UnmatchedFormat, typer.Option("--format", "-f", help="table, csv or json.")
+    ] = UnmatchedFormat.table,
+    rules: RulesOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List the most frequent failure diagnostics no specific rule recognised."""
+    from acctpipe._cli_unmatched import run_unmatched
+    from acctpipe._cli_webhook import _moment
+
+    try:
+        start = _moment(since, "--since")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from None
+    code = run_unmatched(
+        db, _table(rules, config), since=start, limit=limit, format=format_.value, err=err
+    )
+    raise typer.Exit(code)
+
+
 DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB file (created if missing).")]
 GlobOption = Annotated[
     list[str] | None,
@@ -359,6 +406,16 @@ def tail(
             help="On the loop's first run, act on the events already stored too.",
         ),
     ] = False,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--rules",
+            help="A TOML rule file checked before the built-in table (repeatable); re-read "
+            "when it changes, a broken edit keeps the running table.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Follow directories into the store until SIGINT/SIGTERM (rotation and truncation safe).
 
@@ -384,6 +441,7 @@ def tail(
         export_every,
         out,
         feedback=feedback,
+        rules=tuple(rules or ()),
     )
     raise typer.Exit(code)
 

@@ -36,7 +36,9 @@ DEFAULT_SOURCE: Final = "default.toml"
 # A reply rule decides a failure; "delivered", "autoreply" and "complaint" come
 # from elsewhere (2xx replies, the message classifiers).
 RULE_CLASSES: Final[tuple[BounceClass, ...]] = ("hard", "soft", "spam", "unknown")
-_KEYS: Final = frozenset({"id", "comment", "text", "status", "code", "category", "class"})
+_KEYS: Final = frozenset(
+    {"id", "comment", "text", "status", "code", "category", "class", "fallback"}
+)
 _PATTERN_KEYS: Final = ("text", "status", "code")
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
@@ -70,7 +72,8 @@ class Rule:
     ``text``, ``status`` and ``code`` are the pattern sources (``None`` when absent);
     ``text`` is matched case-insensitively against the reply text, ``status`` against
     the normalised enhanced status (``""`` if none), ``code`` against the three-digit
-    reply code (``""`` if none).
+    reply code (``""`` if none). ``fallback`` marks a rule that decides from the status
+    or code alone because nothing recognised the text: what it decides is "unmatched".
     """
 
     id: str
@@ -81,6 +84,7 @@ class Rule:
     status: str | None = None
     code: str | None = None
     source: str = DEFAULT_SOURCE
+    fallback: bool = False
     text_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     status_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     code_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
@@ -113,6 +117,11 @@ class RuleTable:
     def get(self, rule_id: str) -> Rule | None:
         """The rule called ``rule_id``, or None."""
         return next((rule for rule in self.rules if rule.id == rule_id), None)
+
+    @property
+    def fallback_ids(self) -> frozenset[str]:
+        """The ids of the rules marked ``fallback = true``."""
+        return frozenset(rule.id for rule in self.rules if rule.fallback)
 
 
 def _line_of(text: str, rule_id: str, occurrence: int = 0) -> int | None:
@@ -173,6 +182,9 @@ def _rule(raw: object, index: int, source: str, text: str) -> Rule:
         raise fail(f"class {cls!r} is not one of {', '.join(RULE_CLASSES)}")
     if not isinstance(comment, str):
         raise fail("'comment' must be a string")
+    fallback = raw.get("fallback", False)
+    if not isinstance(fallback, bool):
+        raise fail("'fallback' must be true or false")
     if not any(key in raw for key in _PATTERN_KEYS):
         raise fail("needs at least one of 'text', 'status', 'code'")
     compiled = {key: _pattern(raw, key, fail) for key in _PATTERN_KEYS}
@@ -185,6 +197,7 @@ def _rule(raw: object, index: int, source: str, text: str) -> Rule:
         status=cast("str | None", raw.get("status")),
         code=cast("str | None", raw.get("code")),
         source=source,
+        fallback=fallback,
         text_re=compiled["text"],
         status_re=compiled["status"],
         code_re=compiled["code"],

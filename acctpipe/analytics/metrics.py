@@ -4,7 +4,7 @@
 holding one collector that reads, at scrape time, three components:
 
 * ``events`` — the DuckDB store (an :class:`~acctpipe.analytics.source.EventSource`):
-  event counts, today's rates (the dashboard's, from :mod:`acctpipe.store.rates`),
+  event counts, rule hits, today's rates (the dashboard's, from :mod:`acctpipe.store.rates`),
   ingest lag, quarantined rows;
 * ``database`` — the SQL store (an :class:`sqlalchemy.Engine`): suppressions,
   active throttles, the webhook outbox;
@@ -46,6 +46,11 @@ _LOG = logging.getLogger(__name__)
 _NONE: Final = "none"  # label value for a NULL (a delivery has no bounce class)
 
 _EVENT_COUNTS: Final = "SELECT type, bounce_class, count(*) FROM events GROUP BY ALL"
+# Every rule id, whatever the engine's "+temporary"/"+security-status" adjustment: one
+# columnar GROUP BY per scrape, like _EVENT_COUNTS (a counter, so rate() works across
+# days); at most one series per rule in the tables ever used, hence the row bound.
+_RULE_HITS: Final = """SELECT split_part(bounce_rule, '+', 1) AS rule, count(*)
+FROM events WHERE bounce_rule IS NOT NULL GROUP BY ALL ORDER BY rule"""
 _INGEST: Final = """SELECT max(newest_time_logged),
     coalesce(sum(greatest(size_seen - "offset", 0)) FILTER (WHERE status = 'active'), 0),
     (SELECT count(*) FROM quarantine)
@@ -106,6 +111,7 @@ class _Collector(Collector):
     def _events(self, source: EventSource, now: datetime) -> list[Metric]:
         with source.connect() as conn:
             counts = execute_bounded(conn, _EVENT_COUNTS, max_rows=10_000, timeout=self._timeout)
+            hits = execute_bounded(conn, _RULE_HITS, max_rows=10_000, timeout=self._timeout)
             ingest = execute_bounded(conn, _INGEST, max_rows=1, timeout=self._timeout)
             # The very query the dashboard's cards show: today (UTC) up to now.
             day = REPORTS["rates-by-day"].run(conn, {"days": 1}, now=now, timeout=self._timeout)
@@ -130,6 +136,13 @@ class _Collector(Collector):
                 by_class[label] = by_class.get(label, 0) + int(count)
         for label, count in sorted(by_class.items()):
             bounces.add_metric([label], count)
+        rule_hits = CounterMetricFamily(
+            "acctpipe_rule_hits",
+            "Records in the store each classification rule decided (its id without +adjustment)",
+            labels=["rule"],
+        )
+        for rule, count in hits.rows:
+            rule_hits.add_metric([str(rule)], int(count))
         newest, behind, quarantined = ingest.rows[0]
         metrics: list[Metric] = [
             events,
@@ -140,6 +153,7 @@ class _Collector(Collector):
                 "acctpipe_deferrals", "Deferral records (t, tq) in the store", value=deferred
             ),
             bounces,
+            rule_hits,
             CounterMetricFamily(
                 "acctpipe_quarantined_rows",
                 "Records that could not be read, kept in the quarantine table",

@@ -76,6 +76,16 @@ class Loader:
         self._row_group = row_group
         self._pending: Future[None] | None = None
 
+    @property
+    def table(self) -> RuleTable | None:
+        """The rule table batches are classified with (None: the default table)."""
+        return self._table
+
+    @table.setter
+    def table(self, table: RuleTable | None) -> None:
+        # One reference swap: a batch reads it once, so it never mixes two tables.
+        self._table = table
+
     def pending_bytes(self, path: Path) -> int:
         """Bytes of ``path`` not yet committed (its whole size if unknown)."""
         try:

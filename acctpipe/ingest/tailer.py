@@ -51,8 +51,10 @@ class Tailer:
         rescan: float = DEFAULT_RESCAN,
         settle: float = 0.02,
         on_pass: Callable[[], None] | None = None,
+        before_pass: Callable[[], None] | None = None,
     ) -> None:
         self.loader = loader
+        self._before_pass = before_pass
         self._dirs = list(dirs)
         self._globs = tuple(globs)
         self._rescan = rescan
@@ -68,6 +70,8 @@ class Tailer:
 
     def run_pass(self) -> None:
         """Ingest every complete record of every matching file, oldest file first."""
+        if self._before_pass is not None:
+            self._before_pass()
         for path in discover(self._dirs, self._globs):
             if self.stopping.is_set():
                 return

@@ -87,6 +87,7 @@ def test_version_and_usage_errors() -> None:
         "apikey create",
         "webhook add",
         "webhook test",
+        "rules unmatched",
     ],
 )
 def test_help_output_is_stable(command: str) -> None:

@@ -108,3 +108,14 @@ def test_bad_rule_file_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert "broken" in proc.stderr
+
+
+def test_rules_list_and_explain_show_the_fallbacks(capsys: pytest.CaptureFixture[str]) -> None:
+    """`rules list` marks the fallback rules; `rules explain` says when one decided."""
+    listed = run_cli("rules", "list")  # a fixed width, so each rule's row starts on one line
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert any("status-5.x.x" in line and "(fallback)" in line for line in lines)
+    assert not any("gmail-no-such-user" in line and "(fallback)" in line for line in lines)
+    assert main(["rules", "explain", "smtp;550 5.0.0 the flux capacitor said no"]) == 0
+    assert "a fallback: no rule recognised the text" in capsys.readouterr().out

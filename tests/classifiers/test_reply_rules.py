@@ -180,3 +180,25 @@ def test_text_rules_come_before_status_and_code_fallbacks() -> None:
     assert late_texts == {"greylist-4.7.1-try-later", "temporary-problem"}
     assert all(r.code is None for r in rules[:first_code])
     assert first_status < first_code
+
+
+def test_fallback_rules_are_marked_in_the_table_not_by_their_ids() -> None:
+    """The rules that decide from a status or reply code alone say so: ``fallback = true``.
+
+    In the default table they are exactly the rules with no text condition (the
+    ``status-*`` and ``code-*`` ones), so a renamed rule keeps its mark.
+    """
+    table = default_table()
+    marked = table.fallback_ids
+    assert marked == {rule.id for rule in table if rule.text is None}
+    assert {"status-x.1.1", "status-5.x.x", "code-5xx", "code-4xx"} <= marked
+    assert "gmail-no-such-user" not in marked
+
+
+def test_a_user_rule_can_be_a_fallback_and_the_flag_must_be_a_boolean() -> None:
+    """``fallback = true`` works in a user file; ``fallback = 'yes'`` is refused by name."""
+    (rule,) = parse_rules(GOOD.replace('class = "hard"', 'class = "hard"\nfallback = true'))
+    assert rule.fallback
+    assert not parse_rules(GOOD)[0].fallback
+    with pytest.raises(RuleError, match="'fallback' must be true or false"):
+        parse_rules(GOOD.replace('class = "hard"', "class = \"hard\"\nfallback = 'yes'"))

@@ -244,3 +244,24 @@ def test_ingest_lag_uses_the_current_utc_time_by_default(
     lag = _scrape(build_registry(source=shared))[("acctpipe_ingest_lag_seconds", ())]
     after = datetime.now(UTC)
     assert (before - newest).total_seconds() <= lag <= (after - newest).total_seconds()
+
+
+def test_rule_hit_counts_equal_the_store(shared: SharedStore) -> None:
+    """/metrics counts the records each rule decided, its adjustments folded into the rule."""
+    samples = _scrape(build_registry(source=shared, clock=lambda: NOW))
+    hits = {
+        dict(labels)["rule"]: value
+        for (name, labels), value in samples.items()
+        if name == "acctpipe_rule_hits_total"
+    }
+    with shared.connect() as conn:
+        stored = conn.execute(
+            "SELECT bounce_rule FROM events WHERE bounce_rule IS NOT NULL"
+        ).fetchall()
+    expected: dict[str, int] = {}
+    for (rule,) in stored:
+        base = str(rule).split("+", 1)[0]
+        expected[base] = expected.get(base, 0) + 1
+    assert hits == expected
+    assert hits
+    assert all("+" not in rule for rule in hits)
