@@ -16,10 +16,13 @@ from classifiers.dialects import (
     exchange_legacy,
     exim,
     groupwise,
+    imail,
     lotus,
     mdaemon,
     postfix,
     qmail,
+    sun_messaging,
+    surfcontrol,
     yahoo,
 )
 
@@ -32,6 +35,9 @@ DIALECTS: tuple[Dialect, ...] = (
     exchange_legacy.DIALECT,
     docomo.DIALECT,
     au_kddi.DIALECT,
+    imail.DIALECT,
+    surfcontrol.DIALECT,
+    sun_messaging.DIALECT,
     yahoo.DIALECT,
     qmail.DIALECT,
     postfix.DIALECT,
