@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from classifiers._mime import body_text, parse_bytes
-from classifiers.dialects import Dialect, Finding, imail, sun_messaging, surfcontrol
+from classifiers.dialects import Dialect, Finding, imail, mailman, sun_messaging, surfcontrol
 from classifiers.dialects.registry import DIALECTS
 from classifiers.reply import classify_diag
 from tests.classifiers.test_dialects import SAMPLES as OTHER_SAMPLES
@@ -121,7 +121,43 @@ Please note: this is an automatically generated notice.
 """,
 )
 
-SAMPLES = {"imail": IMAIL, "surfcontrol": SURFCONTROL, "oracle-messaging": SUN}
+MAILMAN = b"""From: news-owner@lists.example.com
+Subject: Request to mailing list News rejected
+
+Your request to the News mailing list
+
+    Posting of your message titled "Spring offers"
+
+has been rejected by the list moderator.  The moderator gave the
+following reason for rejecting your request:
+
+"Non-members are not allowed to post
+messages to this list."
+
+Any questions or comments should be directed to the list administrator
+at:
+
+    news-owner@lists.example.com
+"""
+
+MAILMAN_HOLD = b"""From: news-owner@lists.example.com
+Subject: Your message to News awaits moderator approval
+X-BeenThere: news@lists.example.com
+
+Your mail to 'News' with the subject
+
+    Spring offers
+
+Is being held until the list moderator can review it for approval.
+"""
+
+SAMPLES = {
+    "imail": IMAIL,
+    "surfcontrol": SURFCONTROL,
+    "oracle-messaging": SUN,
+    "mailman": MAILMAN,
+}
+NEW: list[Dialect] = [imail.DIALECT, surfcontrol.DIALECT, sun_messaging.DIALECT, mailman.DIALECT]
 
 
 def test_imail_reads_reason_lines_and_the_following_response() -> None:
@@ -153,6 +189,22 @@ def test_sun_messaging_reads_blocks_per_section_and_never_the_header_summary() -
         Finding("fin.berg@uni.example", "Over quota"),
         Finding("gus@slow.example", "Unable to connect", temporary=True),
     ]
+
+
+def test_mailman_refusal_names_the_list_and_the_moderators_reason() -> None:
+    """Mailman: the refused list's posting address (here from the owner address) with the
+    moderator's reason; a Mailman 3 list name that is an address is used as is."""
+    reason = (
+        "rejected by the list moderator: Non-members are not allowed to post messages to this list."
+    )
+    assert _detect(mailman.DIALECT, MAILMAN) == [Finding("news@lists.example.com", reason)]
+    v3 = MAILMAN.replace(b"the News mailing", b"the team@lists.example.org mailing")
+    assert _detect(mailman.DIALECT, v3) == [Finding("team@lists.example.org", reason)]
+
+
+def test_mailman_hold_notice_is_not_a_refusal() -> None:
+    """A "held for moderator approval" notice names no failed recipient."""
+    assert all(_detect(d, MAILMAN_HOLD) is None for d in DIALECTS)
 
 
 @pytest.mark.parametrize("ending", [b"\r\n", b"\r"], ids=["crlf", "cr"])
@@ -189,14 +241,14 @@ def test_only_its_own_dialect_claims_each_sample(dialect: Dialect, sample: str) 
     assert bool(found) == (dialect.name == sample)
 
 
-@pytest.mark.parametrize("dialect", [imail.DIALECT, surfcontrol.DIALECT, sun_messaging.DIALECT])
+@pytest.mark.parametrize("dialect", NEW, ids=[d.name for d in NEW])
 @pytest.mark.parametrize("sample", sorted(OTHER_SAMPLES), ids=sorted(OTHER_SAMPLES))
 def test_new_dialects_leave_the_older_dialects_samples_alone(dialect: Dialect, sample: str) -> None:
-    """IMail, SurfControl and Messaging Server do not claim another dialect's bounce."""
+    """IMail, SurfControl, Messaging Server and Mailman do not claim another dialect's bounce."""
     assert _detect(dialect, OTHER_SAMPLES[sample]) is None
 
 
-@pytest.mark.parametrize("dialect", [imail.DIALECT, surfcontrol.DIALECT, sun_messaging.DIALECT])
+@pytest.mark.parametrize("dialect", NEW, ids=[d.name for d in NEW])
 def test_truncated_notices_never_raise(dialect: Dialect) -> None:
     """Every prefix of every sample gives a list or None, never an exception."""
     for raw in SAMPLES.values():
@@ -205,7 +257,7 @@ def test_truncated_notices_never_raise(dialect: Dialect) -> None:
             assert found is None or isinstance(found, list)
 
 
-FOLDERS = {"imail": "imail", "surfcontrol": "surfcontrol", "oracle-messaging": "oracle-messaging"}
+FOLDERS = {name: name for name in SAMPLES}
 
 
 @pytest.mark.parametrize(
@@ -219,7 +271,8 @@ def test_corpus_notice_is_claimed_first_by_its_dialect(path: Path) -> None:
     msg = parse_bytes(path.read_bytes())
     text = body_text(msg)
     first = next((d for d in DIALECTS if d.detect(msg, text)), None)
-    if "delivery-status" in path.read_text("latin-1"):
+    raw = path.read_text("latin-1")
+    if "delivery-status" in raw or "awaits moderator approval" in raw:
         assert first is None
     else:
         assert first is not None
@@ -240,6 +293,10 @@ def test_corpus_notice_is_claimed_first_by_its_dialect(path: Path) -> None:
         ),
         ("User mailbox exceeds allowed size: bob@imail.example", ("soft", "quota-issues")),
         ("Illegal host/domain name found", ("hard", "bad-domain")),
+        (
+            "rejected by the list moderator: Commercial mail is not accepted",
+            ("spam", "policy-related"),
+        ),
     ],
 )
 def test_gateway_and_mail_system_wordings_are_classified(
