@@ -13,8 +13,17 @@ from pathlib import Path
 import pytest
 
 from classifiers._mime import body_text, parse_bytes
-from classifiers.dialects import Dialect, Finding, imail, mailman, sun_messaging, surfcontrol
+from classifiers.dialects import (
+    Dialect,
+    Finding,
+    exchange_ndr,
+    imail,
+    mailman,
+    sun_messaging,
+    surfcontrol,
+)
 from classifiers.dialects.registry import DIALECTS
+from classifiers.message import classify_message
 from classifiers.reply import classify_diag
 from tests.classifiers.test_dialects import SAMPLES as OTHER_SAMPLES
 
@@ -151,13 +160,57 @@ Your mail to 'News' with the subject
 Is being held until the list moderator can review it for approval.
 """
 
+EXCHANGE = _with_original(
+    b"From: Microsoft Outlook <postmaster@corp.example>\nSubject: Undeliverable: Spring offers\n",
+    b"""Delivery has failed to these recipients or groups:
+
+Kim Lee (kim@corp.example)<mailto:kim@corp.example>
+The email address you entered couldn't be found.
+
+Diagnostic information for administrators:
+
+Generating server: EX01.corp.example
+
+kim@corp.example
+#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##
+
+lou@partner.example
+Remote Server at mx.partner.example (192.0.2.9) returned '550 5.7.1
+ Relaying denied'
+
+Original message headers:
+
+To: <quoted@example.org>
+""",
+)
+
+EXCHANGE_DELAY_USER_ONLY = b"""From: Microsoft Outlook <postmaster@corp.example>
+Subject: Delivery delayed: Spring offers
+
+Delivery is delayed to these recipients or groups:
+
+Mo Ray (mo@corp.example)
+This message hasn't been delivered yet. Delivery will continue to be attempted.
+
+Original message headers:
+
+To: <quoted@example.org>
+"""
+
 SAMPLES = {
+    "exchange-ndr": EXCHANGE,
     "imail": IMAIL,
     "surfcontrol": SURFCONTROL,
     "oracle-messaging": SUN,
     "mailman": MAILMAN,
 }
-NEW: list[Dialect] = [imail.DIALECT, surfcontrol.DIALECT, sun_messaging.DIALECT, mailman.DIALECT]
+NEW: list[Dialect] = [
+    exchange_ndr.DIALECT,
+    imail.DIALECT,
+    surfcontrol.DIALECT,
+    sun_messaging.DIALECT,
+    mailman.DIALECT,
+]
 
 
 def test_imail_reads_reason_lines_and_the_following_response() -> None:
@@ -188,6 +241,27 @@ def test_sun_messaging_reads_blocks_per_section_and_never_the_header_summary() -
         Finding("eva@uni.example", "550 5.1.1 unknown or illegal alias: eva@uni.example"),
         Finding("fin.berg@uni.example", "Over quota"),
         Finding("gus@slow.example", "Unable to connect", temporary=True),
+    ]
+
+
+def test_exchange_ndr_reads_the_administrators_blocks() -> None:
+    """Exchange text NDR: each address alone in the administrators' section, with the
+    reply between "#" and "##" or inside "returned '…'"; the inline original is not read."""
+    assert _detect(exchange_ndr.DIALECT, EXCHANGE) == [
+        Finding("kim@corp.example", "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"),
+        Finding("lou@partner.example", "550 5.7.1 Relaying denied"),
+    ]
+
+
+def test_exchange_ndr_without_administrators_section_uses_the_user_section() -> None:
+    """Without diagnostic information, the "Name (address)" lines and the explanation under
+    each are used, and a "Delivery is delayed" notice is temporary."""
+    assert _detect(exchange_ndr.DIALECT, EXCHANGE_DELAY_USER_ONLY) == [
+        Finding(
+            "mo@corp.example",
+            "This message hasn't been delivered yet. Delivery will continue to be attempted.",
+            temporary=True,
+        )
     ]
 
 
@@ -244,7 +318,7 @@ def test_only_its_own_dialect_claims_each_sample(dialect: Dialect, sample: str) 
 @pytest.mark.parametrize("dialect", NEW, ids=[d.name for d in NEW])
 @pytest.mark.parametrize("sample", sorted(OTHER_SAMPLES), ids=sorted(OTHER_SAMPLES))
 def test_new_dialects_leave_the_older_dialects_samples_alone(dialect: Dialect, sample: str) -> None:
-    """IMail, SurfControl, Messaging Server and Mailman do not claim another dialect's bounce."""
+    """The plug-ins of this file do not claim another dialect's bounce."""
     assert _detect(dialect, OTHER_SAMPLES[sample]) is None
 
 
@@ -258,6 +332,21 @@ def test_truncated_notices_never_raise(dialect: Dialect) -> None:
 
 
 FOLDERS = {name: name for name in SAMPLES}
+STANDARD_EXCHANGE = sorted((MAIL / "dsn-exchange2016").glob("*.eml"))
+
+
+@pytest.mark.parametrize("path", STANDARD_EXCHANGE, ids=lambda p: p.name)
+def test_exchange_ndr_text_gives_what_the_dropped_dsn_part_gave(path: Path) -> None:
+    """An Exchange 2016 NDR whose delivery-status part is dropped gives the same recipients,
+    classes and categories as the full report."""
+    raw = path.read_bytes()
+    stripped = raw.replace(
+        b"Content-Type: message/delivery-status", b"Content-Type: text/x-dropped"
+    ).replace(b"multipart/report; report-type=delivery-status;", b"multipart/mixed;")
+    full, text_only = classify_message(raw), classify_message(stripped)
+    assert text_only.detector == "exchange-ndr"
+    got = [(r.address, r.cls, r.category) for r in text_only.recipients]
+    assert got == [(r.address, r.cls, r.category) for r in full.recipients]
 
 
 @pytest.mark.parametrize(
