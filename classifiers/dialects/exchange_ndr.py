@@ -23,6 +23,10 @@ or converted by a client. Shape (text/plain, quoted-printable in the wild)::
     Original message headers:
     To: <kim@corp.example>                         (the original: never read)
 
+The headings are also recognised in German, French and Spanish ("Die Zustellung an
+folgende Empfänger oder Gruppen ist fehlgeschlagen:", "Diagnoseinformationen für
+Administratoren:", "Ursprüngliche Nachrichtenkopfzeilen:" …).
+
 The administrators' section gives one block per recipient: the address alone on a
 line, then its reply (the quoted text of "… returned '…'", or the text between
 "#" and "##"). "Delivery is delayed to these recipients" makes the findings
@@ -47,18 +51,40 @@ from classifiers.dialects._common import (
 
 __all__ = ["DIALECT", "ExchangeNdrDialect"]
 
+# The headings in English, German, French and Spanish (Exchange localises the NDR to
+# the organisation's language).
 _USER: Final = re.compile(
-    r"^\s*Delivery (?:has failed|is delayed) to these recipients or groups:?\s*$|"
+    r"^\s*(?:Delivery (?:has failed|is delayed) to these recipients or groups|"
+    r"Die Zustellung an folgende Empfänger oder Gruppen (?:ist fehlgeschlagen|verzögert sich)|"
+    r"La remise aux destinataires ou groupes suivants (?:a échoué|est retardée)|"
+    r"Error en la entrega a estos destinatarios o grupos)\s*:?\s*$|"
     r"^\s*Your message to \S+ couldn.t be delivered\.?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_DELAYED: Final = re.compile(r"Delivery is delayed to these recipients", re.IGNORECASE)
-_ADMIN: Final = re.compile(r"^\s*Diagnostic information for administrators:?\s*$", re.I | re.M)
-_END: Final = re.compile(r"^\s*Original message headers:?\s*$", re.IGNORECASE)
+_DELAYED: Final = re.compile(
+    r"Delivery is delayed to these|verzögert sich|est retardée", re.IGNORECASE
+)
+_ADMIN: Final = re.compile(
+    r"^\s*(?:Diagnostic information for administrators|Diagnoseinformationen für Administratoren|"
+    r"Informations de diagnostic pour les administrateurs|"
+    r"Información de diagnóstico para administradores)\s*:?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_END: Final = re.compile(
+    r"^\s*(?:Original message headers|Ursprüngliche Nachrichtenkopfzeilen|"
+    r"En-têtes de message d.origine|Encabezados del mensaje original)\s*:?\s*$",
+    re.IGNORECASE,
+)
 _ALONE: Final = re.compile(rf"^\s*<?({ADDRESS})>?\s*$")
 _NAMED: Final = re.compile(rf"^\s*(?:[^()<>]*\()?<?({ADDRESS})>?\)?(?:\s*<mailto:[^>]*>)?\s*$")
-_SERVER: Final = re.compile(r"^\s*(?:Generating|Receiving|Sending) server:", re.IGNORECASE)
-_RETURNED: Final = re.compile(r"returned\s+'(.*)'", re.IGNORECASE | re.DOTALL)
+_SERVER: Final = re.compile(
+    r"^\s*(?:(?:Generating|Receiving|Sending) server|(?:Generierender|Empfangender|Sendender) "
+    r"Server|Serveur d[e']\s*\S+|Servidor de \S+)\s*:",
+    re.IGNORECASE,
+)
+# "Remote Server returned '…'", "Der Remoteserver hat '…' zurückgegeben", "Le serveur
+# distant a retourné '…'": the reply is the quoted span, whatever the language.
+_RETURNED: Final = re.compile(r"'(.*)'", re.DOTALL)
 _HASHES: Final = re.compile(r"^#\s*(.*?)\s*##.*$", re.DOTALL)
 
 
@@ -105,10 +131,10 @@ def _blocks(lines: list[str], head: re.Pattern[str]) -> list[tuple[str, list[str
 
 def _reply(lines: list[str]) -> str:
     text = squash(lines)
-    if (m := _RETURNED.search(text)) is not None:
-        return m.group(1).strip()
     if (m := _HASHES.match(text)) is not None:
         return m.group(1)
+    if (m := _RETURNED.search(text)) is not None:
+        return m.group(1).strip()
     return text
 
 

@@ -265,6 +265,29 @@ def test_exchange_ndr_without_administrators_section_uses_the_user_section() -> 
     ]
 
 
+def test_exchange_ndr_reads_french_and_german_headings() -> None:
+    """A French NDR (and a German delay) with localised headings is read the same way; a
+    "#…##" reply keeps its apostrophes."""
+    french = (
+        "La remise aux destinataires ou groupes suivants a échoué :\n\n"
+        "Informations de diagnostic pour les administrateurs :\n\n"
+        "Serveur de génération : EX03.societe.example\n\n"
+        "noe@societe.example\n#550 5.1.1 L'adresse n'existe pas ##\n\n"
+        "En-têtes de message d'origine :\n\nTo: <quoted@example.org>\n"
+    )
+    raw = b"From: postmaster@societe.example\nContent-Type: text/plain; charset=utf-8\n\n"
+    assert _detect(exchange_ndr.DIALECT, raw + french.encode()) == [
+        Finding("noe@societe.example", "550 5.1.1 L'adresse n'existe pas")
+    ]
+    german = (
+        "Die Zustellung an folgende Empfänger oder Gruppen verzögert sich:\n\n"
+        "Ute Kern (ute@firma.example)\nDie Nachricht wurde noch nicht zugestellt.\n"
+    )
+    assert _detect(exchange_ndr.DIALECT, raw + german.encode()) == [
+        Finding("ute@firma.example", "Die Nachricht wurde noch nicht zugestellt.", True)
+    ]
+
+
 def test_mailman_refusal_names_the_list_and_the_moderators_reason() -> None:
     """Mailman: the refused list's posting address (here from the owner address) with the
     moderator's reason; a Mailman 3 list name that is an address is used as is."""
