@@ -11,6 +11,8 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifiers._mime import body_text, parse_bytes
 from classifiers.dialects import (
@@ -418,3 +420,38 @@ def test_gateway_and_mail_system_wordings_are_classified(
     IMail's mailbox size is a full mailbox; iPlanet's illegal host is a bad domain."""
     verdict = classify_diag(reply, "")
     assert (verdict.cls, verdict.category) == expected
+
+
+_LINES = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "Unknown user: stray@quoted.example",
+                "  Recipient address: stray@quoted.example",
+                "Addressed To: stray@quoted.example",
+                "stray@quoted.example",
+                "Remote Server returned '550 5.1.1 stray'",
+                "Delivery has failed to these recipients or groups:",
+                "Original message follows.",
+            ]
+        ),
+        st.text(st.characters(codec="ascii", exclude_characters="\r\n"), max_size=40),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=_LINES, name=st.sampled_from(sorted(SAMPLES)))
+def test_text_in_the_returned_original_never_changes_the_findings(
+    lines: list[str], name: str
+) -> None:
+    """Whatever the returned original's body says (addresses, another system's
+    boilerplate), the plug-in finds the same recipients as without it."""
+    dialect = next(d for d in DIALECTS if d.name == name)
+    raw = SAMPLES[name]
+    if b"Content-Type: message/rfc822" not in raw:
+        return  # the original is inline text there: its end marker bounds the notice
+    extra = "\n".join(lines).encode()
+    changed = raw.replace(b"Hello, our spring offers are here.\n", b"Hi\n" + extra + b"\n")
+    assert _detect(dialect, changed) == _detect(dialect, raw)
