@@ -15,8 +15,9 @@ Shape (text/plain, the original appended)::
 
 One "<reason>: <address>" line per recipient ("Unknown user", "User mailbox
 exceeds allowed size", "Delivery failed 3 attempts" …). A "<command> generated
-following response:" paragraph after an address line is that recipient's SMTP
-reply. The diagnostic is the reply when there is one, else the reason.
+following response:" (or "Body of message generated response:") paragraph after
+an address line is that recipient's SMTP reply. The diagnostic is the reply when
+there is one, else the reason.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ _END: Final = re.compile(r"^\s*Original message follows\.?\s*$", re.IGNORECASE)
 _REASON: Final = re.compile(
     rf"^(?P<reason>[A-Za-z][^:<>@]{{2,80}}):\s*<?(?P<address>{ADDRESS})>?\s*$"
 )
-_RESPONSE: Final = re.compile(r"generated (?:the )?following response:?\s*$", re.IGNORECASE)
+_RESPONSE: Final = re.compile(r"generated (?:the )?(?:following )?response:?\s*$", re.IGNORECASE)
 
 
 class IMailDialect:

@@ -103,8 +103,9 @@ def _blocks(section: str, *, temporary: bool) -> list[Finding]:
             fields[last] = squash((fields[last], line))  # a folded value
         elif not line.strip() or line[:1].isspace():
             last = ""  # a blank line, or a field this plug-in does not read
-        else:
+        elif fields or findings:
             break  # prose after the blocks: "Please note …", the returned message
+        # else: the heading's wrapped second line ("to the following recipients:")
     findings.extend(_finding(fields, temporary))
     return findings
 

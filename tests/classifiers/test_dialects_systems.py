@@ -69,7 +69,7 @@ X-Mailer: <IMail v12.5>
 
 Unknown user: ann@imail.example
 
-RCPT TO generated following response:
+Body of message generated response:
 550 5.1.1 Unknown user:
  ann@imail.example
 
@@ -118,7 +118,8 @@ Your message cannot be delivered to the following recipients:
   Original address: fin.berg@uni.example
   Reason: Over quota
 
-Your message has been delayed and is still awaiting delivery to the following recipients:
+Your message has been delayed and is still awaiting delivery
+to the following recipients:
 
   Recipient address: gus@slow.example
   Reason: Unable to connect
