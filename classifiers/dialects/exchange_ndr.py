@@ -44,6 +44,8 @@ from classifiers.dialects import Finding
 from classifiers.dialects._common import (
     ADDRESS,
     has_report_part,
+    header_text,
+    is_system_sender,
     lines_before,
     notification_text,
     squash,
@@ -86,6 +88,9 @@ _SERVER: Final = re.compile(
 # distant a retourné '…'": the reply is the quoted span, whatever the language.
 _RETURNED: Final = re.compile(r"'(.*)'", re.DOTALL)
 _HASHES: Final = re.compile(r"^#\s*(.*?)\s*##.*$", re.DOTALL)
+# Exchange's NDR sender ("Microsoft Outlook <MicrosoftExchange329e…@…>"); a person
+# forwarding an NDR's text is not one.
+_EXCHANGE_SENDER: Final = re.compile(r"MicrosoftExchange|Microsoft (?:Outlook|Exchange)", re.I)
 
 
 class ExchangeNdrDialect:
@@ -95,7 +100,7 @@ class ExchangeNdrDialect:
 
     def detect(self, msg: Message, text: str) -> list[Finding] | None:
         """The failed or delayed recipients of an Exchange NDR text, else ``None``."""
-        if has_report_part(msg):
+        if has_report_part(msg) or not _from_exchange(msg):
             return None
         body = notification_text(msg, text)
         user = _USER.search(body)
@@ -111,6 +116,12 @@ class ExchangeNdrDialect:
         end = admin.start() if admin is not None else len(body)
         blocks = _blocks(lines_before(body[user.end() : end], _END), _NAMED)
         return [Finding(a, squash(lines), temporary) for a, lines in blocks]
+
+
+def _from_exchange(msg: Message) -> bool:
+    if is_system_sender(msg) or "X-MS-Exchange-Message-Is-Ndr" in msg:
+        return True
+    return bool(_EXCHANGE_SENDER.search(header_text(msg, "From")))
 
 
 def _blocks(lines: list[str], head: re.Pattern[str]) -> list[tuple[str, list[str]]]:

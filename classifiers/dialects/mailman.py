@@ -56,6 +56,9 @@ _ADMIN: Final = re.compile(
 )
 _OWNER: Final = re.compile(r"-(?:owner|admin|bounces)(?=@)", re.IGNORECASE)
 _ADDRESS: Final = re.compile(ADDRESS)
+# Mailman sends as the list's owner or bounces address and stamps its own headers; a
+# person forwarding the notice does neither.
+_LIST_SENDER: Final = re.compile(r"-(?:owner|admin|bounces|request)@|mailman", re.IGNORECASE)
 
 
 class MailmanDialect:
@@ -65,7 +68,7 @@ class MailmanDialect:
 
     def detect(self, msg: Message, text: str) -> list[Finding] | None:
         """The refused list address of a Mailman refusal notice, else ``None``."""
-        if has_report_part(msg):
+        if has_report_part(msg) or not _from_list(msg):
             return None
         m = _REFUSED.search(notification_text(msg, text))
         if m is None:
@@ -78,6 +81,12 @@ class MailmanDialect:
         # rule table knows ("mailing-list-refused").
         why = squash([reason.group("reason")]) if reason else ""
         return [Finding(address, f"rejected by the list moderator: {why}".rstrip(": "))]
+
+
+def _from_list(msg: Message) -> bool:
+    if "X-Mailman-Version" in msg or "X-List-Administrivia" in msg:
+        return True
+    return bool(_LIST_SENDER.search(header_text(msg, "From")))
 
 
 def _list_address(msg: Message, listname: str, rest: str) -> str:

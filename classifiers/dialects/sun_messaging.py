@@ -38,7 +38,13 @@ from email.message import Message
 from typing import Final
 
 from classifiers.dialects import Finding
-from classifiers.dialects._common import ADDRESS, has_report_part, notification_text, squash
+from classifiers.dialects._common import (
+    ADDRESS,
+    has_report_part,
+    is_system_sender,
+    notification_text,
+    squash,
+)
 
 __all__ = ["DIALECT", "SunMessagingDialect"]
 
@@ -69,8 +75,8 @@ class SunMessagingDialect:
 
     def detect(self, msg: Message, text: str) -> list[Finding] | None:
         """The failed or delayed recipients of a Messaging Server notice, else ``None``."""
-        if has_report_part(msg):
-            return None
+        if has_report_part(msg) or not is_system_sender(msg):
+            return None  # the sender is postmaster ("Internet Mail Delivery"), never a person
         body = notification_text(msg, text)
         if not _OPENING.search(body):
             return None

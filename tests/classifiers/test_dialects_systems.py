@@ -291,6 +291,16 @@ def test_exchange_ndr_reads_french_and_german_headings() -> None:
     ]
 
 
+@pytest.mark.parametrize("name", ["exchange-ndr", "oracle-messaging", "mailman"])
+def test_a_person_forwarding_the_notice_text_is_not_a_bounce(name: str) -> None:
+    """The same notice text forwarded by a person (their From, "Fw:" subject) is left alone."""
+    dialect = next(d for d in DIALECTS if d.name == name)
+    body = SAMPLES[name].split(b"\n", 2)[2]
+    raw = b"From: Pat Doe <pat@corp.example>\nSubject: Fw: look at this\n" + body
+    assert _detect(dialect, SAMPLES[name])
+    assert _detect(dialect, raw) is None
+
+
 def test_mailman_refusal_names_the_list_and_the_moderators_reason() -> None:
     """Mailman: the refused list's posting address (here from the owner address) with the
     moderator's reason; a Mailman 3 list name that is an address is used as is."""
