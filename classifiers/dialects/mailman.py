@@ -1,0 +1,103 @@
+"""Mailman's notice that a post to a list was refused (the list is the failed recipient).
+
+Shape (Mailman 2.1 and 3 share the wording; text/plain, no original attached)::
+
+    From: members-owner@lists.example.net
+    Subject: Request to mailing list Members rejected
+    X-BeenThere: members@lists.example.net
+    List-Post: <mailto:members@lists.example.net>
+
+    Your request to the Members mailing list
+
+        Posting of your message titled "Spring offers"
+
+    has been rejected by the list moderator.  The moderator gave the
+    following reason for rejecting your request:
+
+    "Non-members are not allowed to post messages to this list."
+
+    Any questions or comments should be directed to the list administrator
+    at:
+
+        members-owner@lists.example.net
+
+The list's posting address is the recipient: the list name when it is an address
+(Mailman 3), else ``List-Post``, ``X-BeenThere``, or the administrator's address
+without its ``-owner``/``-admin`` suffix. The diagnostic is "rejected by the list
+moderator: <the quoted reason>".
+Hold notices ("awaits moderator approval") are not refusals and are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+from typing import Final
+
+from classifiers.dialects import Finding
+from classifiers.dialects._common import (
+    ADDRESS,
+    has_report_part,
+    header_text,
+    notification_text,
+    squash,
+)
+
+__all__ = ["DIALECT", "MailmanDialect"]
+
+_REFUSED: Final = re.compile(
+    r"Your request to the\s+(?P<list>\S+(?:\s+\S+)*?)\s+mailing\s+list\s+(?P<request>.*?)"
+    r"\s+has been rejected by the list moderator\.?(?P<rest>.*)",
+    re.IGNORECASE | re.DOTALL,
+)
+_REASON: Final = re.compile(r'rejecting your request:\s*"(?P<reason>.*?)"', re.DOTALL)
+_ADMIN: Final = re.compile(
+    rf"directed to the list administrator\s+at:\s*<?(?P<admin>{ADDRESS})>?", re.IGNORECASE
+)
+_OWNER: Final = re.compile(r"-(?:owner|admin|bounces)(?=@)", re.IGNORECASE)
+_ADDRESS: Final = re.compile(ADDRESS)
+# Mailman sends as the list's owner or bounces address and stamps its own headers; a
+# person forwarding the notice does neither.
+_LIST_SENDER: Final = re.compile(r"-(?:owner|admin|bounces|request)@|mailman", re.IGNORECASE)
+
+
+class MailmanDialect:
+    """Mailman's refusal of a post (see the module docstring)."""
+
+    name = "mailman"
+
+    def detect(self, msg: Message, text: str) -> list[Finding] | None:
+        """The refused list address of a Mailman refusal notice, else ``None``."""
+        if has_report_part(msg) or not _from_list(msg):
+            return None
+        m = _REFUSED.search(notification_text(msg, text))
+        if m is None:
+            return None
+        address = _list_address(msg, m.group("list"), m.group("rest"))
+        if not address:
+            return None
+        reason = _REASON.search(m.group("rest"))
+        # The moderator's reason is free text; the fixed phrase before it is what the
+        # rule table knows ("mailing-list-refused").
+        why = squash([reason.group("reason")]) if reason else ""
+        return [Finding(address, f"rejected by the list moderator: {why}".rstrip(": "))]
+
+
+def _from_list(msg: Message) -> bool:
+    if "X-Mailman-Version" in msg or "X-List-Administrivia" in msg:
+        return True
+    return bool(_LIST_SENDER.search(header_text(msg, "From")))
+
+
+def _list_address(msg: Message, listname: str, rest: str) -> str:
+    if (m := _ADDRESS.fullmatch(listname.strip())) is not None:
+        return m.group(0)
+    for name in ("List-Post", "X-BeenThere"):
+        if (m := _ADDRESS.search(header_text(msg, name).replace("mailto:", " "))) is not None:
+            return m.group(0).strip("<>")
+    if (admin := _ADMIN.search(rest)) is not None and _OWNER.search(admin.group("admin")):
+        return _OWNER.sub("", admin.group("admin"))
+    return ""
+
+
+DIALECT: Final = MailmanDialect()
