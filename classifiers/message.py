@@ -47,6 +47,12 @@ _BOUNCE_SUBJECT = re.compile(
     r"delivery problem|nondeliverable|rejected|returned to sender|user unknown",
     re.I,
 )
+# Cheap byte-level gates, so that ordinary mail never pays for a JSON or body scan.
+# They only need to be true for every message the readers accept: an ESP's JSON
+# names its event field, or travels as JSON / from AWS (when encoded, the name may
+# be hidden); an unsubscribe request says so, unless its body is base64.
+_NOTIFICATION_HINT = re.compile(rb"notificationType|eventType|json|amazonaws|amazonses", re.I)
+_UNSUBSCRIBE_HINT = re.compile(rb"unsubscribe|base64", re.I)
 _DELAY_SUBJECT = re.compile(
     r"delay|deferred|still being retried|not yet been delivered|warning: message|"
     r"temporary delivery failure",
@@ -85,11 +91,15 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
         invalid_status = True  # it names no address: let the dialects and flufl.bounce try
     elif arf.is_jmrp(msg):  # JMRP has no status part; a DSN quoting a Hotmail original does
         return arf.parse_arf(msg, None, detector="jmrp")
-    elif (notice := notification_report(msg)) is not None:
+    elif _NOTIFICATION_HINT.search(data) and (notice := notification_report(msg)) is not None:
         return notice  # an ESP's bounce or complaint notification (JSON in the body)
     subject = decode_header_value(msg.get("Subject", ""))
     bounce_like = invalid_status or _looks_like_bounce(msg, subject)
-    if not bounce_like and (request := unsubscribe_report(msg)) is not None:
+    if (
+        not bounce_like
+        and _UNSUBSCRIBE_HINT.search(data)
+        and (request := unsubscribe_report(msg)) is not None
+    ):
         return request  # before the auto-reply check: a client-made opt-out, not a reply
     if not bounce_like and _has_part(msg, "message/disposition-notification"):
         return MessageReport(
