@@ -51,7 +51,10 @@ _BOUNCE_SUBJECT = re.compile(
 # They only need to be true for every message the readers accept: an ESP's JSON
 # names its event field, or travels as JSON / from AWS (when encoded, the name may
 # be hidden); an unsubscribe request says so, unless its body is base64.
-_NOTIFICATION_HINT = re.compile(rb"notificationType|eventType|json|amazonaws|amazonses", re.I)
+_NOTIFICATION_HINT = re.compile(
+    rb"notificationType|eventType|sg_event_id|event-data|RecordType|msys|json|amazonaws|amazonses",
+    re.I,
+)
 _UNSUBSCRIBE_HINT = re.compile(rb"unsubscribe|base64", re.I)
 _DELAY_SUBJECT = re.compile(
     r"delay|deferred|still being retried|not yet been delivered|warning: message|"
