@@ -63,6 +63,7 @@ _NOTIFICATION_HINTS = (
     b"json",
     b"amazonaws",
     b"amazonses",
+    b"base64",
 )
 _UNSUBSCRIBE_HINTS = (b"unsubscribe", b"base64")
 _DELAY_SUBJECT = re.compile(

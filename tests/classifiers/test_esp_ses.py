@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -58,6 +59,18 @@ def _mail(body: str, *, crlf: bool = False) -> bytes:
         "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\n" + body + "\n"
     )
     return (text.replace("\n", "\r\n") if crlf else text).encode()
+
+
+def test_a_base64_body_from_a_forwarder_is_read_too() -> None:
+    """A notification whose body was base64-encoded on the way, with no AWS sender, still reads."""
+    raw = _bounce("Permanent", "General", USER_UNKNOWN)
+    encoded = base64.encodebytes(json.dumps(raw).encode()).decode()
+    mail = (
+        "From: ops@sender.example\nTo: bounces@sender.example\nSubject: fwd\n"
+        "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+        "Content-Transfer-Encoding: base64\n\n" + encoded
+    ).encode()
+    assert classify_message(mail) == read_notification(raw)
 
 
 USER_UNKNOWN = {
