@@ -5,8 +5,9 @@ The order of checks is the order of evidence, strongest first:
 1. an ARF feedback report (RFC 5965), or Microsoft JMRP;
 2. an RFC 3464 / 6533 DSN (its status part decides ``dsn`` vs ``delay``);
 3. an ESP's JSON bounce or complaint notification in the body (:mod:`classifiers.esp`);
-4. a read receipt (RFC 8098 MDN): not a bounce;
-5. an unsubscribe request a mail client sent for its user (an ``opt-out`` report);
+4. an unsubscribe request a mail client sent for its user (an ``opt-out`` report,
+   :mod:`classifiers.unsubscribe`), unless the message looks like a bounce;
+5. a read receipt (RFC 8098 MDN): not a bounce;
 6. an auto-reply (RFC 3834 and the usual vendor signals);
 7. a non-standard bounce recognised by a dialect plug-in;
 8. flufl.bounce, for formats nothing above knows;
