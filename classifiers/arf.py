@@ -20,6 +20,7 @@ our MTA stamps (see :mod:`classifiers._original`), and the report says how.
 
 from __future__ import annotations
 
+import re
 from email.message import Message
 
 from classifiers._mime import decode_header_value, field_blocks, iter_parts, part_body, text_of
@@ -56,14 +57,32 @@ FEEDBACK_CLASSES: dict[str, BounceClass] = {
 
 
 def find_feedback_part(msg: Message) -> Message | None:
-    """The ``message/feedback-report`` part, if any."""
+    """The ``message/feedback-report`` part, if any.
+
+    Deliberately lenient: in a ``multipart/report; report-type=feedback-report``
+    whose reporter labelled the feedback part ``text/plain`` (or
+    ``application/octet-stream``), the part that opens with RFC 5965 fields and
+    has a ``Feedback-Type`` is taken for it.
+    """
     for part in iter_parts(msg):
         try:
             if part.get_content_type() == "message/feedback-report":
                 return part
         except (TypeError, ValueError):
             continue
+    if msg.get_param("report-type", "", header="content-type") != "feedback-report":
+        return None
+    for part in iter_parts(msg):
+        if part.is_multipart():
+            continue
+        head = text_of(part_body(part)[:2048], "utf-8")
+        if _FEEDBACK_TYPE.search(head):
+            return part
     return None
+
+
+# RFC 5965 §3.1 "Feedback-Type:" at the start of a line: the field a report cannot lack.
+_FEEDBACK_TYPE = re.compile(r"(?im)^feedback-type[ \t]*:")
 
 
 def is_jmrp(msg: Message) -> bool:

@@ -122,3 +122,15 @@ def test_an_ordinary_auto_reply_mentioning_unsubscribe_stays_an_auto_reply() -> 
         body="I am away. To unsubscribe from my newsletter, use the link on the site.",
     ).encode()
     assert classify_message(raw).kind == "autoreply"
+
+
+def test_a_feedback_part_labelled_text_plain_is_still_read() -> None:
+    """A feedback report whose reporter labelled the feedback part text/plain still names all."""
+    fields = "Original-Rcpt-To: <a@isp.example>\nOriginal-Rcpt-To: <b@isp.example>"
+    text = _ARF.format(ftype="opt-out", fields=fields)
+    raw = text.replace("Content-Type: message/feedback-report", "Content-Type: text/plain").encode()
+    report = classify_message(raw)
+    assert report.kind == "arf", report.reason
+    assert report.feedback is not None
+    assert report.feedback.type == "opt-out"
+    assert [r.address for r in report.recipients] == ["a@isp.example", "b@isp.example"]
