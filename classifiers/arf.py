@@ -5,7 +5,8 @@ Grammar (RFC 5965 §3.1, abridged)::
     feedback-type   = "Feedback-Type:" ( "abuse" / "fraud" / "other" / "virus"
                                         / "not-spam" / "auth-failure" / token )
     user-agent      = "User-Agent:" product *( CFWS product )
-    original-rcpt   = "Original-Rcpt-To:" addr-spec          ; may repeat
+    original-rcpt   = "Original-Rcpt-To:" addr-spec          ; may repeat: one per
+                                                             ; recipient of the message
     original-from   = "Original-Mail-From:" addr-spec
     arrival-date    = "Arrival-Date:" date-time
     source-ip       = "Source-IP:" ( IPv4address / IPv6address )
@@ -19,6 +20,7 @@ our MTA stamps (see :mod:`classifiers._original`), and the report says how.
 
 from __future__ import annotations
 
+import re
 from email.message import Message
 
 from classifiers._mime import decode_header_value, field_blocks, iter_parts, part_body, text_of
@@ -32,7 +34,13 @@ from classifiers._original import (
 )
 from classifiers.types import BounceClass, Feedback, MessageReport, RecipientReport
 
-__all__ = ["FEEDBACK_CLASSES", "find_feedback_part", "is_jmrp", "parse_arf"]
+__all__ = [
+    "FEEDBACK_CLASSES",
+    "find_feedback_part",
+    "is_jmrp",
+    "normalise_feedback_type",
+    "parse_arf",
+]
 
 # Which class each feedback type gives the recipient. not-spam is the opposite of
 # a complaint (never suppress); auth-failure (RFC 6591) reports that *our*
@@ -49,14 +57,32 @@ FEEDBACK_CLASSES: dict[str, BounceClass] = {
 
 
 def find_feedback_part(msg: Message) -> Message | None:
-    """The ``message/feedback-report`` part, if any."""
+    """The ``message/feedback-report`` part, if any.
+
+    Deliberately lenient: in a ``multipart/report; report-type=feedback-report``
+    whose reporter labelled the feedback part ``text/plain`` (or
+    ``application/octet-stream``), the part that opens with RFC 5965 fields and
+    has a ``Feedback-Type`` is taken for it.
+    """
     for part in iter_parts(msg):
         try:
             if part.get_content_type() == "message/feedback-report":
                 return part
         except (TypeError, ValueError):
             continue
+    if msg.get_param("report-type", "", header="content-type") != "feedback-report":
+        return None
+    for part in iter_parts(msg):
+        if part.is_multipart():
+            continue
+        head = text_of(part_body(part)[:2048], "utf-8")
+        if _FEEDBACK_TYPE.search(head):
+            return part
     return None
+
+
+# RFC 5965 §3.1 "Feedback-Type:" at the start of a line: the field a report cannot lack.
+_FEEDBACK_TYPE = re.compile(r"(?im)^feedback-type[ \t]*:")
 
 
 def is_jmrp(msg: Message) -> bool:
@@ -83,10 +109,11 @@ def parse_arf(msg: Message, part: Message | None, *, detector: str = "arf") -> M
         return values[0] if values else ""
 
     ftype = (first("feedback-type") or ("abuse" if part is None else "")).lower().split()[:1]
-    feedback_type = ftype[0] if ftype else "other"
-    rcpt, how = _recover_recipient(
+    feedback_type = normalise_feedback_type(ftype[0] if ftype else "other")
+    rcpts, how = _recover_recipients(
         fields.get("original-rcpt-to", []), original, first("original-mail-from")
     )
+    rcpt = rcpts[0] if rcpts else ""
     mail_from = first("original-mail-from") or header(original, "Return-Path")
     extra = {
         k: v
@@ -110,8 +137,9 @@ def parse_arf(msg: Message, part: Message | None, *, detector: str = "arf") -> M
     cls = FEEDBACK_CLASSES.get(feedback_type, "complaint")
     recipients: tuple[RecipientReport, ...] = ()
     reason = f"feedback report ({feedback_type})"
-    if rcpt:
-        recipients = (RecipientReport(rcpt, "", "", "", "", "other", cls, f"arf-{feedback_type}"),)
+    if rcpts:
+        rule = f"arf-{feedback_type}"
+        recipients = tuple(RecipientReport(a, "", "", "", "", "other", cls, rule) for a in rcpts)
         if how != "original-rcpt-to":
             reason += f"; recipient recovered from {how}"
     else:
@@ -120,31 +148,64 @@ def parse_arf(msg: Message, part: Message | None, *, detector: str = "arf") -> M
     return MessageReport("arf", recipients, feedback, reason, detector, extra)
 
 
-def _recover_recipient(
+def normalise_feedback_type(value: str) -> str:
+    """The RFC 5965/6650 name of a feedback type, mapping the vendor spellings of opt-out."""
+    value = value.strip().lower()
+    return _FEEDBACK_ALIASES.get(value, value)
+
+
+# Reporters that write their own word for RFC 6650's opt-out ("unsubscribe", "optout").
+_FEEDBACK_ALIASES = {
+    "unsubscribe": "opt-out",
+    "optout": "opt-out",
+    "opt_out": "opt-out",
+    "list-unsubscribe": "opt-out",
+    "complaint": "abuse",
+    "spam": "abuse",
+}
+
+
+def _recover_recipients(
     declared: list[str], original: Message | None, mail_from: str
-) -> tuple[str, str]:
-    plain = [address_of(v) for v in declared if not is_redacted(v)]
+) -> tuple[list[str], str]:
+    # Original-Rcpt-To repeats once per recipient of the reported message (RFC 5965
+    # §3.2), and a field may itself carry a comma-separated list: every one is a
+    # complainer, unless our per-recipient stamp in the original names one of them.
+    plain = _declared_addresses(declared)
     if len(plain) == 1:
-        return plain[0], "original-rcpt-to"
+        return plain, "original-rcpt-to"
     ours = [address_of(header(original, name)) for name in RECIPIENT_HEADERS]
     ours.append(verp_recipient(header(original, "Return-Path")))
     ours.append(verp_recipient(mail_from))
     if len(plain) > 1:
-        # Several Original-Rcpt-To: the one our own stamp names, else the first (said so).
         wanted = {a.lower() for a in ours if a}
         match = next((a for a in plain if a.lower() in wanted), "")
         if match:
-            return match, "original-rcpt-to matching our stamp"
-        return plain[0], f"the first of {len(plain)} original-rcpt-to fields"
+            return [match], "original-rcpt-to matching our stamp"
+        return plain, "original-rcpt-to"
     for name in RECIPIENT_HEADERS:
         value = header(original, name)
         if value and not is_redacted(value):
-            return address_of(value), name
+            return [address_of(value)], name
     for source in (header(original, "Return-Path"), mail_from):
         verp = verp_recipient(source)
         if verp:
-            return verp, "verp"
+            return [verp], "verp"
     to = header(original, "To")
     if to and not is_redacted(to) and to.count("@") == 1:
-        return address_of(to), "to"
-    return "", ""
+        return [address_of(to)], "to"
+    return [], ""
+
+
+def _declared_addresses(declared: list[str]) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for value in declared:
+        for item in value.split(","):
+            if not item.strip() or is_redacted(item):
+                continue
+            address = address_of(item)
+            if address and "@" in address and address.lower() not in seen:
+                seen.add(address.lower())
+                out.append(address)
+    return out

@@ -4,11 +4,14 @@ The order of checks is the order of evidence, strongest first:
 
 1. an ARF feedback report (RFC 5965), or Microsoft JMRP;
 2. an RFC 3464 / 6533 DSN (its status part decides ``dsn`` vs ``delay``);
-3. a read receipt (RFC 8098 MDN): not a bounce;
-4. an auto-reply (RFC 3834 and the usual vendor signals);
-5. a non-standard bounce recognised by a dialect plug-in;
-6. flufl.bounce, for formats nothing above knows;
-7. otherwise ``unknown``, with the reason.
+3. an ESP's JSON bounce or complaint notification in the body (:mod:`classifiers.esp`);
+4. an unsubscribe request a mail client sent for its user (an ``opt-out`` report,
+   :mod:`classifiers.unsubscribe`), unless the message looks like a bounce;
+5. a read receipt (RFC 8098 MDN): not a bounce;
+6. an auto-reply (RFC 3834 and the usual vendor signals);
+7. a non-standard bounce recognised by a dialect plug-in;
+8. flufl.bounce, for formats nothing above knows;
+9. otherwise ``unknown``, with the reason.
 
 It never raises: any input, however broken, yields a :class:`MessageReport`.
 """
@@ -27,9 +30,11 @@ from classifiers._rules import RuleTable
 from classifiers.autoreply import autoreply_reason
 from classifiers.dialects import Finding
 from classifiers.dialects.registry import DIALECTS
+from classifiers.esp import notification_report
 from classifiers.reply import classify_diag
 from classifiers.status import parse_enhanced_status
 from classifiers.types import MessageKind, MessageReport, RecipientReport
+from classifiers.unsubscribe import unsubscribe_report
 
 __all__ = ["classify_message"]
 
@@ -43,6 +48,25 @@ _BOUNCE_SUBJECT = re.compile(
     r"delivery problem|nondeliverable|rejected|returned to sender|user unknown",
     re.I,
 )
+# Cheap byte-level gates, so that ordinary mail never pays for a JSON or body scan.
+# They only need to be true for every message the readers accept: an ESP's JSON
+# names its event field, or travels as JSON / from AWS (when encoded, the name may
+# be hidden); an unsubscribe request says so, unless its body is base64.
+# (Plain substring tests on the lower-cased bytes: a case-insensitive regex
+# alternation over the whole message costs more than the rest of the pipeline.)
+_NOTIFICATION_HINTS = (
+    b"notificationtype",
+    b"eventtype",
+    b"sg_event_id",
+    b"event-data",
+    b"recordtype",
+    b"msys",
+    b"json",
+    b"amazonaws",
+    b"amazonses",
+    b"base64",
+)
+_UNSUBSCRIBE_HINTS = (b"unsubscribe", b"base64")
 _DELAY_SUBJECT = re.compile(
     r"delay|deferred|still being retried|not yet been delivered|warning: message|"
     r"temporary delivery failure",
@@ -81,8 +105,16 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
         invalid_status = True  # it names no address: let the dialects and flufl.bounce try
     elif arf.is_jmrp(msg):  # JMRP has no status part; a DSN quoting a Hotmail original does
         return arf.parse_arf(msg, None, detector="jmrp")
+    elif _has_any(data, _NOTIFICATION_HINTS) and (notice := notification_report(msg)) is not None:
+        return notice  # an ESP's bounce or complaint notification (JSON in the body)
     subject = decode_header_value(msg.get("Subject", ""))
     bounce_like = invalid_status or _looks_like_bounce(msg, subject)
+    if (
+        not bounce_like
+        and _has_any(data, _UNSUBSCRIBE_HINTS)
+        and (request := unsubscribe_report(msg)) is not None
+    ):
+        return request  # before the auto-reply check: a client-made opt-out, not a reply
     if not bounce_like and _has_part(msg, "message/disposition-notification"):
         return MessageReport(
             "unknown", reason="read receipt (RFC 8098 MDN), not a bounce", detector="mdn"
@@ -127,6 +159,11 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
             extra=_ids(msg),
         )
     return MessageReport("unknown", reason="not a bounce, feedback report or auto-reply")
+
+
+def _has_any(data: bytes, needles: tuple[bytes, ...]) -> bool:
+    low = data.lower()
+    return any(needle in low for needle in needles)
 
 
 def _has_part(msg: Message, ctype: str) -> bool:

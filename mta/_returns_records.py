@@ -7,7 +7,9 @@ each record carries are listed in ``docs/returns.md``:
 * ``rb`` (remote bounce): one per recipient a DSN or vendor bounce says *failed*;
 * ``rs`` (remote status): one per recipient it says *delayed*, *delivered*,
   *relayed* or *expanded* — not a failure, but still news about the recipient;
-* ``f`` (feedback loop): one per ARF / JMRP report.
+* ``f`` (feedback loop): one per complaining recipient of an ARF / JMRP report
+  (an ARF names each with its own ``Original-Rcpt-To``) or of an ESP's complaint
+  notification; one with the VERP recipient, or none, when the report names nobody.
 
 Our own spool id has no PowerMTA field of its own. It goes under
 ``header_X-Acctpipe-Id``: PowerMTA logs a header of the returned original under
@@ -32,6 +34,7 @@ __all__ = [
     "arrival_date",
     "dsn_records",
     "feedback_record",
+    "feedback_records",
     "recovered_record",
 ]
 
@@ -114,8 +117,19 @@ def recovered_record(report: MessageReport, env: Envelope, rcpt: str) -> Record:
     return record
 
 
-def feedback_record(report: MessageReport, env: Envelope) -> Record:
-    """The ``f`` record of an ARF (RFC 5965) or JMRP report; one per report."""
+def feedback_records(report: MessageReport, env: Envelope) -> list[Record]:
+    """The ``f`` records of an ARF (RFC 5965), JMRP or ESP complaint: one per recipient.
+
+    A report that names nobody still gives one record (with the VERP recipient
+    when the return path carries one): the complaint itself is the news.
+    """
+    if len(report.recipients) <= 1:
+        return [feedback_record(report, env)]
+    return [feedback_record(report, env, r.address) for r in report.recipients]
+
+
+def feedback_record(report: MessageReport, env: Envelope, rcpt: str = "") -> Record:
+    """The ``f`` record of an ARF (RFC 5965) or JMRP report for ``rcpt`` (default: its first)."""
     fb = report.feedback
     record = _common(report, env)
     verp_path = env.return_path if env.verp_rcpt else ""
@@ -124,15 +138,20 @@ def feedback_record(report: MessageReport, env: Envelope) -> Record:
         # An FBL address is not our MAIL FROM; only a VERP one is (ISPs that send
         # complaints to the Return-Path).
         orig=(fb.original_mail_from if fb else "") or verp_path,
-        rcpt=(fb.original_rcpt_to if fb else "") or env.verp_rcpt,
+        rcpt=rcpt or (fb.original_rcpt_to if fb else "") or env.verp_rcpt,
         feedbackType=fb.type if fb else "other",
-        format="jmrp" if report.detector == "jmrp" else "arf",
+        format=_FORMATS.get(report.detector, "arf"),
         userAgent=fb.user_agent if fb else "",
         reportedDomain=fb.reported_domain if fb else "",
         arrivalDate=arrival_date(fb.arrival_date) if fb else None,
         sourceIp=fb.source_ip if fb else "",
     )
     return record
+
+
+# The f record's ``format``: the report's layout ("arf" for RFC 5965 and anything
+# else that has no name of its own).
+_FORMATS = {"jmrp": "jmrp", "amazon-ses": "amazon-ses"}
 
 
 def arrival_date(text: str) -> datetime | None:

@@ -30,7 +30,7 @@ from classifiers import MessageKind, MessageReport, RuleTable, classify_message
 # original" the classifier used, so a header it found for the ids is found here too.
 from classifiers._mime import parse_bytes
 from classifiers._original import address_of, header, original_headers
-from mta._returns_records import Envelope, dsn_records, feedback_record, recovered_record
+from mta._returns_records import Envelope, dsn_records, feedback_records, recovered_record
 from mta.acct import HEADER_FIELD_PREFIX
 from mta.config.model import Config, ReturnProcessor
 from mta.config.rules import rule_table
@@ -164,7 +164,7 @@ class ReturnsProcessor:
         if report.kind == "arf":
             if env.verp_rcpt and not (report.feedback and report.feedback.original_rcpt_to):
                 self.stats["recovered-by-verp"] += 1
-            return [feedback_record(report, env)]
+            return feedback_records(report, env)
         if report.kind in ("dsn", "delay"):
             return dsn_records(report, env)
         if report.kind == "unknown" and report.detector in _RECIPIENTLESS_BOUNCE:
