@@ -6,7 +6,8 @@ The order of checks is the order of evidence, strongest first:
 2. an RFC 3464 / 6533 DSN (its status part decides ``dsn`` vs ``delay``);
 3. a read receipt (RFC 8098 MDN): not a bounce;
 4. an auto-reply (RFC 3834 and the usual vendor signals);
-5. a non-standard bounce recognised by a dialect plug-in;
+5. a non-standard bounce recognised by a dialect plug-in, the last of which
+   (``generic``) reads any vendor's recipient lines and replies;
 6. flufl.bounce, for formats nothing above knows;
 7. otherwise ``unknown``, with the reason.
 
@@ -19,7 +20,7 @@ import re
 from email.message import Message
 
 from classifiers import arf, dsn
-from classifiers._fallback import flufl_findings
+from classifiers._fallback import flufl_findings, with_flufl
 from classifiers._fastdsn import fast_dsn
 from classifiers._mime import body_text, decode_header_value, iter_parts, parse_bytes
 from classifiers._original import address_of, header, original_headers
@@ -101,6 +102,9 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
             findings = dialect.detect(msg, text)
         except Exception:  # noqa: BLE001, S112 - a faulty plug-in must not stop the others
             continue
+        if findings and dialect.name == "generic":
+            # The generic reader knows no layout for sure: flufl.bounce's addresses join it.
+            findings = with_flufl(findings, flufl_findings(msg, text))
         if findings and (report := _from_findings(msg, findings, subject, dialect.name, table)):
             return report
     if bounce_like:
@@ -198,4 +202,6 @@ def _from_findings(
     if not recipients:
         return None  # nothing usable: let the next detector try
     reason = f"non-standard bounce ({detector})"
+    if not any(r.diag.strip() for r in recipients):
+        reason += "; it gives no reason for the failure"
     return MessageReport(kind, tuple(recipients), None, reason, detector, _ids(msg))
