@@ -26,7 +26,8 @@ of the original, and message/* parts are not read) with an SMTP reply code or an
 RFC 3463 enhanced status on its line or within a few lines after it; that reply and
 its continuation lines are the diagnostic, so the reply rules decide the class.
 When ``X-Failed-Recipients`` is present it is the list of recipients; an address
-the text gives no reply for gets the message's one reply, if it has exactly one.
+the text gives no reply for gets the message's one reply, if it has exactly one and
+that reply is not next to another address.
 Without that header, a message in which no address has a reply is left to
 flufl.bounce.
 """
@@ -81,6 +82,7 @@ _CLIENT_LINE: Final = re.compile(r"^\s*(?:>>>|out\s*:)|-->\s", re.IGNORECASE)  #
 _ADDRESS_LINE: Final = re.compile(
     rf"^\s*<?({ADDRESS})>?(?:\s+\(expanded from <?{ADDRESS}>?\))?\s*(?::\s*(\S.*))?$"
 )
+_ELLIPSIS: Final = re.compile(r"\.{2,}.*$")
 _EXPANDED: Final = re.compile(rf"\(expanded from <?({ADDRESS})>?\)", re.IGNORECASE)
 _WARNING: Final = re.compile(
     r"warning|will (?:continue to |keep )?(?:try|retry)|still (?:trying|being retried)|"
@@ -107,7 +109,9 @@ class GenericDialect:
         found, per_line = _recipients(lines, own)
         if failed:
             # The header is the list of recipients; the text only says why.
-            shared = _single_reply(lines, per_line)
+            # A reply that went to an address in the text is not shared with the others.
+            attached = any(diag for _, diag in found.values())
+            shared = "" if attached else _single_reply(lines, per_line)
             pairs = [(a, found.get(a.lower(), ("", ""))[1] or shared) for a in failed]
         else:
             pairs = [(a, d) for a, d in found.values() if d]
@@ -142,9 +146,9 @@ def _candidates(line: str, own: set[str]) -> list[str]:
         return []
     expanded = _EXPANDED.search(line)  # an alias: the address we sent to is the outer one
     found = [expanded.group(1)] if expanded else [m.group(0) for m in _ADDRESS.finditer(line)]
-    return [
-        a for a in (x.strip(".") for x in found) if a.lower() not in own and not _DAEMON.match(a)
-    ]
+    # Sendmail writes "addr... User unknown": the dots end the address.
+    cleaned = (_ELLIPSIS.sub("", x).strip(".") for x in found)
+    return [a for a in cleaned if a.lower() not in own and not _DAEMON.match(a)]
 
 
 def _recipients(
