@@ -80,10 +80,10 @@ _STATUS: Final = re.compile(r"(?<![\w.])([45])\.\d{1,3}\.\d{1,3}(?![\w.])")  # R
 _CLIENT_LINE: Final = re.compile(r"^\s*(?:>>>|out\s*:)|-->\s", re.IGNORECASE)  # our side
 # "<addr>: reason" or a bare "addr" line (a list of recipients sharing a reason).
 _ADDRESS_LINE: Final = re.compile(
-    rf"^\s*<?({ADDRESS})>?(?:\s+\(expanded from <?{ADDRESS}>?\))?\s*(?::\s*(\S.*))?$"
+    rf"^\s*<?((?>{ADDRESS}))>?(?:\s+\(expanded from <?(?>{ADDRESS})>?\))?\s*(?::\s*(\S.*))?$"
 )
 _ELLIPSIS: Final = re.compile(r"\.{2,}.*$")
-_EXPANDED: Final = re.compile(rf"\(expanded from <?({ADDRESS})>?\)", re.IGNORECASE)
+_EXPANDED: Final = re.compile(rf"\(expanded from <?((?>{ADDRESS}))>?\)", re.IGNORECASE)
 _WARNING: Final = re.compile(
     r"warning|will (?:continue to |keep )?(?:try|retry)|still (?:trying|being retried)|"
     r"not yet been delivered|delayed",
@@ -92,6 +92,11 @@ _WARNING: Final = re.compile(
 _WINDOW: Final = 10  # lines after an address in which its reply may come
 _MAX_DIAG_LINES: Final = 6
 _MAX_DIAG: Final = 1000
+# Bounds against hostile input (the atomic groups above keep the anchored address
+# patterns linear): SMTP lines are at most 1000 octets (RFC 5321 section 4.5.3.1.6).
+_MAX_LINE: Final = 1000
+_MAX_LINES: Final = 2000
+_MAX_RECIPIENTS: Final = 200
 
 
 class GenericDialect:
@@ -104,7 +109,8 @@ class GenericDialect:
         failed = _failed_recipients(msg)
         if has_report_part(msg) or not (failed or _looks_like_bounce(msg)):
             return None
-        lines = lines_before(notification_text(msg, text), _DIVIDER)
+        own_text = lines_before(notification_text(msg, text), _DIVIDER)
+        lines = [line[:_MAX_LINE] for line in own_text[:_MAX_LINES]]
         own = _own_addresses(msg)
         found, per_line = _recipients(lines, own)
         if failed:
@@ -161,6 +167,8 @@ def _recipients(
     for i, addresses in enumerate(per_line):
         for address in addresses:
             key = address.lower()
+            if len(out) >= _MAX_RECIPIENTS and key not in out:
+                break
             if not out.get(key, ("", ""))[1]:
                 out[key] = (address, _reply_after(lines, per_line, i, key))
     return out, per_line
