@@ -23,8 +23,10 @@ every kind of MTA, gateway and appliance shares::
 A recipient is an address in the notification's own text (never the returned
 original: the text stops at the "copy of the message" divider or the first header
 of the original, and message/* parts are not read) with an SMTP reply code or an
-RFC 3463 enhanced status on its line or within a few lines after it; that reply and
-its continuation lines are the diagnostic, so the reply rules decide the class.
+RFC 3463 enhanced status on its line or within a few lines after it, or a reply
+without code introduced by "said:", "Reason:", "… returned was:" and the like; that
+reply and its continuation lines are the diagnostic, so the reply rules decide the
+class.
 When ``X-Failed-Recipients`` is present it is the list of recipients; an address
 the text gives no reply for gets the message's one reply, if it has exactly one and
 that reply is not next to another address.
@@ -84,6 +86,12 @@ _ADDRESS_LINE: Final = re.compile(
 )
 _ELLIPSIS: Final = re.compile(r"\.{2,}.*$")
 _EXPANDED: Final = re.compile(rf"\(expanded from <?((?>{ADDRESS}))>?\)", re.IGNORECASE)
+# Words that introduce the remote server's answer when it carries no code.
+_MARKER: Final = re.compile(
+    r"\b(?:said|reason(?: given)?|returned was|response was|reply was|diagnostic(?:-code)?|"
+    r"error (?:message|text))\s*:\s*",
+    re.IGNORECASE,
+)
 _WARNING: Final = re.compile(
     r"warning|will (?:continue to |keep )?(?:try|retry)|still (?:trying|being retried)|"
     r"not yet been delivered|delayed",
@@ -177,7 +185,7 @@ def _recipients(
 def _reply_after(lines: list[str], per_line: list[list[str]], i: int, key: str) -> str:
     """The reply on line ``i`` or in the next lines, unless another recipient's block
     comes first; consecutive bare address lines are a list sharing the reply below."""
-    in_own_block = False
+    in_own_block = after_marker = False
     for j in range(i, min(i + _WINDOW + 1, len(lines))):
         line = lines[j]
         start = _reply_start(line)
@@ -190,6 +198,14 @@ def _reply_after(lines: list[str], per_line: list[list[str]], i: int, key: str) 
             continue
         if start is None and j == i and (m := _ADDRESS_LINE.match(line)) and m.group(2):
             start = m.start(2)  # "<addr>: reason" without a code: the reason still counts
+        if start is None and line.strip():
+            # "Remote host said: mailbox full" / "… returned was:" then the text below.
+            marker = _MARKER.search(line)
+            if marker is not None and line[marker.end() :].strip():
+                start = marker.end()
+            elif marker is None and after_marker:
+                start = len(line) - len(line.lstrip())
+            after_marker = marker is not None
         if start is not None:
             return _diag(lines, per_line, j, start)
         in_own_block = in_own_block or (j > i and bool(line.strip()))

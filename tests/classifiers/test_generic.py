@@ -239,3 +239,18 @@ def test_a_hostile_long_address_line_is_read_in_linear_time() -> None:
     start = time.perf_counter()
     classify_message(_bounce(body))
     assert time.perf_counter() - start < 2.0
+
+
+def test_a_reply_without_a_code_after_said_or_returned_was_is_the_diagnostic() -> None:
+    """A reply without a code, after "Remote host said:" on the line or below "… returned
+    was:", is still the diagnostic that decides the class."""
+    body = (
+        b"Delivery failed for these recipients:\n\n"
+        b"ann@example.org\n    Remote host said: Mailbox full\n\n"
+        b"bea@example.org\n    The error that the other server returned was:\n"
+        b"    User unknown\n"
+    )
+    assert _classes(_bounce(body)) == [
+        ("ann@example.org", "soft", "quota-issues"),
+        ("bea@example.org", "hard", "bad-mailbox"),
+    ]
