@@ -14,7 +14,7 @@ from flufl.bounce import all_failures
 from classifiers._mime import text_near
 from classifiers.dialects import Finding
 
-__all__ = ["flufl_findings"]
+__all__ = ["flufl_findings", "with_flufl"]
 
 
 def flufl_findings(msg: Message, text: str) -> list[Finding]:
@@ -31,3 +31,10 @@ def flufl_findings(msg: Message, text: str) -> list[Finding]:
         address = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         findings.append(Finding(address, text_near(text, address), is_temp))
     return findings
+
+
+def with_flufl(findings: list[Finding], extra: list[Finding]) -> list[Finding]:
+    """``findings``, then the addresses of ``extra`` they lack (a reader that is not sure
+    of the layout still finds at least what flufl.bounce finds)."""
+    seen = {f.address.lower() for f in findings}
+    return [*findings, *(f for f in extra if f.address.lower() not in seen)]

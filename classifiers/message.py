@@ -9,7 +9,8 @@ The order of checks is the order of evidence, strongest first:
    :mod:`classifiers.unsubscribe`), unless the message looks like a bounce;
 5. a read receipt (RFC 8098 MDN): not a bounce;
 6. an auto-reply (RFC 3834 and the usual vendor signals);
-7. a non-standard bounce recognised by a dialect plug-in;
+7. a non-standard bounce recognised by a dialect plug-in, the last of which
+   (``generic``) reads any vendor's recipient lines and replies;
 8. flufl.bounce, for formats nothing above knows;
 9. otherwise ``unknown``, with the reason.
 
@@ -22,7 +23,7 @@ import re
 from email.message import Message
 
 from classifiers import arf, dsn
-from classifiers._fallback import flufl_findings
+from classifiers._fallback import flufl_findings, with_flufl
 from classifiers._fastdsn import fast_dsn
 from classifiers._mime import body_text, decode_header_value, iter_parts, parse_bytes
 from classifiers._original import address_of, header, original_headers
@@ -133,6 +134,9 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
             findings = dialect.detect(msg, text)
         except Exception:  # noqa: BLE001, S112 - a faulty plug-in must not stop the others
             continue
+        if findings and dialect.name == "generic":
+            # The generic reader knows no layout for sure: flufl.bounce's addresses join it.
+            findings = with_flufl(findings, flufl_findings(msg, text))
         if findings and (report := _from_findings(msg, findings, subject, dialect.name, table)):
             return report
     if bounce_like:
@@ -235,4 +239,6 @@ def _from_findings(
     if not recipients:
         return None  # nothing usable: let the next detector try
     reason = f"non-standard bounce ({detector})"
+    if not any(r.diag.strip() for r in recipients):
+        reason += "; it gives no reason for the failure"
     return MessageReport(kind, tuple(recipients), None, reason, detector, _ids(msg))

@@ -5,6 +5,9 @@ GroupWise's ``X-Mailer``, docomo's host, Yahoo's opening sentence) come before t
 ones keyed on boilerplate that other software borrowed (qmail's block format,
 Postfix's and Exim's openings). Every plug-in refuses a message that carries a
 standard report part, so the order only matters among non-standard bounces.
+``generic`` reads any vendor's human text ("addr: 550 …", "Remote host said:",
+X-Failed-Recipients, quoted transcripts), so it must stay last: a vendor plug-in
+knows its own layout better.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from classifiers.dialects import (
     exchange_legacy,
     exchange_ndr,
     exim,
+    generic,
     groupwise,
     imail,
     lotus,
@@ -46,4 +50,5 @@ DIALECTS: tuple[Dialect, ...] = (
     qmail.DIALECT,
     postfix.DIALECT,
     exim.DIALECT,
+    generic.DIALECT,  # always last: any vendor's human text, before flufl.bounce
 )

@@ -581,10 +581,15 @@ def test_japanese_gloss_prefers_the_more_specific_phrase() -> None:
 # ------------------------------------------------------------------ cross checks
 
 
-@pytest.mark.parametrize("dialect", DIALECTS, ids=[d.name for d in DIALECTS])
+# The generic reader (last in the registry) claims any bounce with a reply by design;
+# tests/classifiers/test_generic.py checks it.
+VENDOR = [d for d in DIALECTS if d.name != "generic"]
+
+
+@pytest.mark.parametrize("dialect", VENDOR, ids=[d.name for d in VENDOR])
 @pytest.mark.parametrize("sample", sorted(SAMPLES), ids=sorted(SAMPLES))
 def test_a_dialect_returns_none_for_another_dialects_bounce(dialect: Dialect, sample: str) -> None:
-    """Each plug-in claims its own inline sample and returns None for every other one."""
+    """Each vendor plug-in claims its own inline sample and returns None for every other one."""
     found = _detect(dialect, SAMPLES[sample])
     if dialect.name == sample:
         assert found

@@ -343,10 +343,15 @@ def test_a_standard_report_part_is_never_claimed(name: str) -> None:
     assert _detect(dialect, raw) is None
 
 
-@pytest.mark.parametrize("dialect", DIALECTS, ids=[d.name for d in DIALECTS])
+# The generic reader claims any bounce with a reply near an address by design (it runs
+# last, after every vendor plug-in), so it is left out of the cross-check.
+VENDOR = [d for d in DIALECTS if d.name != "generic"]
+
+
+@pytest.mark.parametrize("dialect", VENDOR, ids=[d.name for d in VENDOR])
 @pytest.mark.parametrize("sample", sorted(SAMPLES), ids=sorted(SAMPLES))
 def test_only_its_own_dialect_claims_each_sample(dialect: Dialect, sample: str) -> None:
-    """Every registered plug-in returns None for these samples except their own."""
+    """Every registered vendor plug-in returns None for these samples except their own."""
     found = _detect(dialect, SAMPLES[sample])
     assert bool(found) == (dialect.name == sample)
 
