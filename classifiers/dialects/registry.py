@@ -11,15 +11,22 @@ from __future__ import annotations
 
 from classifiers.dialects import (
     Dialect,
+    activehunter,
     au_kddi,
+    dma,
     docomo,
     exchange_legacy,
     exim,
     groupwise,
     lotus,
     mdaemon,
+    mfilter,
+    opensmtpd,
     postfix,
     qmail,
+    sendmail,
+    verizon,
+    workmail,
     yahoo,
 )
 
@@ -27,7 +34,13 @@ __all__ = ["DIALECTS"]
 
 DIALECTS: tuple[Dialect, ...] = (
     mdaemon.DIALECT,
+    activehunter.DIALECT,
     groupwise.DIALECT,
+    dma.DIALECT,
+    workmail.DIALECT,
+    mfilter.DIALECT,
+    verizon.DIALECT,
+    opensmtpd.DIALECT,
     lotus.DIALECT,
     exchange_legacy.DIALECT,
     docomo.DIALECT,
@@ -36,4 +49,5 @@ DIALECTS: tuple[Dialect, ...] = (
     qmail.DIALECT,
     postfix.DIALECT,
     exim.DIALECT,
+    sendmail.DIALECT,
 )
