@@ -17,6 +17,7 @@ from classifiers.dialects import (
     docomo,
     exchange_legacy,
     exim,
+    fml,
     groupwise,
     lotus,
     mdaemon,
@@ -35,6 +36,7 @@ __all__ = ["DIALECTS"]
 DIALECTS: tuple[Dialect, ...] = (
     mdaemon.DIALECT,
     activehunter.DIALECT,
+    fml.DIALECT,
     groupwise.DIALECT,
     dma.DIALECT,
     workmail.DIALECT,

@@ -22,6 +22,7 @@ from classifiers.dialects import (
     docomo,
     exchange_legacy,
     exim,
+    fml,
     groupwise,
     lotus,
     mdaemon,
@@ -440,6 +441,13 @@ OPENSMTPD = _multipart(
     b"bob@example.org: 554 5.7.1 Service unavailable;\n    blocked using zen.spamhaus.org\n\n"
     b"Below is a copy of the original message:\n",
 )
+FML = (
+    b"From: elena-admin@ml.example.jp\nSubject: fml status report (elena ML)\n"
+    b"X-MLServer: fml [fml 4.0.3 release (20011202/4.0.3)]\nX-ML-Name: elena\n\n"
+    b"You are not a member of this mailing list <elena@ml.example.jp>.\n"
+    b"Your mail is rejected since this list accepts posts from members only.\n\n"
+    b"--elena@ml.example.jp, Be Seeing You!\n\nOriginal mail as follows:\n\n" + ORIGINAL
+)
 
 # One representative sample per plug-in (used for the cross-dialect checks).
 SAMPLES: dict[str, bytes] = {
@@ -460,6 +468,7 @@ SAMPLES: dict[str, bytes] = {
     "mfilter": MFILTER,
     "verizon": VERIZON,
     "opensmtpd": OPENSMTPD,
+    "fml": FML,
 }
 # sendmail's layout, borrowed by appliances with their own plug-in earlier in the
 # registry: the generic sendmail plug-in may read them too (it runs after them).
@@ -734,6 +743,35 @@ def test_opensmtpd_reads_address_reply_lines_with_folded_continuations() -> None
     assert all(f.temporary for f in _detect(opensmtpd.DIALECT, delayed) or [])
 
 
+def test_fml_reports_the_list_address_not_the_quoted_posts_addresses() -> None:
+    """fml: the list we posted to is the recipient, the notice its diagnostic; a notice
+    from fml that is not a rejection is not claimed."""
+    assert _detect(fml.DIALECT, FML) == [
+        Finding(
+            "elena@ml.example.jp",
+            "You are not a member of this mailing list <elena@ml.example.jp>. "
+            "Your mail is rejected since this list accepts posts from members only.",
+        )
+    ]
+    help_reply = FML.replace(b"You are not a member of this mailing list", b"Welcome to").replace(
+        b"Your mail is rejected since this list accepts posts from members only.", b""
+    )
+    assert _detect(fml.DIALECT, help_reply) is None
+
+
+def test_lotus_reads_the_french_and_german_frames() -> None:
+    """Localised Domino: "n'a pas été remis à :" / "parce que :" (and the German frame)
+    are read like the English "was not delivered to:" / "because:"."""
+    french = LOTUS.replace(b"was not delivered to:", "n'a pas été remis à :".encode()).replace(
+        b"because:", b"parce que :"
+    )
+    german = LOTUS.replace(b"was not delivered to:", b"wurde nicht zugestellt an:").replace(
+        b"because:", b"weil:"
+    )
+    assert _detect(lotus.DIALECT, french) == _detect(lotus.DIALECT, LOTUS)
+    assert _detect(lotus.DIALECT, german) == _detect(lotus.DIALECT, LOTUS)
+
+
 def test_japanese_gloss_prefers_the_more_specific_phrase() -> None:
     """ "ドメインが存在しません" (the domain does not exist) is a bad domain, not a bad address."""
     assert gloss("ドメインが存在しません") == "domain does not exist"
@@ -794,6 +832,7 @@ FOLDERS = {
     "mfilter": "mfilter",
     "verizon": "verizon",
     "opensmtpd": "opensmtpd",
+    "fml": "fml",
 }
 
 

@@ -1,0 +1,70 @@
+"""fml (the Japanese mailing-list manager): its notice that a post to a list was rejected.
+
+Shape (text/plain from the list's admin address, the post quoted after the notice)::
+
+    From: elena-admin@ml.example.jp
+    Subject: fml status report (elena ML)
+    X-MLServer: fml [fml 4.0.3 release (20011202/4.0.3)]
+    X-ML-Name: elena
+
+    You are not a member of this mailing list <elena@ml.example.jp>.
+    Your mail is rejected since this list accepts posts from members only.
+
+    --elena@ml.example.jp, Be Seeing You!
+
+    Original mail as follows:
+
+The recipient is the list we posted to: the address the notice names (in the text
+or in fml's "--list@domain, Be Seeing You!" signature), never one from the quoted
+post. The notice's text up to the signature is the diagnostic.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+from typing import Final
+
+from classifiers.dialects import Finding
+from classifiers.dialects._common import (
+    ADDRESS,
+    has_report_part,
+    header_text,
+    lines_before,
+    notification_text,
+    squash,
+)
+
+__all__ = ["DIALECT", "FmlDialect"]
+
+_SERVER: Final = re.compile(r"^\s*fml\b", re.IGNORECASE)
+_END: Final = re.compile(r"^\s*Original mail as follows|^-{3,}", re.IGNORECASE)
+_SIGNATURE: Final = re.compile(rf"^--\s*({ADDRESS}),?\s*Be Seeing You", re.IGNORECASE)
+_ADDRESS: Final = re.compile(rf"<({ADDRESS})>")
+_REJECTED: Final = re.compile(r"\breject|not (?:a )?member|denied|too (?:big|large)", re.I)
+
+
+class FmlDialect:
+    """fml rejection notices (see the module docstring)."""
+
+    name = "fml"
+
+    def detect(self, msg: Message, text: str) -> list[Finding] | None:
+        """The list address of an fml rejection notice, else ``None``."""
+        if has_report_part(msg):
+            return None
+        server = header_text(msg, "X-MLServer") or header_text(msg, "List-Software")
+        if not _SERVER.match(server):
+            return None
+        lines = lines_before(notification_text(msg, text), _END)
+        notice = [line for line in lines if not _SIGNATURE.match(line)]
+        diag = squash(notice)
+        if not _REJECTED.search(diag):
+            return None  # a help reply or a digest, not a rejection
+        signed = [m.group(1) for line in lines if (m := _SIGNATURE.match(line))]
+        named = _ADDRESS.search("\n".join(notice))
+        address = named.group(1) if named else (signed[0] if signed else "")
+        return [Finding(address, diag)] if address else None
+
+
+DIALECT: Final = FmlDialect()
