@@ -32,8 +32,11 @@ errors" (or "… transient non-fatal errors" in a warning)::
 The diagnostic of an address is the remote reply to its ``RCPT`` (``<<<`` after
 ``>>> RCPT To:<…>``), else a reply to a later command (``DATA``, or ``MAIL`` when
 the whole session was refused), else the V8 "(reason: …)" line, else sendmail's
-own "NNN <address>... text" line. Nothing after the "Unsent/Original message
-follows" line is read: that is the returned original.
+own "NNN <address>... text" line, else a line of its own that names no address
+("554 Too many hops …"). An "(expanded from: <alias>)" line under a listed address
+adds the alias (the address we sent to) before its expansion, with the same
+diagnostic. Nothing after the "Unsent/Original message follows" line is read:
+that is the returned original.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ _END: Final = re.compile(
 _SECTION: Final = re.compile(r"^\s*-{3,}\s*(.*?)\s*-*\s*$")
 _LISTED: Final = re.compile(rf"^\s*<?({ADDRESS})>?\s*(?:\(reason:\s*(.*?)\)?)?\s*$")
 _REASON: Final = re.compile(r"^\s*\(reason:\s*(.*?)\)?\s*$", re.IGNORECASE)
+_EXPANDED: Final = re.compile(rf"^\s*\(expanded from:\s*<?({ADDRESS})>?\s*\)", re.IGNORECASE)
+_CODE: Final = re.compile(r"^[245]\d\d[ -]")
 _COMMAND: Final = re.compile(rf"^>>>\s*(\w+)(?:\s+To:\s*<?({ADDRESS})>?)?", re.IGNORECASE)
 _REPLY: Final = re.compile(r"^<<<\s*(.*)$")
 _OWN: Final = re.compile(
@@ -100,6 +105,8 @@ def sendmail_findings(body: str) -> list[Finding] | None:
     own: dict[str, str] = {}
     transient: set[str] = set()
     session = ""
+    local = ""
+    aliases: dict[str, str] = {}
     section = ""
     command, target = "", ""
     for line in lines_before(body[start.start() :], _END):
@@ -118,6 +125,11 @@ def sendmail_findings(body: str) -> list[Finding] | None:
                     reasons[target] = listed.group(2)
             elif (reason := _REASON.match(line)) is not None and target:
                 reasons[target] = reason.group(1)
+            elif (expanded := _EXPANDED.match(line)) is not None and target:
+                # an alias: the address we sent to comes first, its expansion stays
+                alias = expanded.group(1)
+                order = {k: None for a in order for k in ((alias, a) if a == target else (a,))}
+                aliases[alias] = target
             continue
         stripped = line.strip()
         if (cmd := _COMMAND.match(stripped)) is not None:
@@ -133,10 +145,13 @@ def sendmail_findings(body: str) -> list[Finding] | None:
             own.setdefault(mine.group(2), stripped)
             if mine.group(1).startswith("4") or mine.group(3).startswith("Deferred"):
                 transient.add(mine.group(2))
+        elif _CODE.match(stripped) and not local:
+            local = stripped  # sendmail's own verdict naming no address ("554 Too many hops …")
     findings = []
     for address in order:
-        diag = replies.get(address) or session or reasons.get(address) or own.get(address, "")
-        findings.append(Finding(address, diag, address in transient))
+        key = aliases.get(address, address)  # an alias shares its expansion's diagnostic
+        diag = replies.get(key) or session or reasons.get(key) or own.get(key) or local
+        findings.append(Finding(address, diag, key in transient))
     return findings
 
 

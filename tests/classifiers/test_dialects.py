@@ -697,6 +697,24 @@ def test_sendmail_v5_uses_its_own_line_when_there_is_no_remote_reply() -> None:
     ]
 
 
+def test_sendmail_reports_the_alias_we_sent_to_and_its_own_addressless_verdict() -> None:
+    """sendmail: "(expanded from: <alias>)" puts the alias first, and a verdict
+    line naming no address ("554 Too many hops") is the diagnostic when nothing better is."""
+    raw = (
+        b"From: MAILER-DAEMON@old.example\nSubject: Returned mail: see transcript for details\n\n"
+        b"   ----- The following addresses had permanent fatal errors -----\n"
+        b"dee@inner.example\n    (expanded from: <dee@example.org>)\n\n"
+        b"   ----- Transcript of session follows -----\n"
+        b"554 Too many hops 26 (25 max): from x@sender.example via localhost\n\n"
+        b"   ----- Message header follows -----\n" + ORIGINAL
+    )
+    hops = "554 Too many hops 26 (25 max): from x@sender.example via localhost"
+    assert _detect(sendmail.DIALECT, raw) == [
+        Finding("dee@example.org", hops),
+        Finding("dee@inner.example", hops),
+    ]
+
+
 def test_activehunter_needs_its_header_and_reads_sendmails_layout() -> None:
     """Activehunter: claimed by its X-AHMAILID header, read as sendmail; without it, not claimed."""
     assert _detect(activehunter.DIALECT, ACTIVEHUNTER) == [
