@@ -35,6 +35,7 @@ from classifiers.dialects._common import (
     notification_text,
     squash,
 )
+from classifiers.dialects._returned import RETURNED_HEADER
 
 __all__ = ["DIALECT", "DmaDialect"]
 
@@ -45,7 +46,10 @@ _ERROR: Final = re.compile(
     rf"There was an error delivering your mail to\s+<?({ADDRESS}?)>?\.?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_END: Final = re.compile(r"^\s*(?:Message headers|Original message) follows?\b", re.IGNORECASE)
+_END: Final = re.compile(
+    rf"^\s*(?:Message headers|Original message) follows?\b|{RETURNED_HEADER.pattern}",
+    re.IGNORECASE,
+)
 # dma's framing before the remote reply ("HOST [IP] did not like our RCPT TO:").
 _FRAMING: Final = re.compile(r"^.*?did not like our [A-Z ]+(?:TO|FROM)?:?\s*(?=[245]\d\d\b)")
 _DEFERRED: Final = re.compile(r"\bdeferred\b|^4\d\d\b", re.IGNORECASE)

@@ -34,11 +34,14 @@ from classifiers.dialects._common import (
     notification_text,
     squash,
 )
+from classifiers.dialects._returned import RETURNED_HEADER
 
 __all__ = ["DIALECT", "FmlDialect"]
 
 _SERVER: Final = re.compile(r"^\s*fml\b", re.IGNORECASE)
-_END: Final = re.compile(r"^\s*Original mail as follows|^-{3,}", re.IGNORECASE)
+_END: Final = re.compile(
+    rf"^\s*Original mail as follows|^-{{3,}}|{RETURNED_HEADER.pattern}", re.IGNORECASE
+)
 _SIGNATURE: Final = re.compile(rf"^--\s*({ADDRESS}),?\s*Be Seeing You", re.IGNORECASE)
 _ADDRESS: Final = re.compile(rf"<({ADDRESS})>")
 _REJECTED: Final = re.compile(r"\breject|not (?:a )?member|denied|too (?:big|large)", re.I)

@@ -38,6 +38,7 @@ from classifiers.dialects._common import (
     notification_text,
     squash,
 )
+from classifiers.dialects._returned import RETURNED_HEADER
 
 __all__ = ["DIALECT", "MFilterDialect"]
 
@@ -64,7 +65,9 @@ class MFilterDialect:
         server = _SERVER.search(body, opening.end())
         original = _ORIGINAL.search(body, opening.end())
         end = server or original
-        head = body[opening.end() : end.start() if end else len(body)]
+        head = "\n".join(
+            lines_before(body[opening.end() : end.start() if end else len(body)], RETURNED_HEADER)
+        )
         addresses = dict.fromkeys(m.group(0).strip(".") for m in _ADDRESS.finditer(head))
         if server is not None:
             diag = squash(lines_before(body[server.end() :].partition("\n")[2], _MARKER))

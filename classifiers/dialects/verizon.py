@@ -32,6 +32,7 @@ from classifiers.dialects._common import (
     notification_text,
     squash,
 )
+from classifiers.dialects._returned import RETURNED_HEADER
 
 __all__ = ["DIALECT", "VerizonDialect"]
 
@@ -39,7 +40,8 @@ _GATEWAY: Final = re.compile(r"@(?:[\w-]+\.)*(?:vtext|vzwpix)\.com\b", re.IGNORE
 _SENTENCE: Final = re.compile(
     r"could not be delivered to mobile|No valid recipients for this MM", re.IGNORECASE
 )
-_END: Final = re.compile(r"^\s*(?:-+\s*)?Original message", re.IGNORECASE)
+_MARKER: Final = re.compile(r"^\s*(?:-+\s*)?Original message", re.IGNORECASE)
+_END: Final = re.compile(f"{_MARKER.pattern}|{RETURNED_HEADER.pattern}", re.IGNORECASE)
 _ERROR: Final = re.compile(r"^\s*Error:\s*(.+)$", re.IGNORECASE)
 _ADDRESS: Final = re.compile(ADDRESS)
 

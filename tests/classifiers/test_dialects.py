@@ -790,6 +790,27 @@ def test_lotus_reads_the_french_and_german_frames() -> None:
     assert _detect(lotus.DIALECT, german) == _detect(lotus.DIALECT, LOTUS)
 
 
+@pytest.mark.parametrize(
+    ("dialect", "raw", "marker"),
+    [
+        (verizon.DIALECT, VERIZON, b"Original message:\n"),
+        (fml.DIALECT, FML, b"Original mail as follows:\n"),
+        (dma.DIALECT, DMA, b"Message headers follow.\n"),
+    ],
+    ids=["verizon", "fml", "dma"],
+)
+def test_an_original_pasted_without_its_marker_gives_no_recipient(
+    dialect: Dialect, raw: bytes, marker: bytes
+) -> None:
+    """When the returned original follows the notice with no marker line, its From/To
+    addresses are still not taken as recipients."""
+    with_marker = _detect(dialect, raw)
+    without = _detect(dialect, raw.replace(marker, b""))
+    assert without is not None and with_marker is not None
+    assert [f.address for f in without] == [f.address for f in with_marker]
+    assert all("sender.example" not in f.address for f in without)
+
+
 def test_japanese_gloss_prefers_the_more_specific_phrase() -> None:
     """ "ドメインが存在しません" (the domain does not exist) is a bad domain, not a bad address."""
     assert gloss("ドメインが存在しません") == "domain does not exist"
