@@ -806,7 +806,8 @@ def test_an_original_pasted_without_its_marker_gives_no_recipient(
     addresses are still not taken as recipients."""
     with_marker = _detect(dialect, raw)
     without = _detect(dialect, raw.replace(marker, b""))
-    assert without is not None and with_marker is not None
+    assert without is not None
+    assert with_marker is not None
     assert [f.address for f in without] == [f.address for f in with_marker]
     assert all("sender.example" not in f.address for f in without)
 
