@@ -37,7 +37,7 @@ class ActivehunterDialect:
 
     def detect(self, msg: Message, text: str) -> list[Finding] | None:
         """The failed recipients of an Activehunter report, else ``None``."""
-        if has_report_part(msg) or msg.get("X-AHMAILID") is None:
+        if msg.get("X-AHMAILID") is None or has_report_part(msg):
             return None
         return sendmail_findings(notification_text(msg, text))
 

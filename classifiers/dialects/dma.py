@@ -62,7 +62,8 @@ class DmaDialect:
 
     def detect(self, msg: Message, text: str) -> list[Finding] | None:
         """The failed recipient of a dma bounce, else ``None``."""
-        if has_report_part(msg):
+        # cheap test on the whole text first: most messages are not dma's
+        if "DragonFly Mail Agent" not in text or has_report_part(msg):
             return None
         body = notification_text(msg, text)
         if not _OPENING.search(body):

@@ -54,10 +54,10 @@ class FmlDialect:
 
     def detect(self, msg: Message, text: str) -> list[Finding] | None:
         """The list address of an fml rejection notice, else ``None``."""
-        if has_report_part(msg):
-            return None
+        if msg.get("X-MLServer") is None and msg.get("List-Software") is None:
+            return None  # cheap test first: most messages come from no list manager
         server = header_text(msg, "X-MLServer") or header_text(msg, "List-Software")
-        if not _SERVER.match(server):
+        if not _SERVER.match(server) or has_report_part(msg):
             return None
         lines = lines_before(notification_text(msg, text), _END)
         notice = [line for line in lines if not _SIGNATURE.match(line)]

@@ -42,7 +42,7 @@ from classifiers.dialects._returned import RETURNED_HEADER
 
 __all__ = ["DIALECT", "MFilterDialect"]
 
-_OPENING: Final = re.compile(r"「?m-FILTER」?\s*が自動", re.IGNORECASE)
+_OPENING: Final = re.compile(r"m-FILTER」?\s*が自動", re.IGNORECASE)
 _SERVER: Final = re.compile(r"^-{3,}\s*server message", re.IGNORECASE | re.MULTILINE)
 _ORIGINAL: Final = re.compile(r"^-{3,}\s*original message", re.IGNORECASE | re.MULTILINE)
 _MARKER: Final = re.compile(r"^-{3,}\s*\w")
@@ -56,7 +56,8 @@ class MFilterDialect:
 
     def detect(self, msg: Message, text: str) -> list[Finding] | None:
         """The failed recipients of an m-FILTER notice, else ``None``."""
-        if has_report_part(msg):
+        # cheap test on the whole text first: most messages are not m-FILTER's
+        if "m-FILTER" not in text or has_report_part(msg):
             return None
         body = notification_text(msg, text)
         opening = _OPENING.search(body)

@@ -56,7 +56,8 @@ class OpenSmtpdDialect:
 
     def detect(self, msg: Message, text: str) -> list[Finding] | None:
         """The failed (or delayed) recipients of an OpenSMTPD notice, else ``None``."""
-        if has_report_part(msg):
+        # cheap test on the whole text first: most messages are not OpenSMTPD's
+        if "DO NOT REPLY" not in text or has_report_part(msg):
             return None
         body = notification_text(msg, text)
         listed = _LIST.search(body)

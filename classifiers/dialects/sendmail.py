@@ -63,6 +63,9 @@ _MARKER: Final = re.compile(
     r"The following addresses? had (?:permanent fatal|transient non-fatal) errors)",
     re.IGNORECASE | re.MULTILINE,
 )
+# The same section names unanchored, for a quick test of the whole text.
+# (case-sensitive, as sendmail writes them: a case-blind scan costs more).
+_SECTION_NAME: Final = re.compile(r"Transcript of session follows|following address")
 _END: Final = re.compile(
     r"^\s*-{3,}\s*(?:Unsent message|Original message|Returned message|Message header|"
     r"Original message header)s? follows?",
@@ -87,7 +90,8 @@ class SendmailDialect:
 
     def detect(self, msg: Message, text: str) -> list[Finding] | None:
         """The failed recipients of a sendmail text report, else ``None``."""
-        if has_report_part(msg):
+        # cheap test on the whole text first: most messages have no sendmail section
+        if not _SECTION_NAME.search(text) or has_report_part(msg):
             return None
         if not (is_system_sender(msg) or _SUBJECT.match(header_text(msg, "Subject"))):
             return None

@@ -53,7 +53,10 @@ class VerizonDialect:
 
     def detect(self, msg: Message, text: str) -> list[Finding] | None:
         """The failed recipients of a Verizon gateway notice, else ``None``."""
-        if has_report_part(msg) or not _GATEWAY.search(header_text(msg, "From")):
+        sender = str(msg.get("From", "")).lower()
+        if not ("vtext" in sender or "vzwpix" in sender):
+            return None  # cheap test first: the gateways' domains, before decoding
+        if not _GATEWAY.search(header_text(msg, "From")) or has_report_part(msg):
             return None
         lines = lines_before(notification_text(msg, text), _END)
         own = "\n".join(lines)

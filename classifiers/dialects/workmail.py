@@ -60,10 +60,10 @@ class WorkMailDialect:
 
     def detect(self, msg: Message, text: str) -> list[Finding] | None:
         """The failed recipients of a WorkMail notice, else ``None``."""
-        if has_report_part(msg):
-            return None
+        if msg.get("X-Mailer") is None and msg.get("X-Original-Mailer") is None:
+            return None  # cheap test first: most bounces name no mailer
         mailer = header_text(msg, "X-Mailer") + header_text(msg, "X-Original-Mailer")
-        if not _MAILER.search(mailer):
+        if not _MAILER.search(mailer) or has_report_part(msg):
             return None
         body = notification_text(msg, text)
         start = _LIST.search(body)
