@@ -45,7 +45,7 @@ _BOUNCE_SUBJECT = re.compile(
 )
 _DELAY_SUBJECT = re.compile(
     r"delay|deferred|still being retried|not yet been delivered|warning: message|"
-    r"temporary delivery failure",
+    r"temporary delivery failure|could not send message for past",
     re.I,
 )
 

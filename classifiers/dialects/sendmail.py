@@ -78,8 +78,10 @@ _EXPANDED: Final = re.compile(rf"^\s*\(expanded from:\s*<?({ADDRESS})>?\s*\)", r
 _CODE: Final = re.compile(r"^[245]\d\d[ -]")
 _COMMAND: Final = re.compile(rf"^>>>\s*(\w+)(?:\s+To:\s*<?({ADDRESS})>?)?", re.IGNORECASE)
 _REPLY: Final = re.compile(r"^<<<\s*(.*)$")
+# sendmail's own verdict on an address: "550 5.1.1 <a@b>... User unknown", or without
+# a code "<a@b>... Deferred: Connection timed out with …" in a warning.
 _OWN: Final = re.compile(
-    rf"^([245]\d\d)[ -](?:[245]\.\d{{1,3}}\.\d{{1,3}}\s+)?<?({ADDRESS})>?\.\.\.\s*(.*)$"
+    rf"^(?:([245]\d\d)[ -](?:[245]\.\d{{1,3}}\.\d{{1,3}}\s+)?)?<?({ADDRESS})>?\.\.\.\s*(.*)$"
 )
 
 
@@ -147,7 +149,7 @@ def sendmail_findings(body: str) -> list[Finding] | None:
         elif (mine := _OWN.match(stripped)) is not None:
             order.setdefault(mine.group(2))
             own.setdefault(mine.group(2), stripped)
-            if mine.group(1).startswith("4") or mine.group(3).startswith("Deferred"):
+            if (mine.group(1) or "").startswith("4") or mine.group(3).startswith("Deferred"):
                 transient.add(mine.group(2))
         elif _CODE.match(stripped) and not local:
             local = stripped  # sendmail's own verdict naming no address ("554 Too many hops …")
