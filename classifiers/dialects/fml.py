@@ -14,7 +14,9 @@ Shape (text/plain from the list's admin address, the post quoted after the notic
 
     Original mail as follows:
 
-The recipient is the list we posted to: the address the notice names (in the text
+Only a notice from the list's own addresses (``-admin``, ``-owner``, ``-request``,
+``-ctl``) or a mail system counts: a post the list distributed carries the same
+headers. The recipient is the list we posted to: the address the notice names (in the text
 or in fml's "--list@domain, Be Seeing You!" signature), never one from the quoted
 post. The notice's text up to the signature is the diagnostic.
 """
@@ -30,6 +32,7 @@ from classifiers.dialects._common import (
     ADDRESS,
     has_report_part,
     header_text,
+    is_system_sender,
     lines_before,
     notification_text,
     squash,
@@ -44,6 +47,8 @@ _END: Final = re.compile(
 )
 _SIGNATURE: Final = re.compile(rf"^--\s*({ADDRESS}),?\s*Be Seeing You", re.IGNORECASE)
 _ADDRESS: Final = re.compile(rf"<({ADDRESS})>")
+# fml sends its notices from the list's administrative addresses.
+_ADMIN: Final = re.compile(r"-(?:admin|owner|request|ctl)@|\bfml", re.IGNORECASE)
 _REJECTED: Final = re.compile(r"\breject|not (?:a )?member|denied|too (?:big|large)", re.I)
 
 
@@ -59,6 +64,8 @@ class FmlDialect:
         server = header_text(msg, "X-MLServer") or header_text(msg, "List-Software")
         if not _SERVER.match(server) or has_report_part(msg):
             return None
+        if not (_ADMIN.search(header_text(msg, "From")) or is_system_sender(msg)):
+            return None  # a post the list distributed, not the list's own notice
         lines = lines_before(notification_text(msg, text), _END)
         notice = [line for line in lines if not _SIGNATURE.match(line)]
         diag = squash(notice)

@@ -41,7 +41,9 @@ from classifiers.dialects._common import (
 __all__ = ["DIALECT", "OpenSmtpdDialect"]
 
 _OPENING: Final = re.compile(r"This is the MAILER-DAEMON, please DO NOT REPLY", re.IGNORECASE)
-_LIST: Final = re.compile(r"for\s+the following list of recipients:?", re.IGNORECASE)
+# Line breaks fall anywhere in this sentence (the error and delay notices wrap it
+# differently).
+_LIST: Final = re.compile(r"the\s+following\s+list\s+of\s+recipients:?", re.IGNORECASE)
 _DELAY: Final = re.compile(r"is delayed for more than|only a temporary failure", re.IGNORECASE)
 _END: Final = re.compile(
     r"^\s*Below is a copy of the original message|^\s*Please note this is only", re.IGNORECASE

@@ -775,6 +775,8 @@ def test_fml_reports_the_list_address_not_the_quoted_posts_addresses() -> None:
         b"Your mail is rejected since this list accepts posts from members only.", b""
     )
     assert _detect(fml.DIALECT, help_reply) is None
+    post = FML.replace(b"From: elena-admin@ml.example.jp", b"From: kenji@example.jp")
+    assert _detect(fml.DIALECT, post) is None
 
 
 def test_lotus_reads_the_french_and_german_frames() -> None:
