@@ -3,8 +3,10 @@
 Plug-ins keyed on a vendor header or a single sender (MDaemon's ``X-MDDSN-Message``,
 GroupWise's ``X-Mailer``, docomo's host, Yahoo's opening sentence) come before the
 ones keyed on boilerplate that other software borrowed (qmail's block format,
-Postfix's and Exim's openings). Every plug-in refuses a message that carries a
-standard report part, so the order only matters among non-standard bounces.
+Postfix's and Exim's openings). Activehunter (``X-AHMAILID``) and docomo write
+sendmail's layout, so the generic sendmail plug-in comes last, after them. Every
+plug-in refuses a message that carries a standard report part, so the order only
+matters among non-standard bounces.
 """
 
 from __future__ import annotations
