@@ -70,7 +70,7 @@ _NOTIFICATION_HINTS = (
 _UNSUBSCRIBE_HINTS = (b"unsubscribe", b"base64")
 _DELAY_SUBJECT = re.compile(
     r"delay|deferred|still being retried|not yet been delivered|warning: message|"
-    r"temporary delivery failure",
+    r"temporary delivery failure|could not send message for past",
     re.I,
 )
 

@@ -26,6 +26,9 @@ Every address listed between "was not delivered to:" and "because:" failed for
 the one reason after "because:" (the paragraph up to the next blank line). When
 that paragraph is missing, the reason is taken from the Subject after
 "DELIVERY FAILURE:".
+
+Localised servers translate the frame: German "wurde nicht zugestellt an:" /
+"weil:", French "n'a pas été remis à :" / "parce que :".
 """
 
 from __future__ import annotations
@@ -48,8 +51,15 @@ __all__ = ["DIALECT", "LotusDialect"]
 
 _SUBJECT: Final = re.compile(r"^\s*DELIVERY[ _]FAILURE:?\s*(.*)$", re.IGNORECASE | re.DOTALL)
 _PRODUCT: Final = re.compile(r"Lotus|Domino|Notes", re.IGNORECASE)
-_NOT_DELIVERED: Final = re.compile(r"^\s*was not delivered to:\s*$", re.IGNORECASE | re.MULTILINE)
-_BECAUSE: Final = re.compile(r"^\s*because:\s*$", re.IGNORECASE | re.MULTILINE)
+# The English report and its German and French translations (localised Domino servers
+# translate the frame; the router's reason often stays English).
+_NOT_DELIVERED: Final = re.compile(
+    r"^\s*(?:was not delivered to|wurde nicht zugestellt an|n'a pas été remis à)\s*:\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_BECAUSE: Final = re.compile(
+    r"^\s*(?:because|weil|parce que)\s*:\s*$", re.IGNORECASE | re.MULTILINE
+)
 _END: Final = re.compile(r"^-{3,}", re.MULTILINE)
 
 

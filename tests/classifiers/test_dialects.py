@@ -16,15 +16,23 @@ from classifiers._mime import body_text, parse_bytes
 from classifiers.dialects import (
     Dialect,
     Finding,
+    activehunter,
     au_kddi,
+    dma,
     docomo,
     exchange_legacy,
     exim,
+    fml,
     groupwise,
     lotus,
     mdaemon,
+    mfilter,
+    opensmtpd,
     postfix,
     qmail,
+    sendmail,
+    verizon,
+    workmail,
     yahoo,
 )
 from classifiers.dialects._japanese import gloss, with_gloss
@@ -372,6 +380,75 @@ AU_KDDI = (
     + ORIGINAL
 )
 
+DMA = (
+    b"From: MAILER-DAEMON <>\nSubject: Mail delivery failed\n\n"
+    b"This is the DragonFly Mail Agent v0.13 at smtp.dfly.example.\n\n"
+    b"There was an error delivering your mail to <ann@example.org>.\n\n"
+    b"mx.example.org [192.0.2.45] did not like our RCPT TO:\n"
+    b"550 5.1.1 <ann@example.org>: Recipient address rejected: User unknown\n\n"
+    b"Message headers follow.\n\n" + ORIGINAL
+)
+SENDMAIL = (
+    b"From: Mail Delivery Subsystem <MAILER-DAEMON@mail.old.example>\n"
+    b"Subject: Returned mail: see transcript for details\n\n"
+    b"   ----- The following addresses had permanent fatal errors -----\n"
+    b"<ann@example.org>\n    (reason: 550 5.1.1 <ann@example.org>... User unknown)\n"
+    b"<bob@example.org>\n\n"
+    b"   ----- Transcript of session follows -----\n"
+    b"... while talking to mx.example.org.:\n"
+    b">>> RCPT To:<ann@example.org>\n<<< 550 5.1.1 <ann@example.org>... User unknown\n"
+    b">>> RCPT To:<bob@example.org>\n<<< 452 4.2.2 <bob@example.org>... Mailbox full\n"
+    b"550 5.1.1 <ann@example.org>... User unknown\n"
+    b"452 4.2.2 <bob@example.org>... Deferred: Mailbox full\n\n"
+    b"   ----- Original message follows -----\n" + ORIGINAL
+)
+ACTIVEHUNTER = (
+    b"From: Mail Delivery Subsystem <MAILER-DAEMON@ah.example.jp>\n"
+    b"Subject: Returned mail: User unknown\nX-AHMAILID: 0000071843-20240702182011-0001\n\n"
+    b"  ----- The following addresses had permanent fatal errors -----\n\n"
+    b"<aki@example.jp>\n\n  ----- Transcript of session follows -----\n"
+    b"550 5.1.1 <aki@example.jp>... User Unknown\n\n" + ORIGINAL
+)
+WORKMAIL = _multipart(
+    b"From: MAILER-DAEMON@us-west-2.awsapps.com\nX-Mailer: Amazon WorkMail\n"
+    b"Subject: Delivery Status Notification (Failure)\n",
+    b"An error occurred while trying to deliver the mail to the following recipients:\n"
+    b"ann@example.org\nbob@example.org\n\nTechnical report:\n\n"
+    b"Reporting-MTA: dsn; a48-1.smtp-out.example\n\n"
+    b"Action: failed\nFinal-Recipient: rfc822; bob@example.org\n"
+    b"Diagnostic-Code: smtp; 552 5.2.2\n  Mailbox full\nStatus: 5.2.2\n",
+)
+MFILTER = _multipart(
+    b"From: MAILER-DAEMON@mf.example.jp\nSubject: failure notice\n",
+    "このメールは「m-FILTER」が自動生成して送信しています。\n"
+    "以下のメールアドレスへの送信に失敗しました。\nhana@example.jp\n\n"
+    "-------server message\n550 5.1.1 <hana@example.jp>... User Unknown\n\n"
+    "-------original message\n".encode("iso-2022-jp"),
+    charset=b"iso-2022-jp",
+)
+VERIZON = (
+    b"From: post_master@vtext.com\nSubject: Undeliverable Message\n\n"
+    b"Message could not be delivered to mobile.\n"
+    b"Error: 550 5.1.1 <5551230001@vtext.com>... User unknown\n\nOriginal message:\n" + ORIGINAL
+)
+OPENSMTPD = _multipart(
+    b"From: Mailer Daemon <MAILER-DAEMON@smtpd.example.net>\n"
+    b"Subject: Delivery status notification: error\n",
+    b"Hi!\n\nThis is the MAILER-DAEMON, please DO NOT REPLY to this email.\n\n"
+    b"An error has occurred while attempting to deliver a message for\n"
+    b"the following list of recipients:\n\n"
+    b"ann@example.org: 550 5.1.1 User unknown\n"
+    b"bob@example.org: 554 5.7.1 Service unavailable;\n    blocked using zen.spamhaus.org\n\n"
+    b"Below is a copy of the original message:\n",
+)
+FML = (
+    b"From: elena-admin@ml.example.jp\nSubject: fml status report (elena ML)\n"
+    b"X-MLServer: fml [fml 4.0.3 release (20011202/4.0.3)]\nX-ML-Name: elena\n\n"
+    b"You are not a member of this mailing list <elena@ml.example.jp>.\n"
+    b"Your mail is rejected since this list accepts posts from members only.\n\n"
+    b"--elena@ml.example.jp, Be Seeing You!\n\nOriginal mail as follows:\n\n" + ORIGINAL
+)
+
 # One representative sample per plug-in (used for the cross-dialect checks).
 SAMPLES: dict[str, bytes] = {
     "exim": EXIM,
@@ -384,7 +461,18 @@ SAMPLES: dict[str, bytes] = {
     "mdaemon": MDAEMON,
     "docomo": DOCOMO,
     "au-kddi": AU_KDDI,
+    "dma": DMA,
+    "sendmail": SENDMAIL,
+    "activehunter": ACTIVEHUNTER,
+    "amazon-workmail": WORKMAIL,
+    "mfilter": MFILTER,
+    "verizon": VERIZON,
+    "opensmtpd": OPENSMTPD,
+    "fml": FML,
 }
+# sendmail's layout, borrowed by appliances with their own plug-in earlier in the
+# registry: the generic sendmail plug-in may read them too (it runs after them).
+BORROWED = {("sendmail", "docomo"), ("sendmail", "activehunter")}
 
 
 # ------------------------------------------------------------------ per dialect
@@ -572,6 +660,160 @@ def test_au_kddi_reads_address_reason_lines() -> None:
     ]
 
 
+def test_dma_cuts_its_framing_so_the_diag_starts_at_the_remote_reply() -> None:
+    """dma: the one address of "There was an error delivering your mail to <…>", with the
+    remote reply (not dma's "did not like our RCPT TO:") as its diagnostic."""
+    assert _detect(dma.DIALECT, DMA) == [
+        Finding(
+            "ann@example.org",
+            "550 5.1.1 <ann@example.org>: Recipient address rejected: User unknown",
+        )
+    ]
+
+
+def test_sendmail_pairs_rcpt_replies_and_marks_deferred_addresses_temporary() -> None:
+    """sendmail without DSN: each listed address gets the <<< reply to its own RCPT; a 4xx
+    ("Deferred") address is temporary; nothing is read from the returned original."""
+    assert _detect(sendmail.DIALECT, SENDMAIL) == [
+        Finding("ann@example.org", "550 5.1.1 <ann@example.org>... User unknown"),
+        Finding("bob@example.org", "452 4.2.2 <bob@example.org>... Mailbox full", True),
+    ]
+
+
+def test_sendmail_v5_uses_its_own_line_when_there_is_no_remote_reply() -> None:
+    """sendmail V5: with no <<< reply, sendmail's "550 <address>... Host unknown" line is the
+    diagnostic."""
+    raw = (
+        b"From: MAILER-DAEMON@old.example\nSubject: Returned mail: Host unknown\n\n"
+        b"   ----- Transcript of session follows -----\r\n"
+        b"550 <cy@gone.example>... Host unknown (Name server: gone.example: host not found)\r\n"
+        b"\r\n   ----- Unsent message follows -----\r\n" + ORIGINAL
+    )
+    assert _detect(sendmail.DIALECT, raw) == [
+        Finding(
+            "cy@gone.example",
+            "550 <cy@gone.example>... Host unknown (Name server: gone.example: host not found)",
+        )
+    ]
+
+
+def test_sendmail_reports_the_alias_we_sent_to_and_its_own_addressless_verdict() -> None:
+    """sendmail: "(expanded from: <alias>)" puts the alias first, and a verdict
+    line naming no address ("554 Too many hops") is the diagnostic when nothing better is."""
+    raw = (
+        b"From: MAILER-DAEMON@old.example\nSubject: Returned mail: see transcript for details\n\n"
+        b"   ----- The following addresses had permanent fatal errors -----\n"
+        b"dee@inner.example\n    (expanded from: <dee@example.org>)\n\n"
+        b"   ----- Transcript of session follows -----\n"
+        b"554 Too many hops 26 (25 max): from x@sender.example via localhost\n\n"
+        b"   ----- Message header follows -----\n" + ORIGINAL
+    )
+    hops = "554 Too many hops 26 (25 max): from x@sender.example via localhost"
+    assert _detect(sendmail.DIALECT, raw) == [
+        Finding("dee@example.org", hops),
+        Finding("dee@inner.example", hops),
+    ]
+
+
+def test_activehunter_needs_its_header_and_reads_sendmails_layout() -> None:
+    """Activehunter: claimed by its X-AHMAILID header, read as sendmail; without it, not claimed."""
+    assert _detect(activehunter.DIALECT, ACTIVEHUNTER) == [
+        Finding("aki@example.jp", "550 5.1.1 <aki@example.jp>... User Unknown")
+    ]
+    assert _detect(activehunter.DIALECT, ACTIVEHUNTER.replace(b"X-AHMAILID", b"X-Other")) is None
+
+
+def test_workmail_takes_each_recipients_diag_from_the_text_report() -> None:
+    """WorkMail: every listed recipient; the diag is its own Diagnostic-Code (folded lines
+    joined) in the "Technical report", empty for a recipient the report leaves out."""
+    assert _detect(workmail.DIALECT, WORKMAIL) == [
+        Finding("ann@example.org", ""),
+        Finding("bob@example.org", "552 5.2.2 Mailbox full"),
+    ]
+
+
+def test_mfilter_gives_the_server_message_to_the_listed_address() -> None:
+    """m-FILTER (ISO-2022-JP): the address before "-------server message" with that reply."""
+    assert _detect(mfilter.DIALECT, MFILTER) == [
+        Finding("hana@example.jp", "550 5.1.1 <hana@example.jp>... User Unknown")
+    ]
+
+
+def test_verizon_reads_the_error_line_and_ignores_the_original() -> None:
+    """Verizon's gateway: the address named in the notice with its "Error:" line; the
+    returned original's addresses are not recipients."""
+    assert _detect(verizon.DIALECT, VERIZON) == [
+        Finding("5551230001@vtext.com", "550 5.1.1 <5551230001@vtext.com>... User unknown")
+    ]
+
+
+def test_opensmtpd_reads_address_reply_lines_with_folded_continuations() -> None:
+    """OpenSMTPD: one finding per "address: reply" line, a folded reply joined; a delay
+    notice makes them temporary."""
+    assert _detect(opensmtpd.DIALECT, OPENSMTPD) == [
+        Finding("ann@example.org", "550 5.1.1 User unknown"),
+        Finding("bob@example.org", "554 5.7.1 Service unavailable; blocked using zen.spamhaus.org"),
+    ]
+    delayed = OPENSMTPD.replace(b": error", b": delay").replace(
+        b"An error has occurred while attempting to deliver a message",
+        b"A message is delayed for more than 4 hours",
+    )
+    assert all(f.temporary for f in _detect(opensmtpd.DIALECT, delayed) or [])
+
+
+def test_fml_reports_the_list_address_not_the_quoted_posts_addresses() -> None:
+    """fml: the list we posted to is the recipient, the notice its diagnostic; a notice
+    from fml that is not a rejection is not claimed."""
+    assert _detect(fml.DIALECT, FML) == [
+        Finding(
+            "elena@ml.example.jp",
+            "You are not a member of this mailing list <elena@ml.example.jp>. "
+            "Your mail is rejected since this list accepts posts from members only.",
+        )
+    ]
+    help_reply = FML.replace(b"You are not a member of this mailing list", b"Welcome to").replace(
+        b"Your mail is rejected since this list accepts posts from members only.", b""
+    )
+    assert _detect(fml.DIALECT, help_reply) is None
+    post = FML.replace(b"From: elena-admin@ml.example.jp", b"From: kenji@example.jp")
+    assert _detect(fml.DIALECT, post) is None
+
+
+def test_lotus_reads_the_french_and_german_frames() -> None:
+    """Localised Domino: "n'a pas été remis à :" / "parce que :" (and the German frame)
+    are read like the English "was not delivered to:" / "because:"."""
+    french = LOTUS.replace(b"was not delivered to:", "n'a pas été remis à :".encode()).replace(
+        b"because:", b"parce que :"
+    )
+    german = LOTUS.replace(b"was not delivered to:", b"wurde nicht zugestellt an:").replace(
+        b"because:", b"weil:"
+    )
+    assert _detect(lotus.DIALECT, french) == _detect(lotus.DIALECT, LOTUS)
+    assert _detect(lotus.DIALECT, german) == _detect(lotus.DIALECT, LOTUS)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "raw", "marker"),
+    [
+        (verizon.DIALECT, VERIZON, b"Original message:\n"),
+        (fml.DIALECT, FML, b"Original mail as follows:\n"),
+        (dma.DIALECT, DMA, b"Message headers follow.\n"),
+    ],
+    ids=["verizon", "fml", "dma"],
+)
+def test_an_original_pasted_without_its_marker_gives_no_recipient(
+    dialect: Dialect, raw: bytes, marker: bytes
+) -> None:
+    """When the returned original follows the notice with no marker line, its From/To
+    addresses are still not taken as recipients."""
+    with_marker = _detect(dialect, raw)
+    without = _detect(dialect, raw.replace(marker, b""))
+    assert without is not None
+    assert with_marker is not None
+    assert [f.address for f in without] == [f.address for f in with_marker]
+    assert all("sender.example" not in f.address for f in without)
+
+
 def test_japanese_gloss_prefers_the_more_specific_phrase() -> None:
     """ "ドメインが存在しません" (the domain does not exist) is a bad domain, not a bad address."""
     assert gloss("ドメインが存在しません") == "domain does not exist"
@@ -593,7 +835,7 @@ def test_a_dialect_returns_none_for_another_dialects_bounce(dialect: Dialect, sa
     found = _detect(dialect, SAMPLES[sample])
     if dialect.name == sample:
         assert found
-    else:
+    elif (dialect.name, sample) not in BORROWED:
         assert found is None
 
 
@@ -629,6 +871,15 @@ FOLDERS = {
     "mdaemon": "mdaemon",
     "japanese-docomo": "docomo",
     "japanese-au-kddi": "au-kddi",
+    "dma": "dma",
+    "sendmail-v5": "sendmail",
+    "sendmail-v8-nodsn": "sendmail",
+    "activehunter": "activehunter",
+    "amazon-workmail": "amazon-workmail",
+    "mfilter": "mfilter",
+    "verizon": "verizon",
+    "opensmtpd": "opensmtpd",
+    "fml": "fml",
 }
 
 

@@ -84,7 +84,7 @@ def test_arrow_transcript_pairs_rcpt_with_its_reply_and_skips_our_sender() -> No
     """In a ">>>"/"<<<" transcript the refused RCPT TO is the recipient; MAIL FROM (our
     envelope sender) and accepted recipients are not."""
     body = (
-        b"----- Transcript of session follows -----\n"
+        b"The conversation with the receiving server went as follows:\n"
         b">>> MAIL FROM:<bounce+ann=example.org@bounces.sender.example>\n"
         b"<<< 250 2.1.0 Sender ok\n"
         b">>> RCPT TO:<ok@example.org>\n"
