@@ -115,6 +115,7 @@ def sendmail_findings(body: str) -> list[Finding] | None:
     aliases: dict[str, str] = {}
     section = ""
     command, target = "", ""
+    accepted: dict[str, None] = {}
     for line in lines_before(body[start.start() :], _END):
         heading = _SECTION.match(line) if line.lstrip().startswith("---") else None
         if heading is not None:
@@ -141,7 +142,12 @@ def sendmail_findings(body: str) -> list[Finding] | None:
         if (cmd := _COMMAND.match(stripped)) is not None:
             command, target = cmd.group(1).upper(), cmd.group(2) or ""
         elif (reply := _REPLY.match(stripped)) is not None:
-            if command == "RCPT" and target:
+            if reply.group(1).startswith("2"):
+                # an accepted command is no failure: a recipient the server took failed
+                # only if a later command (DATA) was refused, which ``session`` holds
+                if command == "RCPT" and target:
+                    accepted.setdefault(target)
+            elif command == "RCPT" and target:
                 order.setdefault(target)
                 replies.setdefault(target, reply.group(1))
             elif not session:
@@ -153,6 +159,9 @@ def sendmail_findings(body: str) -> list[Finding] | None:
                 transient.add(mine.group(2))
         elif _CODE.match(stripped) and not local:
             local = stripped  # sendmail's own verdict naming no address ("554 Too many hops …")
+    if session:
+        for address in accepted:
+            order.setdefault(address)
     findings = []
     for address in order:
         key = aliases.get(address, address)  # an alias shares its expansion's diagnostic

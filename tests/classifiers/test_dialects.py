@@ -931,3 +931,23 @@ def test_truncated_bounces_never_raise(dialect: Dialect) -> None:
         for end in range(0, len(raw), 7):
             found = _detect(dialect, raw[:end])
             assert found is None or isinstance(found, list)
+
+
+def test_sendmail_transcript_leaves_out_recipients_the_server_accepted() -> None:
+    """In a transcript without an address list, a RCPT the server answered 250 is no
+    failure (unless a later DATA was refused, which then failed every accepted one)."""
+    from classifiers.dialects.sendmail import sendmail_findings
+
+    head = (
+        "----- Transcript of session follows -----\n"
+        ">>> MAIL FROM:<bounce@sender.example>\n<<< 250 2.1.0 Sender ok\n"
+        ">>> RCPT TO:<ok@example.org>\n<<< 250 2.1.5 Recipient ok\n"
+    )
+    refused = head + ">>> RCPT TO:<ann@example.org>\n<<< 550 5.1.1 User unknown\n"
+    found = sendmail_findings(refused) or []
+    assert [(f.address, f.diag) for f in found] == [("ann@example.org", "550 5.1.1 User unknown")]
+    at_data = head + ">>> DATA\n<<< 554 5.7.1 Message rejected as spam\n"
+    found = sendmail_findings(at_data) or []
+    assert [(f.address, f.diag) for f in found] == [
+        ("ok@example.org", "554 5.7.1 Message rejected as spam")
+    ]
