@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Final, NamedTuple, cast
 
 from classifiers._regex import portability_problem
+from classifiers.fault import FAULTS, Fault
 from classifiers.types import BOUNCE_CATEGORIES, BounceCategory, BounceClass
 
 __all__ = [
@@ -36,7 +37,7 @@ DEFAULT_SOURCE: Final = "default.toml"
 # A reply rule decides a failure; "delivered", "autoreply" and "complaint" come
 # from elsewhere (2xx replies, the message classifiers).
 RULE_CLASSES: Final[tuple[BounceClass, ...]] = ("hard", "soft", "spam", "unknown")
-_KEYS: Final = frozenset({"id", "comment", "text", "status", "code", "category", "class"})
+_KEYS: Final = frozenset({"id", "comment", "text", "status", "code", "category", "class", "fault"})
 _PATTERN_KEYS: Final = ("text", "status", "code")
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
@@ -70,7 +71,8 @@ class Rule:
     ``text``, ``status`` and ``code`` are the pattern sources (``None`` when absent);
     ``text`` is matched case-insensitively against the reply text, ``status`` against
     the normalised enhanced status (``""`` if none), ``code`` against the three-digit
-    reply code (``""`` if none).
+    reply code (``""`` if none). ``fault``, when given, overrides the fixed mapping of
+    :func:`classifiers.fault.fault_of`.
     """
 
     id: str
@@ -81,6 +83,7 @@ class Rule:
     status: str | None = None
     code: str | None = None
     source: str = DEFAULT_SOURCE
+    fault: Fault | None = None
     text_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     status_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     code_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
@@ -173,6 +176,9 @@ def _rule(raw: object, index: int, source: str, text: str) -> Rule:
         raise fail(f"class {cls!r} is not one of {', '.join(RULE_CLASSES)}")
     if not isinstance(comment, str):
         raise fail("'comment' must be a string")
+    fault = raw.get("fault")
+    if fault is not None and fault not in FAULTS:
+        raise fail(f"fault {fault!r} is not one of {', '.join(FAULTS)}")
     if not any(key in raw for key in _PATTERN_KEYS):
         raise fail("needs at least one of 'text', 'status', 'code'")
     compiled = {key: _pattern(raw, key, fail) for key in _PATTERN_KEYS}
@@ -185,6 +191,7 @@ def _rule(raw: object, index: int, source: str, text: str) -> Rule:
         status=cast("str | None", raw.get("status")),
         code=cast("str | None", raw.get("code")),
         source=source,
+        fault=cast("Fault | None", fault),
         text_re=compiled["text"],
         status_re=compiled["status"],
         code_re=compiled["code"],

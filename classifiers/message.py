@@ -193,6 +193,7 @@ def _from_findings(
                 verdict.category,
                 cls,
                 rule,
+                verdict.fault,
             )
         )
     if not recipients:

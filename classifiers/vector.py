@@ -14,7 +14,8 @@ on generated input. How it stays fast:
    ``(code, status)`` pair (a few dozen pairs, decided once each), and the first rule
    with both kinds of condition (one in the default table), searched only where its
    code and status conditions hold;
-4. the delivered / no-information / temporary / X.7 adjustments are expressions;
+4. the delivered / no-information / temporary / X.7 adjustments, and whose fault it
+   is (:func:`classifiers.fault.fault_of`), are expressions;
 5. the verdicts are joined back onto the rows.
 
 A batch with only a few hundred distinct diagnostics goes through the scalar path
@@ -37,11 +38,13 @@ from classifiers._match import (
     first_text_rule,
 )
 from classifiers._rules import RuleTable, default_table
+from classifiers.fault import CATEGORY_FAULT, SENDER_STATUS_RE, SUBJECT_FAULT, SUBJECT_RE
 from classifiers.reply import (
     DELIVERED,
     NO_INFORMATION,
     NO_MATCH,
     SECURITY_SUFFIX,
+    SENDER_SUFFIX,
     TEMPORARY_SUFFIX,
     classify_reply,
 )
@@ -61,7 +64,7 @@ from classifiers.status import (
 
 __all__ = ["OUTPUT_COLUMNS", "SCALAR_BELOW", "classify_frame", "classify_lazy", "parse_frame"]
 
-OUTPUT_COLUMNS: Final = ("bounce_category", "bounce_class", "bounce_rule")
+OUTPUT_COLUMNS: Final = ("bounce_category", "bounce_class", "bounce_rule", "bounce_fault")
 _DEDUPE_BELOW: Final = 0.5  # deduplicate when the estimated distinct share is below this
 _DEDUPE_MIN_ROWS: Final = 4096  # below this, always deduplicate (the estimate costs more)
 SCALAR_BELOW: Final = 512  # see classify_frame
@@ -133,7 +136,7 @@ def parse_frame(diags: pl.Series, statuses: pl.Series | None = None) -> pl.DataF
 
 
 def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
-    """The three output columns for each row of ``parsed`` (``_code``, ``_st``, ``_text``)."""
+    """The four output columns for each row of ``parsed`` (``_code``, ``_st``, ``_text``)."""
     indexed = list(enumerate(table.rules))
     text_only = [(i, r) for i, r in indexed if r.status is None and r.code is None]
     pair_only = [(i, r) for i, r in indexed if r.text is None]
@@ -155,12 +158,14 @@ def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
     delivered = code.is_between(200, 299) | ((code == NO_CODE) & status.str.starts_with("2."))
     no_info = (code == NO_CODE) & (status == "") & (pl.col("_text") == "")
     temporary = code.is_between(400, 499) | status.str.starts_with("4.")
-    to_temp = cls.is_in(["hard", "unknown"]) & temporary
-    to_security = (cls == "hard") & (status.str.slice(1, 3) == ".7.") & ~to_temp
+    to_sender = cls.is_in(["hard", "unknown"]) & status.str.contains(SENDER_STATUS_RE)
+    to_temp = cls.is_in(["hard", "unknown"]) & temporary & ~to_sender
+    to_security = (cls == "hard") & (status.str.slice(1, 3) == ".7.") & ~to_temp & ~to_sender
     frame = frame.with_columns(_idx=pl.min_horizontal("_t", "_p", "_m")).with_columns(
         lookup([rule.category for rule in table]).alias("_category"),
         lookup([rule.cls for rule in table]).alias("_class"),
         lookup([rule.id for rule in table]).alias("_rule"),
+        lookup([rule.fault or "" for rule in table]).alias("_override"),
     )
     return frame.select(
         pl.when(delivered | no_info | (index == NONE))
@@ -171,6 +176,8 @@ def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
         .then(pl.lit("delivered"))
         .when(no_info | (index == NONE))
         .then(pl.lit("unknown"))
+        .when(to_sender)
+        .then(pl.lit("spam"))
         .when(to_temp | to_security)
         .then(pl.lit("soft"))
         .otherwise("_class")
@@ -181,12 +188,44 @@ def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
         .then(pl.lit(NO_INFORMATION))
         .when(index == NONE)
         .then(pl.lit(NO_MATCH))
+        .when(to_sender)
+        .then(pl.col("_rule") + SENDER_SUFFIX)
         .when(to_temp)
         .then(pl.col("_rule") + TEMPORARY_SUFFIX)
         .when(to_security)
         .then(pl.col("_rule") + SECURITY_SUFFIX)
         .otherwise("_rule")
         .alias("bounce_rule"),
+        pl.when(delivered | no_info)
+        .then(pl.lit("unknown"))
+        .otherwise(_fault(pl.col("_category").fill_null("other"), status, pl.col("_override")))
+        .alias("bounce_fault"),
+    )
+
+
+def _fault(category: pl.Expr, status: pl.Expr, override: pl.Expr) -> pl.Expr:
+    """:func:`classifiers.fault.fault_of` as an expression (override "" or null = none)."""
+    subject = status.str.extract(SUBJECT_RE, 1).replace_strict(
+        list(SUBJECT_FAULT),
+        list(SUBJECT_FAULT.values()),
+        default="unknown",
+        return_dtype=pl.String,
+    )
+    return (
+        pl.when(override.fill_null("") != "")
+        .then(override)
+        .when(status.str.contains(SENDER_STATUS_RE))
+        .then(pl.lit("sender"))
+        .when(category.is_in(list(CATEGORY_FAULT)))
+        .then(
+            category.replace_strict(
+                list(CATEGORY_FAULT),
+                list(CATEGORY_FAULT.values()),
+                default="unknown",
+                return_dtype=pl.String,
+            )
+        )
+        .otherwise(subject)
     )
 
 
@@ -198,7 +237,7 @@ def _worth_deduplicating(keys: pl.DataFrame) -> bool:
 
 
 def _scalar_verdicts(parsed: pl.DataFrame, table: RuleTable | None) -> pl.DataFrame:
-    """The three output columns by the scalar path, one call per (already distinct) row."""
+    """The four output columns by the scalar path, one call per (already distinct) row."""
     verdicts = [
         classify_reply(None if code == NO_CODE else code, status, text, table=table)
         for code, status, text in parsed.select("_code", "_st", "_text").iter_rows()
@@ -208,6 +247,7 @@ def _scalar_verdicts(parsed: pl.DataFrame, table: RuleTable | None) -> pl.DataFr
             "bounce_category": [v.category for v in verdicts],
             "bounce_class": [v.cls for v in verdicts],
             "bounce_rule": [v.rule_id for v in verdicts],
+            "bounce_fault": [v.fault for v in verdicts],
         },
         schema=dict.fromkeys(OUTPUT_COLUMNS, pl.String),
     )
@@ -221,7 +261,7 @@ def classify_frame(
     table: RuleTable | None = None,
     scalar_below: int = SCALAR_BELOW,
 ) -> pl.DataFrame:
-    """Return ``df`` with ``bounce_category``, ``bounce_class`` and ``bounce_rule`` added.
+    """Return ``df`` with the :data:`OUTPUT_COLUMNS` added (category, class, rule, fault).
 
     Row for row the same verdict as ``classify_diag(row[diag], row[status])`` with the
     same table (default: the packaged one). The ``status`` column is optional (missing
