@@ -18,15 +18,13 @@ expressions from the same tables and regex, and a test proves both agree.
 
 from __future__ import annotations
 
-import re
 from typing import Final, Literal, get_args
 
 __all__ = [
     "CATEGORY_FAULT",
     "FAULTS",
-    "SENDER_STATUS_RE",
+    "SENDER_STATUSES",
     "SUBJECT_FAULT",
-    "SUBJECT_RE",
     "Fault",
     "fault_of",
     "is_sender_status",
@@ -57,26 +55,27 @@ CATEGORY_FAULT: Final[dict[str, Fault]] = {
     "protocol-errors": "network",
 }
 
-# RFC 3463 X.1.7, X.1.8 and RFC 7505 X.7.27 (normalised status, see classifiers.status).
-SENDER_STATUS_RE: Final = r"^[45]\.(1\.[78]|7\.27)$"
-# Step 4: the subject of a 4.x.x / 5.x.x status (RFC 3463 section 3).
-SUBJECT_RE: Final = r"^[45]\.([0-9]{1,3})\."
+# RFC 3463 X.1.7, X.1.8 and RFC 7505 X.7.27, as normalised statuses (classifiers.status
+# drops leading zeros), so a set lookup — cheap in both engines — decides.
+SENDER_STATUSES: Final = ("4.1.7", "4.1.8", "5.1.7", "5.1.8", "4.7.27", "5.7.27")
+# Step 4: the subject of a 4.x.x / 5.x.x status (RFC 3463 section 3), keyed on the
+# status's first four characters: "5.1." is subject 1; "5.10" (subject 10) is none.
+_SUBJECTS: Final[tuple[tuple[str, Fault], ...]] = (
+    ("1", "recipient"),  # addressing status
+    ("2", "recipient"),  # mailbox status
+    ("4", "network"),  # network and routing status
+    ("5", "network"),  # mail delivery protocol status
+    ("6", "content"),  # message content or media status
+    ("7", "our-host"),  # security or policy status
+)
 SUBJECT_FAULT: Final[dict[str, Fault]] = {
-    "1": "recipient",  # addressing status
-    "2": "recipient",  # mailbox status
-    "4": "network",  # network and routing status
-    "5": "network",  # mail delivery protocol status
-    "6": "content",  # message content or media status
-    "7": "our-host",  # security or policy status
+    f"{klass}.{subject}.": fault for klass in "45" for subject, fault in _SUBJECTS
 }
-
-_SENDER_STATUS = re.compile(SENDER_STATUS_RE)
-_SUBJECT = re.compile(SUBJECT_RE)
 
 
 def is_sender_status(status: str) -> bool:
     """True for a normalised status about our sender: X.1.7, X.1.8 or X.7.27."""
-    return _SENDER_STATUS.match(status) is not None
+    return status in SENDER_STATUSES
 
 
 def fault_of(category: str, status: str, override: Fault | None = None) -> Fault:
@@ -93,5 +92,4 @@ def fault_of(category: str, status: str, override: Fault | None = None) -> Fault
     mapped = CATEGORY_FAULT.get(category)
     if mapped is not None:
         return mapped
-    subject = _SUBJECT.match(status)
-    return SUBJECT_FAULT.get(subject.group(1), "unknown") if subject else "unknown"
+    return SUBJECT_FAULT.get(status[:4], "unknown")

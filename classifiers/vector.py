@@ -38,7 +38,7 @@ from classifiers._match import (
     first_text_rule,
 )
 from classifiers._rules import RuleTable, default_table
-from classifiers.fault import CATEGORY_FAULT, SENDER_STATUS_RE, SUBJECT_FAULT, SUBJECT_RE
+from classifiers.fault import CATEGORY_FAULT, fault_of, is_sender_status
 from classifiers.reply import (
     DELIVERED,
     NO_INFORMATION,
@@ -149,7 +149,7 @@ def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
     )
     positions = list(range(len(table)))
 
-    def lookup(values: list[str]) -> pl.Expr:
+    def lookup(values: list[str | None]) -> pl.Expr:
         return pl.col("_idx").replace_strict(
             positions, values, default=None, return_dtype=pl.String
         )
@@ -158,15 +158,29 @@ def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
     delivered = code.is_between(200, 299) | ((code == NO_CODE) & status.str.starts_with("2."))
     no_info = (code == NO_CODE) & (status == "") & (pl.col("_text") == "")
     temporary = code.is_between(400, 499) | status.str.starts_with("4.")
-    to_sender = cls.is_in(["hard", "unknown"]) & status.str.contains(SENDER_STATUS_RE)
+    # fault_of's steps 2 and 4 depend on the status alone, and a column holds few
+    # distinct statuses: decide each once ("sender", else the subject's fault).
+    statuses = parsed.get_column("_st").unique().to_list()
+    by_status = status.replace_strict(
+        statuses,
+        ["sender" if is_sender_status(s) else fault_of("other", s) for s in statuses],
+        return_dtype=pl.String,
+    )
+    sender = pl.col("_by_status") == "sender"
+    to_sender = cls.is_in(["hard", "unknown"]) & sender
     to_temp = cls.is_in(["hard", "unknown"]) & temporary & ~to_sender
     to_security = (cls == "hard") & (status.str.slice(1, 3) == ".7.") & ~to_temp & ~to_sender
     frame = frame.with_columns(_idx=pl.min_horizontal("_t", "_p", "_m")).with_columns(
         lookup([rule.category for rule in table]).alias("_category"),
         lookup([rule.cls for rule in table]).alias("_class"),
         lookup([rule.id for rule in table]).alias("_rule"),
-        lookup([rule.fault or "" for rule in table]).alias("_override"),
+        # fault_of's steps 1 and 3 per rule: its own fault, else its category's (if any).
+        lookup([rule.fault or CATEGORY_FAULT.get(rule.category) for rule in table]).alias(
+            "_by_rule"
+        ),
+        by_status.alias("_by_status"),
     )
+    overriding = [i for i, rule in indexed if rule.fault is not None]
     return frame.select(
         pl.when(delivered | no_info | (index == NONE))
         .then(pl.lit("other"))
@@ -198,34 +212,12 @@ def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
         .alias("bounce_rule"),
         pl.when(delivered | no_info)
         .then(pl.lit("unknown"))
-        .otherwise(_fault(pl.col("_category").fill_null("other"), status, pl.col("_override")))
-        .alias("bounce_fault"),
-    )
-
-
-def _fault(category: pl.Expr, status: pl.Expr, override: pl.Expr) -> pl.Expr:
-    """:func:`classifiers.fault.fault_of` as an expression (override "" or null = none)."""
-    subject = status.str.extract(SUBJECT_RE, 1).replace_strict(
-        list(SUBJECT_FAULT),
-        list(SUBJECT_FAULT.values()),
-        default="unknown",
-        return_dtype=pl.String,
-    )
-    return (
-        pl.when(override.fill_null("") != "")
-        .then(override)
-        .when(status.str.contains(SENDER_STATUS_RE))
-        .then(pl.lit("sender"))
-        .when(category.is_in(list(CATEGORY_FAULT)))
-        .then(
-            category.replace_strict(
-                list(CATEGORY_FAULT),
-                list(CATEGORY_FAULT.values()),
-                default="unknown",
-                return_dtype=pl.String,
-            )
+        .otherwise(
+            pl.when(sender & ~index.is_in(overriding))
+            .then(pl.lit("sender"))
+            .otherwise(pl.coalesce("_by_rule", "_by_status"))
         )
-        .otherwise(subject)
+        .alias("bounce_fault"),
     )
 
 
