@@ -52,6 +52,7 @@ def report_json(label: str, report: MessageReport) -> dict[str, object]:
                 "category": r.category,
                 "class": r.cls,
                 "rule": r.rule,
+                "fault": r.fault,
             }
             for r in report.recipients
         ],
@@ -68,6 +69,7 @@ def diag_json(diag: str, verdict: Classification) -> dict[str, str]:
         "category": verdict.category,
         "class": verdict.cls,
         "rule": verdict.rule_id,
+        "fault": verdict.fault,
     }
 
 
@@ -145,6 +147,7 @@ def print_rules(table: RuleTable | None, out: Console) -> None:
 _ADJUSTMENTS = {
     "+temporary": "a temporary (4xx) failure never proves an address dead",
     "+security-status": "an X.7 security/policy status never proves an address dead",
+    "+sender-status": "an X.1.7/X.1.8/X.7.27 status means the receiver refused our sender",
 }
 
 
@@ -155,7 +158,11 @@ def print_explanation(text: str, status: str, table: RuleTable | None, out: Cons
     out.print(Text(f"input: code={why.code} status={why.status or '-'} text={why.text!r}"))
     out.print(
         Text.assemble(
-            "class ", (c.cls, "bold"), ", category ", (c.category, "bold"), f", rule {c.rule_id}"
+            "class ",
+            (c.cls, "bold"),
+            ", category ",
+            (c.category, "bold"),
+            f", rule {c.rule_id}, fault {c.fault}",
         )
     )
     rule = why.rule

@@ -130,7 +130,7 @@ def _run(
     got = classify_frame(check).select(OUTPUT_COLUMNS).iter_rows()
     for (diag, status), row in zip(check.iter_rows(), got, strict=True):
         verdict = classify_diag(diag, status)
-        if (verdict.category, verdict.cls, verdict.rule_id) != row:
+        if (verdict.category, verdict.cls, verdict.rule_id, verdict.fault) != row:
             print(f"MISMATCH {diag!r}: vector {row}, scalar {verdict}", file=sys.stderr)
             return None
     return Figure(f"classify_frame, {label}", rows / vector_s, "diags/s", "bare re loop", bare_rate)

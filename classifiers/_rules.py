@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Final, NamedTuple, cast
 
 from classifiers._regex import portability_problem
+from classifiers.fault import FAULTS, Fault
 from classifiers.types import BOUNCE_CATEGORIES, BounceCategory, BounceClass
 
 __all__ = [
@@ -37,7 +38,7 @@ DEFAULT_SOURCE: Final = "default.toml"
 # from elsewhere (2xx replies, the message classifiers).
 RULE_CLASSES: Final[tuple[BounceClass, ...]] = ("hard", "soft", "spam", "unknown")
 _KEYS: Final = frozenset(
-    {"id", "comment", "text", "status", "code", "category", "class", "fallback"}
+    {"id", "comment", "text", "status", "code", "category", "class", "fallback", "fault"}
 )
 _PATTERN_KEYS: Final = ("text", "status", "code")
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -74,6 +75,8 @@ class Rule:
     the normalised enhanced status (``""`` if none), ``code`` against the three-digit
     reply code (``""`` if none). ``fallback`` marks a rule that decides from the status
     or code alone because nothing recognised the text: what it decides is "unmatched".
+    ``fault``, when given, overrides the fixed mapping of
+    :func:`classifiers.fault.fault_of`.
     """
 
     id: str
@@ -85,6 +88,7 @@ class Rule:
     code: str | None = None
     source: str = DEFAULT_SOURCE
     fallback: bool = False
+    fault: Fault | None = None
     text_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     status_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     code_re: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
@@ -185,6 +189,9 @@ def _rule(raw: object, index: int, source: str, text: str) -> Rule:
     fallback = raw.get("fallback", False)
     if not isinstance(fallback, bool):
         raise fail("'fallback' must be true or false")
+    fault = raw.get("fault")
+    if fault is not None and fault not in FAULTS:
+        raise fail(f"fault {fault!r} is not one of {', '.join(FAULTS)}")
     if not any(key in raw for key in _PATTERN_KEYS):
         raise fail("needs at least one of 'text', 'status', 'code'")
     compiled = {key: _pattern(raw, key, fail) for key in _PATTERN_KEYS}
@@ -198,6 +205,7 @@ def _rule(raw: object, index: int, source: str, text: str) -> Rule:
         code=cast("str | None", raw.get("code")),
         source=source,
         fallback=fallback,
+        fault=cast("Fault | None", fault),
         text_re=compiled["text"],
         status_re=compiled["status"],
         code_re=compiled["code"],

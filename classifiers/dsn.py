@@ -176,4 +176,5 @@ def _recipient(
         verdict.category,
         cls,
         rule,
+        verdict.fault,
     )

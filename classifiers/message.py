@@ -234,6 +234,7 @@ def _from_findings(
                 verdict.category,
                 cls,
                 rule,
+                verdict.fault,
             )
         )
     if not recipients:

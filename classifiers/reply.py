@@ -10,7 +10,12 @@ the first match as a :class:`~classifiers.types.Classification`. Around the tabl
 * a temporary failure (4xx code or 4.x.x status) never proves an address dead: a
   ``hard`` or ``unknown`` verdict becomes ``soft`` and the rule id gains ``+temporary``;
 * an X.7.x status is a security or policy refusal: a ``hard`` verdict becomes ``soft``
-  and the rule id gains ``+security-status``.
+  and the rule id gains ``+security-status``;
+* a status about our sender (X.1.7, X.1.8, X.7.27) means the receiver refused *us*,
+  whatever the text says: a ``hard`` or ``unknown`` verdict becomes ``spam`` and the
+  rule id gains ``+sender-status`` (checked first).
+
+Every verdict also says whose fault the failure is (:func:`classifiers.fault.fault_of`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from classifiers._rules import (
     default_table,
     load_rules,
 )
+from classifiers.fault import fault_of, is_sender_status
 from classifiers.status import (
     is_temporary,
     normalise_text,
@@ -41,6 +47,7 @@ __all__ = [
     "NO_INFORMATION",
     "NO_MATCH",
     "SECURITY_SUFFIX",
+    "SENDER_SUFFIX",
     "TEMPORARY_SUFFIX",
     "Explanation",
     "Rule",
@@ -60,6 +67,7 @@ NO_INFORMATION: Final = "no-information"
 NO_MATCH: Final = "no-match"
 TEMPORARY_SUFFIX: Final = "+temporary"
 SECURITY_SUFFIX: Final = "+security-status"
+SENDER_SUFFIX: Final = "+sender-status"
 _CACHE_SIZE: Final = 65_536
 
 
@@ -76,7 +84,7 @@ class Explanation:
     code: int | None
     status: str
     text: str
-    adjustment: str = ""  # "", TEMPORARY_SUFFIX or SECURITY_SUFFIX
+    adjustment: str = ""  # "", TEMPORARY_SUFFIX, SECURITY_SUFFIX or SENDER_SUFFIX
 
     @property
     def rule(self) -> Rule | None:
@@ -86,6 +94,8 @@ class Explanation:
 
 
 def _adjust(cls: BounceClass, code: int | None, status: str) -> tuple[BounceClass, str]:
+    if cls in ("hard", "unknown") and is_sender_status(status):
+        return "spam", SENDER_SUFFIX
     if cls in ("hard", "unknown") and is_temporary(code, status):
         return "soft", TEMPORARY_SUFFIX
     if cls == "hard" and status_subject(status) == "7":
@@ -111,9 +121,10 @@ def _decide(code: int | None, status: str, text: str, table: RuleTable) -> Expla
     for index, rule in enumerate(table.rules):
         if rule.matches(code_text, status, text):
             cls, suffix = _adjust(rule.cls, code, status)
-            verdict = Classification(rule.category, cls, rule.id + suffix, status)
+            fault = fault_of(rule.category, status, rule.fault)
+            verdict = Classification(rule.category, cls, rule.id + suffix, status, fault)
             return Explanation(verdict, table.rules[: index + 1], code, status, text, suffix)
-    verdict = Classification("other", "unknown", NO_MATCH, status)
+    verdict = Classification("other", "unknown", NO_MATCH, status, fault_of("other", status))
     return Explanation(verdict, table.rules, code, status, text)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal, get_args
 
+from classifiers.fault import Fault
+
 __all__ = [
     "BOUNCE_CATEGORIES",
     "BOUNCE_CLASSES",
@@ -16,6 +18,7 @@ __all__ = [
     "BounceCategory",
     "BounceClass",
     "Classification",
+    "Fault",
     "Feedback",
     "FeedbackType",
     "MessageKind",
@@ -63,13 +66,15 @@ class Classification:
     """What one failure means: a PowerMTA category, a class, and the rule that said so.
 
     ``status`` is the RFC 3463 enhanced status the decision used (``"5.1.1"``), or
-    ``""`` when there was none; ``rule_id`` names the table row that fired.
+    ``""`` when there was none; ``rule_id`` names the table row that fired; ``fault``
+    says whose fault the failure is (:func:`classifiers.fault.fault_of`).
     """
 
     category: BounceCategory
     cls: BounceClass
     rule_id: str
     status: str = ""
+    fault: Fault = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,7 @@ class RecipientReport:
     category: BounceCategory
     cls: BounceClass
     rule: str
+    fault: Fault = "unknown"  # whose fault the failure is (classifiers.fault)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ on generated input. How it stays fast:
    ``(code, status)`` pair (a few dozen pairs, decided once each), and the first rule
    with both kinds of condition (one in the default table), searched only where its
    code and status conditions hold;
-4. the delivered / no-information / temporary / X.7 adjustments are expressions;
+4. the delivered / no-information / temporary / X.7 adjustments, and whose fault it
+   is (:func:`classifiers.fault.fault_of`), are expressions;
 5. the verdicts are joined back onto the rows.
 
 A batch with only a few hundred distinct diagnostics goes through the scalar path
@@ -37,11 +38,13 @@ from classifiers._match import (
     first_text_rule,
 )
 from classifiers._rules import RuleTable, default_table
+from classifiers.fault import CATEGORY_FAULT, fault_of, is_sender_status
 from classifiers.reply import (
     DELIVERED,
     NO_INFORMATION,
     NO_MATCH,
     SECURITY_SUFFIX,
+    SENDER_SUFFIX,
     TEMPORARY_SUFFIX,
     classify_reply,
 )
@@ -61,7 +64,7 @@ from classifiers.status import (
 
 __all__ = ["OUTPUT_COLUMNS", "SCALAR_BELOW", "classify_frame", "classify_lazy", "parse_frame"]
 
-OUTPUT_COLUMNS: Final = ("bounce_category", "bounce_class", "bounce_rule")
+OUTPUT_COLUMNS: Final = ("bounce_category", "bounce_class", "bounce_rule", "bounce_fault")
 _DEDUPE_BELOW: Final = 0.5  # deduplicate when the estimated distinct share is below this
 _DEDUPE_MIN_ROWS: Final = 4096  # below this, always deduplicate (the estimate costs more)
 SCALAR_BELOW: Final = 512  # see classify_frame
@@ -133,7 +136,7 @@ def parse_frame(diags: pl.Series, statuses: pl.Series | None = None) -> pl.DataF
 
 
 def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
-    """The three output columns for each row of ``parsed`` (``_code``, ``_st``, ``_text``)."""
+    """The four output columns for each row of ``parsed`` (``_code``, ``_st``, ``_text``)."""
     indexed = list(enumerate(table.rules))
     text_only = [(i, r) for i, r in indexed if r.status is None and r.code is None]
     pair_only = [(i, r) for i, r in indexed if r.text is None]
@@ -146,7 +149,7 @@ def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
     )
     positions = list(range(len(table)))
 
-    def lookup(values: list[str]) -> pl.Expr:
+    def lookup(values: list[str | None]) -> pl.Expr:
         return pl.col("_idx").replace_strict(
             positions, values, default=None, return_dtype=pl.String
         )
@@ -155,13 +158,29 @@ def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
     delivered = code.is_between(200, 299) | ((code == NO_CODE) & status.str.starts_with("2."))
     no_info = (code == NO_CODE) & (status == "") & (pl.col("_text") == "")
     temporary = code.is_between(400, 499) | status.str.starts_with("4.")
-    to_temp = cls.is_in(["hard", "unknown"]) & temporary
-    to_security = (cls == "hard") & (status.str.slice(1, 3) == ".7.") & ~to_temp
+    # fault_of's steps 2 and 4 depend on the status alone, and a column holds few
+    # distinct statuses: decide each once ("sender", else the subject's fault).
+    statuses = parsed.get_column("_st").unique().to_list()
+    by_status = status.replace_strict(
+        statuses,
+        ["sender" if is_sender_status(s) else fault_of("other", s) for s in statuses],
+        return_dtype=pl.String,
+    )
+    sender = pl.col("_by_status") == "sender"
+    to_sender = cls.is_in(["hard", "unknown"]) & sender
+    to_temp = cls.is_in(["hard", "unknown"]) & temporary & ~to_sender
+    to_security = (cls == "hard") & (status.str.slice(1, 3) == ".7.") & ~to_temp & ~to_sender
     frame = frame.with_columns(_idx=pl.min_horizontal("_t", "_p", "_m")).with_columns(
         lookup([rule.category for rule in table]).alias("_category"),
         lookup([rule.cls for rule in table]).alias("_class"),
         lookup([rule.id for rule in table]).alias("_rule"),
+        # fault_of's steps 1 and 3 per rule: its own fault, else its category's (if any).
+        lookup([rule.fault or CATEGORY_FAULT.get(rule.category) for rule in table]).alias(
+            "_by_rule"
+        ),
+        by_status.alias("_by_status"),
     )
+    overriding = [i for i, rule in indexed if rule.fault is not None]
     return frame.select(
         pl.when(delivered | no_info | (index == NONE))
         .then(pl.lit("other"))
@@ -171,6 +190,8 @@ def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
         .then(pl.lit("delivered"))
         .when(no_info | (index == NONE))
         .then(pl.lit("unknown"))
+        .when(to_sender)
+        .then(pl.lit("spam"))
         .when(to_temp | to_security)
         .then(pl.lit("soft"))
         .otherwise("_class")
@@ -181,12 +202,22 @@ def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
         .then(pl.lit(NO_INFORMATION))
         .when(index == NONE)
         .then(pl.lit(NO_MATCH))
+        .when(to_sender)
+        .then(pl.col("_rule") + SENDER_SUFFIX)
         .when(to_temp)
         .then(pl.col("_rule") + TEMPORARY_SUFFIX)
         .when(to_security)
         .then(pl.col("_rule") + SECURITY_SUFFIX)
         .otherwise("_rule")
         .alias("bounce_rule"),
+        pl.when(delivered | no_info)
+        .then(pl.lit("unknown"))
+        .otherwise(
+            pl.when(sender & ~index.is_in(overriding))
+            .then(pl.lit("sender"))
+            .otherwise(pl.coalesce("_by_rule", "_by_status"))
+        )
+        .alias("bounce_fault"),
     )
 
 
@@ -198,7 +229,7 @@ def _worth_deduplicating(keys: pl.DataFrame) -> bool:
 
 
 def _scalar_verdicts(parsed: pl.DataFrame, table: RuleTable | None) -> pl.DataFrame:
-    """The three output columns by the scalar path, one call per (already distinct) row."""
+    """The four output columns by the scalar path, one call per (already distinct) row."""
     verdicts = [
         classify_reply(None if code == NO_CODE else code, status, text, table=table)
         for code, status, text in parsed.select("_code", "_st", "_text").iter_rows()
@@ -208,6 +239,7 @@ def _scalar_verdicts(parsed: pl.DataFrame, table: RuleTable | None) -> pl.DataFr
             "bounce_category": [v.category for v in verdicts],
             "bounce_class": [v.cls for v in verdicts],
             "bounce_rule": [v.rule_id for v in verdicts],
+            "bounce_fault": [v.fault for v in verdicts],
         },
         schema=dict.fromkeys(OUTPUT_COLUMNS, pl.String),
     )
@@ -221,7 +253,7 @@ def classify_frame(
     table: RuleTable | None = None,
     scalar_below: int = SCALAR_BELOW,
 ) -> pl.DataFrame:
-    """Return ``df`` with ``bounce_category``, ``bounce_class`` and ``bounce_rule`` added.
+    """Return ``df`` with the :data:`OUTPUT_COLUMNS` added (category, class, rule, fault).
 
     Row for row the same verdict as ``classify_diag(row[diag], row[status])`` with the
     same table (default: the packaged one). The ``status`` column is optional (missing

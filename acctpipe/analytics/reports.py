@@ -181,6 +181,7 @@ FROM days LEFT JOIN stats USING (day)
 ORDER BY day"""  # noqa: S608 - constant text; values are bound parameters
 
 _DIAGNOSTICS: Final = f"""SELECT dsn_diag, dsn_status, bounce_class, bounce_category,
+    mode(fault) AS fault,
     mode(bounce_cat) AS bounce_cat,
     count(*) AS events,
     count(*) FILTER (WHERE type IN ('b', 'rb')) AS bounces,
@@ -292,6 +293,7 @@ _REPORTS: Final = (
             "dsn_status",
             "bounce_class",
             "bounce_category",
+            "fault",
             "bounce_cat",
             "events",
             "bounces",

@@ -24,7 +24,7 @@ _SELECT = (
     "coalesce(bounce_class, ''), coalesce(bounce_category, ''), coalesce(dsn_status, ''), "
     "coalesce(dsn_diag, ''), coalesce(nullif(queue, ''), rcpt_domain, ''), "
     "coalesce(vmta, ''), coalesce(job_id, ''), file_id, source_offset, "
-    "lower(coalesce(feedback_type, '')) FROM events "
+    "lower(coalesce(feedback_type, '')), coalesce(fault, '') FROM events "
 )
 _NEW = _SELECT + "WHERE rowid > ? ORDER BY rowid LIMIT ?"
 _HISTORY = (
@@ -46,7 +46,24 @@ def _feedback_class(feedback_type: str) -> str:
 
 
 def _event(row: tuple[object, ...]) -> Event:
-    (_, kind, when, rcpt, orig, cls, category, status, diag, queue, vmta, job, fid, off, fb) = row
+    (
+        _,
+        kind,
+        when,
+        rcpt,
+        orig,
+        cls,
+        category,
+        status,
+        diag,
+        queue,
+        vmta,
+        job,
+        fid,
+        off,
+        fb,
+        fault,
+    ) = row
     time = when if isinstance(when, datetime) else datetime.now(UTC)
     if time.tzinfo is None:
         time = time.replace(tzinfo=UTC)
@@ -64,6 +81,7 @@ def _event(row: tuple[object, ...]) -> Event:
         queue=str(queue).lower(),
         vmta=str(vmta),
         job_id=str(job),
+        fault=str(fault),
     )
 
 

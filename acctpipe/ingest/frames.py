@@ -145,10 +145,11 @@ def _classify(frame: pl.DataFrame, table: RuleTable | None) -> pl.DataFrame:
     marked = frame.with_row_index("_row")
     todo = marked.filter(wanted)
     done = classify_frame(todo, diag="dsn_diag", status="dsn_status", table=table)
-    verdicts = done.select("_row", "bounce_category", "bounce_class", "bounce_rule")
-    out = marked.drop("bounce_category", "bounce_class", "bounce_rule").join(
+    verdicts = done.select("_row", "bounce_category", "bounce_class", "bounce_rule", "bounce_fault")
+    out = marked.drop("bounce_category", "bounce_class", "bounce_rule", "fault").join(
         verdicts, on="_row", how="left", maintain_order="left"
     )
+    out = out.rename({"bounce_fault": "fault"})
     return out.select([n for n, _, _ in EVENT_COLUMNS])
 
 

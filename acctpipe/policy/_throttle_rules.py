@@ -18,6 +18,7 @@ from typing import Any, Final, Literal, cast, get_args
 from acctpipe.policy._toml import Fail, PolicyText, as_text, default_document, parse_document
 from acctpipe.policy.types import Event
 from classifiers._regex import portability_problem
+from classifiers.fault import FAULTS
 from classifiers.status import parse_enhanced_status
 from classifiers.types import BOUNCE_CATEGORIES, BOUNCE_CLASSES
 from mta.acct.fields import RECORD_TYPES
@@ -35,7 +36,7 @@ __all__ = [
 RuleAction = Literal["slow", "pause", "ramp"]
 RULE_ACTIONS: Final[tuple[RuleAction, ...]] = get_args(RuleAction)
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
-_MATCH_KEYS: Final = ("types", "classes", "categories", "status", "diag")
+_MATCH_KEYS: Final = ("types", "classes", "categories", "faults", "status", "diag")
 _RULE_KEYS: Final = frozenset(
     {"id", "comment", "enabled", "count", "ratio", "over", "min-volume", "window"}
     | {"action", "factor", "duration", "step", "step-rate"}
@@ -78,6 +79,7 @@ class ThrottleRule:
     types: tuple[str, ...] = ()
     classes: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    faults: tuple[str, ...] = ()
     status: str | None = None
     diag: str | None = None
     count: int | None = None
@@ -98,6 +100,7 @@ class ThrottleRule:
             (not self.types or event.type in self.types)
             and (not self.classes or event.cls in self.classes)
             and (not self.categories or event.category in self.categories)
+            and (not self.faults or event.fault in self.faults)
             and (
                 self.status_re is None
                 or self.status_re.search(parse_enhanced_status(event.status)) is not None
@@ -203,6 +206,7 @@ def _rule(raw: dict[str, Any], part: PolicyText) -> ThrottleRule:
         "types": fail.strings("types", raw.get("types", []), RECORD_TYPES),
         "classes": fail.strings("classes", raw.get("classes", []), BOUNCE_CLASSES),
         "categories": fail.strings("categories", raw.get("categories", []), BOUNCE_CATEGORIES),
+        "faults": fail.strings("faults", raw.get("faults", []), FAULTS),
     }
     if "window" not in raw:
         raise fail("window", "missing (how far back the threshold counts)")

@@ -11,7 +11,10 @@ A pure function, :func:`decide_suppressions`; the policy is data
   message still being retried, so a full mailbox would otherwise count once per
   retry) suppress for ``soft_duration`` only when at least ``soft_count`` of them
   (weighted by an optional half-life) fall within ``soft_window`` *after the last
-  delivery* to the address — a ``d`` resets the count;
+  delivery* to the address — a ``d`` resets the count. Only failures that are the
+  recipient's fault count (``fault`` recipient, or empty when not known): a timeout
+  or a refusal of our host says nothing about the address and is the throttle
+  controller's evidence for the (queue, vmta) pair instead;
 * **spam** (the receiver refused *us*) and **unknown** failures never suppress.
 
 One decision per (address, scope): a complaint outranks a hard bounce, which
@@ -24,6 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Final
 
 from acctpipe.policy._suppression_config import (
     SCOPES,
@@ -72,9 +76,15 @@ def history_query_window(policy: SuppressionPolicy) -> timedelta:
     return policy.soft_window
 
 
+# "" is a row whose fault is not known (ingested before schema version 4): counted as
+# before, rather than forgetting the failures it records.
+_RECIPIENT_FAULTS: Final = ("recipient", "")
+
+
 def _counts_soft(event: Event, policy: SuppressionPolicy) -> bool:
     return (
         event.cls == "soft"
+        and event.fault in _RECIPIENT_FAULTS
         and event.type in policy.soft_records
         and (not policy.soft_categories or event.category in policy.soft_categories)
         and bool(event.rcpt)

@@ -34,7 +34,9 @@ class Event:
 
     ``event_id`` identifies the row for evidence (``"FILE_ID:OFFSET"`` from the
     DuckDB store); ``cls`` is the bounce class (hard, soft, spam, complaint,
-    unknown; empty for deliveries); ``queue`` falls back to the recipient domain.
+    unknown; empty for deliveries); ``queue`` falls back to the recipient domain;
+    ``fault`` says whose fault a failure is (recipient, sender, our-host, network,
+    content, unknown; empty when not known, e.g. a row ingested before schema 4).
     """
 
     event_id: str
@@ -49,6 +51,7 @@ class Event:
     queue: str = ""
     vmta: str = ""
     job_id: str = ""
+    fault: str = ""
 
 
 @dataclass(frozen=True, slots=True)

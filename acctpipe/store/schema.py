@@ -19,7 +19,8 @@ from mta.errors import StoreError
 __all__ = ["EVENT_COLUMNS", "MIGRATIONS", "SCHEMA_VERSION", "current_version", "migrate"]
 
 # (snake_case column, DuckDB type, PowerMTA field it comes from or "" if derived)
-EVENT_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
+# The columns migration 1 created, as it shipped (migrations are never edited).
+_V1_EVENT_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
     ("type", "VARCHAR NOT NULL", "type"),
     ("time_logged", "TIMESTAMPTZ", "timeLogged"),
     ("time_queued", "TIMESTAMPTZ", "timeQueued"),
@@ -64,9 +65,15 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
     ("source_file", "VARCHAR NOT NULL", ""),
     ("source_offset", "BIGINT NOT NULL", ""),
 )
+
+EVENT_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
+    *_V1_EVENT_COLUMNS,
+    # Migration 4: whose fault a failure is (classifiers.fault), appended by ALTER TABLE.
+    ("fault", "VARCHAR", ""),
+)
 """The ``events`` table, in column order: name, DuckDB type, source field."""
 
-_EVENTS = ",\n    ".join(f"{name} {kind}" for name, kind, _ in EVENT_COLUMNS)
+_EVENTS = ",\n    ".join(f"{name} {kind}" for name, kind, _ in _V1_EVENT_COLUMNS)
 
 _V1: Final = (
     """CREATE TABLE files (
@@ -180,10 +187,24 @@ GROUP BY ALL"""  # noqa: S608 - constant text, no input spliced
     for by, column in (("domain", "rcpt_domain"), ("vmta", "vmta"))
 )
 
+_V4_FAULT: Final = (
+    # Whose fault each failure is (recipient, sender, our-host, network, content,
+    # unknown), set at ingest from the classification; NULL for rows ingested before.
+    "ALTER TABLE events ADD COLUMN fault VARCHAR",
+    """CREATE OR REPLACE VIEW top_bounce_diagnostics AS
+SELECT bounce_class, bounce_category, bounce_rule, dsn_status, dsn_diag,
+    count(*) AS events, count(DISTINCT rcpt_domain) AS domains,
+    min(time_logged) AS first_seen, max(time_logged) AS last_seen, fault
+FROM events WHERE type IN ('b', 't', 'tq', 'rb')
+GROUP BY ALL
+ORDER BY events DESC""",
+)
+
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ("CREATE SEQUENCE file_ids START 1", *_V1, *_VIEWS),
     _V2_FEEDBACK,
     _V3_RATES,
+    _V4_FAULT,
 )
 """Migration ``n`` (1-based) is ``MIGRATIONS[n - 1]``: its DDL statements in order."""
 

@@ -13,7 +13,7 @@ from tests.acctpipe._cli import run_cli
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
 KEYS = {"file", "kind", "recipients", "feedback", "reason"}
-RCPT_KEYS = {"address", "action", "status", "diag", "category", "class", "rule"}
+RCPT_KEYS = {"address", "action", "status", "diag", "category", "class", "rule", "fault"}
 
 
 def test_classify_mail_jsonl_over_a_directory(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,7 +74,7 @@ def test_classify_diag_arguments_and_stdin() -> None:
     """Diagnostics come from arguments or stdin lines; each gives one JSON object."""
     proc = run_cli("classify-diag", "smtp;550 5.1.1 <a@example.com>: Recipient address rejected")
     obj = json.loads(proc.stdout)
-    assert set(obj) == {"diag", "status", "category", "class", "rule"}
+    assert set(obj) == {"diag", "status", "category", "class", "rule", "fault"}
     assert (obj["class"], obj["category"], obj["status"]) == ("hard", "bad-mailbox", "5.1.1")
     lines = b"smtp;452 4.2.2 mailbox full\nsmtp;554 5.7.1 blocked using zen.spamhaus.org\n\n"
     proc = run_cli("classify-diag", stdin=lines)

@@ -47,7 +47,7 @@ def test_no_matching_rule_is_no_match() -> None:
         include_defaults=False,
     )
     assert classify_reply(550, "5.1.1", "user unknown", table=table) == Classification(
-        "other", "unknown", NO_MATCH, "5.1.1"
+        "other", "unknown", NO_MATCH, "5.1.1", "recipient"
     )
 
 

@@ -20,14 +20,14 @@ from tests.classifiers._replies import corpus
 
 def _scalar(
     diags: Sequence[str | None], statuses: Sequence[str | None], table: RuleTable | None = None
-) -> list[tuple[str, str, str]]:
+) -> list[tuple[str, str, str, str]]:
     verdicts = [
         classify_diag(d or "", s or "", table=table) for d, s in zip(diags, statuses, strict=True)
     ]
-    return [(v.category, v.cls, v.rule_id) for v in verdicts]
+    return [(v.category, v.cls, v.rule_id, v.fault) for v in verdicts]
 
 
-def _vector(frame: pl.DataFrame, **kwargs: object) -> list[tuple[str, str, str]]:
+def _vector(frame: pl.DataFrame, **kwargs: object) -> list[tuple[str, str, str, str]]:
     out = classify_frame(frame, **kwargs)  # type: ignore[arg-type]
     return list(out.select(OUTPUT_COLUMNS).iter_rows())
 
@@ -45,7 +45,7 @@ def _corpus_frame() -> pl.DataFrame:
 def test_vector_equals_scalar_on_the_whole_corpus(
     few: int, one_pass: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every corpus row gets the same category, class and rule id from both paths."""
+    """Every corpus row gets the same category, class, rule id and fault from both paths."""
     monkeypatch.setattr(classifiers._match, "FEW", few)
     monkeypatch.setattr(classifiers._match, "ONE_PASS", one_pass)
     frame = _corpus_frame()
@@ -97,7 +97,7 @@ def test_null_and_empty_diagnostics_do_not_crash() -> None:
     )
     expected = _scalar(frame["dsnDiag"].to_list(), frame["dsnStatus"].to_list())
     assert _vector(frame, scalar_below=0) == expected
-    assert expected[0] == ("other", "unknown", "no-information")
+    assert expected[0] == ("other", "unknown", "no-information", "unknown")
     assert expected[3][2] == "status-x.1.1"
 
 
@@ -108,7 +108,7 @@ def test_an_empty_frame_gets_empty_output_columns() -> None:
     )
     out = classify_frame(frame, scalar_below=0)
     assert out.height == 0
-    assert [out.schema[c] for c in OUTPUT_COLUMNS] == [pl.String] * 3
+    assert [out.schema[c] for c in OUTPUT_COLUMNS] == [pl.String] * len(OUTPUT_COLUMNS)
 
 
 def test_other_columns_and_row_order_are_kept() -> None:
@@ -165,6 +165,7 @@ comment = "a code-only user rule before every default"
 code = '^554$'
 category = "bad-domain"
 class = "hard"
+fault = "network"
 """,
 )
 
@@ -177,17 +178,18 @@ class = "hard"
 def test_user_rules_give_the_same_verdicts_in_both_paths(
     few: int, one_pass: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Text-only, mixed and code-only user rules apply first, identically in both paths."""
+    """Text-only, mixed and code-only user rules (one with a fault) apply first, in both paths."""
     monkeypatch.setattr(classifiers._match, "FEW", few)
     monkeypatch.setattr(classifiers._match, "ONE_PASS", one_pass)
     table = load_rules(USER_RULES)
     frame = _corpus_frame()
     expected = _scalar(frame["dsnDiag"].to_list(), frame["dsnStatus"].to_list(), table)
-    assert {rule for _, _, rule in expected} >= {
+    assert {rule for _, _, rule, _ in expected} >= {
         "user-text",
         "user-code",
         "user-mixed+security-status",
     }
+    assert {fault for _, _, rule, fault in expected if rule == "user-code"} == {"network"}
     assert _vector(frame, table=table, scalar_below=0) == expected
 
 

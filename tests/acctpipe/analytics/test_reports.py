@@ -24,6 +24,7 @@ from acctpipe.analytics.result import QueryResult
 from acctpipe.policy.types import ThrottleAction, ThrottleDecision
 from acctpipe.store import Store
 from acctpipe.suppress import ThrottleStore
+from classifiers.fault import FAULTS
 from mta.errors import InputDataError
 from tests.acctpipe.analytics._data import NOW, SYNTHETIC, Row, build, raw_events, stats
 
@@ -155,6 +156,16 @@ def test_top_diagnostics_ranks_the_most_frequent(shared: SharedStore, rows: list
     assert counts == sorted(counts, reverse=True)
     for record in _records(result):
         assert record["events"] == record["bounces"] + record["deferrals"]
+
+
+def test_top_diagnostics_say_whose_fault_each_diagnostic_is(shared: SharedStore) -> None:
+    """Each diagnostic row says whether the recipient, our sender, our host or the path failed."""
+    result = run_report(shared, "top-diagnostics", {"limit": 100}, now=NOW)
+    records = _records(result)
+    assert records
+    assert {r["fault"] for r in records} <= set(FAULTS)
+    by_class = {r["bounce_class"]: r["fault"] for r in records if r["bounce_class"] == "hard"}
+    assert set(by_class.values()) <= {"recipient"}
 
 
 def test_top_diagnostics_filters_by_class(shared: SharedStore) -> None:

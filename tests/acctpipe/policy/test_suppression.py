@@ -124,6 +124,22 @@ def test_five_soft_bounces_in_seven_days_suppress_for_thirty_days() -> None:
     assert decision.notify is False
 
 
+@pytest.mark.parametrize("fault", ["network", "our-host", "sender", "content", "unknown"])
+def test_only_soft_failures_that_are_the_recipients_fault_count(fault: str) -> None:
+    """Timeouts or refusals of our host, however many, never suppress the address."""
+    history = [soft(n * DAY, fault=fault) for n in range(4)]
+    now = at(4 * DAY + 60)
+    assert (
+        decide_suppressions([soft(4 * DAY, fault=fault)], {"bob@example.net": history}, POLICY, now)
+        == []
+    )
+    recipient = [soft(n * DAY, fault="recipient") for n in range(4)]
+    [decision] = decide_suppressions(
+        [soft(4 * DAY, fault="recipient")], {"bob@example.net": recipient}, POLICY, now
+    )
+    assert decision.reason == "soft-bounce-repeated"
+
+
 def test_four_soft_bounces_are_not_enough() -> None:
     """Below the count nothing happens."""
     history = [soft(n * DAY) for n in range(3)]

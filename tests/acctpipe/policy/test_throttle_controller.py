@@ -25,6 +25,14 @@ from tests.acctpipe.policy._events import (
 )
 
 PAIR = {"queue": "example.com", "vmta": "v1"}
+# A final failure that is not the recipient's fault: the message expired on the path.
+EXPIRED = {
+    "status": "4.4.7",
+    "diag": "smtp;451 4.4.7 Delivery time expired",
+    "cls": "soft",
+    "category": "message-expired",
+    "fault": "network",
+}
 
 
 def rows(
@@ -71,6 +79,7 @@ BURSTS = [
     ("rate-limit-text", "slow", "t", RATE_LIMIT_TEXT, 3),
     ("deferral-burst", "slow", "t", DEFER_421, 5),
     ("deferral-burst-421", "slow", "t", BARE_421, 5),
+    ("not-the-recipient", "slow", "b", EXPIRED, 5),
 ]
 
 
@@ -97,6 +106,14 @@ def test_each_default_rule_fires_at_its_threshold_and_not_below(
     assert set(decision.event_ids) <= {e.event_id for e in burst}
     assert 0 < len(decision.event_ids) <= 5
     assert decision.decided_at == at(threshold + 1)
+
+
+def test_soft_failures_that_are_the_recipients_fault_do_not_slow_the_pair() -> None:
+    """Full mailboxes say nothing about our sending: they are evidence against addresses."""
+    c = ThrottleController()
+    full = {"status": "5.2.2", "diag": "smtp;552 5.2.2 Mailbox full", "cls": "soft"}
+    c.observe(rows("b", 10, reply=full | {"category": "quota-issues", "fault": "recipient"}))
+    assert decide(c, 11) == []
 
 
 def test_complaint_rate_fires_on_ratio_with_enough_volume() -> None:

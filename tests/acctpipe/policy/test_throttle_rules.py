@@ -15,6 +15,7 @@ DEFAULT_IDS = [
     "rate-limit-text",
     "deferral-burst",
     "deferral-burst-421",
+    "not-the-recipient",
     "complaint-rate",
     "clean-ramp",
 ]
