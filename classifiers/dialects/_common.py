@@ -72,17 +72,18 @@ def has_report_part(msg: Message) -> bool:
     return False
 
 
-def notification_text(msg: Message, text: str) -> str:
+def notification_text(msg: Message, text: str, *, fall_back: bool = True) -> str:
     """The bounce's own human text: its text/plain parts outside any returned message.
 
     ``text`` (every text/plain part, the returned original's included) is used as is
-    for a single-part message, and when no text/plain part is found outside
-    ``message/*`` parts.
+    for a single-part message, and — unless ``fall_back`` is false — when no text/plain
+    part is found outside ``message/*`` parts. A reader that recognises no vendor's
+    layout passes ``fall_back=False``: for it, the returned original is never the text.
     """
     if not msg.is_multipart():
         return _unix(text)
     found = "\n".join(_own_text(msg, 0))
-    return _unix(found) if found.strip() else _unix(text)
+    return _unix(found) if found.strip() or not fall_back else _unix(text)
 
 
 def _own_text(part: Message, depth: int) -> Iterable[str]:

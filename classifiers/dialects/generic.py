@@ -117,7 +117,7 @@ class GenericDialect:
         failed = _failed_recipients(msg)
         if has_report_part(msg) or not (failed or _looks_like_bounce(msg)):
             return None
-        own_text = lines_before(notification_text(msg, text), _DIVIDER)
+        own_text = lines_before(notification_text(msg, text, fall_back=False), _DIVIDER)
         lines = [line[:_MAX_LINE] for line in own_text[:_MAX_LINES]]
         own = _own_addresses(msg)
         found, per_line = _recipients(lines, own)

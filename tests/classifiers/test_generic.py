@@ -254,3 +254,17 @@ def test_a_reply_without_a_code_after_said_or_returned_was_is_the_diagnostic() -
         ("ann@example.org", "soft", "quota-issues"),
         ("bea@example.org", "hard", "bad-mailbox"),
     ]
+
+
+def test_a_bounce_whose_own_text_is_empty_reports_nothing_from_its_attached_original() -> None:
+    """When the notification part is empty, the generic reader does not fall back to the
+    returned original (a message/rfc822 part) for recipients and replies."""
+    body = (
+        b"--b\nContent-Type: text/plain; charset=utf-8\n\n\n"
+        b"--b\nContent-Type: message/rfc822\n\nSubject: x\n\n"
+        b"a@orig.example: 550 5.1.1 User unknown\n--b--\n"
+    )
+    headers = b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n'
+    raw = _bounce(body, headers=headers)
+    assert not _detect(raw)
+    assert not [r for r in classify_message(raw).recipients if r.address == "a@orig.example"]
