@@ -139,7 +139,9 @@ def parse_arf(msg: Message, part: Message | None, *, detector: str = "arf") -> M
     reason = f"feedback report ({feedback_type})"
     if rcpts:
         rule = f"arf-{feedback_type}"
-        recipients = tuple(RecipientReport(a, "", "", "", "", "other", cls, rule) for a in rcpts)
+        recipients = tuple(
+            RecipientReport(a, "", "", "", "", "other", cls, rule, "unknown") for a in rcpts
+        )
         if how != "original-rcpt-to":
             reason += f"; recipient recovered from {how}"
     else:

@@ -158,6 +158,7 @@ def _recipient(
             "other",
             "delivered",
             "dsn-" + action_value,
+            "unknown",
         )
     verdict = classify_diag(diag, status, table=table)
     cls = verdict.cls

@@ -89,7 +89,7 @@ class RecipientReport:
     category: BounceCategory
     cls: BounceClass
     rule: str
-    fault: Fault = "unknown"  # whose fault the failure is (classifiers.fault)
+    fault: Fault  # whose fault the failure is (classifiers.fault); "unknown" for complaints
 
 
 @dataclass(frozen=True, slots=True)

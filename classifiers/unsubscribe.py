@@ -62,7 +62,11 @@ def unsubscribe_report(msg: Message, text: str | None = None) -> MessageReport |
         recovered_from="from" if user else "",
     )
     recipients = (
-        (RecipientReport(user, "", "", "", "", "other", "complaint", "unsubscribe-request"),)
+        (
+            RecipientReport(
+                user, "", "", "", "", "other", "complaint", "unsubscribe-request", "unknown"
+            ),
+        )
         if user
         else ()
     )

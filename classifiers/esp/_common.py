@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from classifiers._original import address_of
 from classifiers.arf import FEEDBACK_CLASSES, normalise_feedback_type
+from classifiers.fault import fault_of
 from classifiers.reply import classify_diag
 from classifiers.status import parse_enhanced_status
 from classifiers.types import (
@@ -86,16 +87,22 @@ def bounce_recipient(
         return None
     status = parse_enhanced_status(status) or parse_enhanced_status(diag)
     category, cls = fallback
+    fault = fault_of(category, status)
     if diag or status:
         verdict = classify_diag(diag, status)
         if verdict.cls not in ("unknown", "delivered", "autoreply"):
-            category, cls, rule = verdict.category, verdict.cls, verdict.rule_id
+            category, cls, rule, fault = (
+                verdict.category,
+                verdict.cls,
+                verdict.rule_id,
+                verdict.fault,
+            )
     if delayed and cls != "soft":
         cls, rule = "soft", f"{rule}+delayed"  # a delay is news, not a failure: always soft
     elif permanent is False and cls == "hard":
         cls, rule = "soft", f"{rule}+temporary"
     action = "delayed" if delayed else "failed"
-    return RecipientReport(addr, action, status, diag, remote, category, cls, rule)
+    return RecipientReport(addr, action, status, diag, remote, category, cls, rule, fault)
 
 
 def complaint_report(
@@ -107,22 +114,37 @@ def complaint_report(
     mail_from: str = "",
     arrival: str = "",
     extra: dict[str, str] | None = None,
+    rule_prefix: str = "",
+    source: str = "event",
+    what: str = "event",
 ) -> MessageReport:
-    """The ``arf`` report of an ESP's complaint (or unsubscribe) event for ``addresses``."""
+    """The ``arf`` report of an ESP's complaint (or unsubscribe) event for ``addresses``.
+
+    ``rule_prefix`` (default: the detector) names the rule ``<prefix>-<type>``;
+    ``source`` names the field the addresses came from (``Feedback.recovered_from``),
+    ``what`` the kind of payload, for the reason.
+    An address listed twice, in any case, is one recipient (its first spelling kept).
+    """
     ftype = normalise_feedback_type(ftype or "abuse")
     cls = FEEDBACK_CLASSES.get(ftype, "complaint")
-    unique = list(dict.fromkeys(a for a in map(address_of, addresses) if a))
-    rule = f"{detector}-{ftype}"
-    recipients = tuple(RecipientReport(a, "", "", "", "", "other", cls, rule) for a in unique)
+    seen: dict[str, str] = {}
+    for address in filter(None, map(address_of, addresses)):
+        seen.setdefault(address.lower(), address)
+    unique = list(seen.values())
+    rule = f"{rule_prefix or detector}-{ftype}"
+    # A complaint is no delivery failure: nobody's "fault" applies.
+    recipients = tuple(
+        RecipientReport(a, "", "", "", "", "other", cls, rule, "unknown") for a in unique
+    )
     feedback = Feedback(
         type=ftype,
         user_agent=user_agent or detector,
         original_mail_from=address_of(mail_from),
         original_rcpt_to=unique[0] if unique else "",
         arrival_date=arrival,
-        recovered_from="event" if unique else "",
+        recovered_from=source if unique else "",
     )
-    reason = f"{detector} {ftype} event"
+    reason = f"{detector} {ftype} {what}"
     if not unique:
         reason += "; no recipient address: unrecoverable"
     return MessageReport("arf", recipients, feedback, reason, detector, extra or {})

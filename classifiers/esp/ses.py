@@ -31,14 +31,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from classifiers._original import address_of
-from classifiers.arf import FEEDBACK_CLASSES, normalise_feedback_type
-from classifiers.esp._common import as_dict, as_list, text, unwrap_string
+from classifiers.esp._common import as_dict, as_list, complaint_report, text, unwrap_string
+from classifiers.fault import Fault, fault_of
 from classifiers.reply import classify_diag
 from classifiers.status import parse_enhanced_status
 from classifiers.types import (
     BounceCategory,
     BounceClass,
-    Feedback,
     MessageKind,
     MessageReport,
     RecipientReport,
@@ -104,10 +103,10 @@ def _bounce(bounce: Mapping[str, object], mail: Mapping[str, object]) -> Message
             continue
         status = parse_enhanced_status(text(item.get("status")))
         diag = text(item.get("diagnosticCode"))
-        category, cls, rule = _decide(btype, subtype, status, diag)
+        category, cls, rule, fault = _decide(btype, subtype, status, diag)
         action = text(item.get("action")).lower() or "failed"
         recipients.append(
-            RecipientReport(address, action, status, diag, remote, category, cls, rule)
+            RecipientReport(address, action, status, diag, remote, category, cls, rule, fault)
         )
     reason = f"Amazon SES bounce notification ({btype}/{subtype or '-'})"
     if not recipients:
@@ -117,50 +116,46 @@ def _bounce(bounce: Mapping[str, object], mail: Mapping[str, object]) -> Message
 
 def _decide(
     btype: str, subtype: str, status: str, diag: str
-) -> tuple[BounceCategory, BounceClass, str]:
+) -> tuple[BounceCategory, BounceClass, str, Fault]:
+    """Category, class, rule and fault: the diagnostic decides, SES's own type when it can't."""
     fallback = _SUBTYPES.get((btype, subtype))
     if subtype in _SUPPRESSED and fallback:
-        return fallback[0], fallback[1], f"ses-{subtype}"
+        return fallback[0], fallback[1], f"ses-{subtype}", fault_of(fallback[0], status)
     if diag or status:
         verdict = classify_diag(diag, status)
         cls: BounceClass = verdict.cls
         rule = verdict.rule_id
         if cls in ("unknown", "delivered", "autoreply") and fallback:
-            return fallback[0], fallback[1], f"ses-{btype}-{subtype}"
+            return (*fallback, f"ses-{btype}-{subtype}", fault_of(fallback[0], status))
         if btype == "transient" and cls == "hard":
             cls, rule = "soft", f"{rule}+transient"
-        return verdict.category, cls, rule
+        return verdict.category, cls, rule, verdict.fault
     if fallback:
-        return fallback[0], fallback[1], f"ses-{btype}-{subtype}"
+        return (*fallback, f"ses-{btype}-{subtype}", fault_of(fallback[0], status))
     if btype == "permanent":
-        return "bad-mailbox", "hard", "ses-permanent"
+        return "bad-mailbox", "hard", "ses-permanent", "recipient"
     if btype == "transient":
-        return "other", "soft", "ses-transient"
-    return "other", "unknown", "ses-undetermined"
+        return "other", "soft", "ses-transient", "unknown"
+    return "other", "unknown", "ses-undetermined", "unknown"
 
 
 def _complaint(complaint: Mapping[str, object], mail: Mapping[str, object]) -> MessageReport:
-    ftype = normalise_feedback_type(text(complaint.get("complaintFeedbackType")) or "abuse")
-    cls = FEEDBACK_CLASSES.get(ftype, "complaint")
-    addresses: list[str] = []
-    for item in map(as_dict, as_list(complaint.get("complainedRecipients"))):
-        address = address_of(text(item.get("emailAddress")))
-        if address and address.lower() not in {a.lower() for a in addresses}:
-            addresses.append(address)
-    rule = f"ses-complaint-{ftype}"
-    recipients = tuple(RecipientReport(a, "", "", "", "", "other", cls, rule) for a in addresses)
-    feedback = Feedback(
-        type=ftype,
+    addresses = [
+        text(item.get("emailAddress"))
+        for item in map(as_dict, as_list(complaint.get("complainedRecipients")))
+    ]
+    return complaint_report(
+        DETECTOR,
+        addresses,
+        text(complaint.get("complaintFeedbackType")),
         user_agent=text(complaint.get("userAgent")) or "Amazon SES",
-        original_mail_from=address_of(text(mail.get("source"))),
-        original_rcpt_to=addresses[0] if addresses else "",
-        arrival_date=text(complaint.get("arrivalDate")) or text(complaint.get("timestamp")),
-        recovered_from="complainedRecipients" if addresses else "",
+        mail_from=text(mail.get("source")),
+        arrival=text(complaint.get("arrivalDate")) or text(complaint.get("timestamp")),
+        extra=_ids(mail),
+        rule_prefix="ses-complaint",
+        source="complainedRecipients",
+        what="complaint notification",
     )
-    reason = f"Amazon SES complaint notification ({ftype})"
-    if not addresses:
-        reason += "; no complainedRecipients address: unrecoverable"
-    return MessageReport("arf", recipients, feedback, reason, DETECTOR, _ids(mail))
 
 
 def _delay(delay: Mapping[str, object], mail: Mapping[str, object]) -> MessageReport:
@@ -175,7 +170,15 @@ def _delay(delay: Mapping[str, object], mail: Mapping[str, object]) -> MessageRe
         cls: BounceClass = "soft" if verdict.cls in ("hard", "unknown") else verdict.cls
         recipients.append(
             RecipientReport(
-                address, "delayed", status, diag, "", verdict.category, cls, verdict.rule_id
+                address,
+                "delayed",
+                status,
+                diag,
+                "",
+                verdict.category,
+                cls,
+                verdict.rule_id,
+                verdict.fault,
             )
         )
     kind: MessageKind = "delay"
