@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from classifiers.fault import FAULTS
 from classifiers.message import classify_message
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
@@ -20,9 +21,17 @@ MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
 class Expected:
     file: str
     kind: str
-    recipients: tuple[tuple[str, str, str], ...]
+    recipients: tuple[tuple[str, str, str, str], ...]
     feedback_type: str
     notes: str
+
+
+def _item(file: str, item: str) -> tuple[str, str, str, str]:
+    """One ``address|class|category|fault`` item, checked for shape."""
+    parts = item.split("|")
+    assert len(parts) == 4, f"{file}: {item!r} is not address|class|category|fault"
+    assert parts[3] in FAULTS, f"{file}: {parts[3]!r} is not a fault ({', '.join(FAULTS)})"
+    return parts[0], parts[1], parts[2], parts[3]
 
 
 def _load() -> list[Expected]:
@@ -31,7 +40,7 @@ def _load() -> list[Expected]:
     out = []
     for row in rows:
         recipients = tuple(
-            tuple(item.split("|")) for item in row["recipients"].split(";") if item.strip()
+            _item(row["file"], item) for item in row["recipients"].split(";") if item.strip()
         )
         out.append(Expected(row["file"], row["kind"], recipients, row["feedback_type"],
                             row["notes"]))  # fmt: skip
@@ -50,9 +59,9 @@ def test_corpus_table_lists_every_sample() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
 def test_message_is_classified_as_expected(case: Expected) -> None:
-    """Kind, every recipient (address, class, category) and the feedback type match."""
+    """Kind, every recipient (address, class, category, fault) and the feedback type match."""
     report = classify_message((MAIL / case.file).read_bytes())
-    got = tuple((r.address, r.cls, r.category) for r in report.recipients)
+    got = tuple((r.address, r.cls, r.category, r.fault) for r in report.recipients)
     assert (report.kind, got) == (case.kind, case.recipients), report.reason
     feedback = report.feedback.type if report.feedback else ""
     assert feedback == case.feedback_type

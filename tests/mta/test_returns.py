@@ -50,7 +50,7 @@ AUTOREPLY = next(r["file"] for r in ROWS if r["kind"] == "autoreply")
 
 def _expected(row: dict[str, str]) -> list[tuple[str, str, str]]:
     items = [item.split("|") for item in row["recipients"].split(";") if item.strip()]
-    return [(a, cls, cat) for a, cls, cat in items]
+    return [(a, cls, cat) for a, cls, cat, _fault in items]
 
 
 def _of_kind(kinds: tuple[str, ...]) -> list[dict[str, str]]:
