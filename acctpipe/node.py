@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from acctpipe.feedback.loop import PolicyLoop
     from acctpipe.ingest import Tailer
     from acctpipe.store import Store
+    from classifiers import RuleTable
 
 __all__ = ["Node", "NodeOptions", "delivery_summary"]
 
@@ -68,7 +69,12 @@ class NodeOptions:
     globs: tuple[str, ...] = ()
     rescan: float = 1.0
     batch_rows: int = 50_000
-    config: Path | None = None  # the MTA config: queue names, adaptive-throttling bounds
+    config: Path | None = None  # the MTA config: queue names, bounds, its bounce-rules
+    # The rule table the tailer classifies rows with, asked before every pass (acctpipe
+    # run: the running MTA's, so a SIGHUP reload reaches ingest too). None: the table of
+    # ``config`` (its bounce-rules files and <bounce-category-patterns>), read at start,
+    # or the built-in table without a config.
+    rules: Callable[[], RuleTable] | None = None
     policy: tuple[Path, ...] = ()
     backfill: bool = False
     export_dir: Path | None = None  # Parquet export of the event store
@@ -233,7 +239,13 @@ class Node:
                 save_progress(store.conn, _SUMMARY, last_rowid(store.conn))
         self.loop = self._policy_loop(store, suppressions, throttles)
         self._halt = threading.Event()
-        loader = Loader(store, batch_rows=opts.batch_rows, stop=self._halt)
+        table_of = opts.rules or self._config_rules()
+        loader = Loader(
+            store,
+            batch_rows=opts.batch_rows,
+            stop=self._halt,
+            table=table_of() if table_of is not None else None,
+        )
         exported = [datetime.now(UTC)]
 
         def after_pass() -> None:
@@ -258,16 +270,32 @@ class Node:
             if opts.export_dir is not None:
                 export_parquet(store, opts.export_dir, node=opts.node)
 
+        def before_pass() -> None:
+            # Before, not after: rows appended after a reload are classified by it.
+            if table_of is not None and (table := table_of()) is not loader.table:
+                loader.table = table
+
         tailer = Tailer(
             loader,
             opts.watch,
             globs=opts.globs or DEFAULT_GLOBS,
             rescan=opts.rescan,
             on_pass=after_pass,
+            before_pass=before_pass,
         )
         self._tail = _TailThread(tailer, finally_export)
         self._checks["tailer"] = self._tail.health
         return SharedStore(store)
+
+    def _config_rules(self) -> Callable[[], RuleTable] | None:
+        """The MTA config's rule table (read once), so ingest decides as the MTA does."""
+        if self.options.config is None:
+            return None
+        from mta.config import load_config
+        from mta.config.rules import rule_table
+
+        table = rule_table(load_config(self.options.config))
+        return lambda: table
 
     def _policy_loop(
         self, store: Store, suppressions: SuppressionStore, throttles: ThrottleStore

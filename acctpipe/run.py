@@ -124,6 +124,7 @@ class Runner:
             node=opts.node,
             start_without_store=True,
             api=opts.api or ApiSettings(node=opts.node),
+            rules=lambda: self.server.mta.table,  # the MTA's, reloads included
         )
         mta = self.server.mta
         self.follower: MtaFollower | None = None

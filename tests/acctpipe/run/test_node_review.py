@@ -185,3 +185,68 @@ def test_the_tailer_follows_every_accounting_and_rotation_directory(tmp_path: Pa
     )
     data = tmp_path / "data"
     assert accounting_dirs(config, data) == (data / "acct", data / "acct" / "old", data)
+
+
+def _bounce(rcpt: str, diag: str) -> bytes:
+    """One ``b`` row for ``rcpt`` with ``diag``."""
+    at = datetime.now(UTC)
+    return ENCODER.encode(
+        {"type": "b", "timeLogged": at, "timeQueued": at, "orig": "news@example.com",
+         "rcpt": rcpt, "dsnStatus": "5.0.0", "dsnDiag": f"smtp;{diag}", "vmta": "vmta-a"}
+    )  # fmt: skip
+
+
+def _rules_of(node: Node) -> list[tuple[str, str]]:
+    """(rcpt, bounce_rule) of every event, in order of ingestion."""
+    assert node.store is not None
+    cursor = node.store.conn.cursor()
+    try:
+        rows = cursor.execute("SELECT rcpt, bounce_rule FROM events ORDER BY rowid").fetchall()
+    finally:
+        cursor.close()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def _acme_rules(path: Path, text: str) -> None:
+    path.write_text(
+        f'[[rule]]\nid = "acme"\ncomment = "partner gateway"\ntext = "{text}"\n'
+        'category = "bad-mailbox"\nclass = "hard"\n'
+    )
+
+
+async def test_ingest_classifies_with_the_mta_configs_bounce_rules(
+    tmp_path: Path, node_factory: Any
+) -> None:
+    """A node given the MTA config decides rows with its bounce-rules, as the MTA does."""
+    _acme_rules(tmp_path / "acme.toml", "acme says no")
+    conf = tmp_path / "mta.conf"
+    conf.write_text("bounce-rules acme.toml\n")
+    node = await node_factory(config=conf, webhooks=False)
+    acct = tmp_path / "acct" / "acct.csv"
+    acct.write_bytes(ENCODER.header() + _bounce("a@example.com", "550 acme says no"))
+    assert await _until(lambda: _count(node) == 1)
+    assert _rules_of(node) == [("a@example.com", "acme")]
+
+
+async def test_ingest_follows_a_rule_table_provider_between_passes(
+    tmp_path: Path, node_factory: Any
+) -> None:
+    """acctpipe run hands the running MTA's table: rows after a reload use the new one."""
+    from classifiers import RuleText, load_rules
+
+    _acme_rules(tmp_path / "v1.toml", "acme says no")
+    _acme_rules(tmp_path / "v2.toml", "acme refuses")
+    files = (tmp_path / "v1.toml", tmp_path / "v2.toml")
+    tables = [load_rules(RuleText(str(p), p.read_text())) for p in files]
+    current = [tables[0]]
+    node = await node_factory(rules=lambda: current[0], webhooks=False)
+    acct = tmp_path / "acct" / "acct.csv"
+    acct.write_bytes(ENCODER.header() + _bounce("a@example.com", "550 acme refuses"))
+    assert await _until(lambda: _count(node) == 1)
+    current[0] = tables[1]  # the MTA reloaded its config
+    with acct.open("ab") as f:
+        f.write(_bounce("b@example.com", "550 acme refuses"))
+    assert await _until(lambda: _count(node) == 2)
+    rules = dict(_rules_of(node))
+    assert rules["a@example.com"] != "acme"
+    assert rules["b@example.com"] == "acme"
