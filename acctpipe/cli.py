@@ -639,7 +639,9 @@ def serve(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="The MTA config (throttle bounds, queue names)."),
+        typer.Option(
+            "--config", "-c", help="The MTA config: throttle bounds, queue names, its bounce-rules."
+        ),
     ] = None,
     policy: Annotated[
         list[Path] | None,
