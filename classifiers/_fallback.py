@@ -20,7 +20,7 @@ __all__ = ["flufl_findings", "with_flufl"]
 def flufl_findings(msg: Message, text: str) -> list[Finding]:
     """Failed recipients per flufl.bounce, each with the body line that mentions it."""
     try:
-        permanent, temporary = all_failures(msg)
+        temporary, permanent = all_failures(msg)  # flufl.bounce returns them in this order
     except Exception:  # noqa: BLE001 - third-party detectors on hostile input: never raise
         return []
     findings: list[Finding] = []
