@@ -27,6 +27,7 @@ from classifiers._fallback import flufl_findings, with_flufl
 from classifiers._fastdsn import fast_dsn
 from classifiers._mime import body_text, decode_header_value, iter_parts, parse_bytes
 from classifiers._original import address_of, header, original_headers
+from classifiers._reason import decided, notification_reason
 from classifiers._rules import RuleTable
 from classifiers.autoreply import autoreply_reason
 from classifiers.dialects import Finding
@@ -137,11 +138,15 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
         if findings and dialect.name == "generic":
             # The generic reader knows no layout for sure: flufl.bounce's addresses join it.
             findings = with_flufl(findings, flufl_findings(msg, text))
-        if findings and (report := _from_findings(msg, findings, subject, dialect.name, table)):
+        if findings and (
+            report := _from_findings(msg, text, findings, subject, dialect.name, table)
+        ):
             return report
     if bounce_like:
         findings = flufl_findings(msg, text)
-        if findings and (report := _from_findings(msg, findings, subject, "flufl.bounce", table)):
+        if findings and (
+            report := _from_findings(msg, text, findings, subject, "flufl.bounce", table)
+        ):
             return report
         if invalid_status:
             return MessageReport(
@@ -206,18 +211,32 @@ def _from_dsn(msg: Message, part: Message, table: RuleTable | None) -> MessageRe
 
 
 def _from_findings(
-    msg: Message, findings: list[Finding], subject: str, detector: str, table: RuleTable | None
+    msg: Message,
+    text: str,
+    findings: list[Finding],
+    subject: str,
+    detector: str,
+    table: RuleTable | None,
 ) -> MessageReport | None:
     delayed = all(f.temporary for f in findings) and bool(_DELAY_SUBJECT.search(subject))
     kind: MessageKind = "delay" if delayed else "dsn"
     recipients: list[RecipientReport] = []
-    seen: set[str] = set()
+    unique: dict[str, Finding] = {}
     for f in findings:
         address = address_of(f.address)
-        if not address or address.lower() in seen:
-            continue
-        seen.add(address.lower())
-        verdict = classify_diag(f.diag, "", table=table)
+        if address and address.lower() not in unique:
+            unique[address.lower()] = Finding(address, f.diag, f.temporary)
+    verdicts = {key: classify_diag(f.diag, "", table=table) for key, f in unique.items()}
+    # No address has a reason of its own: the notice may give one for them all.
+    if (
+        unique
+        and not any(decided(v, table) for v in verdicts.values())
+        and (reason := notification_reason(msg, text, table))
+    ):
+        unique = {k: Finding(f.address, reason, f.temporary) for k, f in unique.items()}
+        verdicts = {k: classify_diag(reason, "", table=table) for k in unique}
+    for key, f in unique.items():
+        address, verdict = f.address, verdicts[key]
         cls, rule = verdict.cls, verdict.rule_id
         if (f.temporary or delayed) and cls == "hard":
             cls, rule = "soft", f"{rule}+temporary"

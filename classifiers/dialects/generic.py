@@ -52,7 +52,7 @@ from classifiers.dialects._common import (
     squash,
 )
 
-__all__ = ["DIALECT", "GenericDialect"]
+__all__ = ["DIALECT", "DIVIDER", "GenericDialect"]
 
 _ADDRESS: Final = re.compile(ADDRESS)
 _SUBJECT: Final = re.compile(
@@ -63,7 +63,7 @@ _SUBJECT: Final = re.compile(
 )
 _FORWARD: Final = re.compile(r"^\s*(?:fwd?|fw|re|aw|wg|tr|rv)\s*:", re.IGNORECASE)
 # Where the notification ends and the returned original begins.
-_DIVIDER: Final = re.compile(
+DIVIDER: Final = re.compile(
     r"^\s*-{2,}.*(?:original message|copy of the message|undelivered message|returned message|"
     r"message follows|forwarded message|message headers|headers follow)|"
     r"^\s*(?:original message (?:headers|follows|text)|below this line is a copy)|"
@@ -117,7 +117,7 @@ class GenericDialect:
         failed = _failed_recipients(msg)
         if has_report_part(msg) or not (failed or _looks_like_bounce(msg)):
             return None
-        own_text = lines_before(notification_text(msg, text, fall_back=False), _DIVIDER)
+        own_text = lines_before(notification_text(msg, text, fall_back=False), DIVIDER)
         lines = [line[:_MAX_LINE] for line in own_text[:_MAX_LINES]]
         own = _own_addresses(msg)
         found, per_line = _recipients(lines, own)
