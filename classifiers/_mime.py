@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import quopri
 import re
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
+from typing import Final
 
 __all__ = [
     "body_text",
@@ -135,8 +137,22 @@ def body_text(msg: Message, *, limit: int = 64 * 1024) -> str:
             break
     if plain:
         return "\n".join(plain)[:limit]
-    stripped = re.sub(r"<[^>]*>", " ", "\n".join(html))
-    return stripped[:limit]
+    return html_text("\n".join(html))[:limit]
+
+
+_HTML_SKIP: Final = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_BREAK: Final = re.compile(r"<(?:br|/p|/div|/tr|/li|/h[1-6]|hr|p|div|tr|li)\b[^>]*>", re.I)
+_HTML_TAG: Final = re.compile(r"<[^>]*>")
+_BLANKS: Final = re.compile(r"[ \t\xa0]+")
+
+
+def html_text(markup: str) -> str:
+    """The text of an HTML part, one line per line break or block (bounces sent as HTML
+    only: the line structure is what tells an address from its reason)."""
+    text = _HTML_SKIP.sub(" ", markup)
+    text = _HTML_TAG.sub(" ", _HTML_BREAK.sub("\n", text.replace("\n", " ")))
+    lines = (_BLANKS.sub(" ", html.unescape(line)).strip() for line in text.split("\n"))
+    return "\n".join(lines)
 
 
 def field_blocks(text: str) -> list[dict[str, list[str]]]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from email.message import Message
 from typing import Final
 
-from classifiers._mime import decode_header_value, iter_parts, part_body, text_of
+from classifiers._mime import decode_header_value, html_text, iter_parts, part_body, text_of
 
 __all__ = [
     "ADDRESS",
@@ -73,7 +73,8 @@ def has_report_part(msg: Message) -> bool:
 
 
 def notification_text(msg: Message, text: str, *, fall_back: bool = True) -> str:
-    """The bounce's own human text: its text/plain parts outside any returned message.
+    """The bounce's own human text: its text/plain parts outside any returned message
+    (its text/html parts, as text, when it has no text/plain one).
 
     ``text`` (every text/plain part, the returned original's included) is used as is
     for a single-part message, and — unless ``fall_back`` is false — when no text/plain
@@ -82,11 +83,13 @@ def notification_text(msg: Message, text: str, *, fall_back: bool = True) -> str
     """
     if not msg.is_multipart():
         return _unix(text)
-    found = "\n".join(_own_text(msg, 0))
+    found = "\n".join(_own_text(msg, 0, "text/plain"))
+    if not found.strip():  # an HTML-only notification: its text, line by line
+        found = html_text("\n".join(_own_text(msg, 0, "text/html")))
     return _unix(found) if found.strip() or not fall_back else _unix(text)
 
 
-def _own_text(part: Message, depth: int) -> Iterable[str]:
+def _own_text(part: Message, depth: int, wanted: str) -> Iterable[str]:
     if depth > _MAX_DEPTH:
         return
     try:
@@ -99,9 +102,9 @@ def _own_text(part: Message, depth: int) -> Iterable[str]:
     if isinstance(payload, list):
         for sub in payload:
             if isinstance(sub, Message):
-                yield from _own_text(sub, depth + 1)
+                yield from _own_text(sub, depth + 1, wanted)
         return
-    if ctype == "text/plain":
+    if ctype == wanted:
         try:
             charset = part.get_content_charset() or "utf-8"
         except (TypeError, ValueError):

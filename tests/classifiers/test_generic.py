@@ -268,3 +268,33 @@ def test_a_bounce_whose_own_text_is_empty_reports_nothing_from_its_attached_orig
     raw = _bounce(body, headers=headers)
     assert not _detect(raw)
     assert not [r for r in classify_message(raw).recipients if r.address == "a@orig.example"]
+
+
+HTML_ONLY = (
+    b"From: MAILER-DAEMON@mx.example.cn\r\n"
+    b"To: bounces@sender.example\r\n"
+    b"Subject: failure notice\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+    b"--b1\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+    b"<html><head><style>p {color: red}</style></head><body>"
+    b"Hi. This is the deliver program at mx.example.cn.<br>"
+    b"I'm afraid I wasn't able to deliver your message to the following addresses.<br><br>"
+    b"<b>li.na@example.cn</b>: 550 No such user<br>"
+    b"<p>zhou&#64;example.cn: 552 Mailbox full</p>"
+    b"--- Attachment is a copy of the message.<br></body></html>\r\n"
+    b"--b1\r\n"
+    b"Content-Type: message/rfc822\r\n\r\n"
+    b"Subject: hi\r\nTo: li.na@example.cn\r\n\r\nhello\r\n"
+    b"--b1--\r\n"
+)
+
+
+def test_an_html_only_bounce_is_read_line_by_line() -> None:
+    """Breaks and blocks of an HTML-only notice are lines; entities are decoded."""
+    report = classify_message(HTML_ONLY)
+    assert [(r.address, r.cls) for r in report.recipients] == [
+        ("li.na@example.cn", "hard"),
+        ("zhou@example.cn", "soft"),
+    ]
