@@ -66,7 +66,9 @@ _LIST_START: Final = re.compile(
     r"The address(?:es)? to which the message has not yet been delivered (?:is|are):",
     re.IGNORECASE,
 )
-_DELAYED: Final = re.compile(r"has not yet been delivered to one or more", re.IGNORECASE)
+_DELAYED: Final = re.compile(
+    r"has not yet been delivered to (?:one or more|all (?:of )?its recipients)", re.IGNORECASE
+)
 _END: Final = re.compile(
     r"^-{3,} ?This is a copy of|^-{3,} ?The body of the message|^No action is required",
     re.IGNORECASE,

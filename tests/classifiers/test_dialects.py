@@ -495,6 +495,15 @@ def test_exim_delay_warning_recipients_are_temporary() -> None:
     ]
 
 
+def test_exim_3_delay_warning_wording_is_a_warning_too() -> None:
+    """Exim 3 words it "not yet been delivered to all its recipients": still a warning."""
+    old = EXIM_WARNING.replace(
+        b"to one or more of its\nrecipients after", b"to all its recipients\nafter"
+    )
+    assert old != EXIM_WARNING
+    assert [f.temporary for f in _detect(exim.DIALECT, old) or []] == [True]
+
+
 def test_exim_retry_time_not_reached_is_temporary() -> None:
     """An Exim failure whose reason is "retry time not reached" is marked temporary."""
     assert _detect(exim.DIALECT, EXIM_RETRY) == [
