@@ -19,6 +19,7 @@ __all__ = [
     "header",
     "is_redacted",
     "original_headers",
+    "returned_recipient",
     "verp_recipient",
 ]
 
@@ -90,3 +91,41 @@ def header(msg: Message | None, name: str) -> str:
         return decode_header_value(msg.get(name, ""))
     except (TypeError, ValueError):
         return ""
+
+
+# The envelope headers a bounce arrives with: our VERP address says whose it is.
+_ENVELOPE_HEADERS = ("X-Original-To", "Delivered-To", "Envelope-To", "To")
+_RECEIVED_FOR = re.compile(r"\bfor\s+<?([^\s<>;]+@[^\s<>;]+?)>?\s*;", re.IGNORECASE)
+
+
+def returned_recipient(msg: Message) -> tuple[str, str]:
+    """The one recipient a bounce is about when its text names none, and where from.
+
+    In the order we trust them: our VERP address the bounce was sent to; in the
+    returned original, our per-recipient stamp (``X-Acctpipe-Rcpt`` and the like),
+    its VERP return path, a ``To`` naming one address (and no ``Cc``), a ``Received``
+    ``for <addr>`` naming one. ``("", "")`` when none says it unambiguously.
+    """
+    for name in _ENVELOPE_HEADERS:
+        if verp := verp_recipient(header(msg, name)):
+            return verp, "verp"
+    original = original_headers(msg)
+    if original is None:
+        return "", ""
+    for name in RECIPIENT_HEADERS:
+        value = header(original, name)
+        if value and not is_redacted(value):
+            return address_of(value), name
+    if verp := verp_recipient(header(original, "Return-Path")):
+        return verp, "verp"
+    to = header(original, "To")
+    if to and not is_redacted(to) and to.count("@") == 1 and not header(original, "Cc"):
+        return address_of(to), "to"
+    received = {
+        address_of(m.group(1)).lower(): address_of(m.group(1))
+        for value in original.get_all("Received") or ()
+        for m in _RECEIVED_FOR.finditer(str(value))
+    }
+    if len(received) == 1:
+        return next(iter(received.values())), "received"
+    return "", ""

@@ -26,7 +26,7 @@ from classifiers import arf, dsn
 from classifiers._fallback import flufl_findings, with_flufl
 from classifiers._fastdsn import fast_dsn
 from classifiers._mime import body_text, decode_header_value, iter_parts, parse_bytes
-from classifiers._original import address_of, header, original_headers
+from classifiers._original import address_of, header, original_headers, returned_recipient
 from classifiers._reason import decided, notification_reason
 from classifiers._rules import RuleTable
 from classifiers.autoreply import autoreply_reason
@@ -148,6 +148,9 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
             report := _from_findings(msg, text, findings, subject, "flufl.bounce", table)
         ):
             return report
+        recovered = _from_original(msg, text, subject, table)
+        if recovered is not None:
+            return recovered
         if invalid_status:
             return MessageReport(
                 "unknown",
@@ -208,6 +211,21 @@ def _from_dsn(msg: Message, part: Message, table: RuleTable | None) -> MessageRe
     status = dsn.parse_status_part(part, table, body_text(msg))
     is_global = _ctype(part) == "message/global-delivery-status"
     return dsn.build_report(status, is_global=is_global, extra=_ids(msg))
+
+
+def _from_original(
+    msg: Message, text: str, subject: str, table: RuleTable | None
+) -> MessageReport | None:
+    """A bounce whose text names no recipient: the one its envelope or original names."""
+    address, source = returned_recipient(msg)
+    if not address:
+        return None
+    finding = Finding(address, notification_reason(msg, text, table), temporary=False)
+    report = _from_findings(msg, text, [finding], subject, "original", table)
+    if report is None:
+        return None
+    why = f"{report.reason}; the text names no recipient: recovered from the {source}"
+    return MessageReport(report.kind, report.recipients, None, why, "original", report.extra)
 
 
 def _from_findings(

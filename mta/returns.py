@@ -21,7 +21,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from classifiers import MessageKind, MessageReport, RuleTable, classify_message
@@ -91,7 +91,8 @@ class ReturnsProcessor:
     ``stats`` counts messages by kind (``dsn``, ``delay``, ``arf``, ``autoreply``,
     ``unknown``), records by type (``rb``, ``rs``, ``f``), ``unmatched`` messages,
     and recipients the report left out but the envelope gave back
-    (``recovered-by-verp``) or our ``X-Acctpipe-Rcpt`` stamp did (``recovered-by-stamp``).
+    (``recovered-by-verp``), our ``X-Acctpipe-Rcpt`` stamp did (``recovered-by-stamp``) or,
+    without either, the returned original's headers did (``recovered-by-original``).
     """
 
     def __init__(self, config: Config, *, table: RuleTable | None = None) -> None:
@@ -165,6 +166,16 @@ class ReturnsProcessor:
             if env.verp_rcpt and not (report.feedback and report.feedback.original_rcpt_to):
                 self.stats["recovered-by-verp"] += 1
             return feedback_records(report, env)
+        if report.detector == "original" and report.recipients:
+            # The classifier recovered the one recipient from headers; the envelope's
+            # VERP address (what the bounce was really sent to) outranks them.
+            found = report.recipients[0]
+            if env.verp_rcpt:
+                self.stats["recovered-by-verp"] += 1
+                found = replace(found, address=env.verp_rcpt)
+            else:
+                self.stats["recovered-by-original"] += 1
+            report = replace(report, recipients=(found,))
         if report.kind in ("dsn", "delay"):
             return dsn_records(report, env)
         if report.kind == "unknown" and report.detector in _RECIPIENTLESS_BOUNCE:

@@ -59,3 +59,50 @@ def test_a_notice_without_a_reason_stays_unknown_even_if_the_original_names_one(
     """'mailbox is full' in the returned original's subject is not the notice's reason."""
     report = classify_message(_notice(b"No further information.\n"))
     assert [(r.address, r.cls) for r in report.recipients] == [("ann@example.org", "unknown")]
+
+
+def _returned(original_headers: bytes, to: bytes = b"bounces@sender.example") -> bytes:
+    return (
+        b"From: MAILER-DAEMON@mx.example.net\n"
+        b"To: " + to + b"\n"
+        b"Subject: Mail delivery failed\n"
+        b"MIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="b"\n\n'
+        b"--b\nContent-Type: text/plain\n\n"
+        b"One or more of the recipients are not a valid user of the system.\n"
+        b"--b\nContent-Type: message/rfc822\n\n" + original_headers + b"\nhello\n--b--\n"
+    )
+
+
+def test_a_bounce_naming_no_recipient_takes_the_originals_one_addressee() -> None:
+    """The original's single To names the recipient; the notice's reason classes it."""
+    report = classify_message(_returned(b"From: news@sender.example\nTo: <Ann@Example.org>\n"))
+    assert report.detector == "original"
+    assert [(r.address, r.cls) for r in report.recipients] == [("Ann@example.org", "hard")]
+    assert "recovered from the to" in report.reason
+
+
+def test_the_received_for_clause_names_the_recipient_when_to_cannot() -> None:
+    """A list-style To (several addresses) is passed over for Received's 'for <addr>'."""
+    original = (
+        b"Received: from mx.sender.example by mx.example.net with ESMTP id 1\n"
+        b"\tfor <bo@example.net>; Mon, 30 Dec 2024 18:46:11 +0000\n"
+        b"From: news@sender.example\nTo: a@example.net, b@example.net\n"
+    )
+    assert [r.address for r in classify_message(_returned(original)).recipients] == [
+        "bo@example.net"
+    ]
+
+
+def test_our_verp_address_outranks_the_originals_headers() -> None:
+    """Sent to bounce+cy=example.com@…: that is whose bounce it is."""
+    report = classify_message(
+        _returned(b"To: other@example.org\n", to=b"bounce+cy=example.com@bounces.sender.example")
+    )
+    assert [r.address for r in report.recipients] == ["cy@example.com"]
+
+
+def test_an_original_that_names_several_people_names_nobody() -> None:
+    """Two addresses in To and a Cc: no recovery, the report stays unknown."""
+    report = classify_message(_returned(b"To: a@example.org\nCc: b@example.org\n"))
+    assert (report.kind, report.recipients) == ("unknown", ())

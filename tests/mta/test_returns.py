@@ -237,7 +237,8 @@ def test_a_bounce_that_names_no_recipient_is_recovered_from_the_verp_address() -
     broken = _strip_recipients(_dsn("550 5.1.1 user unknown"))
     (record,) = rp.records(broken, "", (VERP,), now=NOW)
     assert (record["type"], record["rcpt"], record["orig"]) == ("rb", RCPT, VERP)
-    assert (record["dsnAction"], record["bounceCat"]) == ("failed", "other")
+    # The notice's own text still says why: "user unknown".
+    assert (record["dsnAction"], record["bounceCat"]) == ("failed", "bad-mailbox")
     assert record["jobId"] == "november-2026"
     assert rp.stats["recovered-by-verp"] == 1
 
@@ -248,8 +249,13 @@ def test_without_verp_the_recipient_comes_from_our_stamp() -> None:
     broken = _strip_recipients(_dsn("550 5.1.1 user unknown", to_addr=CORPUS_BOUNCE))
     (record,) = rp.records(broken, "", (CORPUS_BOUNCE,), now=NOW)
     assert (record["rcpt"], record["orig"]) == (RCPT, CORPUS_BOUNCE)
-    assert rp.stats["recovered-by-stamp"] == 1
-    unstamped = ORIGINAL.replace(b"X-Acctpipe-Rcpt", b"X-Other")
+    assert rp.stats["recovered-by-original"] == 1  # the classifier read the stamp
+    # No stamp, no VERP return path, a To naming two addresses: nobody in particular.
+    unstamped = (
+        ORIGINAL.replace(b"X-Acctpipe-Rcpt", b"X-Other")
+        .replace(f"Return-Path: <{VERP}>".encode(), b"Return-Path: <news@sender.example.com>")
+        .replace(f"To: <{RCPT}>".encode(), b"To: a@example.org, b@example.org")
+    )
     nothing = _strip_recipients(_dsn("550 x", to_addr=CORPUS_BOUNCE, original=unstamped))
     assert rp.records(nothing, "", (CORPUS_BOUNCE,), now=NOW) == []
 
