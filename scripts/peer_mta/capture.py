@@ -43,20 +43,30 @@ class Scenario:
     """One failure: the recipient that provokes it and whether the MTA must wait for expiry."""
 
     name: str
-    rcpt: str
+    rcpts: tuple[str, ...]
     expires: bool = False  # a temporary failure: the bounce comes when the queue lifetime ends
+    warn: bool = False  # also keep the MTA's delay warning, where it sends one
+
+    def captures(self, driver: Driver) -> tuple[str, ...]:
+        """The file stems this scenario yields with ``driver``."""
+        if self.warn and driver.warnings:
+            return (self.name, f"{self.name}-delay-warning")
+        return (self.name,)
 
 
 SCENARIOS = (
-    Scenario("unknown-user", "unknown.user@example.net"),
-    Scenario("mailbox-full", "full.mailbox@example.net"),
-    Scenario("blocked-ip", "blocked.ip@example.net"),
-    Scenario("policy-rejection", "policy.reject@example.net"),
-    Scenario("content-rejection", "content.reject@example.net"),
-    Scenario("greylisted-expired", "greylist.forever@example.net", expires=True),
-    Scenario("timeout", "nobody@slow.example.net", expires=True),
-    Scenario("unreachable", "nobody@down.example.net", expires=True),
-)
+    Scenario("unknown-user", ("unknown.user@example.net",)),
+    Scenario("mailbox-full", ("full.mailbox@example.net",)),
+    Scenario("blocked-ip", ("blocked.ip@example.net",)),
+    Scenario("policy-rejection", ("policy.reject@example.net",)),
+    Scenario("content-rejection", ("content.reject@example.net",)),
+    Scenario("greylisted-expired", ("greylist.forever@example.net",), expires=True, warn=True),
+    Scenario("timeout", ("nobody@slow.example.net",), expires=True),
+    Scenario("unreachable", ("nobody@down.example.net",), expires=True),
+    # One transaction, three refusals: one returned message listing them all.
+    Scenario("three-recipients",
+             ("unknown.three@example.net", "full.three@example.net", "policy.three@example.net")),
+)  # fmt: skip
 
 PROFILE = IspProfile(
     "returns",
@@ -75,15 +85,19 @@ PROFILE = IspProfile(
 
 
 def message(scenario: Scenario, mta: str) -> bytes:
-    """The original: fixed headers (with our own X-Acctpipe-* ids) and a short body."""
+    """The original: fixed headers (with our own X-Acctpipe-* ids) and a short body.
+
+    As our MTA does, X-Acctpipe-Rcpt is stamped only on a single-recipient message.
+    """
+    rcpt_header = f"X-Acctpipe-Rcpt: {scenario.rcpts[0]}\r\n" if len(scenario.rcpts) == 1 else ""
     return (
         f"From: Newsletter <{SENDER}>\r\n"
-        f"To: <{scenario.rcpt}>\r\n"
+        f"To: {', '.join(f'<{r}>' for r in scenario.rcpts)}\r\n"
         f"Subject: capture {mta} {scenario.name}\r\n"
         "Date: Sun, 06 Dec 2026 12:00:00 +0000\r\n"
         f"Message-ID: <{mta}-{scenario.name}@sender.example.org>\r\n"
         f"X-Acctpipe-Id: {mta}-{scenario.name}\r\n"
-        f"X-Acctpipe-Rcpt: {scenario.rcpt}\r\n"
+        f"{rcpt_header}"
         "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n"
         "\r\nHello, this is a test message for the returned-mail corpus.\r\n"
     ).encode()
@@ -119,6 +133,7 @@ class Driver:
     setup: Callable[[Namespace, Ports], Send]
     stop: Callable[[Namespace], None]
     scenarios: tuple[str, ...] = tuple(s.name for s in SCENARIOS)
+    warnings: bool = True  # sends delay warnings (configured to, after seconds)
 
 
 def _smtp_send(port: int) -> Send:
@@ -127,7 +142,7 @@ def _smtp_send(port: int) -> Send:
         while True:
             try:
                 with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-                    smtp.sendmail(SENDER, [scenario.rcpt], data)
+                    smtp.sendmail(SENDER, list(scenario.rcpts), data)
                 return
             except OSError:  # the daemon is still starting: retry until the deadline
                 if time.monotonic() > deadline:
@@ -163,7 +178,7 @@ minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 maximal_queue_lifetime = 6s
 bounce_queue_lifetime = 6s
-delay_warning_time = 0h
+delay_warning_time = 2s
 smtp_connect_timeout = 2s
 smtp_helo_timeout = 2s
 maillog_file = /var/log/postfix.log
@@ -210,7 +225,7 @@ def _exim_conf(ports: Ports) -> str:
         "host_lookup =",
         "rfc1413_hosts =",
         "tls_advertise_hosts =",
-        "delay_warning = 0s",
+        "delay_warning = 2s",
         "ignore_bounce_errors_after = 1m",
         "timeout_frozen_after = 1m",
         "keep_environment =",
@@ -263,7 +278,7 @@ def _dma(ns: Namespace, ports: Ports) -> Send:
     def send(scenario: Scenario, data: bytes) -> None:
         # A local submission, as sendmail(1) gets it: LF line ends (dma adds the CRs).
         text = data.decode().replace("\r\n", "\n")
-        ns.run(["/usr/sbin/dma", "-f", SENDER, scenario.rcpt], input=text)
+        ns.run(["/usr/sbin/dma", "-f", SENDER, *scenario.rcpts], input=text)
 
     return send
 
@@ -273,7 +288,7 @@ DRIVERS: dict[str, Driver] = {
     "exim": Driver(("exim4-daemon-light", "exim4-base", "exim4-config"), _exim, _stop_daemons),
     "dma": Driver(("dma",), _dma, _stop_daemons,
                   ("unknown-user", "mailbox-full", "blocked-ip", "policy-rejection",
-                   "content-rejection")),
+                   "content-rejection"), warnings=False),
 }  # fmt: skip
 MTAS = tuple(DRIVERS)
 
@@ -283,6 +298,7 @@ def capture(mta: str, *, wait: float = 60.0) -> dict[str, Path]:
     driver = DRIVERS[mta]
     prefix: Prefix = unpack(mta, list(driver.packages))
     scenarios = [s for s in SCENARIOS if s.name in driver.scenarios]
+    wanted = {stem for s in scenarios for stem in s.captures(driver)}
     saved: dict[str, Path] = {}
     with (
         socket.socket() as silent,
@@ -297,22 +313,30 @@ def capture(mta: str, *, wait: float = 60.0) -> dict[str, Path]:
             for scenario in scenarios:
                 send(scenario, message(scenario, mta))
             deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and len(saved) < len(scenarios):
+            while time.monotonic() < deadline and len(saved) < len(wanted):
                 time.sleep(0.5)
                 for received in sim.messages:
                     if received.mail_from or SENDER not in [r.lower() for r in received.rcpt_tos]:
                         continue
-                    text = received.data.decode("utf-8", "replace").lower()
-                    for scenario in scenarios:
-                        if scenario.rcpt.lower() in text and scenario.name not in saved:
-                            path = OUT / f"{mta}-real" / f"{scenario.name}.eml"
-                            path.parent.mkdir(parents=True, exist_ok=True)
-                            path.write_bytes(received.data)
-                            saved[scenario.name] = path
-                            break
+                    stem = _stem(received.data, scenarios)
+                    if stem in wanted and stem not in saved:
+                        path = OUT / f"{mta}-real" / f"{stem}.eml"
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        path.write_bytes(received.data)
+                        saved[stem] = path
         finally:
             driver.stop(ns)
     return saved
+
+
+def _stem(data: bytes, scenarios: list[Scenario]) -> str | None:
+    """Which scenario a returned message answers (its first recipient), and whether a warning."""
+    text = data.decode("utf-8", "replace").lower()
+    for scenario in scenarios:
+        if scenario.rcpts[0].lower() in text:
+            delayed = "action: delayed" in text
+            return f"{scenario.name}-delay-warning" if delayed else scenario.name
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown MTA {', '.join(unknown)}; known: {', '.join(MTAS)}")
     for mta in args.mtas or list(MTAS):
         saved = capture(mta, wait=args.wait)
-        missing = [s for s in DRIVERS[mta].scenarios if s not in saved]
+        driver = DRIVERS[mta]
+        wanted = [c for s in SCENARIOS if s.name in driver.scenarios for c in s.captures(driver)]
+        missing = [c for c in wanted if c not in saved]
         print(
             f"{mta}: {len(saved)} captured"
             + (f"; none for {', '.join(missing)}" if missing else "")
