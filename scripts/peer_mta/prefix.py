@@ -61,7 +61,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["OVERLAID", "Namespace", "Prefix", "PrefixError", "missing_libraries", "run", "unpack"]
+__all__ = [
+    "OVERLAID",
+    "Namespace",
+    "Prefix",
+    "PrefixError",
+    "merge_usr",
+    "missing_libraries",
+    "parse_depends",
+    "run",
+    "unpack",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 OVERLAID = ("etc", "usr", "var")
@@ -132,14 +142,16 @@ def _installed(package: str) -> bool:
     return proc.returncode == 0 and proc.stdout.strip().endswith(" installed")
 
 
-def _depends(package: str) -> list[str]:
-    """First alternative of each Depends/PreDepends of ``package`` (virtual ones skipped)."""
-    out = _check(["apt-cache", "depends", "--no-recommends", "--no-suggests", package]).stdout
+def parse_depends(apt_cache_output: str) -> list[str]:
+    """The first alternative of each Depends/PreDepends in ``apt-cache depends`` output.
+
+    A line starting with ``|`` has an alternative on the next line, which is skipped;
+    virtual packages (``<debconf-2.0>``) are skipped too.
+    """
     deps: list[str] = []
     alternative = False
-    for line in out.splitlines():
-        stripped = line.strip()
-        kind, _, dep = stripped.partition(": ")
+    for line in apt_cache_output.splitlines():
+        kind, _, dep = line.strip().partition(": ")
         if kind.lstrip("|") not in ("Depends", "PreDepends"):
             alternative = False
             continue
@@ -147,6 +159,11 @@ def _depends(package: str) -> list[str]:
             deps.append(dep.split(":", 1)[0])
         alternative = kind.startswith("|")  # the next line is an alternative of this one
     return deps
+
+
+def _depends(package: str) -> list[str]:
+    out = _check(["apt-cache", "depends", "--no-recommends", "--no-suggests", package]).stdout
+    return parse_depends(out)
 
 
 def missing_libraries(packages: Iterable[str]) -> list[str]:
@@ -165,7 +182,8 @@ def missing_libraries(packages: Iterable[str]) -> list[str]:
     return sorted(wanted)
 
 
-def _merge_usr(root: Path) -> None:
+def merge_usr(root: Path) -> None:
+    """Move what the packages unpacked into ``root``/bin, sbin, lib, lib64 under ``root``/usr."""
     for top in _MERGED:
         src = root / top
         if not src.is_dir() or src.is_symlink():
@@ -210,7 +228,7 @@ def unpack(
     prefix.root.mkdir(parents=True)
     for deb in sorted(debs.glob("*.deb")):
         _check(["dpkg-deb", "-x", str(deb), str(prefix.root)])
-    _merge_usr(prefix.root)
+    merge_usr(prefix.root)
     for top in OVERLAID:
         (prefix.root / top).mkdir(exist_ok=True)
     versions = sorted(p.name for p in debs.glob("*.deb"))
