@@ -63,6 +63,11 @@ SCENARIOS = (
     Scenario("greylisted-expired", ("greylist.forever@example.net",), expires=True, warn=True),
     Scenario("timeout", ("nobody@slow.example.net",), expires=True),
     Scenario("unreachable", ("nobody@down.example.net",), expires=True),
+    # Refusals of us rather than of the recipient (issue 15's "whose fault").
+    Scenario("sender-rejected", ("sender.check@example.net",)),
+    Scenario("helo-rejected", ("helo.check@example.net",)),
+    Scenario("dmarc-rejected", ("dmarc.check@example.net",)),
+    Scenario("message-too-large", ("toolarge.message@example.net",)),
     # One transaction, three refusals: one returned message listing them all.
     Scenario("three-recipients",
              ("unknown.three@example.net", "full.three@example.net", "policy.three@example.net")),
@@ -78,8 +83,17 @@ PROFILE = IspProfile(
         ("policy*", "550 5.7.1 <{rcpt}>: Recipient address rejected: Access denied by policy"),
         ("greylist*",
          "451 4.7.1 <{rcpt}>: Recipient address rejected: Greylisted, try again later"),
+        # As Postfix's smtpd gives its sender and HELO restrictions: at RCPT TO.
+        ("sender*", "553 5.1.8 <{sender}>: Sender address rejected: Domain not found"),
+        ("helo*",
+         "504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname"),
     ),
-    data_replies=(("content*", "554 5.7.1 Message rejected: content policy violation (spam)"),),
+    data_replies=(
+        ("content*", "554 5.7.1 Message rejected: content policy violation (spam)"),
+        ("dmarc*", "550 5.7.26 Unauthenticated email from sender.example.org is not accepted"
+                   " due to domain's DMARC policy"),
+        ("toolarge*", "552 5.3.4 Message size exceeds fixed maximum message size"),
+    ),
     starttls=False,
 )  # fmt: skip
 
@@ -288,7 +302,8 @@ DRIVERS: dict[str, Driver] = {
     "exim": Driver(("exim4-daemon-light", "exim4-base", "exim4-config"), _exim, _stop_daemons),
     "dma": Driver(("dma",), _dma, _stop_daemons,
                   ("unknown-user", "mailbox-full", "blocked-ip", "policy-rejection",
-                   "content-rejection"), warnings=False),
+                   "content-rejection", "sender-rejected", "helo-rejected", "dmarc-rejected",
+                   "message-too-large"), warnings=False),
 }  # fmt: skip
 MTAS = tuple(DRIVERS)
 
