@@ -182,6 +182,16 @@ def missing_libraries(packages: Iterable[str]) -> list[str]:
     return sorted(wanted)
 
 
+def _ensure_package_lists(packages: Sequence[str]) -> None:
+    """Run ``apt-get update`` once if apt knows none of ``packages`` (a clean machine)."""
+    known = subprocess.run(
+        ["apt-cache", "show", "--no-all-versions", *packages],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if known.returncode != 0:
+        _check(["apt-get", "update", "-qq"])
+
+
 def merge_usr(root: Path) -> None:
     """Move what the packages unpacked into ``root``/bin, sbin, lib, lib64 under ``root``/usr."""
     for top in _MERGED:
@@ -218,6 +228,7 @@ def unpack(
         prefix.reset()
     if stamp.exists() and json.loads(stamp.read_text())["requested"] == list(packages):
         return prefix
+    _ensure_package_lists(packages)
     all_packages = list(packages) + (missing_libraries(packages) if with_deps else [])
     debs = home / "debs"
     shutil.rmtree(debs, ignore_errors=True)
