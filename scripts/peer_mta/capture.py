@@ -30,6 +30,7 @@ from pathlib import Path
 
 from acctpipe.sim import IspProfile, ThreadedIspSimulator
 from acctpipe.sim.profile import Replies
+from scripts.peer_mta import postfix
 from scripts.peer_mta.prefix import REPO, Namespace, Prefix, unpack
 
 __all__ = ["DRIVERS", "MTAS", "SCENARIOS", "Driver", "Scenario", "capture", "main"]
@@ -166,10 +167,6 @@ def _smtp_send(port: int) -> Send:
     return send
 
 
-def _write(ns: Namespace, path: str, text: str) -> None:
-    ns.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", path], input=text)
-
-
 POSTFIX_MAIN_CF = """\
 compatibility_level = 3.6
 myhostname = postfix.sender.example.org
@@ -201,23 +198,14 @@ biff = no
 
 
 def _postfix(ns: Namespace, ports: Ports) -> Send:
-    ns.ensure_user("postfix", home="/var/spool/postfix")
-    ns.ensure_group("postdrop")
-    ns.run(["postfix", "stop"], check=False)  # a run interrupted earlier
-    ns.run(["postsuper", "-d", "ALL"], check=False)
-    _write(ns, "/etc/postfix/main.cf", POSTFIX_MAIN_CF)
-    _write(ns, "/etc/postfix/transport",
-           f"example.net smtp:[127.0.0.1]:{ports.sim}\n"
-           f"sender.example.org smtp:[127.0.0.1]:{ports.sim}\n"
-           f"slow.example.net smtp:[127.0.0.1]:{ports.silent}\n"
-           f"down.example.net smtp:[127.0.0.1]:{ports.closed}\n")  # fmt: skip
-    master = "/etc/postfix/master.cf"
-    ns.run(["sh", "-c", f"cp /usr/share/postfix/master.cf.dist {master} && "
-            f'sed -i "s/^smtp      inet/127.0.0.1:{ports.mta} inet/" {master}'])  # fmt: skip
-    # What the package's postinst would have done: ownership of the queue and data dirs.
-    ns.run(["postfix", "set-permissions"], check=False)
-    ns.run(["chown", "-R", "postfix:postfix", "/var/lib/postfix"])
-    ns.run(["postfix", "start"])
+    transport = (
+        f"example.net smtp:[127.0.0.1]:{ports.sim}\n"
+        f"sender.example.org smtp:[127.0.0.1]:{ports.sim}\n"
+        f"slow.example.net smtp:[127.0.0.1]:{ports.silent}\n"
+        f"down.example.net smtp:[127.0.0.1]:{ports.closed}\n"
+    )
+    postfix.start(ns, main_cf=POSTFIX_MAIN_CF, listen=f"127.0.0.1:{ports.mta}",
+                  files={"/etc/postfix/transport": transport})  # fmt: skip
     return _smtp_send(ports.mta)
 
 
@@ -268,13 +256,9 @@ def _exim(ns: Namespace, ports: Ports) -> Send:
     ns.run(["sh", "-c", "rm -rf /var/spool/exim4/input /var/spool/exim4/db /var/spool/exim4/msglog"
             " && mkdir -p /var/spool/exim4 /var/log/exim4"
             " && chown -R Debian-exim:Debian-exim /var/spool/exim4 /var/log/exim4"])  # fmt: skip
-    _write(ns, "/etc/exim4/exim4.conf", _exim_conf(ports))
+    ns.write("/etc/exim4/exim4.conf", _exim_conf(ports))
     ns.run(["exim4", "-bd", "-q1s"])  # the daemon detaches; it stays in the namespace
     return _smtp_send(ports.mta)
-
-
-def _stop_postfix(ns: Namespace) -> None:
-    ns.run(["postfix", "stop"], check=False)
 
 
 def _stop_daemons(ns: Namespace) -> None:
@@ -287,7 +271,7 @@ def _dma(ns: Namespace, ports: Ports) -> Send:
     # meets only the simulator: no timeout or unreachable scenario (its retry limit is
     # compiled in at days).
     conf = f"SMARTHOST 127.0.0.1\nPORT {ports.sim}\nMAILNAME dma.sender.example.org\nNULLCLIENT\n"
-    _write(ns, "/etc/dma/dma.conf", conf)
+    ns.write("/etc/dma/dma.conf", conf)
 
     def send(scenario: Scenario, data: bytes) -> None:
         # A local submission, as sendmail(1) gets it: LF line ends (dma adds the CRs).
@@ -298,7 +282,7 @@ def _dma(ns: Namespace, ports: Ports) -> Send:
 
 
 DRIVERS: dict[str, Driver] = {
-    "postfix": Driver(("postfix",), _postfix, _stop_postfix),
+    "postfix": Driver(postfix.PACKAGES, _postfix, postfix.stop),
     "exim": Driver(("exim4-daemon-light", "exim4-base", "exim4-config"), _exim, _stop_daemons),
     "dma": Driver(("dma",), _dma, _stop_daemons,
                   ("unknown-user", "mailbox-full", "blocked-ip", "policy-rejection",

@@ -36,7 +36,8 @@ API::
 * ``Namespace(prefix)`` starts a holder process in a new mount namespace with
   the overlays mounted; ``ns.run(argv, ...)`` runs a command inside it
   (``subprocess.run`` keywords pass through) and ``ns.popen(argv, ...)``
-  starts one in the background. ``ns.pids()`` lists every process in it;
+  starts one in the background; ``ns.write(path, text)`` writes a file as the
+  namespace sees it (a config). ``ns.pids()`` lists every process in it;
   ``ns.ensure_user(user, group=)`` / ``ns.ensure_group(group)`` create the
   accounts maintainer scripts would have (in the prefix's /etc only).
 * ``run(prefix, argv, ...)`` is ``Namespace`` for a single command.
@@ -323,6 +324,10 @@ class Namespace:
     def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         """Start ``argv`` in the background inside the namespace."""
         return subprocess.Popen(self._argv(argv), **kwargs)
+
+    def write(self, path: str, text: str) -> None:
+        """Write ``text`` to ``path`` as the namespace sees it (lands in the prefix's state)."""
+        self.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", path], input=text)
 
     def ensure_group(self, group: str) -> None:
         """Create system group ``group`` in the namespace's /etc (the prefix's, not the host's)."""
