@@ -20,6 +20,7 @@ Run as root: ``scripts/capture-returns [postfix|exim|dma ...]``.
 from __future__ import annotations
 
 import argparse
+import re
 import smtplib
 import socket
 import sys
@@ -62,6 +63,8 @@ SCENARIOS = (
     Scenario("policy-rejection", ("policy.reject@example.net",)),
     Scenario("content-rejection", ("content.reject@example.net",)),
     Scenario("greylisted-expired", ("greylist.forever@example.net",), expires=True, warn=True),
+    Scenario("mailbox-full-expired", ("quota.later@example.net",), expires=True),
+    Scenario("unverified-expired", ("unverified.user@example.net",), expires=True),
     Scenario("timeout", ("nobody@slow.example.net",), expires=True),
     Scenario("unreachable", ("nobody@down.example.net",), expires=True),
     # Refusals of us rather than of the recipient (issue 15's "whose fault").
@@ -84,6 +87,10 @@ PROFILE = IspProfile(
         ("policy*", "550 5.7.1 <{rcpt}>: Recipient address rejected: Access denied by policy"),
         ("greylist*",
          "451 4.7.1 <{rcpt}>: Recipient address rejected: Greylisted, try again later"),
+        ("quota*", "452 4.2.2 <{rcpt}>: Mailbox full, try again later"),
+        # Postfix's reject_unverified_recipient with its default 450 code.
+        ("unverified*", "450 4.1.1 <{rcpt}>: Recipient address rejected: unverified address:"
+                        " User unknown in virtual mailbox table"),
         # As Postfix's smtpd gives its sender and HELO restrictions: at RCPT TO.
         ("sender*", "553 5.1.8 <{sender}>: Sender address rejected: Domain not found"),
         ("helo*",
@@ -332,7 +339,8 @@ def _stem(data: bytes, scenarios: list[Scenario]) -> str | None:
     """Which scenario a returned message answers (its first recipient), and whether a warning."""
     text = data.decode("utf-8", "replace").lower()
     for scenario in scenarios:
-        if scenario.rcpts[0].lower() in text:
+        # The whole address: "full.mailbox@" must not match inside "x.full.mailbox@".
+        if re.search(r"(?<![a-z0-9.+_-])" + re.escape(scenario.rcpts[0].lower()), text):
             delayed = "action: delayed" in text
             return f"{scenario.name}-delay-warning" if delayed else scenario.name
     return None
