@@ -23,10 +23,10 @@ from email.message import Message
 
 from classifiers._mime import field_blocks, iter_parts, part_body, text_near, text_of
 from classifiers._original import address_of
-from classifiers._rules import RuleTable
+from classifiers._rules import RuleTable, default_table
 from classifiers.reply import classify_diag
 from classifiers.status import parse_enhanced_status
-from classifiers.types import MessageKind, MessageReport, RecipientReport
+from classifiers.types import Classification, MessageKind, MessageReport, RecipientReport
 
 __all__ = [
     "STATUS_TYPES",
@@ -39,6 +39,11 @@ __all__ = [
 STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _UNICODE_ESCAPE = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
 _ACTIONS = frozenset({"failed", "delayed", "delivered", "relayed", "expanded"})
+# Exim gives up on a temporary failure by appending its own verdict to the last reply
+# it got: "Diagnostic-Code: smtp; 452 4.2.2 <a@b>: Mailbox full: retry timeout
+# exceeded" (with "Status: 5.0.0"; captured from Exim 4.96, tests/data/mail/exim-real/).
+# The remote's reason is the better evidence, as in other expired reports.
+_EXIM_GAVE_UP = re.compile(r":[ \t\r\n]*retry timeout exceeded[ \t\r\n]*$", re.IGNORECASE)
 
 
 def find_status_part(msg: Message) -> Message | None:
@@ -131,6 +136,21 @@ def build_report(
     return MessageReport(kind, tuple(recipients), None, reason, "rfc3464", extra)
 
 
+def _reason_before_expiry(diag: str, status: str, table: RuleTable | None) -> Classification:
+    """Classify ``diag``; for Exim's "<reply>: retry timeout exceeded", by the reply's reason.
+
+    The expiry wins only when the reply alone is decided by a fallback or a weak text.
+    """
+    verdict = classify_diag(diag, status, table=table)
+    if verdict.rule_id != "message-expired" or not _EXIM_GAVE_UP.search(diag):
+        return verdict
+    cause = classify_diag(_EXIM_GAVE_UP.sub("", diag), status, table=table)
+    weak = (table or default_table()).fallback_ids
+    if cause.rule_id in weak or cause.category in ("other", "unknown"):
+        return verdict
+    return cause
+
+
 def _recipient(
     block: dict[str, list[str]],
     address_field: str,
@@ -160,7 +180,7 @@ def _recipient(
             "dsn-" + action_value,
             "unknown",
         )
-    verdict = classify_diag(diag, status, table=table)
+    verdict = _reason_before_expiry(diag, status, table)
     cls = verdict.cls
     rule = verdict.rule_id
     if action_value == "delayed" and cls not in ("soft",):

@@ -113,6 +113,9 @@ class SimHandler:
         if state.profile.data_delay:
             await asyncio.sleep(state.profile.data_delay)
         ip = _peer_ip(session)
+        refusal = state.policy.data(ip, envelope.mail_from or "", list(envelope.rcpt_tos))
+        if refusal is not None:
+            return self._refuse(server, session, refusal)
         queue_id = secrets.token_hex(6).upper()
         content = envelope.original_content or b""
         message = ReceivedMessage(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from acctpipe.sim.profile import IspProfile, render_reply
+from acctpipe.sim.profile import IspProfile, render_reply, reply_for
 from mta.config.values import Rate
 
 __all__ = ["IspPolicy", "TokenBucket"]
@@ -101,11 +101,13 @@ class IspPolicy:
         return self._reply(p.replies.message_rate, ip=ip, sender=sender)
 
     def rcpt(self, ip: str, sender: str, rcpt: str, now: float) -> str | None:
-        """RCPT TO: block list (rcpt stage), unknown user, full mailbox, then greylisting."""
+        """RCPT TO: block list (rcpt stage), rcpt_replies, unknown user, full mailbox, greylist."""
         p = self.profile
         values = {"ip": ip, "sender": sender, "rcpt": rcpt}
         if p.block_stage == "rcpt" and p.is_blocked(ip):
             return self._reply(p.replies.blocked, **values)
+        if (template := reply_for(p.rcpt_replies, rcpt)) is not None:
+            return self._reply(template, **values)
         if p.is_unknown_user(rcpt):
             return self._reply(p.replies.unknown_user, **values)
         if p.is_mailbox_full(rcpt):
@@ -116,6 +118,13 @@ class IspPolicy:
             if now - first < p.greylist_delay:
                 delay = f"{p.greylist_delay - (now - first):.0f}"
                 return self._reply(p.replies.greylisted, delay=delay, **values)
+        return None
+
+    def data(self, ip: str, sender: str, rcpts: list[str]) -> str | None:
+        """End of DATA: the first ``data_replies`` rule matching any recipient, or ``None``."""
+        for rcpt in rcpts:
+            if (template := reply_for(self.profile.data_replies, rcpt)) is not None:
+                return self._reply(template, ip=ip, sender=sender, rcpt=rcpt)
         return None
 
     def should_drop(self, commands_seen: int) -> bool:

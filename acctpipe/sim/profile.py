@@ -17,7 +17,7 @@ from typing import Literal
 
 from mta.config.values import Rate
 
-__all__ = ["BlockStage", "IspProfile", "Replies", "render_reply"]
+__all__ = ["BlockStage", "IspProfile", "Replies", "render_reply", "reply_for"]
 
 BlockStage = Literal["connect", "rcpt"]
 
@@ -61,6 +61,12 @@ class IspProfile:
     unknown_users: frozenset[str] = frozenset()  # whole addresses or local parts
     unknown_patterns: tuple[str, ...] = ("unknown*",)
     full_patterns: tuple[str, ...] = ("full*",)
+    # (local-part glob, reply): any other refusal a receiver gives, by recipient;
+    # rcpt_replies answer RCPT TO (checked after the block list, before unknown
+    # users), data_replies answer the end of DATA when any recipient matches
+    # (a content or policy rejection of the message itself).
+    rcpt_replies: tuple[tuple[str, str], ...] = ()
+    data_replies: tuple[tuple[str, str], ...] = ()
     blocked_networks: tuple[str, ...] = ()  # "127.0.0.9" or "127.0.0.0/8"
     block_stage: BlockStage = "connect"
     greylist_delay: float | None = None  # None: no greylisting
@@ -93,6 +99,15 @@ class IspProfile:
         """Whether the recipient's mailbox is over quota (local-part pattern)."""
         local = rcpt.lower().rpartition("@")[0] or rcpt.lower()
         return any(fnmatch.fnmatchcase(local, p.lower()) for p in self.full_patterns)
+
+
+def reply_for(rules: tuple[tuple[str, str], ...], rcpt: str) -> str | None:
+    """The reply template of the first ``(glob, reply)`` rule matching the local part."""
+    local = rcpt.lower().rpartition("@")[0] or rcpt.lower()
+    for pattern, reply in rules:
+        if fnmatch.fnmatchcase(local, pattern.lower()):
+            return reply
+    return None
 
 
 def render_reply(template: str, **values: object) -> str:

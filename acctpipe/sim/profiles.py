@@ -22,6 +22,12 @@ TOML format (every key optional except ``name``; ``base`` starts from a built-in
 
     [replies]
     message_rate = "421 4.7.0 [TSS04] Messages from {ip} temporarily deferred"
+
+    [rcpt_replies]                  # local-part glob = reply, at RCPT TO
+    "policy*" = "550 5.7.1 <{rcpt}>: Recipient address rejected: Access denied"
+
+    [data_replies]                  # local-part glob = reply, at the end of DATA
+    "content*" = "554 5.7.1 Message rejected: content policy violation"
 """
 
 from __future__ import annotations
@@ -204,6 +210,12 @@ def _build(data: dict[str, Any]) -> IspProfile:
     if bad := sorted(k for k, v in replies.items() if not isinstance(v, str)):
         raise ValueError(f"replies: expected text for {', '.join(bad)}")
     changes: dict[str, Any] = {"replies": dataclasses.replace(base.replies, **replies)}
+    for key in ("rcpt_replies", "data_replies"):
+        if key in data:
+            table = data.pop(key)
+            if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+                raise ValueError(f'{key}: expected a table of pattern = "reply"')
+            changes[key] = tuple((str(k), v) for k, v in table.items())
     for key, value in data.items():
         if key in _RATES:
             changes[key] = parse_rate(str(value))

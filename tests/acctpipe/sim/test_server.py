@@ -246,3 +246,37 @@ def test_only_loopback_addresses_are_allowed() -> None:
         IspSimulator(BASE, host="0.0.0.0")
     with pytest.raises(ConfigError, match="not a loopback address"):
         IspSimulator(BASE, report_to=("192.0.2.1", 25))
+
+
+async def test_rcpt_and_data_replies_refuse_by_recipient_pattern() -> None:
+    """A profile's rcpt_replies answer RCPT TO, its data_replies the end of DATA."""
+    profile = IspProfile(
+        "rules",
+        rcpt_replies=(
+            ("policy*", "550 5.7.1 <{rcpt}>: Recipient address rejected: Access denied"),
+        ),
+        data_replies=(("content*", "554 5.7.1 Message rejected: content policy violation"),),
+    )
+    async with IspSimulator(profile, port=0) as sim:
+        refused, _ = await send_one(sim.port, rcpts=("policy1@isp.test", "bob@isp.test"))
+        assert refused["policy1@isp.test"].code == 550
+        assert "Access denied" in refused["policy1@isp.test"].message
+        with pytest.raises(aiosmtplib.SMTPDataError) as err:
+            await send_one(sim.port, rcpts=("content1@isp.test",))
+        assert err.value.code == 554
+        assert len(sim.messages) == 1
+        assert sim.counters.for_ip("127.0.0.2").rejected == {"550 5.7.1": 1, "554 5.7.1": 1}
+
+
+def test_rcpt_and_data_replies_read_from_toml() -> None:
+    """[rcpt_replies] and [data_replies] are tables of glob = reply; other values are refused."""
+    from acctpipe.sim.profiles import profile_from_toml
+
+    profile = profile_from_toml(
+        'name = "x"\n[rcpt_replies]\n"policy*" = "550 5.7.1 no"\n'
+        '[data_replies]\n"content*" = "554 5.7.1 spam"\n'
+    )
+    assert profile.rcpt_replies == (("policy*", "550 5.7.1 no"),)
+    assert profile.data_replies == (("content*", "554 5.7.1 spam"),)
+    with pytest.raises(ConfigError, match="rcpt_replies: expected a table"):
+        profile_from_toml('name = "x"\nrcpt_replies = ["550"]\n')
