@@ -208,13 +208,26 @@ def _from_dsn(msg: Message, part: Message, table: RuleTable | None) -> MessageRe
     return dsn.build_report(status, is_global=is_global, extra=_ids(msg))
 
 
+def _own_addresses(msg: Message) -> set[str]:
+    """The addresses a returned message is delivered to (our return path, VERP or not):
+    a layout-free reader may find them in the text, but they are never a failed recipient."""
+    own: set[str] = set()
+    for name in ("To", "Delivered-To", "Return-Path"):
+        for value in msg.get_all(name) or []:
+            if address := address_of(decode_header_value(value)):
+                own.add(address.lower())
+    if address := address_of(header(original_headers(msg), "Return-Path")):
+        own.add(address.lower())  # the original's envelope sender is ours too
+    return own
+
+
 def _from_findings(
     msg: Message, findings: list[Finding], subject: str, detector: str, table: RuleTable | None
 ) -> MessageReport | None:
     delayed = all(f.temporary for f in findings) and bool(_DELAY_SUBJECT.search(subject))
     kind: MessageKind = "delay" if delayed else "dsn"
     recipients: list[RecipientReport] = []
-    seen: set[str] = set()
+    seen = _own_addresses(msg)  # the bounce's own addressee and sender never failed
     for f in findings:
         address = address_of(f.address)
         if not address or address.lower() in seen:

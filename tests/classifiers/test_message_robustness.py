@@ -127,3 +127,24 @@ def test_a_challenge_response_with_auto_submitted_is_not_an_auto_reply() -> None
     assert classify_message(raw).kind == "unknown"
     vacation = raw.replace(b"Please confirm you are human by clicking", b"I am away; see")
     assert classify_message(vacation).kind == "autoreply"
+
+
+def test_our_own_return_path_in_a_text_bounce_is_never_a_failed_recipient() -> None:
+    """A layout-free bounce (here read by flufl.bounce) may name the address it is sent
+    to; our return path is never reported as a failed recipient. The Exchange 2003
+    "unable to connect successfully to the destination mail server" is a bad connection."""
+    from classifiers.message import classify_message
+    from classifiers.reply import classify_diag
+
+    raw = (
+        b"From: System Attendant <postmaster@example.com>\n"
+        b"To: bounce+a.b=example.com@bounces.sender.example\nSubject: Undeliverable: hi\n\n"
+        b"Unable to deliver message to the following recipients, due to being unable to\n"
+        b"connect successfully to the destination mail server.\n\na.b@example.com\n\n"
+        b"Return-Path: <bounce+a.b=example.com@bounces.sender.example>\n"
+        b"From: news@sender.example\nTo: <a.b@example.com>\nSubject: hi\n\nbody\n"
+    )
+    report = classify_message(raw)
+    assert [r.address for r in report.recipients] == ["a.b@example.com"], report.reason
+    sentence = "unable to connect successfully to the destination mail server"
+    assert classify_diag(sentence, "").category == "bad-connection"
