@@ -29,7 +29,21 @@ _SUBJECT = re.compile(
     r"resposta autom[áa]tica|fora do escrit[óo]rio|"  # pt
     r"автоответ|автоматический ответ|нет на месте|в отпуске|"  # ru
     r"自動応答|自動返信|不在|外出中|"  # ja
-    r"自动回复|休假"  # zh
+    r"自动回复|休假|自動回覆|自動回复|"  # zh (simplified, traditional)
+    r"자동\s?응답|자동\s?회신|부재중|"  # ko
+    r"autosvar|automatisk svar|frav[æa]r|"  # da, no, sv
+    r"automaattinen vastaus|"  # fi
+    r"automatick[áa] odpov[ěe][dď]|mimo kancel[áa][řr]|"  # cs
+    r"automatyczna odpowied[źz]|"  # pl
+    r"automatikus v[áa]lasz|"  # hu
+    r"otomatik yan[\u0131i]t|"  # tr
+    r"r[ăa]spuns automat|"  # ro
+    r"αυτόματη απάντηση|"  # el
+    r"автовідповідь|"  # uk
+    r"תשובה אוטומטית|"  # he
+    r"رد تلقائي|"  # ar
+    r"tr[ảa] l[ờo]i t[ựu] đ[ộo]ng|"  # vi
+    r"balasan otomatis"  # id
     r")",
     re.IGNORECASE,
 )
