@@ -38,10 +38,21 @@ _BLANK_LINE = re.compile(r"\r?\n[ \t]*\r?\n")
 _FIELD = re.compile(r"^([!-9;-~]+)[ \t]*:(.*)$")  # RFC 5322 field-name = 1*ftext
 
 
+_ANY_CR = re.compile(rb"\r\n?")
+
+
 def normalise_newlines(data: bytes) -> bytes:
-    """Bare-CR files (old Mac tools, some appliances) become LF; CRLF and LF are kept."""
-    if b"\r" in data and b"\n" not in data:
+    """Bare-CR files (old Mac tools, some appliances) become LF; CRLF and LF are kept.
+
+    A file that mixes bare CRs with CRLF or LF lines (a relay that rewrote part of
+    it) becomes LF throughout, so every part's fields split into lines alike.
+    """
+    if b"\r" not in data:
+        return data
+    if b"\n" not in data:
         return data.replace(b"\r", b"\n")
+    if data.count(b"\r") != data.count(b"\r\n"):
+        return _ANY_CR.sub(b"\n", data)  # CR CR LF is two line breaks, not one
     return data
 
 

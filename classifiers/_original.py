@@ -74,6 +74,12 @@ def original_headers(msg: Message) -> Message | None:
             continue
         if ctype in ("message/rfc822", "message/global"):
             payload = part.get_payload()
+            encoded = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+            if encoded in ("base64", "quoted-printable"):
+                # RFC 2046 forbids it, yet some feedback loops encode the original:
+                # the parser took the encoded text for a header-less message.
+                body = part_body(part)
+                return parse_bytes(body) if body else None
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 return payload[0]
             body = part_body(part)

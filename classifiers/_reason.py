@@ -3,8 +3,9 @@
 Many hand-made bounces list the failed addresses in one place and say why in
 another ("Delivery to the following recipients failed permanently: … The recipient
 name is not recognized", an X.400 gateway's report, a list server's French notice).
-When every recipient a reader found is undecided — no rule, or only a fallback that
-reads a bare status or code — :func:`notification_reason` looks for the reason in
+When every recipient a reader found is undecided — no rule, or only a reply-code
+fallback, and no enhanced status (a status such as 5.4.7 says more than a sentence
+found elsewhere) — :func:`notification_reason` looks for the reason in
 the notification's own lines (never the returned original: they stop at its divider
 and ``message/*`` parts are not read). It returns the first line a specific rule
 decides, and only when every such line agrees on the class: a notice that names

@@ -63,6 +63,9 @@ _NOTIFICATION_HINTS = (
     b"event-data",
     b"recordtype",
     b"msys",
+    b"mandrill",
+    b"log-level",
+    b'"msg"',
     b"json",
     b"amazonaws",
     b"amazonses",
@@ -228,6 +231,19 @@ def _from_original(
     return MessageReport(report.kind, report.recipients, None, why, "original", report.extra)
 
 
+def _own_addresses(msg: Message) -> set[str]:
+    """The addresses a returned message is delivered to (our return path, VERP or not):
+    a layout-free reader may find them in the text, but they are never a failed recipient."""
+    own: set[str] = set()
+    for name in ("To", "Delivered-To", "Return-Path"):
+        for value in msg.get_all(name) or []:
+            if address := address_of(decode_header_value(value)):
+                own.add(address.lower())
+    if address := address_of(header(original_headers(msg), "Return-Path")):
+        own.add(address.lower())  # the original's envelope sender is ours too
+    return own
+
+
 def _from_findings(
     msg: Message,
     text: str,
@@ -240,15 +256,16 @@ def _from_findings(
     kind: MessageKind = "delay" if delayed else "dsn"
     recipients: list[RecipientReport] = []
     unique: dict[str, Finding] = {}
+    own = _own_addresses(msg)  # the bounce's own addressee and sender never failed
     for f in findings:
         address = address_of(f.address)
-        if address and address.lower() not in unique:
+        if address and address.lower() not in unique and address.lower() not in own:
             unique[address.lower()] = Finding(address, f.diag, f.temporary)
     verdicts = {key: classify_diag(f.diag, "", table=table) for key, f in unique.items()}
-    # No address has a reason of its own: the notice may give one for them all.
+    # No address has a reason (or a status) of its own: the notice may give one for them all.
     if (
         unique
-        and not any(decided(v, table) for v in verdicts.values())
+        and not any(decided(v, table) or v.status for v in verdicts.values())
         and (reason := notification_reason(msg, text, table))
     ):
         unique = {k: Finding(f.address, reason, f.temporary) for k, f in unique.items()}

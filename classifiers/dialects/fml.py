@@ -49,7 +49,11 @@ _SIGNATURE: Final = re.compile(rf"^--\s*({ADDRESS}),?\s*Be Seeing You", re.IGNOR
 _ADDRESS: Final = re.compile(rf"<({ADDRESS})>")
 # fml sends its notices from the list's administrative addresses.
 _ADMIN: Final = re.compile(r"-(?:admin|owner|request|ctl)@|\bfml", re.IGNORECASE)
-_REJECTED: Final = re.compile(r"\breject|not (?:a )?member|denied|too (?:big|large)", re.I)
+_REJECTED: Final = re.compile(
+    r"\breject|not (?:a )?member|\bden(?:ied|y)\b|too (?:big|large)|"
+    r"メンバーではありません|拒否|大きすぎ",  # fml's Japanese messages (MESSAGE_LANGUAGE)
+    re.I,
+)
 
 
 class FmlDialect:

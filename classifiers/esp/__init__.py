@@ -3,7 +3,7 @@
 An ESP tells its customer about a bounce or a complaint with a JSON document,
 posted over HTTP (Amazon SNS, webhooks) or mailed (an SNS e-mail subscription
 carries the same JSON in the body). One plug-in per ESP (Amazon SES, SendGrid,
-Mailgun, Postmark, SparkPost) reads the decoded JSON
+Mailgun, Postmark, SparkPost, Mandrill) reads the decoded JSON
 into the :class:`~classifiers.types.MessageReport` that returned mail gives, so
 the MTA's return processor turns it into the same ``rb`` / ``f`` records:
 
@@ -18,12 +18,14 @@ that is not its own, so the order of :data:`READERS` only matters for speed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from email.message import Message
+from urllib.parse import unquote_plus
 
 from classifiers._mime import iter_parts, part_body, text_of
-from classifiers.esp import mailgun, postmark, sendgrid, ses, sparkpost
+from classifiers.esp import mailgun, mandrill, postmark, sendgrid, ses, sparkpost
 from classifiers.types import MessageReport
 
 __all__ = [
@@ -37,13 +39,39 @@ __all__ = [
 
 Reader = Callable[[object], "MessageReport | None"]
 
-READERS: tuple[Reader, ...] = (ses.read, sendgrid.read, mailgun.read, postmark.read, sparkpost.read)
+READERS: tuple[Reader, ...] = (
+    ses.read,
+    sendgrid.read,
+    mailgun.read,
+    postmark.read,
+    sparkpost.read,
+    mandrill.read,
+)
 """The ESP plug-ins, each ``read(one_event) -> MessageReport | None``."""
 
-_JSON_TYPES = frozenset({"text/plain", "application/json", "text/json", "text/x-json"})
+_JSON_TYPES = frozenset(
+    {
+        "text/plain",
+        "application/json",
+        "text/json",
+        "text/x-json",
+        "application/x-www-form-urlencoded",
+    }
+)
+_FORM_FIELD = re.compile(r"(?:^|&)mandrill_events=([^&\s]+)")
 # Every reader keys on one of these names; a body without any is not looked at.
 # (classifiers.message gates on the same names at the byte level.)
-MARKERS = ("notificationType", "eventType", "sg_event_id", "event-data", "RecordType", "msys")
+MARKERS = (
+    "notificationType",
+    "eventType",
+    "sg_event_id",
+    "event-data",
+    "RecordType",
+    "msys",
+    "log-level",
+    "mandrill_events",
+    '"msg"',
+)
 _MAX_TRIES = 8
 _MAX_EVENTS = 1000  # a webhook batch is bounded; refuse to walk a bomb
 
@@ -96,6 +124,8 @@ def notification_report(msg: Message) -> MessageReport | None:
         text = text_of(part_body(part), charset)
         if not any(marker in text for marker in MARKERS):
             continue
+        if (form := _FORM_FIELD.search(text)) is not None:  # Mandrill's raw POST body
+            text = unquote_plus(form.group(1))
         for value in find_json(text):
             report = read_notification(value)
             if report is not None:

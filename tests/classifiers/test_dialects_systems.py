@@ -19,6 +19,7 @@ from classifiers.dialects import (
     Dialect,
     Finding,
     exchange_ndr,
+    fml,
     imail,
     mailman,
     sun_messaging,
@@ -397,12 +398,13 @@ def test_exchange_ndr_text_gives_what_the_dropped_dsn_part_gave(path: Path) -> N
 )
 def test_corpus_notice_is_claimed_first_by_its_dialect(path: Path) -> None:
     """In registry order, the first plug-in to claim a text-only sample is its own; a
-    sample with a delivery-status part is claimed by none."""
+    sample with a delivery-status part, a hold notice or an autoresponse is claimed by none."""
     msg = parse_bytes(path.read_bytes())
     text = body_text(msg)
     first = next((d for d in DIALECTS if d.detect(msg, text)), None)
     raw = path.read_text("latin-1")
-    if "delivery-status" in raw or "awaits moderator approval" in raw:
+    not_refusals = ("delivery-status", "awaits moderator approval", "Auto-response for your")
+    if any(marker in raw for marker in not_refusals):
         assert first is None
     else:
         assert first is not None
@@ -471,3 +473,57 @@ def test_text_in_the_returned_original_never_changes_the_findings(
     extra = "\n".join(lines).encode()
     changed = raw.replace(b"Hello, our spring offers are here.\n", b"Hi\n" + extra + b"\n")
     assert _detect(dialect, changed) == _detect(dialect, raw)
+
+
+_MM_HEAD = (
+    b"From: members-owner@lists.example.net\nTo: bounces@bounces.sender.example\n"
+    b"Subject: Request to mailing list Members rejected\n"
+    b"List-Post: <mailto:members@lists.example.net>\nX-Mailman-Version: 2.1.39\n\n"
+)
+
+
+def test_mailman_automatic_refusals_name_the_list_with_the_notices_reason() -> None:
+    """Mailman 2's automatic non-member rejection (List-Post names the list) and Mailman 3's
+    "was rejected for the following reasons" (only its owner sender names the list)."""
+    mm2 = _MM_HEAD + (
+        b"You are not allowed to post to this mailing list, and your message has\n"
+        b"been automatically rejected.  If you think that your messages are\n"
+        b"being rejected in error, contact the mailing list owner at\n"
+        b"members-owner@lists.example.net.\n"
+    )
+    assert _detect(mailman.DIALECT, mm2) == [
+        Finding(
+            "members@lists.example.net",
+            "rejected by the list: You are not allowed to post to this mailing list",
+        )
+    ]
+    mm3 = (
+        b"From: team-owner@lists.example.org\nSubject: Your message was rejected\n\n"
+        b"Your message to the team mailing-list was rejected for the following\nreasons:\n\n"
+        b"The message is not from a list member\n\n"
+        b"The original message as received by Mailman is attached.\n"
+    )
+    found = _detect(mailman.DIALECT, mm3)
+    assert found == [
+        Finding(
+            "team@lists.example.org", "rejected by the list: The message is not from a list member"
+        )
+    ]
+    verdict = classify_diag(found[0].diag, "")
+    assert (verdict.cls, verdict.category) == ("spam", "policy-related")
+
+
+def test_fml_reads_its_japanese_rejection() -> None:
+    """fml with MESSAGE_LANGUAGE Japanese: the non-member rejection is read like the English one."""
+    notice = (
+        "From: kaiwa-admin@ml.example.jp\nSubject: fml status report (kaiwa ML)\n"
+        "X-MLServer: fml [fml 4.0.3 release (20011202/4.0.3)]\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+        "あなたはこのメーリングリスト <kaiwa@ml.example.jp> のメンバーではありません。\n"
+        "メンバー以外からの投稿は受け付けていないため、このメールは拒否されました。\n\n"
+        "Original mail as follows:\n\nTo: <someone@example.com>\n"
+    ).encode()
+    found = _detect(fml.DIALECT, notice)
+    assert found is not None
+    assert [f.address for f in found] == ["kaiwa@ml.example.jp"]
+    assert classify_diag(found[0].diag, "").cls == "spam"

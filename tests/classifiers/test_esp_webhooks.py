@@ -191,3 +191,107 @@ def test_a_batch_gives_one_report_per_event_for_the_http_path() -> None:
         ("a@example.com", "failed"),
         ("c@example.com", "delayed"),
     ]
+
+
+def _mandrill(event: str, **msg: object) -> dict[str, object]:
+    return {
+        "event": event,
+        "_id": "ev1",
+        "ts": 1741168800,
+        "msg": {"email": "m@example.com", **msg},
+    }
+
+
+@pytest.mark.parametrize(
+    ("payload", "kind", "recipients", "ftype"),
+    [
+        (
+            _mandrill("hard_bounce", bounce_description="bad_mailbox", diag="smtp;" + UNKNOWN_USER),
+            "dsn",
+            [("m@example.com", "failed", "hard", "bad-mailbox")],
+            "",
+        ),
+        (
+            _mandrill("hard_bounce", bounce_description="invalid_domain", diag=""),
+            "dsn",
+            [("m@example.com", "failed", "hard", "bad-domain")],
+            "",
+        ),
+        (
+            _mandrill("soft_bounce", bounce_description="general", diag="smtp;550 5.1.1 unknown"),
+            "dsn",
+            [("m@example.com", "failed", "soft", "bad-mailbox")],
+            "",
+        ),
+        (
+            _mandrill(
+                "deferral",
+                smtp_events=[
+                    {"type": "deferred", "diag": "451 4.3.0 try later"},
+                    {"type": "deferred", "diag": "452 4.2.2 Mailbox full"},
+                ],
+            ),
+            "delay",
+            [("m@example.com", "delayed", "soft", "quota-issues")],
+            "",
+        ),
+        (_mandrill("spam"), "arf", [("m@example.com", "", "complaint", "other")], "abuse"),
+        (_mandrill("unsub"), "arf", [("m@example.com", "", "complaint", "other")], "opt-out"),
+        (
+            _mandrill("reject", reject={"reason": "hard-bounce"}),
+            "dsn",
+            [("m@example.com", "failed", "hard", "bad-mailbox")],
+            "",
+        ),
+    ],
+    ids=[
+        "hard-diag",
+        "hard-description",
+        "soft-never-hard",
+        "deferral-last",
+        "spam",
+        "unsub",
+        "reject",
+    ],
+)
+def test_mandrill_events_read_into_reports(
+    payload: object, kind: str, recipients: list[tuple[str, str, str, str]], ftype: str
+) -> None:
+    """Mandrill: the diag decides, then bounce_description, then the event; a soft bounce is
+    never hard; a deferral's last reply decides; spam/unsub are complaints."""
+    report = read_notification(payload)
+    assert report is not None
+    assert report.kind == kind, report.reason
+    assert [(r.address, r.action, r.cls, r.category) for r in report.recipients] == recipients
+    assert (report.feedback.type if report.feedback else "") == ftype
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        _mandrill("send"),
+        _mandrill("open"),
+        _mandrill("reject", reject={"reason": "test-mode-limit"}),
+        {"event": "hard_bounce", "email": "m@example.com"},
+    ],
+    ids=["send", "open", "reject-own-rule", "no-msg"],
+)
+def test_mandrill_events_that_are_not_failures_give_no_report(payload: object) -> None:
+    """Sends, opens and Mandrill's own rejections are not bounces."""
+    assert read_notification(payload) is None
+
+
+def test_mandrill_form_body_in_a_mail_is_decoded() -> None:
+    """The raw form body Mandrill posts (``mandrill_events=<url-encoded JSON>``) in a mail."""
+    from urllib.parse import quote_plus
+
+    from classifiers.message import classify_message
+
+    events = '[{"event":"spam","_id":"1","ts":1,"msg":{"email":"f@example.com"}}]'
+    raw = (
+        "From: hooks@relay.sender.example\nTo: fbl@sender.example\nSubject: Mandrill\n"
+        "Content-Type: application/x-www-form-urlencoded\n\nmandrill_events=" + quote_plus(events)
+    ).encode()
+    report = classify_message(raw)
+    assert report.kind == "arf"
+    assert [r.address for r in report.recipients] == ["f@example.com"]
