@@ -165,6 +165,10 @@ def test_exchange_2007_distribution_lists_heading() -> None:
         ("retry time exceeded", "message-expired"),  # GroupWise
         ("Delivery failed 3 attempts", "message-expired"),  # IMail
         ("Network error on destination MXs", "bad-connection"),  # OpenSMTPD
+        ("Envelope expired", "message-expired"),  # OpenSMTPD
+        ("The recipient's mail file exceeds its size quota", "quota-issues"),  # Domino
+        # sendmail, a temporary DNS failure
+        ("Deferred: Name server: example.org.: host name lookup failure", "routing-errors"),
     ],
 )
 def test_expiry_and_network_wordings(diag: str, category: str) -> None:
