@@ -1,4 +1,4 @@
-"""Fixed Japanese phrases of mobile-carrier bounces, glossed in English for the reply rules.
+"""Fixed Japanese phrases of bounces (mobile carriers, Domino), glossed in English for the rules.
 
 The reply rule table is written in English. NTT docomo and au (KDDI) usually quote
 an English SMTP reply ("550 Unknown user"), but some of their notices give the
@@ -24,6 +24,9 @@ GLOSSES: Final[tuple[tuple[str, str], ...]] = (
     ("容量超過", "mailbox full"),  # "capacity exceeded"
     ("容量オーバー", "mailbox full"),  # "capacity over"
     ("メールボックスがいっぱい", "mailbox full"),  # "the mailbox is full"
+    # Lotus Domino's Japanese router reasons: "not listed / not registered in the directory"
+    ("ディレクトリにリストされていません", "not listed in Domino Directory"),
+    ("ディレクトリに登録されていません", "not listed in Domino Directory"),
 )
 
 

@@ -23,7 +23,21 @@ Shape (multipart/mixed: this text/plain part, then the original as message/rfc82
 One block per recipient: "<address> on <date>", then indented lines that end
 with "<server #status>" (or "<server #status smtp;550 …>" when a remote host
 refused). The diagnostic is the indented text, server line included: its
-``#5.1.1`` is the RFC 3463 status the rule table reads.
+``#5.1.1`` is the RFC 3463 status the rule table reads. A German server writes
+"hat folgende(n) Empfänger nicht erreicht:" and "<address> am 20.01.2025 08:45".
+
+Exchange 2000 and 5.5 write the older frame, every line indented::
+
+    Your message did not reach some or all of the intended recipients.
+
+          Subject:	Your May offers are here
+          Sent:	5/21/2024 09:12 AM
+
+    The following recipient(s) could not be reached:
+
+          bob@ex2000.example.org on 5/21/2024 09:13 AM
+                The e-mail account does not exist at the organization …
+                <EXCH2K.ex2000.example.org #5.1.1>
 """
 
 from __future__ import annotations
@@ -44,11 +58,21 @@ from classifiers.dialects._common import (
 
 __all__ = ["DIALECT", "ExchangeLegacyDialect"]
 
-_MARKER: Final = re.compile(r"did not reach the following recipient\(s\):", re.IGNORECASE)
+# English (2003; 2000/5.5: "The following recipient(s) could not be reached:"), and
+# the German server's "hat folgende(n) Empfänger nicht erreicht:".
+_MARKER: Final = re.compile(
+    r"did not reach the following recipient\(s\):|"
+    r"The following recipient\(s\) could not be reached:|"
+    r"hat folgende\(n\) Empf(?:ä|ae)nger nicht erreicht:",
+    re.IGNORECASE,
+)
 _EXCHANGE: Final = re.compile(r"Microsoft Exchange|Internet Mail Service", re.IGNORECASE)
 _NDR_CLASS: Final = re.compile(r"urn:content-classes:dsn", re.IGNORECASE)
-# "<who> on <M/D/YYYY> <time>": who is an address, or a display name we cannot use.
-_RECIPIENT: Final = re.compile(r"^(\S.*?) on \d{1,2}/\d{1,2}/\d{2,4}\b")
+# "<who> on <M/D/YYYY> <time>" (German: "<who> am <D.M.YYYY> <time>"): who is an
+# address, or a display name we cannot use.
+_RECIPIENT: Final = re.compile(
+    r"^\s*(\S.*?) (?:on \d{1,2}/\d{1,2}/\d{2,4}|am \d{1,2}\.\d{1,2}\.\d{2,4})\b"
+)
 
 
 class ExchangeLegacyDialect:

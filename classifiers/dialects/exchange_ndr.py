@@ -7,6 +7,7 @@ or converted by a client. Shape (text/plain, quoted-printable in the wild)::
     Subject: Undeliverable: Spring offers
 
     Delivery has failed to these recipients or groups:
+    (2007: "… these recipients or distribution lists:")
     (2013+: "Your message to kim@corp.example couldn't be delivered.")
 
     Kim Lee (kim@corp.example)<mailto:kim@corp.example>
@@ -56,7 +57,8 @@ __all__ = ["DIALECT", "ExchangeNdrDialect"]
 # The headings in English, German, French and Spanish (Exchange localises the NDR to
 # the organisation's language).
 _USER: Final = re.compile(
-    r"^\s*(?:Delivery (?:has failed|is delayed) to these recipients or groups|"
+    r"^\s*(?:Delivery (?:has failed|is delayed) to these recipients or "
+    r"(?:groups|distribution lists)|"
     r"Die Zustellung an folgende Empfänger oder Gruppen (?:ist fehlgeschlagen|verzögert sich)|"
     r"La remise aux destinataires ou groupes suivants (?:a échoué|est retardée)|"
     r"Error en la entrega a estos destinatarios o grupos)\s*:?\s*$|"

@@ -26,7 +26,10 @@ Each address sits two spaces in, its reason four spaces in. The remote reply is
 cut out of Exim's own framing ("SMTP error from remote mail server after …:" and
 "host NAME [IP]") so the diagnostic starts at the reply code; a local reason
 ("retry time not reached for any host after a long failure period",
-"Unrouteable address") is the diagnostic as written.
+"Unrouteable address") is the diagnostic as written. When Exim gives up with its
+last error in front ("mailbox is full: retry timeout exceeded", "451 4.7.1
+Greylisted …: retry timeout exceeded"), that last error is the diagnostic: it says
+why the address expired.
 
 The delay warning ("Warning: message … delayed …", or the misleading "Mail
 delivery deferred: returning message to sender") says the message "has not yet
@@ -86,6 +89,9 @@ _SMTP_ERROR: Final = re.compile(
 _LEADING_HOST: Final = re.compile(r"^host \S+ \[[0-9A-Fa-f.:]+\]:?\s*")
 _DELAY_REASON: Final = re.compile(r"\bDelay reason:\s*", re.IGNORECASE)
 _RETRY_BACKOFF: Final = re.compile(r"retry time not reached", re.IGNORECASE)
+# Exim appends its verdict to the last error: "mailbox is full: retry timeout exceeded",
+# "451 4.7.1 Greylisted …: retry timeout exceeded". The last error says why.
+_RETRY_TIMEOUT: Final = re.compile(r"^(.*\S)\s*:\s*retry timeout exceeded\s*$", re.IGNORECASE)
 
 
 class EximDialect:
@@ -138,6 +144,8 @@ def _blocks(body: str) -> list[tuple[str, str]]:
 def _diag(reason: list[str]) -> str:
     """The remote reply when there is one, else Exim's own reason text."""
     joined = _DELAY_REASON.sub("", squash(reason))
+    if (last := _RETRY_TIMEOUT.match(joined)) is not None:
+        joined = last.group(1)  # the last error decides (README: precedence rule 1)
     if not _SMTP_ERROR.search(joined):
         return joined
     reply = _LEADING_HOST.sub("", squash([_SMTP_ERROR.sub(" ", joined, count=1)]))

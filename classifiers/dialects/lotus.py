@@ -28,7 +28,9 @@ that paragraph is missing, the reason is taken from the Subject after
 "DELIVERY FAILURE:".
 
 Localised servers translate the frame: German "wurde nicht zugestellt an:" /
-"weil:", French "n'a pas été remis à :" / "parce que :".
+"weil:", French "n'a pas été remis à :" / "parce que :", Japanese
+"は次の宛先に配信されませんでした:" (or "以下の宛先") / "理由:", the reason then in
+Japanese too: its known phrases are glossed in English for the rule table.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from classifiers.dialects._common import (
     notification_text,
     squash,
 )
+from classifiers.dialects._japanese import with_gloss
 
 __all__ = ["DIALECT", "LotusDialect"]
 
@@ -54,11 +57,12 @@ _PRODUCT: Final = re.compile(r"Lotus|Domino|Notes", re.IGNORECASE)
 # The English report and its German and French translations (localised Domino servers
 # translate the frame; the router's reason often stays English).
 _NOT_DELIVERED: Final = re.compile(
-    r"^\s*(?:was not delivered to|wurde nicht zugestellt an|n'a pas été remis à)\s*:\s*$",
+    r"^\s*(?:was not delivered to|wurde nicht zugestellt an|n'a pas été remis à|"
+    r"は(?:次の|以下の)(?:宛先|あて先)に配信されませんでした)\s*(?::|\uff1a)\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _BECAUSE: Final = re.compile(
-    r"^\s*(?:because|weil|parce que)\s*:\s*$", re.IGNORECASE | re.MULTILINE
+    r"^\s*(?:because|weil|parce que|理由)\s*(?::|\uff1a)\s*$", re.IGNORECASE | re.MULTILINE
 )
 _END: Final = re.compile(r"^-{3,}", re.MULTILINE)
 
@@ -78,7 +82,7 @@ class LotusDialect:
         if listed is None or because is None:
             return None
         addresses = [address_of(line) for line in body[listed.end() : because.start()].split("\n")]
-        diag = _reason(body[because.end() :]) or _subject_reason(msg)
+        diag = with_gloss(_reason(body[because.end() :]) or _subject_reason(msg))
         return [Finding(a, diag) for a in dict.fromkeys(a for a in addresses if a)]
 
 

@@ -35,8 +35,15 @@ the whole session was refused), else the V8 "(reason: …)" line, else sendmail'
 own "NNN <address>... text" line, else a line of its own that names no address
 ("554 Too many hops …"). An "(expanded from: <alias>)" line under a listed address
 adds the alias (the address we sent to) before its expansion, with the same
-diagnostic. Nothing after the "Unsent/Original message follows" line is read:
-that is the returned original.
+diagnostic. A "Deferred: …" line makes an address temporary unless sendmail then
+gave up on it ("<ann@example.org>... Cannot send message for 5 days"): the report is
+final and the deferral's reason stays its diagnostic.
+
+Local delivery on the recipient's own host names the user without a domain
+("550 ann... User unknown"). Such a verdict applies to the returned message's
+recipient (``To``, ``Cc`` or our ``X-Acctpipe-Rcpt``) with that local part: the
+header block after the "Unsent/Original message follows" line is read for that
+alone; the rest of the returned original never is.
 """
 
 from __future__ import annotations
@@ -76,6 +83,14 @@ _LISTED: Final = re.compile(rf"^\s*<?({ADDRESS})>?\s*(?:\(reason:\s*(.*?)\)?)?\s
 _REASON: Final = re.compile(r"^\s*\(reason:\s*(.*?)\)?\s*$", re.IGNORECASE)
 _EXPANDED: Final = re.compile(rf"^\s*\(expanded from:\s*<?({ADDRESS})>?\s*\)", re.IGNORECASE)
 _CODE: Final = re.compile(r"^[245]\d\d[ -]")
+# sendmail's verdict on a local user, named without a domain: "550 ann... User unknown".
+_OWN_LOCAL: Final = re.compile(
+    r"^([245]\d\d)[ -](?:[245]\.\d{1,3}\.\d{1,3}\s+)?<?([^\s<>@\"]+)>?\.\.\.\s*(.*)$"
+)
+# sendmail gave up on an address after deferring it: the report is final.
+_GAVE_UP: Final = re.compile(r"^Cannot send message (?:for|within) \d+", re.IGNORECASE)
+# Header fields of the returned original that name its recipients.
+_RCPT_FIELD: Final = re.compile(r"^(?:To|Cc|X-Acctpipe-Rcpt):(.*)$", re.IGNORECASE)
 _COMMAND: Final = re.compile(rf"^>>>\s*(\w+)(?:\s+To:\s*<?({ADDRESS})>?)?", re.IGNORECASE)
 _REPLY: Final = re.compile(r"^<<<\s*(.*)$")
 # sendmail's own verdict on an address: "550 5.1.1 <a@b>... User unknown", or without
@@ -97,11 +112,34 @@ class SendmailDialect:
             return None
         if not (is_system_sender(msg) or _SUBJECT.match(header_text(msg, "Subject"))):
             return None
-        return sendmail_findings(notification_text(msg, text))
+        body = notification_text(msg, text)
+        return sendmail_findings(body, _returned_recipients(body))
 
 
-def sendmail_findings(body: str) -> list[Finding] | None:
-    """The findings of a body in sendmail's layout, ``None`` when it has none of its markers."""
+def _returned_recipients(body: str) -> list[str]:
+    """The recipients named in the header block of the returned original, if any."""
+    lines = body.split("\n")
+    start = next((i + 1 for i, line in enumerate(lines) if _END.match(line)), None)
+    if start is None:
+        return []
+    found: list[str] = []
+    for line in lines[start:]:
+        if not line.strip():
+            if found:
+                break
+            continue
+        field = _RCPT_FIELD.match(line)
+        if field is not None:
+            found.extend(re.findall(ADDRESS, field.group(1)))
+    return [a.strip("<>.") for a in found]
+
+
+def sendmail_findings(body: str, returned: list[str] | None = None) -> list[Finding] | None:
+    """The findings of a body in sendmail's layout, ``None`` when it has none of its markers.
+
+    ``returned`` are the returned original's recipients, to which a verdict naming a
+    local user without a domain applies.
+    """
     start = _MARKER.search(body)
     if start is None:
         return None
@@ -116,6 +154,7 @@ def sendmail_findings(body: str) -> list[Finding] | None:
     section = ""
     command, target = "", ""
     accepted: dict[str, None] = {}
+    gave_up: set[str] = set()
     for line in lines_before(body[start.start() :], _END):
         heading = _SECTION.match(line) if line.lstrip().startswith("---") else None
         if heading is not None:
@@ -154,9 +193,21 @@ def sendmail_findings(body: str) -> list[Finding] | None:
                 session = reply.group(1)
         elif (mine := _OWN.match(stripped)) is not None:
             order.setdefault(mine.group(2))
+            if _GAVE_UP.match(mine.group(3)):
+                transient.discard(mine.group(2))  # final: a deferral's reason stays
+                gave_up.add(mine.group(2))
+                own.setdefault(mine.group(2), stripped)
+                continue
             own.setdefault(mine.group(2), stripped)
+            if mine.group(2) in gave_up:
+                continue
             if (mine.group(1) or "").startswith("4") or mine.group(3).startswith("Deferred"):
                 transient.add(mine.group(2))
+        elif (user := _OWN_LOCAL.match(stripped)) is not None and returned:
+            for address in returned:
+                if address.rpartition("@")[0].lower() == user.group(2).lower():
+                    order.setdefault(address)
+                    own.setdefault(address, stripped)
         elif _CODE.match(stripped) and not local:
             local = stripped  # sendmail's own verdict naming no address ("554 Too many hops …")
     if session:
