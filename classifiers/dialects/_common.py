@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from email.message import Message
 from typing import Final
+from weakref import WeakKeyDictionary
 
 from classifiers._mime import decode_header_value, iter_parts, part_body, text_of
 
@@ -48,6 +49,9 @@ _SYSTEM_SENDER: Final = re.compile(
 )
 _WHITESPACE: Final = re.compile(r"\s+")
 _MAX_DEPTH: Final = 8
+# has_report_part's answers, for as long as the parsed message lives (weak keys: the
+# cache never keeps a message alive, and a message is not changed while classified).
+_HAS_REPORT: Final[WeakKeyDictionary[Message, bool]] = WeakKeyDictionary()
 
 
 def header_text(msg: Message, name: str) -> str:
@@ -62,6 +66,14 @@ def is_system_sender(msg: Message) -> bool:
 
 def has_report_part(msg: Message) -> bool:
     """Whether the message carries an RFC 3464/6533/5965/8098 report part."""
+    # Every plug-in asks this first, for the same message: walk its parts once.
+    known = _HAS_REPORT.get(msg)
+    if known is None:
+        known = _HAS_REPORT[msg] = _walk_for_report(msg)
+    return known
+
+
+def _walk_for_report(msg: Message) -> bool:
     for part in iter_parts(msg):
         try:
             ctype = part.get_content_type()
