@@ -52,6 +52,8 @@ _MAX_DEPTH: Final = 8
 # has_report_part's answers, for as long as the parsed message lives (weak keys: the
 # cache never keeps a message alive, and a message is not changed while classified).
 _HAS_REPORT: Final[WeakKeyDictionary[Message, bool]] = WeakKeyDictionary()
+# notification_text's answers per message: {fall_back: (text asked with, answer)}.
+_NOTIFICATION: Final[WeakKeyDictionary[Message, dict[bool, tuple[str, str]]]] = WeakKeyDictionary()
 
 
 def header_text(msg: Message, name: str) -> str:
@@ -92,10 +94,18 @@ def notification_text(msg: Message, text: str, *, fall_back: bool = True) -> str
     part is found outside ``message/*`` parts. A reader that recognises no vendor's
     layout passes ``fall_back=False``: for it, the returned original is never the text.
     """
+    # Most plug-ins ask this of the same message and text in turn: decode it once.
+    memo = _NOTIFICATION.setdefault(msg, {})
+    known = memo.get(fall_back)
+    if known is not None and known[0] == text:
+        return known[1]
     if not msg.is_multipart():
-        return _unix(text)
-    found = "\n".join(_own_text(msg, 0))
-    return _unix(found) if found.strip() or not fall_back else _unix(text)
+        result = _unix(text)
+    else:
+        found = "\n".join(_own_text(msg, 0))
+        result = _unix(found) if found.strip() or not fall_back else _unix(text)
+    memo[fall_back] = (text, result)
+    return result
 
 
 def _own_text(part: Message, depth: int) -> Iterable[str]:
