@@ -20,37 +20,57 @@ from classifiers.types import MessageReport
 
 __all__ = ["fast_dsn"]
 
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-_FIELD = rb"(?im)^%s[ \t]*:[ \t]*((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)"
-_CONTENT_TYPE = re.compile(_FIELD % rb"content-type")
-_CTE = re.compile(_FIELD % rb"content-transfer-encoding")
+# Each field is found with bytes.find on a lower-cased copy and read with one anchored
+# match: the same result as a case-insensitive multi-line ``^name:`` regex search, at a
+# fraction of the cost (that search steps through every byte of the head).
+_VALUE = re.compile(rb"[ \t]*:[ \t]*((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)")
 _CHARSET = re.compile(rb'(?i)charset\s*=\s*"?([A-Za-z0-9_.:-]+)')
 _UNFOLD = re.compile(rb"\r?\n[ \t]+")
 _BOUNDARY = re.compile(rb'(?i)boundary\s*=\s*(?:"([^"]+)"|([^\s;]+))')
 _STATUS_TYPES = (b"message/delivery-status", b"message/global-delivery-status")
 _ORIGINAL_TYPES = (b"message/rfc822", b"text/rfc822-headers", b"message/global",
                    b"text/global-headers")  # fmt: skip
-_IDS = tuple(
-    (key, re.compile(_FIELD % name))
-    for key, name in (("acctpipe_id", b"x-acctpipe-id"), ("job_id", b"x-job"),
-                      ("message_id", b"message-id"))
-)  # fmt: skip
+_IDS = (("acctpipe_id", b"\nx-acctpipe-id"), ("job_id", b"\nx-job"),
+        ("message_id", b"\nmessage-id"))  # fmt: skip
+_CONTENT_TYPE = b"\ncontent-type"
+_CTE = b"\ncontent-transfer-encoding"
+
+
+class _Head:
+    """A header block, searchable by field name (the first field of a name wins)."""
+
+    __slots__ = ("low", "text")
+
+    def __init__(self, head: bytes) -> None:
+        # A leading newline makes "at the start of a line" one substring test.
+        self.text = b"\n" + head
+        self.low = self.text.lower()
+
+    def field(self, key: bytes) -> bytes:
+        """The unfolded value of field ``key`` (``b"\\nname"``, lower case), or ``b""``."""
+        at = self.low.find(key)
+        while at >= 0:
+            m = _VALUE.match(self.text, at + len(key))
+            if m is not None:
+                return _UNFOLD.sub(b" ", m.group(1)).strip()
+            at = self.low.find(key, at + 1)
+        return b""
 
 
 def _split_head(data: bytes) -> tuple[bytes, bytes] | None:
-    m = _HEAD_END.search(data)
-    if m is None:
+    """Split at the first empty line (``\\r?\\n\\r?\\n``), or ``None`` when there is none."""
+    lf = data.find(b"\n\n")
+    crlf = data.find(b"\n\r\n")
+    if lf < 0 and crlf < 0:
         return None
-    return data[: m.start()], data[m.end() :]
+    at = lf if crlf < 0 or 0 <= lf < crlf else crlf
+    end = at + (2 if at == lf else 3)
+    start = at - 1 if at > 0 and data[at - 1] == 0x0D else at  # CR before the first LF
+    return data[:start], data[end:]
 
 
-def _field(head: bytes, pattern: re.Pattern[bytes]) -> bytes:
-    m = pattern.search(head)
-    return _UNFOLD.sub(b" ", m.group(1)).strip() if m else b""
-
-
-def _mime_type(head: bytes) -> bytes:
-    return _field(head, _CONTENT_TYPE).split(b";", 1)[0].strip().lower()
+def _mime_type(head: _Head) -> bytes:
+    return head.field(_CONTENT_TYPE).split(b";", 1)[0].strip().lower()
 
 
 def fast_dsn(data: bytes, table: RuleTable | None) -> MessageReport | None:
@@ -59,7 +79,7 @@ def fast_dsn(data: bytes, table: RuleTable | None) -> MessageReport | None:
     if parts is None:
         return None
     head, body = parts
-    content_type = _field(head, _CONTENT_TYPE)
+    content_type = _Head(head).field(_CONTENT_TYPE)
     lowered = content_type.lower()
     if not lowered.startswith(b"multipart/report") or b"delivery-status" not in lowered:
         return None
@@ -79,9 +99,10 @@ def fast_dsn(data: bytes, table: RuleTable | None) -> MessageReport | None:
         part = _split_head(chunk.split(b"\n", 1)[1] if b"\n" in chunk else b"")
         if part is None:
             continue
-        part_head, part_body = part
+        part_head = _Head(part[0])
+        part_body = part[1]
         mime = _mime_type(part_head)
-        encoded = _field(part_head, _CTE).lower() in (b"base64", b"quoted-printable")
+        encoded = part_head.field(_CTE).lower() in (b"base64", b"quoted-printable")
         if mime in _STATUS_TYPES:
             if encoded or status_text is not None:
                 return None  # unusual: let the full parser decode it
@@ -90,7 +111,7 @@ def fast_dsn(data: bytes, table: RuleTable | None) -> MessageReport | None:
             if encoded:
                 return None  # decoding it is the full parser's job
             human = part_body
-            charset = _charset(_field(part_head, _CONTENT_TYPE))
+            charset = _charset(part_head.field(_CONTENT_TYPE))
         elif mime.startswith(b"multipart/"):
             nested = True
         elif mime in _ORIGINAL_TYPES and not extra:
@@ -114,10 +135,10 @@ def _charset(content_type: bytes) -> str:
 
 def _ids(original: bytes) -> dict[str, str]:
     split = _split_head(original)
-    head = split[0] if split is not None else original
+    head = _Head(split[0] if split is not None else original)
     out: dict[str, str] = {}
-    for key, pattern in _IDS:
-        value = _field(head, pattern)
+    for key, name in _IDS:
+        value = head.field(name)
         if value:
             out[key] = decode_header_value(value.decode("utf-8", "replace"))
     return out

@@ -66,6 +66,8 @@ def decode_header_value(value: object) -> str:
     if value is None:
         return ""
     raw = str(value)
+    if "=?" not in raw:
+        return raw  # no encoded-word: decode_header would hand it back unchanged
     try:
         return str(make_header(decode_header(raw)))
     except (LookupError, UnicodeError, ValueError, binascii.Error):

@@ -101,6 +101,7 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
     feedback_part = arf.find_feedback_part(msg)
     if feedback_part is not None:
         return arf.parse_arf(msg, feedback_part)
+    lowered = data.lower()  # for the byte-level gates (once, not per gate)
     status_part = dsn.find_status_part(msg)
     invalid_status = False
     if status_part is not None:
@@ -110,13 +111,15 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
         invalid_status = True  # it names no address: let the dialects and flufl.bounce try
     elif arf.is_jmrp(msg):  # JMRP has no status part; a DSN quoting a Hotmail original does
         return arf.parse_arf(msg, None, detector="jmrp")
-    elif _has_any(data, _NOTIFICATION_HINTS) and (notice := notification_report(msg)) is not None:
+    elif (
+        _has_any(lowered, _NOTIFICATION_HINTS) and (notice := notification_report(msg)) is not None
+    ):
         return notice  # an ESP's bounce or complaint notification (JSON in the body)
     subject = decode_header_value(msg.get("Subject", ""))
     bounce_like = invalid_status or _looks_like_bounce(msg, subject)
     if (
         not bounce_like
-        and _has_any(data, _UNSUBSCRIBE_HINTS)
+        and _has_any(lowered, _UNSUBSCRIBE_HINTS)
         and (request := unsubscribe_report(msg)) is not None
     ):
         return request  # before the auto-reply check: a client-made opt-out, not a reply
@@ -176,9 +179,8 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
     return MessageReport("unknown", reason="not a bounce, feedback report or auto-reply")
 
 
-def _has_any(data: bytes, needles: tuple[bytes, ...]) -> bool:
-    low = data.lower()
-    return any(needle in low for needle in needles)
+def _has_any(lowered: bytes, needles: tuple[bytes, ...]) -> bool:
+    return any(needle in lowered for needle in needles)
 
 
 def _has_part(msg: Message, ctype: str) -> bool:

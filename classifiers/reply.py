@@ -160,8 +160,17 @@ def classify_diag(diag: str, status: str = "", *, table: RuleTable | None = None
     (``"5.1.1 (bad destination mailbox address)"``); it is used only when the
     diagnostic itself carries none. Never raises on any string.
     """
+    if table is None:
+        return _classify_diag_default(diag, status)
     code, parsed_status, text = _diag_inputs(diag, status)
     return classify_reply(code, parsed_status, text, table=table)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _classify_diag_default(diag: str, status: str) -> Classification:
+    # Keyed on the raw strings: a repeated diagnostic skips parse_diag's regexes too.
+    code, parsed_status, text = _diag_inputs(diag, status)
+    return classify_reply(code, parsed_status, text)
 
 
 def explain(

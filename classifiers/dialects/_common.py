@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from email.message import Message
 from typing import Final
+from weakref import WeakKeyDictionary
 
 from classifiers._mime import decode_header_value, html_text, iter_parts, part_body, text_of
 
@@ -48,6 +49,11 @@ _SYSTEM_SENDER: Final = re.compile(
 )
 _WHITESPACE: Final = re.compile(r"\s+")
 _MAX_DEPTH: Final = 8
+# has_report_part's answers, for as long as the parsed message lives (weak keys: the
+# cache never keeps a message alive, and a message is not changed while classified).
+_HAS_REPORT: Final[WeakKeyDictionary[Message, bool]] = WeakKeyDictionary()
+# notification_text's answers per message: {fall_back: (text asked with, answer)}.
+_NOTIFICATION: Final[WeakKeyDictionary[Message, dict[bool, tuple[str, str]]]] = WeakKeyDictionary()
 
 
 def header_text(msg: Message, name: str) -> str:
@@ -62,6 +68,14 @@ def is_system_sender(msg: Message) -> bool:
 
 def has_report_part(msg: Message) -> bool:
     """Whether the message carries an RFC 3464/6533/5965/8098 report part."""
+    # Every plug-in asks this first, for the same message: walk its parts once.
+    known = _HAS_REPORT.get(msg)
+    if known is None:
+        known = _HAS_REPORT[msg] = _walk_for_report(msg)
+    return known
+
+
+def _walk_for_report(msg: Message) -> bool:
     for part in iter_parts(msg):
         try:
             ctype = part.get_content_type()
@@ -81,12 +95,20 @@ def notification_text(msg: Message, text: str, *, fall_back: bool = True) -> str
     part is found outside ``message/*`` parts. A reader that recognises no vendor's
     layout passes ``fall_back=False``: for it, the returned original is never the text.
     """
+    # Most plug-ins ask this of the same message and text in turn: decode it once.
+    memo = _NOTIFICATION.setdefault(msg, {})
+    known = memo.get(fall_back)
+    if known is not None and known[0] == text:
+        return known[1]
     if not msg.is_multipart():
-        return _unix(text)
-    found = "\n".join(_own_text(msg, 0, "text/plain"))
-    if not found.strip():  # an HTML-only notification: its text, line by line
-        found = html_text("\n".join(_own_text(msg, 0, "text/html")))
-    return _unix(found) if found.strip() or not fall_back else _unix(text)
+        result = _unix(text)
+    else:
+        found = "\n".join(_own_text(msg, 0, "text/plain"))
+        if not found.strip():  # an HTML-only notification: its text, line by line
+            found = html_text("\n".join(_own_text(msg, 0, "text/html")))
+        result = _unix(found) if found.strip() or not fall_back else _unix(text)
+    memo[fall_back] = (text, result)
+    return result
 
 
 def _own_text(part: Message, depth: int, wanted: str) -> Iterable[str]:
