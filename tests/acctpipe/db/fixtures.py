@@ -1,5 +1,9 @@
 """Databases for tests: a SQLite file per test, and PostgreSQL at 127.0.0.1:5432.
 
+Each test's SQLite file is a copy of one migrated per session (running the
+migrations for every one of hundreds of tests cost more than the tests did);
+``tests/acctpipe/db`` still migrates real files of its own, step by step.
+
 PostgreSQL (user postgres, trust authentication; override the server with
 ``ACCTPIPE_TEST_POSTGRES_URL``) gets a uniquely named database per session,
 dropped at the end; tests that need it are skipped, with the reason, when the
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,13 +81,21 @@ def _empty(url: str) -> None:
         engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session (per worker), closed, to copy."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "store.sqlite"
+    migrate(f"sqlite:///{path}")  # disposes its engine: WAL checkpointed, no -wal file left
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database URL: a SQLite file, then the PostgreSQL session database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-        migrate(url)
-        return url
+        path = tmp_path / "store.sqlite"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     url = str(request.getfixturevalue("postgres_url"))
     _empty(url)
     return url

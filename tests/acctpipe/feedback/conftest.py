@@ -4,4 +4,5 @@ from tests.acctpipe.db.fixtures import (  # noqa: F401 - fixtures are found by n
     db_url,
     postgres_server,
     postgres_url,
+    sqlite_template,
 )

@@ -15,7 +15,7 @@ import pytest
 from tests.acctpipe._acct import append, expected, header, rcpts, rows
 
 
-def _start(db: Path, directory: Path) -> subprocess.Popen[bytes]:
+def _start(db: Path, directory: Path, stdout: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -30,9 +30,23 @@ def _start(db: Path, directory: Path) -> subprocess.Popen[bytes]:
             "50",
             str(directory),
         ],
-        stdout=subprocess.DEVNULL,
+        stdout=stdout,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _wait_following(proc: subprocess.Popen[bytes]) -> None:
+    """Block until ``tail`` prints its banner: its SIGTERM handler is in place from then on.
+
+    A loaded machine can take seconds just to import the command; a SIGTERM before
+    the banner would kill it the default way (-15) rather than stop it cleanly.
+    """
+    assert proc.stdout is not None
+    banner = b""
+    while b"(Ctrl-C to stop)" not in b" ".join(banner.split()):  # the console may wrap it
+        line = proc.stdout.readline()
+        assert line, f"tail exited before following: {banner!r}"
+        banner += line
 
 
 def _catch_up(db: Path, directory: Path) -> None:
@@ -52,15 +66,17 @@ def test_tail_follows_appends_and_rotation_then_stops_on_sigterm(tmp_path: Path)
     logs.mkdir()
     acct = logs / "acct.csv"
     acct.write_bytes(header() + rows(0, 20))
-    proc = _start(tmp_path / "db.duckdb", logs)
-    time.sleep(1.0)
+    proc = _start(tmp_path / "db.duckdb", logs, stdout=subprocess.PIPE)
+    _wait_following(proc)
+    time.sleep(1.0)  # a few passes over acct.csv before it is rotated
     append(acct, rows(20, 30))
     acct.rename(logs / "acct-1.csv")
     append(logs / "acct-1.csv", rows(30, 35))
     (logs / "acct.csv").write_bytes(header() + rows(35, 40))
     time.sleep(1.5)
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
+    proc.communicate(timeout=30)  # also closes the pipe
+    assert proc.returncode == 0
     assert rcpts(tmp_path / "db.duckdb") == expected(range(40))
 
 

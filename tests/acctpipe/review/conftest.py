@@ -14,4 +14,5 @@ from tests.acctpipe.db.fixtures import (  # noqa: F401 - fixtures are found by n
     engine,
     postgres_server,
     postgres_url,
+    sqlite_template,
 )

@@ -12,6 +12,7 @@ from tests.acctpipe.db.fixtures import (  # noqa: F401 - fixtures are found by n
     engine,
     postgres_server,
     postgres_url,
+    sqlite_template,
 )
 from tests.acctpipe.webhooks._receiver import Receiver
 
