@@ -36,7 +36,8 @@ API::
 * ``Namespace(prefix)`` starts a holder process in a new mount namespace with
   the overlays mounted; ``ns.run(argv, ...)`` runs a command inside it
   (``subprocess.run`` keywords pass through) and ``ns.popen(argv, ...)``
-  starts one in the background. ``ns.pids()`` lists every process in it;
+  starts one in the background; ``ns.write(path, text)`` writes a file as the
+  namespace sees it (a config). ``ns.pids()`` lists every process in it;
   ``ns.ensure_user(user, group=)`` / ``ns.ensure_group(group)`` create the
   accounts maintainer scripts would have (in the prefix's /etc only).
 * ``run(prefix, argv, ...)`` is ``Namespace`` for a single command.
@@ -61,7 +62,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["OVERLAID", "Namespace", "Prefix", "PrefixError", "missing_libraries", "run", "unpack"]
+__all__ = [
+    "OVERLAID",
+    "Namespace",
+    "Prefix",
+    "PrefixError",
+    "merge_usr",
+    "missing_libraries",
+    "parse_depends",
+    "run",
+    "unpack",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 OVERLAID = ("etc", "usr", "var")
@@ -132,14 +143,16 @@ def _installed(package: str) -> bool:
     return proc.returncode == 0 and proc.stdout.strip().endswith(" installed")
 
 
-def _depends(package: str) -> list[str]:
-    """First alternative of each Depends/PreDepends of ``package`` (virtual ones skipped)."""
-    out = _check(["apt-cache", "depends", "--no-recommends", "--no-suggests", package]).stdout
+def parse_depends(apt_cache_output: str) -> list[str]:
+    """The first alternative of each Depends/PreDepends in ``apt-cache depends`` output.
+
+    A line starting with ``|`` has an alternative on the next line, which is skipped;
+    virtual packages (``<debconf-2.0>``) are skipped too.
+    """
     deps: list[str] = []
     alternative = False
-    for line in out.splitlines():
-        stripped = line.strip()
-        kind, _, dep = stripped.partition(": ")
+    for line in apt_cache_output.splitlines():
+        kind, _, dep = line.strip().partition(": ")
         if kind.lstrip("|") not in ("Depends", "PreDepends"):
             alternative = False
             continue
@@ -147,6 +160,11 @@ def _depends(package: str) -> list[str]:
             deps.append(dep.split(":", 1)[0])
         alternative = kind.startswith("|")  # the next line is an alternative of this one
     return deps
+
+
+def _depends(package: str) -> list[str]:
+    out = _check(["apt-cache", "depends", "--no-recommends", "--no-suggests", package]).stdout
+    return parse_depends(out)
 
 
 def missing_libraries(packages: Iterable[str]) -> list[str]:
@@ -165,7 +183,18 @@ def missing_libraries(packages: Iterable[str]) -> list[str]:
     return sorted(wanted)
 
 
-def _merge_usr(root: Path) -> None:
+def _ensure_package_lists(packages: Sequence[str]) -> None:
+    """Run ``apt-get update`` once if apt knows none of ``packages`` (a clean machine)."""
+    known = subprocess.run(
+        ["apt-cache", "show", "--no-all-versions", *packages],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if known.returncode != 0:
+        _check(["apt-get", "update", "-qq"])
+
+
+def merge_usr(root: Path) -> None:
+    """Move what the packages unpacked into ``root``/bin, sbin, lib, lib64 under ``root``/usr."""
     for top in _MERGED:
         src = root / top
         if not src.is_dir() or src.is_symlink():
@@ -200,6 +229,7 @@ def unpack(
         prefix.reset()
     if stamp.exists() and json.loads(stamp.read_text())["requested"] == list(packages):
         return prefix
+    _ensure_package_lists(packages)
     all_packages = list(packages) + (missing_libraries(packages) if with_deps else [])
     debs = home / "debs"
     shutil.rmtree(debs, ignore_errors=True)
@@ -210,7 +240,7 @@ def unpack(
     prefix.root.mkdir(parents=True)
     for deb in sorted(debs.glob("*.deb")):
         _check(["dpkg-deb", "-x", str(deb), str(prefix.root)])
-    _merge_usr(prefix.root)
+    merge_usr(prefix.root)
     for top in OVERLAID:
         (prefix.root / top).mkdir(exist_ok=True)
     versions = sorted(p.name for p in debs.glob("*.deb"))
@@ -294,6 +324,10 @@ class Namespace:
     def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         """Start ``argv`` in the background inside the namespace."""
         return subprocess.Popen(self._argv(argv), **kwargs)
+
+    def write(self, path: str, text: str) -> None:
+        """Write ``text`` to ``path`` as the namespace sees it (lands in the prefix's state)."""
+        self.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", path], input=text)
 
     def ensure_group(self, group: str) -> None:
         """Create system group ``group`` in the namespace's /etc (the prefix's, not the host's)."""
