@@ -23,9 +23,16 @@ Wire format of what it returns (``NOTICE: mail delivery status.``)::
 from __future__ import annotations
 
 import subprocess
-from typing import Protocol
 
-from scripts.peer_mta._submit import HOSTNAME, QUEUE_LIFETIME, SENDER, Sender, put, write_etc
+from scripts.peer_mta._submit import (
+    HOSTNAME,
+    QUEUE_LIFETIME,
+    SENDER,
+    Ports,
+    Sender,
+    _Scenario,
+    write_etc,
+)
 from scripts.peer_mta.prefix import Namespace, PrefixError
 
 __all__ = ["PACKAGES", "control_files", "setup", "stop"]
@@ -34,15 +41,6 @@ PACKAGES = ("courier-mta", "courier-base", "courier-authlib")
 ETC = "/etc/courier"
 SPOOL = "/var/lib/courier"
 COURIERD = "/usr/lib/courier/courier/courierd"
-
-
-class Ports(Protocol):
-    """The loopback ports of one capture run (``scripts.peer_mta.capture.Ports``)."""
-
-    sim: int
-    silent: int
-    closed: int
-    mta: int
 
 
 def control_files(ports: Ports, *, hostname: str, queue_lifetime: int) -> dict[str, str]:
@@ -67,6 +65,7 @@ def control_files(ports: Ports, *, hostname: str, queue_lifetime: int) -> dict[s
         "esmtptimeoutconnect": "5s\n",
         "esmtptimeouthelo": "5s\n",
         "queuefill": "1\n",
+        "warntime": "2s\n",  # a delay warning before the message is returned
     }
 
 
@@ -74,8 +73,10 @@ def setup(ns: Namespace, ports: Ports, *, queue_lifetime: int = QUEUE_LIFETIME) 
     """Write the control files, start courierd; messages go in through Courier's sendmail."""
     ns.ensure_user("courier", home=SPOOL)
     write_etc(ns, HOSTNAME)
-    for name, text in control_files(ports, hostname=HOSTNAME, queue_lifetime=queue_lifetime).items():
-        put(ns, f"{ETC}/{name}", text)
+    for name, text in control_files(
+        ports, hostname=HOSTNAME, queue_lifetime=queue_lifetime
+    ).items():
+        ns.write(f"{ETC}/{name}", text)
     ns.run(["sh", "-c", f"cd {SPOOL} && rm -rf msgq/* msgs/* tmp/* track/* sts/* && "
                         f"mkdir -p msgq msgs tmp track sts filters allfilters && "
                         f"echo 0 > sts/.cache_size && "  # no MTA-STS: no DNS query, no wget
@@ -85,12 +86,12 @@ def setup(ns: Namespace, ports: Ports, *, queue_lifetime: int = QUEUE_LIFETIME) 
     ns.run(["/usr/lib/courier/courierctl.start"], stdout=subprocess.DEVNULL,
            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=30)  # fmt: skip
 
-    def send(scenario: object, data: bytes) -> None:
-        rcpt: str = getattr(scenario, "rcpt")  # noqa: B009 - a Scenario, duck-typed
-        proc = ns.run(["/usr/sbin/sendmail", "-f", SENDER, "--", rcpt], input=data, text=False,
-                      check=False, timeout=60)  # fmt: skip
+    def send(scenario: _Scenario, data: bytes) -> None:
+        argv = ["/usr/sbin/sendmail", "-f", SENDER, "--", *scenario.rcpts]
+        proc = ns.run(argv, input=data, text=False, check=False, timeout=60)
         if proc.returncode != 0:
-            err = (proc.stderr or b"").decode("utf-8", "replace").strip()
+            stderr: bytes = proc.stderr or b""  # type: ignore[assignment]  # text=False: bytes
+            err = stderr.decode("utf-8", "replace").strip()
             raise PrefixError(f"courier: sendmail exited {proc.returncode}: {err}")
 
     return send

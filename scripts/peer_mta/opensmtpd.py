@@ -16,16 +16,23 @@ Wire format of what it returns (``Delivery status notification: error``)::
     An error has occurred while attempting to deliver a message for
     the following list of recipients:
 
-    unknown.user@example.net: 550 5.1.1 <unknown.user@example.net>: Recipient address rejected: User unknown
+    unknown.user@example.net: 550 5.1.1 <unknown.user@example.net>: Recipient address rej…
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
 
-from scripts.peer_mta._submit import HOSTNAME, QUEUE_LIFETIME, SENDER, Sender, put, smtp_send, write_etc
+from scripts.peer_mta._submit import (
+    HOSTNAME,
+    QUEUE_LIFETIME,
+    SENDER,
+    Ports,
+    Sender,
+    smtp_send,
+    write_etc,
+)
 from scripts.peer_mta.prefix import Namespace
 
 __all__ = ["PACKAGES", "make_conf", "setup", "stop"]
@@ -33,15 +40,6 @@ __all__ = ["PACKAGES", "make_conf", "setup", "stop"]
 PACKAGES = ("opensmtpd",)
 SMTPD = "/usr/sbin/smtpd"
 SMTPCTL = "/usr/sbin/smtpctl"
-
-
-class Ports(Protocol):
-    """The loopback ports of one capture run (``scripts.peer_mta.capture.Ports``)."""
-
-    sim: int
-    silent: int
-    closed: int
-    mta: int
 
 
 def make_conf(ports: Ports, *, hostname: str, queue_lifetime: int) -> str:
@@ -55,9 +53,10 @@ def make_conf(ports: Ports, *, hostname: str, queue_lifetime: int) -> str:
     lines = [
         "# acctpipe real-MTA capture: generated, do not edit",
         f"queue ttl {queue_lifetime}s",
+        "bounce warn-interval 2s",
         f"listen on 127.0.0.1 port {ports.mta} hostname {hostname}",
     ]
-    for i, (domain, port) in enumerate(routes.items()):
+    for i, port in enumerate(routes.values()):
         lines.append(f'action "route{i}" relay host smtp://127.0.0.1:{port} helo {hostname}')
     for i, domain in enumerate(routes):
         lines.append(f'match from any for domain "{domain}" action "route{i}"')
@@ -69,13 +68,13 @@ def setup(ns: Namespace, ports: Ports, *, queue_lifetime: int = QUEUE_LIFETIME) 
     ns.ensure_user("opensmtpd", home="/var/lib/opensmtpd/empty")  # as the postinst would
     ns.ensure_user("opensmtpq", home="/var/lib/opensmtpd/empty")
     write_etc(ns, HOSTNAME)
-    put(ns, "/etc/mailname", HOSTNAME + "\n")
-    put(ns, "/etc/smtpd.conf", make_conf(ports, hostname=HOSTNAME, queue_lifetime=queue_lifetime))
+    ns.write("/etc/mailname", HOSTNAME + "\n")
+    ns.write("/etc/smtpd.conf", make_conf(ports, hostname=HOSTNAME, queue_lifetime=queue_lifetime))
     ns.run(["sh", "-c", "rm -rf /var/spool/smtpd && mkdir -p /var/lib/opensmtpd/empty"])
     ns.run([SMTPD, "-n", "-f", "/etc/smtpd.conf"])  # the configuration parses
     ns.run([SMTPD, "-f", "/etc/smtpd.conf"])
     _Retrier(ns).start()
-    return lambda scenario, data: smtp_send(ports.mta, SENDER, scenario.rcpt, data)
+    return lambda scenario, data: smtp_send(ports.mta, SENDER, scenario.rcpts, data)
 
 
 class _Retrier(threading.Thread):

@@ -29,8 +29,16 @@ Wire format of what it returns (``Returned mail: see transcript for details``)::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
-from scripts.peer_mta._submit import HOSTNAME, QUEUE_LIFETIME, SENDER, Sender, put, smtp_send, write_etc
+
+from scripts.peer_mta._submit import (
+    HOSTNAME,
+    QUEUE_LIFETIME,
+    SENDER,
+    Ports,
+    Sender,
+    smtp_send,
+    write_etc,
+)
 from scripts.peer_mta.prefix import Namespace
 
 __all__ = ["PACKAGES", "capture_routes", "configure", "make_mc", "setup", "stop"]
@@ -64,7 +72,7 @@ def make_mc(
         "define(`confCHECK_ALIASES', `False')dnl",
         "define(`confDELIVERY_MODE', `background')dnl",
         f"define(`confTO_QUEUERETURN', `{queue_lifetime}s')dnl",
-        "define(`confTO_QUEUEWARN', `1h')dnl",
+        "define(`confTO_QUEUEWARN', `2s')dnl",
         "define(`confTO_CONNECT', `5s')dnl",
         "define(`confTO_ICONNECT', `5s')dnl",
         "define(`confTO_INITIAL', `10s')dnl",
@@ -86,19 +94,8 @@ def make_mc(
         )
     lines.append("LOCAL_RULE_0")
     for i, (domain, (host, _port)) in enumerate(sorted(routes.items())):
-        lines.append(
-            f"R$* < @ {domain} $* > $*\t$#route{i} $@ [{host}] $: $1 < @ {domain} > $3"
-        )
+        lines.append(f"R$* < @ {domain} $* > $*\t$#route{i} $@ [{host}] $: $1 < @ {domain} > $3")
     return "\n".join(lines) + "\n"
-
-
-class Ports(Protocol):
-    """The loopback ports of one capture run (``scripts.peer_mta.capture.Ports``)."""
-
-    sim: int
-    silent: int
-    closed: int
-    mta: int
 
 
 def capture_routes(ports: Ports) -> dict[str, tuple[str, int]]:
@@ -116,7 +113,7 @@ def setup(ns: Namespace, ports: Ports, *, queue_lifetime: int = QUEUE_LIFETIME) 
     configure(ns, capture_routes(ports), hostname=HOSTNAME, queue_lifetime=queue_lifetime,
               listen=ports.mta)  # fmt: skip
     ns.run([SENDMAIL, "-C", f"{ETC}/sendmail.cf", "-bd", "-q2s"])
-    return lambda scenario, data: smtp_send(ports.mta, SENDER, scenario.rcpt, data)
+    return lambda scenario, data: smtp_send(ports.mta, SENDER, scenario.rcpts, data)
 
 
 def stop(ns: Namespace) -> None:
@@ -136,11 +133,9 @@ def configure(
     """Write the .mc, generate sendmail.cf with m4, prepare the queue and the resolver."""
     write_etc(ns, hostname)
     mc = make_mc(routes, hostname=hostname, queue_lifetime=queue_lifetime, listen=listen)
-    put(ns, f"{ETC}/acctpipe.mc", mc)
-    put(ns, f"{ETC}/service.switch", "hosts\tfiles\naliases\tfiles\npasswd\tfiles\n")
-    put(ns, f"{ETC}/aliases", "")
+    ns.write(f"{ETC}/acctpipe.mc", mc)
+    ns.write(f"{ETC}/service.switch", "hosts\tfiles\naliases\tfiles\npasswd\tfiles\n")
+    ns.write(f"{ETC}/aliases", "")
     cf = ns.run(["m4", f"-D_CF_DIR_={CF_DIR}", f"{CF_DIR}m4/cf.m4", f"{ETC}/acctpipe.mc"])
-    put(ns, f"{ETC}/sendmail.cf", cf.stdout)
+    ns.write(f"{ETC}/sendmail.cf", cf.stdout)
     ns.run(["sh", "-c", f"rm -rf {QUEUE} && mkdir -p {QUEUE} && chmod 700 {QUEUE}"])
-
-
