@@ -33,6 +33,7 @@ __all__ = [
 
 _MAX_PARTS = 200  # a report has a handful; a bomb has thousands
 _FOLD = re.compile(r"\r?\n[ \t]+")
+_ENTRY: Final = re.compile(r"^\s*<?[^\s<>@:]+@[^\s<>@:]+>?:")
 _HEADER_ECHO = re.compile(r"^\s*(?:to|cc|bcc|from|subject|sent|date)\s*:", re.IGNORECASE)
 _BLANK_LINE = re.compile(r"\r?\n[ \t]*\r?\n")
 _FIELD = re.compile(r"^([!-9;-~]+)[ \t]*:(.*)$")  # RFC 5322 field-name = 1*ftext
@@ -195,12 +196,21 @@ def field_blocks(text: str) -> list[dict[str, list[str]]]:
 
 
 def text_near(text: str, needle: str, *, lines: int = 3, limit: int = 500) -> str:
-    """The text around the first line mentioning ``needle``: that line and the next ones."""
+    """The text around the first line mentioning ``needle``: that line and the next ones.
+
+    The next ones stop at another recipient's entry ("other@example.net: 550 …", as
+    OpenSMTPD lists one recipient a line): its reason is not this recipient's.
+    """
     low = needle.lower()
     all_lines = text.splitlines()
     for i, line in enumerate(all_lines):
         # "To: <address>" echoes the original's headers; the reason is elsewhere.
         if low in line.lower() and not _HEADER_ECHO.match(line):
-            near = " ".join(x.strip() for x in all_lines[i : i + lines] if x.strip())
+            taken = [line]
+            for following in all_lines[i + 1 : i + lines]:
+                if _ENTRY.match(following) and low not in following.lower():
+                    break
+                taken.append(following)
+            near = " ".join(x.strip() for x in taken if x.strip())
             return near[:limit]
     return ""

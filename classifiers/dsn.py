@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from email.message import Message
+from typing import Final
 
 from classifiers._mime import field_blocks, iter_parts, part_body, text_near, text_of
 from classifiers._original import address_of
@@ -44,6 +45,10 @@ _ACTIONS = frozenset({"failed", "delayed", "delivered", "relayed", "expanded"})
 # exceeded" (with "Status: 5.0.0"; captured from Exim 4.96, tests/data/mail/exim-real/).
 # The remote's reason is the better evidence, as in other expired reports.
 _EXIM_GAVE_UP = re.compile(r":[ \t\r\n]*retry timeout exceeded[ \t\r\n]*$", re.IGNORECASE)
+# OpenSMTPD up to 6.8 reports an envelope it has given up on as "Action: delayed"
+# ("A message is delayed for more than 0 seconds … <addr>: Envelope expired"; fixed
+# upstream after 6.8): the message is gone, so the recipient has failed.
+_GIVEN_UP: Final = re.compile(r"\bEnvelope expired\b", re.IGNORECASE)
 
 
 def find_status_part(msg: Message) -> Message | None:
@@ -167,6 +172,10 @@ def _recipient(
         # No diagnostic and a status whose detail is "other or undefined" (X.Y.0): the
         # human part is the best evidence there is, e.g. Exim's "Unrouteable address".
         diag = text_near(human, address)
+    if action_value == "delayed" and human:
+        given_up = _GIVEN_UP.search(text_near(human, address, lines=1))
+        if given_up is not None:
+            action_value, diag = "failed", diag or given_up.group(0)
     remote = _typed_value(_first(block, "remote-mta")) or per_message.get("reporting-mta", "")
     if action_value in ("delivered", "relayed", "expanded"):
         return RecipientReport(

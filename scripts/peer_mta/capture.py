@@ -1,7 +1,7 @@
 """Capture the returned mail real MTAs write, for the classifier corpus (issue 15).
 
-Each peer MTA (Postfix, Exim, dma) is unpacked into a private prefix
-(:mod:`scripts.peer_mta.prefix`), configured to relay only to loopback and to
+Each peer MTA (Postfix, Exim, dma, Sendmail, OpenSMTPD, Courier) is unpacked into a
+private prefix (:mod:`scripts.peer_mta.prefix`), configured to relay only to loopback and to
 give up on a deferred message within seconds, and sent one message per
 scenario. The receiver is the project's ISP simulator answering with scripted
 failures by recipient local part; the sender's domain routes back to the same
@@ -14,7 +14,7 @@ Routing (no DNS is ever consulted):
 * ``slow.example.net`` → a socket that accepts and never greets (timeout);
 * ``down.example.net`` → a closed loopback port (connection refused).
 
-Run as root: ``scripts/capture-returns [postfix|exim|dma ...]``.
+Run as root: ``scripts/capture-returns [postfix|exim|dma|sendmail|opensmtpd|courier ...]``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from acctpipe.sim import IspProfile, ThreadedIspSimulator
 from acctpipe.sim.profile import Replies
-from scripts.peer_mta import postfix
+from scripts.peer_mta import courier, opensmtpd, postfix, sendmail
 from scripts.peer_mta.prefix import REPO, Namespace, Prefix, unpack
 
 __all__ = ["DRIVERS", "MTAS", "SCENARIOS", "Driver", "Scenario", "capture", "main"]
@@ -295,6 +295,13 @@ DRIVERS: dict[str, Driver] = {
                   ("unknown-user", "mailbox-full", "blocked-ip", "policy-rejection",
                    "content-rejection", "sender-rejected", "helo-rejected", "dmarc-rejected",
                    "message-too-large"), warnings=False),
+    "sendmail": Driver(sendmail.PACKAGES, sendmail.setup, sendmail.stop),
+    # OpenSMTPD 6.8 holds envelopes for a refused or silent host at its own back-off
+    # and never returned them within minutes: no timeout or unreachable scenario.
+    "opensmtpd": Driver(opensmtpd.PACKAGES, opensmtpd.setup, opensmtpd.stop,
+                        tuple(s.name for s in SCENARIOS
+                              if s.name not in ("timeout", "unreachable"))),
+    "courier": Driver(courier.PACKAGES, courier.setup, courier.stop),
 }  # fmt: skip
 MTAS = tuple(DRIVERS)
 
@@ -341,7 +348,8 @@ def _stem(data: bytes, scenarios: list[Scenario]) -> str | None:
     for scenario in scenarios:
         # The whole address: "full.mailbox@" must not match inside "x.full.mailbox@".
         if re.search(r"(?<![a-z0-9.+_-])" + re.escape(scenario.rcpts[0].lower()), text):
-            delayed = "action: delayed" in text
+            # OpenSMTPD 6.8 says "delayed" of an envelope it gave up on ("Envelope expired")
+            delayed = "action: delayed" in text and "envelope expired" not in text
             return f"{scenario.name}-delay-warning" if delayed else scenario.name
     return None
 
