@@ -7,7 +7,7 @@ all SNS can send). :class:`acctpipe.esp.EspIntake` checks and reads the body
 and writes ``rb`` / ``rs`` / ``f`` rows to the accounting file the tailer
 follows, synced before the 200. Refusals: 403 (signature, certificate host,
 stale timestamp, topic), 413 (body or batch too large), 422 (not JSON, not
-the provider's shape), 503 (intake not configured, disk refusing the write).
+the provider's shape), 404 (no ESP intake on this node), 503 (the disk refusing the write).
 """
 
 from __future__ import annotations
@@ -43,7 +43,17 @@ class EspResult(BaseModel):
 @router.post(
     "/{provider}",
     name="esp_notification",
-    responses=problems(413, 422, 503),
+    responses=problems(404, 413, 422, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The provider's notification as it posts it: one JSON object "
+            "(an SNS message, a Mailgun or Postmark event) or an array (SendGrid, SparkPost).",
+            "content": {
+                "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array"}]}}
+            },
+        }
+    },
     dependencies=[Depends(require("write", basic=True))],
 )
 async def esp_notification(
@@ -56,7 +66,7 @@ async def esp_notification(
     """Account for one ESP notification (or batch) as ``rb``/``f`` records, like returned mail."""
     intake = svc.esp
     if intake is None:
-        raise HTTPException(503, "ESP intake is not configured on this node (--esp-dir)")
+        raise HTTPException(404, "ESP intake is not configured on this node (--esp-dir)")
     limit = intake.settings.max_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
