@@ -845,6 +845,31 @@ def simulate_isp(
     raise typer.Exit(run_simulate_isp(profile, listen, maildir, out, err))
 
 
+def _esp_settings(
+    directory: Path,
+    cert_hosts: list[str] | None,
+    certs: Path | None,
+    topics: list[str] | None,
+    *,
+    confirm: bool,
+    sendgrid_key: str | None,
+    mailgun_key: str | None,
+) -> EspSettings:
+    """The ESP intake's settings from the ``--esp-*`` options."""
+    from acctpipe.esp import EspSettings
+    from acctpipe.esp.settings import DEFAULT_SNS_CERT_HOSTS
+
+    return EspSettings(
+        directory=directory,
+        sns_cert_hosts=tuple(cert_hosts or DEFAULT_SNS_CERT_HOSTS),
+        sns_certs=certs,
+        sns_topics=tuple(topics or ()),
+        sns_confirm=confirm,
+        sendgrid_public_key=sendgrid_key or None,
+        mailgun_signing_key=mailgun_key or None,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning known errors into one line on stderr."""
     try:
@@ -875,28 +900,3 @@ def _report(exc: BaseException) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-
-
-def _esp_settings(
-    directory: Path,
-    cert_hosts: list[str] | None,
-    certs: Path | None,
-    topics: list[str] | None,
-    *,
-    confirm: bool,
-    sendgrid_key: str | None,
-    mailgun_key: str | None,
-) -> EspSettings:
-    """The ESP intake's settings from the ``--esp-*`` options."""
-    from acctpipe.esp import EspSettings
-    from acctpipe.esp.settings import DEFAULT_SNS_CERT_HOSTS
-
-    return EspSettings(
-        directory=directory,
-        sns_cert_hosts=tuple(cert_hosts or DEFAULT_SNS_CERT_HOSTS),
-        sns_certs=certs,
-        sns_topics=tuple(topics or ()),
-        sns_confirm=confirm,
-        sendgrid_public_key=sendgrid_key or None,
-        mailgun_signing_key=mailgun_key or None,
-    )
