@@ -287,3 +287,23 @@ def test_a_wildcard_stands_for_one_dns_label() -> None:
     assert host_allowed("SNS.us-east-1.amazonaws.com.", patterns)
     assert not host_allowed("sns.bucket.s3.amazonaws.com", patterns)
     assert not host_allowed("sns.eu-west-1.amazonaws.com.evil.example", patterns)
+
+
+async def test_a_refused_write_is_503_and_its_retry_is_written_once(
+    api: Api, esp_settings: EspSettings, write_key: str
+) -> None:
+    """When the file cannot be written the post is 503 (the provider retries); the rows
+    stay held and reach the file with the next flush, and the retry adds no second row."""
+    api.start(esp_settings)
+    blocker = esp_settings.directory / f"{esp_settings.prefix}.csv"
+    blocker.mkdir()  # the live file's name taken by a directory: open() fails
+    async with api.client(write_key) as client:
+        refused = await client.post("/v1/esp/postmark", json=samples.POSTMARK_BOUNCE)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "5"
+        blocker.rmdir()
+        retried = await client.post("/v1/esp/postmark", json=samples.POSTMARK_BOUNCE)
+        assert retried.json()["duplicates"] == 1
+        other = dict(samples.POSTMARK_BOUNCE, ID=1, Email="next@example.com")
+        assert (await client.post("/v1/esp/postmark", json=other)).json()["records"] == 1
+    assert [row.split(",")[0] for row in _rows(esp_settings)] == ["rb", "rb"]

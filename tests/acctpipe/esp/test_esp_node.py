@@ -43,3 +43,13 @@ async def test_a_post_to_a_serving_node_is_ingested_by_its_tailer(tmp_path: Path
         rows = conn.execute("SELECT type, rcpt, bounce_class, source_file FROM events").fetchall()
     assert [r[:3] for r in rows] == [("rb", "void@example.com", "hard")]
     assert str(rows[0][3]).endswith("esp-acct.csv")
+
+
+def test_the_esp_directory_is_tailed_only_where_the_node_tails(tmp_path: Path) -> None:
+    """With --watch the ESP directory joins the watched ones (once); without, nothing is tailed."""
+    esp = EspSettings(directory=tmp_path / "esp")
+    base = NodeOptions(database_url="sqlite://", watch=(tmp_path / "acct",), esp=esp)
+    assert base.watched() == (tmp_path / "acct", tmp_path / "esp")
+    same = NodeOptions(database_url="sqlite://", watch=(tmp_path / "esp",), esp=esp)
+    assert same.watched() == (tmp_path / "esp",)
+    assert NodeOptions(database_url="sqlite://", esp=esp).watched() == ()
