@@ -66,8 +66,8 @@ def load_pinned(path: Path | None) -> tuple[x509.Certificate, ...]:
     for file in files:
         try:
             found.extend(x509.load_pem_x509_certificates(file.read_bytes()))
-        except ValueError as exc:
-            raise ValueError(f"{file}: no PEM certificate could be read ({exc})") from exc
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{file}: no SNS signing certificate could be read ({exc})") from exc
     return tuple(found)
 
 

@@ -307,3 +307,13 @@ async def test_a_refused_write_is_503_and_its_retry_is_written_once(
         other = dict(samples.POSTMARK_BOUNCE, ID=1, Email="next@example.com")
         assert (await client.post("/v1/esp/postmark", json=other)).json()["records"] == 1
     assert [row.split(",")[0] for row in _rows(esp_settings)] == ["rb", "rb"]
+
+
+def test_an_unreadable_pinned_certificate_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    """--esp-sns-certs naming a missing or non-PEM file fails at start, saying which file."""
+    from acctpipe.esp.certs import load_pinned
+
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    for path in (tmp_path / "missing.pem", tmp_path / "junk.pem"):
+        with pytest.raises(ValueError, match=str(path)):
+            load_pinned(path)
