@@ -12,7 +12,7 @@ import sys
 import traceback
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,6 +24,9 @@ from acctpipe._cli_webhook import webhook_app
 from acctpipe._console import make_console
 from classifiers import RuleTable
 from mta.errors import AcctpipeError, ConfigError
+
+if TYPE_CHECKING:
+    from acctpipe.esp import EspSettings
 
 __all__ = ["app", "main"]
 
@@ -563,6 +566,60 @@ def run(
     node: Annotated[
         str | None, typer.Option("--node", help="This node's name (default: the host name).")
     ] = None,
+    esp_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--esp-dir",
+            help="Where POST /v1/esp/{provider} writes ESP notifications as rb/f rows "
+            "(default: DATA_DIR/esp; tailed with the accounting files).",
+        ),
+    ] = None,
+    esp_sns_cert_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--esp-sns-cert-host",
+            help="Host pattern SNS signing certificates may be fetched from (repeatable; "
+            "* is one DNS label; default sns.*.amazonaws.com).",
+        ),
+    ] = None,
+    esp_sns_certs: Annotated[
+        Path | None,
+        typer.Option(
+            "--esp-sns-certs", help="A PEM file or directory of SNS signing certificates to trust."
+        ),
+    ] = None,
+    esp_sns_topic: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--esp-sns-topic", help="Accept SNS messages of this TopicArn only (repeatable)."
+        ),
+    ] = None,
+    esp_sns_confirm: Annotated[
+        bool,
+        typer.Option(
+            "--esp-sns-confirm",
+            help="Confirm SNS subscriptions by fetching their SubscribeURL (default: record "
+            "them in ESP_DIR/sns-subscriptions.jsonl for the operator).",
+        ),
+    ] = False,
+    sendgrid_key: Annotated[
+        str | None,
+        typer.Option(
+            "--esp-sendgrid-key",
+            envvar="ACCTPIPE_SENDGRID_PUBLIC_KEY",
+            help="SendGrid's Event Webhook verification key (base64): signatures then required.",
+        ),
+    ] = None,
+    mailgun_key: Annotated[
+        str | None,
+        typer.Option(
+            "--esp-mailgun-key",
+            envvar="ACCTPIPE_MAILGUN_SIGNING_KEY",
+            show_default=False,
+            help="Mailgun's HTTP webhook signing key: signatures then required (prefer the "
+            "environment variable).",
+        ),
+    ] = None,
     json_logs: Annotated[
         bool, typer.Option("--json-logs", help="Log one JSON object per line.")
     ] = False,
@@ -589,6 +646,15 @@ def run(
         api_port=int(port),
         policy=tuple(policy or ()),
         node=node or socket.gethostname(),
+        esp=_esp_settings(
+            esp_dir or data_dir / "esp",
+            esp_sns_cert_host,
+            esp_sns_certs,
+            esp_sns_topic,
+            confirm=esp_sns_confirm,
+            sendgrid_key=sendgrid_key,
+            mailgun_key=mailgun_key,
+        ),
     )
     code = run_all_in_one(options, out, verbose=_State.verbose, json_logs=json_logs)
     raise typer.Exit(code)
@@ -659,6 +725,60 @@ def serve(
     export_dir: Annotated[
         Path | None, typer.Option("--export-dir", help="Keep a Parquet export of the events here.")
     ] = None,
+    esp_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--esp-dir",
+            help="Take ESP notifications at POST /v1/esp/{provider} and write them here as "
+            "rb/f rows (tailed with --watch; else point your tailer at it).",
+        ),
+    ] = None,
+    esp_sns_cert_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--esp-sns-cert-host",
+            help="Host pattern SNS signing certificates may be fetched from (repeatable; "
+            "* is one DNS label; default sns.*.amazonaws.com).",
+        ),
+    ] = None,
+    esp_sns_certs: Annotated[
+        Path | None,
+        typer.Option(
+            "--esp-sns-certs", help="A PEM file or directory of SNS signing certificates to trust."
+        ),
+    ] = None,
+    esp_sns_topic: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--esp-sns-topic", help="Accept SNS messages of this TopicArn only (repeatable)."
+        ),
+    ] = None,
+    esp_sns_confirm: Annotated[
+        bool,
+        typer.Option(
+            "--esp-sns-confirm",
+            help="Confirm SNS subscriptions by fetching their SubscribeURL (default: record "
+            "them in ESP_DIR/sns-subscriptions.jsonl for the operator).",
+        ),
+    ] = False,
+    sendgrid_key: Annotated[
+        str | None,
+        typer.Option(
+            "--esp-sendgrid-key",
+            envvar="ACCTPIPE_SENDGRID_PUBLIC_KEY",
+            help="SendGrid's Event Webhook verification key (base64): signatures then required.",
+        ),
+    ] = None,
+    mailgun_key: Annotated[
+        str | None,
+        typer.Option(
+            "--esp-mailgun-key",
+            envvar="ACCTPIPE_MAILGUN_SIGNING_KEY",
+            show_default=False,
+            help="Mailgun's HTTP webhook signing key: signatures then required (prefer the "
+            "environment variable).",
+        ),
+    ] = None,
     json_logs: Annotated[
         bool, typer.Option("--json-logs", help="Log one JSON object per line.")
     ] = False,
@@ -686,6 +806,17 @@ def serve(
         port=port,
         webhooks=not no_webhooks,
         summary_every=summary_every,
+        esp=_esp_settings(
+            esp_dir,
+            esp_sns_cert_host,
+            esp_sns_certs,
+            esp_sns_topic,
+            confirm=esp_sns_confirm,
+            sendgrid_key=sendgrid_key,
+            mailgun_key=mailgun_key,
+        )
+        if esp_dir is not None
+        else None,
     )
     raise typer.Exit(run_serve(options, out, verbose=_State.verbose, json_logs=json_logs))
 
@@ -714,6 +845,31 @@ def simulate_isp(
     from acctpipe._cli_sim import run_simulate_isp
 
     raise typer.Exit(run_simulate_isp(profile, listen, maildir, out, err))
+
+
+def _esp_settings(
+    directory: Path,
+    cert_hosts: list[str] | None,
+    certs: Path | None,
+    topics: list[str] | None,
+    *,
+    confirm: bool,
+    sendgrid_key: str | None,
+    mailgun_key: str | None,
+) -> EspSettings:
+    """The ESP intake's settings from the ``--esp-*`` options."""
+    from acctpipe.esp import EspSettings
+    from acctpipe.esp.settings import DEFAULT_SNS_CERT_HOSTS
+
+    return EspSettings(
+        directory=directory,
+        sns_cert_hosts=tuple(cert_hosts or DEFAULT_SNS_CERT_HOSTS),
+        sns_certs=certs,
+        sns_topics=tuple(topics or ()),
+        sns_confirm=confirm,
+        sendgrid_public_key=sendgrid_key or None,
+        mailgun_signing_key=mailgun_key or None,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

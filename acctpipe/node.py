@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from acctpipe.analytics.source import EventSource
     from acctpipe.api.mtalink import MtaLink
+    from acctpipe.esp import EspSettings
     from acctpipe.feedback.loop import PolicyLoop
     from acctpipe.ingest import Tailer
     from acctpipe.store import Store
@@ -90,6 +91,15 @@ class NodeOptions:
     start_without_store: bool = False
     node: str = field(default_factory=socket.gethostname)
     api: ApiSettings = field(default_factory=ApiSettings)
+    # POST /v1/esp/{provider} writes ESP notifications as accounting rows here (None: off).
+    # Its directory is tailed with the others when this node tails (see watched()).
+    esp: EspSettings | None = None
+
+    def watched(self) -> tuple[Path, ...]:
+        """The directories the tailer follows: ``watch``, and the ESP directory with them."""
+        if not self.watch or self.esp is None or self.esp.directory in self.watch:
+            return self.watch
+        return (*self.watch, self.esp.directory)
 
 
 def delivery_summary(
@@ -277,7 +287,7 @@ class Node:
 
         tailer = Tailer(
             loader,
-            opts.watch,
+            opts.watched(),
             globs=opts.globs or DEFAULT_GLOBS,
             rescan=opts.rescan,
             on_pass=after_pass,
@@ -319,6 +329,11 @@ class Node:
         self.outbox, suppressions, throttles = stores_with_webhooks(engine)
         webhooks = WebhookStore(engine)
         events = await asyncio.to_thread(self._events, suppressions, throttles)
+        esp = None
+        if opts.esp is not None:
+            from acctpipe.esp import EspIntake
+
+            esp = await asyncio.to_thread(EspIntake, opts.esp)
         self.services = Services(
             engine=engine,
             suppressions=suppressions,
@@ -327,6 +342,7 @@ class Node:
             webhooks=webhooks,
             events=events,
             mta=self._mta,
+            esp=esp,
             settings=opts.api,
             checks=self._checks,
         )
@@ -451,6 +467,8 @@ class Node:
         self.bound_store_calls()
         if self._server is not None:
             await self._server.stop()
+        if self.services is not None and self.services.esp is not None:
+            await self.services.esp.aclose()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 15)

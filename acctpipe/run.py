@@ -12,6 +12,7 @@ The data directory (``--data-dir``)::
       spool/               the MTA's spool (tmp, incoming, active, deferred, bad)
                            and warmup.json, the warmup progress per vmta
       acct*.csv            accounting files (<acct-file>), tailed into events.duckdb
+      esp/                 ESP notifications posted to /v1/esp/… as rb/f rows (tailed too)
       events.duckdb        the event store: query it with acctpipe sql or DuckDB
       acctpipe.sqlite      suppressions, throttles, API keys, webhook outbox
                            (unless --database-url names a shared PostgreSQL)
@@ -42,6 +43,7 @@ from pathlib import Path
 
 from acctpipe.api.mtalink import LocalMtaLink
 from acctpipe.api.settings import ApiSettings
+from acctpipe.esp import EspSettings
 from acctpipe.feedback.follower import MtaFollower
 from acctpipe.node import Node, NodeOptions
 from mta.config import Config
@@ -70,6 +72,7 @@ class RunOptions:
     node: str = field(default_factory=socket.gethostname)
     api: ApiSettings | None = None
     resolver: Resolver | None = None  # tests and the demo pin destinations to loopback
+    esp: EspSettings | None = None  # default: ESP intake into DATA_DIR/esp
 
     def sql_url(self) -> str:
         """The SQL store's URL (the SQLite file in the data directory by default)."""
@@ -125,6 +128,7 @@ class Runner:
             start_without_store=True,
             api=opts.api or ApiSettings(node=opts.node),
             rules=lambda: self.server.mta.table,  # the MTA's, reloads included
+            esp=opts.esp or EspSettings(directory=opts.data_dir / "esp"),
         )
         mta = self.server.mta
         self.follower: MtaFollower | None = None

@@ -11,6 +11,7 @@ Routes (every one but ``/healthz`` and ``/readyz`` needs an API key)::
     /v1/reports/{name}  POST /v1/sql            analytics on the DuckDB event store
     /v1/throttles …   /v1/mta …                 throttle decisions; the MTA's queues
     /v1/webhooks …                              subscriptions, messages, replay
+    POST   /v1/esp/{provider}                   ESP bounce/complaint notifications → rb/f
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def create_app(services: Services) -> FastAPI:
         dashboard,
         routes_analytics,
         routes_changes,
+        routes_esp,
         routes_suppressions,
         routes_system,
         routes_throttles,
@@ -82,5 +84,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(routes_throttles.router)
     app.include_router(routes_throttles.mta_router)
     app.include_router(routes_webhooks.router)
+    app.include_router(routes_esp.router)
     app.include_router(dashboard.router)
     return app

@@ -1,6 +1,8 @@
 """Who may call the API: the key on a request, its scope, and its rate limit.
 
-A key travels as ``Authorization: Bearer acp_…`` or ``X-API-Key: acp_…``. The
+A key travels as ``Authorization: Bearer acp_…`` or ``X-API-Key: acp_…`` (and,
+on the routes that take it, as the password of HTTP basic auth: an ESP such as
+Amazon SNS can send no header of its own, only ``https://user:KEY@host/…``). The
 dashboard's browser session carries it in an HttpOnly cookie, which is honoured
 for GET and HEAD only: a cookie rides along on cross-site requests, so it must
 never be enough to change anything (no CSRF by construction).
@@ -15,6 +17,8 @@ being looked up, until its budget refills.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import threading
 import time
@@ -32,6 +36,7 @@ from acctpipe.api.settings import Services
 __all__ = [
     "COOKIE_NAME",
     "Authenticator",
+    "basic_password",
     "client_address",
     "presented_key",
     "require",
@@ -46,6 +51,8 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
 _cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False, description="Dashboard session")
 _UNAUTHENTICATED: Final = {"WWW-Authenticate": 'Bearer realm="acctpipe"'}
+# Basic first: SNS sends its URL's credentials only once challenged for them.
+_UNAUTHENTICATED_BASIC: Final = {"WWW-Authenticate": 'Basic realm="acctpipe", Bearer'}
 
 
 class Authenticator:
@@ -139,8 +146,25 @@ def services(request: Request) -> Services:
     return found
 
 
-def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
-    """A dependency admitting keys with at least ``scope``; it returns the key."""
+def basic_password(request: Request) -> str | None:
+    """The password of an ``Authorization: Basic`` header (the user name is ignored)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not credentials.strip():
+        return None
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2] or None
+
+
+def require(scope: Scope, *, basic: bool = False) -> Callable[..., Awaitable[ApiKey]]:
+    """A dependency admitting keys with at least ``scope``; it returns the key.
+
+    With ``basic``, the key may also come as the password of HTTP basic auth,
+    and a request without a key is challenged for it (``WWW-Authenticate: Basic``).
+    """
+    unauthenticated = _UNAUTHENTICATED_BASIC if basic else _UNAUTHENTICATED
 
     async def dependency(
         request: Request,
@@ -149,6 +173,8 @@ def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
         cookie: Annotated[str | None, Security(_cookie)],
     ) -> ApiKey:
         token = bearer.credentials if bearer is not None else header
+        if token is None and basic:
+            token = basic_password(request)
         if token is None and request.method in ("GET", "HEAD"):
             token = cookie
         if not token:
@@ -156,12 +182,12 @@ def require(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
                 401,
                 "an API key is required: send 'Authorization: Bearer acp_…' "
                 "(create one with: acctpipe apikey create NAME)",
-                headers=_UNAUTHENTICATED,
+                headers=unauthenticated,
             )
         auth: Authenticator = request.app.state.authenticator
         key = await auth.check(token, client_address(request))
         if key is None:
-            raise HTTPException(401, "unknown or revoked API key", headers=_UNAUTHENTICATED)
+            raise HTTPException(401, "unknown or revoked API key", headers=unauthenticated)
         request.state.key_id = key.key_id
         if not allows(key.scope, scope):
             raise HTTPException(

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from acctpipe.api._slots import QuerySlots
     from acctpipe.api.keys import ApiKeyStore
     from acctpipe.api.mtalink import MtaLink
+    from acctpipe.esp import EspIntake
     from acctpipe.suppress import SuppressionStore, ThrottleStore
     from acctpipe.webhooks.store import WebhookStore
 
@@ -59,6 +60,7 @@ class Services:
     webhooks: WebhookStore | None = None
     events: EventSource | None = None
     mta: MtaLink | None = None
+    esp: EspIntake | None = None  # POST /v1/esp/{provider}: where ESP notifications go
     settings: ApiSettings = field(default_factory=ApiSettings)
     # Extra readiness checks by component name: each returns None when healthy,
     # else one line saying what is wrong (acctpipe run adds the MTA, the tailer...).

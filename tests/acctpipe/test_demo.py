@@ -49,7 +49,7 @@ def test_demo_runs_the_loop_and_leaves_a_queryable_store(
     assert "API key    acp_" in out
     assert f"acctpipe sql --db {data / 'events.duckdb'}" in out
     assert sorted(p.name for p in data.iterdir() if p.is_dir()) == [
-        "acct", "dkim", "parquet", "spool", "tls",
+        "acct", "dkim", "esp", "parquet", "spool", "tls",
     ]  # fmt: skip
 
     with duckdb.connect(str(data / "events.duckdb"), read_only=True) as conn:

@@ -32,6 +32,7 @@ FUZZ_EXAMPLES = int(os.environ.get("ACCTPIPE_FUZZ_EXAMPLES", "12"))
 
 def _app(tmp: Path) -> tuple[FastAPI, str]:
     from acctpipe.analytics.source import ReadOnlyFile
+    from acctpipe.esp import EspIntake, EspSettings
     from tests.acctpipe.api.events import events_file
 
     engine = open_database(f"sqlite:///{tmp / 'store.sqlite'}")
@@ -51,6 +52,7 @@ def _app(tmp: Path) -> tuple[FastAPI, str]:
             auth_failures_per_minute=1_000_000,
         ),
     )
+    services.esp = EspIntake(EspSettings(directory=tmp / "esp"))
     services.suppressions.add("someone@example.com", reason="complaint")
     _, key = services.keys.create("fuzz", "admin", rate_limit=1_000_000)
     return create_app(services), key
