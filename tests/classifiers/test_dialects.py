@@ -880,6 +880,11 @@ FOLDERS = {
     "verizon": "verizon",
     "opensmtpd": "opensmtpd",
     "fml": "fml",
+    "qq": "qq",
+    "netease": "netease",
+    "naver": "naver",
+    "daum": "daum",
+    "softbank": "softbank",
 }
 
 
