@@ -146,3 +146,19 @@ def test_gmail_old_dns_error_is_the_diagnostic() -> None:
     assert [(r.address, r.cls, r.category) for r in report.recipients] == [
         ("ann@gone.example", "hard", "bad-domain")
     ]
+
+
+def test_docomo_refusal_after_data_is_every_recipients_reply() -> None:
+    """No reason line and no reply after RCPT To: the transcript's last error decides."""
+    data = (
+        "From: Mail Delivery Subsystem <MAILER-DAEMON@mfsmax.docomo.ne.jp>\n"
+        "To: bounces@bounces.sender.example\nSubject: Returned mail\n"
+        "Content-Type: text/plain; charset=utf-8\n\n"
+        "配信できなかったアドレス:\n<yu@docomo.ne.jp>\n\n"
+        "   ----- Transcript of session follows -----\n"
+        ">>> DATA\n<<< 552 Mailbox full yu@docomo.ne.jp\n"
+    ).encode()
+    report = classify_message(data)
+    assert [(r.address, r.cls, r.category) for r in report.recipients] == [
+        ("yu@docomo.ne.jp", "soft", "quota-issues")
+    ]
