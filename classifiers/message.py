@@ -44,6 +44,7 @@ _MAX_BYTES = 10 * 1024 * 1024  # a bounce is small; refuse to chew on a bomb
 _BOUNCE_SENDER = re.compile(
     r"mailer-daemon|postmaster|mail delivery|mail administrator|mdaemon|mail system", re.I
 )
+_REPLY_OR_FORWARD = re.compile(r"\s*(?:fwd?|fw|re|aw|wg|tr|rv|sv)\s*:", re.IGNORECASE)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|delivery (status notification|failure|failed|has failed)|"
     r"failure notice|returned mail|mail delivery failed|non[- ]?delivery|could not be delivered|"
@@ -221,7 +222,13 @@ def _from_dsn(msg: Message, part: Message, table: RuleTable | None) -> MessageRe
 def _from_original(
     msg: Message, text: str, subject: str, table: RuleTable | None
 ) -> MessageReport | None:
-    """A bounce whose text names no recipient: the one its envelope or original names."""
+    """A bounce whose text names no recipient: the one its envelope or original names.
+
+    Only for a mail system's own notice: a person forwarding or answering a bounce is
+    not its recipient, though the mail comes to our VERP address.
+    """
+    if not _daemon_sender(msg) or _REPLY_OR_FORWARD.match(subject):
+        return None
     address, source = returned_recipient(msg)
     if not address:
         return None

@@ -23,7 +23,8 @@ Shape (ISO-2022-JP text/plain, sometimes followed by a text/rfc822-headers part)
 Each ``<address>`` line names a recipient and the ``(reason: …)`` line under it
 is the diagnostic (the reply may omit the address; it belongs to the ``<…>``
 above). Without a reason line, the ``<<<`` reply to that address's ``RCPT To``
-is used, and failing that a known Japanese phrase glossed in English
+is used, then the transcript's last error reply (a refusal after ``DATA``), and
+failing that a known Japanese phrase glossed in English
 (:mod:`classifiers.dialects._japanese`).
 """
 
@@ -57,6 +58,7 @@ _ADDRESS_LINE: Final = re.compile(rf"^\s*<({ADDRESS})>\s*$")
 _REASON: Final = re.compile(r"^\s*\(reason:\s*(.*?)\)?\s*$", re.IGNORECASE)
 _RCPT: Final = re.compile(rf"^>>>\s*RCPT TO:\s*<({ADDRESS})>", re.IGNORECASE)
 _SAID: Final = re.compile(r"^<<<\s*(.*)$")
+_ERROR: Final = re.compile(r"^[45][0-9]{2}(?:[ -]|$)")
 
 
 class DocomoDialect:
@@ -74,7 +76,7 @@ class DocomoDialect:
         lines = lines_before(body, _END)
         reasons = _reasons(lines)
         replies = _replies(lines)
-        fallback = gloss("\n".join(lines))
+        fallback = _last_error(lines) or gloss("\n".join(lines))
         return [
             Finding(a, with_gloss(reasons.get(a) or replies.get(a) or fallback))
             for a in (reasons or replies)
@@ -99,6 +101,13 @@ def _reasons(lines: list[str]) -> dict[str, str]:
             out[current] = reason.group(1).strip()
             current = ""
     return out
+
+
+def _last_error(lines: list[str]) -> str:
+    """The transcript's last ``<<<`` error reply (a refusal after ``DATA`` is every
+    recipient's), ``""`` when it has none."""
+    errors = [m.group(1) for line in lines if (m := _SAID.match(line.strip()))]
+    return next((e for e in reversed(errors) if _ERROR.match(e)), "")
 
 
 def _replies(lines: list[str]) -> dict[str, str]:

@@ -89,7 +89,7 @@ _EXPANDED: Final = re.compile(rf"\(expanded from <?((?>{ADDRESS}))>?\)", re.IGNO
 # Words that introduce the remote server's answer when it carries no code.
 _MARKER: Final = re.compile(
     r"\b(?:said|reason(?: given)?|returned was|response was|reply was|diagnostic(?:-code)?|"
-    r"error (?:message|text))\s*:\s*",
+    r"error (?:message|text)|dns error)\s*:\s*",
     re.IGNORECASE,
 )
 _WARNING: Final = re.compile(

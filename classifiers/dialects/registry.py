@@ -1,7 +1,8 @@
 """The ordered list of dialect plug-ins (most specific first).
 
 Plug-ins keyed on a vendor header or a single sender (MDaemon's ``X-MDDSN-Message``,
-GroupWise's ``X-Mailer``, docomo's host, Yahoo's opening sentence) come before the
+GroupWise's ``X-Mailer``, docomo's host, Yahoo's opening sentence, the labelled native-language
+notices of SoftBank, QQ, NetEase, Naver and Daum keyed on their sender's domain) come before the
 ones keyed on boilerplate that other software borrowed (qmail's block format,
 Postfix's and Exim's openings). Activehunter (``X-AHMAILID``) and docomo write
 sendmail's layout, so the sendmail plug-in comes after them and after every other
@@ -17,6 +18,7 @@ from classifiers.dialects import (
     Dialect,
     activehunter,
     au_kddi,
+    daum,
     dma,
     docomo,
     exchange_legacy,
@@ -30,10 +32,14 @@ from classifiers.dialects import (
     mailman,
     mdaemon,
     mfilter,
+    naver,
+    netease,
     opensmtpd,
     postfix,
     qmail,
+    qq,
     sendmail,
+    softbank,
     sun_messaging,
     surfcontrol,
     verizon,
@@ -58,6 +64,11 @@ DIALECTS: tuple[Dialect, ...] = (
     exchange_ndr.DIALECT,
     docomo.DIALECT,
     au_kddi.DIALECT,
+    softbank.DIALECT,
+    qq.DIALECT,
+    netease.DIALECT,
+    naver.DIALECT,
+    daum.DIALECT,
     imail.DIALECT,
     surfcontrol.DIALECT,
     sun_messaging.DIALECT,

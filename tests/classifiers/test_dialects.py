@@ -889,6 +889,11 @@ FOLDERS = {
     "verizon": "verizon",
     "opensmtpd": "opensmtpd",
     "fml": "fml",
+    "qq": "qq",
+    "netease": "netease",
+    "naver": "naver",
+    "daum": "daum",
+    "softbank": "softbank",
 }
 
 
@@ -901,6 +906,8 @@ def _dialect_cases() -> list[tuple[str, str, tuple[str, ...]]]:
         name = "yahoo" if row["file"] == "yahoo/failure-notice-native.eml" else FOLDERS.get(folder)
         if name is None or "delivery-status" in (MAIL / row["file"]).read_text("latin-1"):
             continue  # the one Exchange 2003 NDR with a DSN part goes to the DSN parser
+        if row["kind"] not in {"dsn", "delay"}:
+            continue  # a provider's auto-reply in its folder is no bounce of its dialect
         addresses = tuple(i.split("|")[0] for i in row["recipients"].split(";") if i)
         cases.append((row["file"], name, addresses))
     return cases
