@@ -42,7 +42,9 @@ __all__ = ["classify_message"]
 
 _MAX_BYTES = 10 * 1024 * 1024  # a bounce is small; refuse to chew on a bomb
 _BOUNCE_SENDER = re.compile(
-    r"mailer-daemon|postmaster|mail delivery|mail administrator|mdaemon|mail system", re.I
+    r"mailer-daemon|postmaster|mail delivery|mail administrator|mdaemon|mail system|"
+    r"(^|[^a-z0-9.])ndr@",  # "ndr@": a non-delivery report's own sender
+    re.I,
 )
 _REPLY_OR_FORWARD = re.compile(r"\s*(?:fwd?|fw|re|aw|wg|tr|rv|sv)\s*:", re.IGNORECASE)
 _BOUNCE_SUBJECT = re.compile(
@@ -224,10 +226,14 @@ def _from_original(
 ) -> MessageReport | None:
     """A bounce whose text names no recipient: the one its envelope or original names.
 
-    Only for a mail system's own notice: a person forwarding or answering a bounce is
-    not its recipient, though the mail comes to our VERP address.
+    Only for a mail system's own notice (a daemon sender, or a null return path and a
+    bounce's subject): a person forwarding or answering a bounce is not its recipient,
+    though the mail comes to our VERP address.
     """
-    if not _daemon_sender(msg) or _REPLY_OR_FORWARD.match(subject):
+    if _REPLY_OR_FORWARD.match(subject):
+        return None
+    null_sender = header(msg, "Return-Path").strip() in ("<>", "")  # RFC 5321 4.5.5
+    if not (_daemon_sender(msg) or (null_sender and _BOUNCE_SUBJECT.search(subject))):
         return None
     address, source = returned_recipient(msg)
     if not address:
