@@ -238,8 +238,8 @@ def _row_keys(keys: pl.DataFrame) -> pl.Series:
 
     key = keys.select((codes("_d") * (1 << 32) + codes("_s")).alias("_k")).to_series()
     if key.null_count():  # a code reserved but unnamed (see pl.Categories): never expected
-        key = keys.select(pl.struct("_d", "_s").rank("dense").cast(pl.UInt64).alias("_k"))
-        return key.to_series()
+        dense = pl.struct("_d", "_s").rank("dense").cast(pl.UInt64).alias("_k")
+        return keys.select(dense).to_series()
     return key
 
 
