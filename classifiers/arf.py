@@ -83,6 +83,44 @@ def find_feedback_part(msg: Message) -> Message | None:
 
 # RFC 5965 §3.1 "Feedback-Type:" at the start of a line: the field a report cannot lack.
 _FEEDBACK_TYPE = re.compile(r"(?im)^feedback-type[ \t]*:")
+# A field whose value the email generator can only refold at its single spaces, which
+# field_blocks unfolds back to single spaces: an ftext name, printable ASCII words.
+_PLAIN_NAME = re.compile(r"[!-9;-~]+")
+_PLAIN_VALUE = re.compile(r"(?:[!-~]+(?: [!-~]+)*)?")
+
+
+def feedback_fields(part: Message) -> list[dict[str, list[str]]]:
+    """The feedback part's field blocks, as ``field_blocks`` reads them from ``part_body``.
+
+    The parser reads a ``message/feedback-report`` part into a sub-message whose headers
+    are the report's fields; ``part_body`` serialises it back with the email generator
+    (about a tenth of the whole-corpus time). When the sub-message has no body, the part
+    no transfer encoding and every field is plain (see ``_PLAIN_VALUE``: the generator
+    folds only at a value's single spaces, which unfolding turns back into single
+    spaces), the same fields come from writing each as ``name: value``. Anything else
+    goes the generator's way; tests/classifiers/test_fast_path.py proves both ways agree.
+    """
+    payload = part.get_payload() if part.is_multipart() else None
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if (
+        isinstance(payload, list)
+        and len(payload) == 1
+        and isinstance(payload[0], Message)
+        and payload[0].get_payload() == ""
+        and cte not in ("base64", "quoted-printable")
+    ):
+        lines = []
+        for name, value in payload[0].raw_items():
+            if not (
+                isinstance(value, str)
+                and _PLAIN_NAME.fullmatch(name)
+                and _PLAIN_VALUE.fullmatch(value)
+            ):
+                break
+            lines.append(f"{name}: {value}\n")
+        else:
+            return field_blocks("".join(lines))
+    return field_blocks(text_of(part_body(part), "utf-8"))
 
 
 def is_jmrp(msg: Message) -> bool:
@@ -99,7 +137,7 @@ def parse_arf(msg: Message, part: Message | None, *, detector: str = "arf") -> M
     """Build the report for an ARF (``part`` given) or JMRP (``part`` None) message."""
     fields: dict[str, list[str]] = {}
     if part is not None:
-        for block in field_blocks(text_of(part_body(part), "utf-8")):
+        for block in feedback_fields(part):
             for key, values in block.items():
                 fields.setdefault(key, []).extend(values)
     original = original_headers(msg)

@@ -6,6 +6,8 @@ on generated input. How it stays fast:
 
 1. deduplicate ``(diag, status)`` pairs — accounting diagnostics repeat heavily — unless
    a HyperLogLog estimate says most rows are distinct, when deduplicating cannot pay;
+   each string column is hashed once, into integer codes, and the distinct rows are
+   found and the verdicts joined back on those;
 2. parse with the very regexes of :mod:`classifiers.status`, as polars string
    expressions (Rust ``regex``);
 3. the first matching rule is the smallest index among: the first text-only rule
@@ -221,6 +223,26 @@ def _verdicts(parsed: pl.DataFrame, table: RuleTable) -> pl.DataFrame:
     )
 
 
+def _row_keys(keys: pl.DataFrame) -> pl.Series:
+    """``_k``: one UInt64 per row, equal exactly where the rows' ``(_d, _s)`` are equal.
+
+    Each string column is hashed once, into the codes of a private categorical mapping
+    (dense, exact: no hash collisions to fear); everything after that — finding the
+    distinct rows, joining the verdicts back — works on integers, not on 1M strings.
+    The mappings are freed with the codes' categorical columns.
+    """
+
+    def codes(column: str) -> pl.Expr:
+        private = pl.Categorical(pl.Categories.random())
+        return pl.col(column).cast(private).to_physical().cast(pl.UInt64)
+
+    key = keys.select((codes("_d") * (1 << 32) + codes("_s")).alias("_k")).to_series()
+    if key.null_count():  # a code reserved but unnamed (see pl.Categories): never expected
+        dense = pl.struct("_d", "_s").rank("dense").cast(pl.UInt64).alias("_k")
+        return keys.select(dense).to_series()
+    return key
+
+
 def _worth_deduplicating(keys: pl.DataFrame) -> bool:
     if keys.height < _DEDUPE_MIN_ROWS:
         return True
@@ -268,15 +290,16 @@ def classify_frame(
     rules = table or default_table()
     if not _worth_deduplicating(keys):
         return df.with_columns(_verdicts(_parse(keys), rules))
-    unique = keys.unique()
-    parsed = _parse(unique)
+    row_key = _row_keys(keys)
+    first = row_key.is_first_distinct()
+    parsed = _parse(keys.filter(first))
     if parsed.height < scalar_below:
         verdicts = _scalar_verdicts(parsed, table)
     else:
         verdicts = _verdicts(parsed, rules)
-    per_key = unique.hstack(verdicts)
-    joined = keys.join(
-        per_key, on=["_d", "_s"], how="left", maintain_order="left", build_side="prefer_right"
+    per_key = verdicts.with_columns(row_key.filter(first))
+    joined = row_key.to_frame().join(
+        per_key, on="_k", how="left", maintain_order="left", build_side="prefer_right"
     )
     return df.with_columns(joined.select(OUTPUT_COLUMNS))
 

@@ -1,13 +1,17 @@
-"""The byte-level DSN fast path gives exactly what the full MIME parser gives."""
+"""The shortcuts (byte-level DSN path, ARF feedback fields) give what the full path gives."""
 
 from __future__ import annotations
 
+from email.message import Message
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from classifiers import message
+from classifiers import arf, message
 from classifiers._fastdsn import fast_dsn
+from classifiers._mime import field_blocks, parse_bytes, part_body, text_of
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
 SAMPLES = sorted(MAIL.rglob("*.eml"))
@@ -29,3 +33,60 @@ def test_fast_path_covers_most_standard_dsns() -> None:
     dsns = [p for p in SAMPLES if p.parent.name.startswith("dsn-")]
     taken = sum(fast_dsn(p.read_bytes(), None) is not None for p in dsns)
     assert taken >= 0.8 * len(dsns)
+
+
+def _feedback_parts() -> list[tuple[str, Message]]:
+    parts = []
+    for path in SAMPLES:
+        part = arf.find_feedback_part(parse_bytes(path.read_bytes()))
+        if part is not None:
+            parts.append((str(path.relative_to(MAIL)), part))
+    return parts
+
+
+FEEDBACK_PARTS = _feedback_parts()
+
+
+@pytest.mark.parametrize("part", [p for _, p in FEEDBACK_PARTS], ids=[n for n, _ in FEEDBACK_PARTS])
+def test_feedback_shortcut_agrees_with_generator(part: Message) -> None:
+    """The ARF feedback fields read directly equal those read from the generator's text."""
+    assert arf.feedback_fields(part) == field_blocks(text_of(part_body(part), "utf-8"))
+
+
+def test_feedback_shortcut_covers_most_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ordinary feedback parts skip the generator (it is then never called)."""
+
+    def refuse(_part: Message) -> bytes:
+        raise AssertionError("generator path taken")
+
+    monkeypatch.setattr(arf, "part_body", refuse)
+    taken = 0
+    for _, part in FEEDBACK_PARTS:
+        try:
+            arf.feedback_fields(part)
+        except AssertionError:
+            continue
+        taken += 1
+    assert FEEDBACK_PARTS
+    assert taken >= 0.8 * len(FEEDBACK_PARTS)
+
+
+_WORD = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1)
+_VALUE = st.lists(_WORD, max_size=30).map(" ".join)
+_NAME = st.sampled_from(["Feedback-Type", "Original-Rcpt-To", "Authentication-Results", "X-Y"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_NAME, _VALUE), min_size=1, max_size=8))
+def test_feedback_shortcut_agrees_on_generated_fields(fields: list[tuple[str, str]]) -> None:
+    """Long plain values (which the generator refolds) still read back as the same fields."""
+    report = "".join(f"{name}: {value}\n" for name, value in fields)
+    data = (
+        "From: fbl@example.net\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain\n\nA complaint.\n"
+        f"--b\nContent-Type: message/feedback-report\n\n{report}\n--b--\n"
+    ).encode()
+    part = arf.find_feedback_part(parse_bytes(data))
+    assert part is not None
+    assert arf.feedback_fields(part) == field_blocks(text_of(part_body(part), "utf-8"))
