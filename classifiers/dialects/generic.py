@@ -67,12 +67,31 @@ DIVIDER: Final = re.compile(
     r"^\s*-{2,}.*(?:original message|copy of the message|undelivered message|returned message|"
     r"message follows|forwarded message|message headers|headers follow)|"
     r"^\s*(?:original message (?:headers|follows|text)|below this line is a copy)|"
-    r"^(?:Received|Return-Path|DKIM-Signature|Message-I[dD]|MIME-Version|X-Acctpipe-[\w-]+):",
+    r"^(?:Received|Return-Path|DKIM-Signature|Message-I[dD]|MIME-Version|X-Acctpipe-[\w-]+):|"
+    r"^>[ \t]?(?:From|Return-Path|Received|Message-I[dD]|Date|Subject|Reply-To):",
+    re.IGNORECASE,
+)
+# An original pasted inline without a divider: an unindented header block that has a
+# From line (the notice's own "To:/Subject:/Sent:" summary names no sender).
+_PASTED_HEADER: Final = re.compile(
+    r"^(?:From|To|Cc|Subject|Date|Reply-To|Sender|X-Mailer|Content-Type|MIME-Version):",
     re.IGNORECASE,
 )
 # Lines that echo the original's headers, or our envelope sender, name no recipient.
 _NOT_RECIPIENT: Final = re.compile(
-    r"^\s*(?:to|cc|bcc|from|reply-to|sender|subject|date|sent)\s*:|mail\s+from\s*:", re.IGNORECASE
+    r"^[\s>]*(?:to|cc|bcc|from|reply-to|sender|subject|date|sent)\s*:|mail\s+from\s*:",
+    re.IGNORECASE,
+)
+# "Your message from <sender> to <recipient>": the address after "from" is ours.
+_FROM_ADDRESS: Final = re.compile(
+    rf"(?:^|[^a-z])from\s*:?\s*(?:\"[^\"]*\"\s*|[^<>@\s]+\s+)?<?((?>{ADDRESS}))", re.IGNORECASE
+)
+# An address a sentence names as the one mail went to, without a reply on its line:
+# "your message to X", "Recipient: [SMTP:X]", "Unknown user: X", "deliver to '<X>'".
+_NAMED: Final = re.compile(
+    r"(?:^|[^a-z])(?:to|for|recipients?|user|address(?:es)?|addressee|mailbox|account)"
+    r"\s*:?\s*[<'\"\[(]*(?:smtp:)?$",
+    re.IGNORECASE,
 )
 _DAEMON: Final = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon)@", re.IGNORECASE)
 # An SMTP reply code where a reply starts: line start, after a colon, "said",
@@ -117,7 +136,9 @@ class GenericDialect:
         failed = _failed_recipients(msg)
         if has_report_part(msg) or not (failed or _looks_like_bounce(msg)):
             return None
-        own_text = lines_before(notification_text(msg, text, fall_back=False), DIVIDER)
+        own_text = _before_pasted(
+            lines_before(notification_text(msg, text, fall_back=False), DIVIDER)
+        )
         lines = [line[:_MAX_LINE] for line in own_text[:_MAX_LINES]]
         own = _own_addresses(msg)
         found, per_line = _recipients(lines, own)
@@ -128,7 +149,7 @@ class GenericDialect:
             shared = "" if attached else _single_reply(lines, per_line)
             pairs = [(a, found.get(a.lower(), ("", ""))[1] or shared) for a in failed]
         else:
-            pairs = [(a, d) for a, d in found.values() if d]
+            pairs = [(a, d) for a, d in found.values() if d] or _named(lines, per_line)
             if not pairs:
                 return None  # addresses without any reason: flufl.bounce's ground
         warning = bool(_WARNING.search("\n".join(lines)))
@@ -139,7 +160,42 @@ def _looks_like_bounce(msg: Message) -> bool:
     subject = header_text(msg, "Subject")
     if is_system_sender(msg):
         return True
+    if is_list_mail(msg):
+        return False  # a newsletter about "undeliverable parcels"; a bounce has no list headers
     return not _FORWARD.match(subject) and bool(_SUBJECT.search(subject))
+
+
+def is_list_mail(msg: Message) -> bool:
+    """Whether the message carries an unsubscribe link (RFC 2369), as bulk mail does.
+    (Not ``List-Id``: a list forwards a bounce to its owner with its own headers.)"""
+    return msg.get("List-Unsubscribe") is not None
+
+
+def _before_pasted(lines: list[str]) -> list[str]:
+    """The lines before an original pasted inline without a divider (see ``_PASTED_HEADER``)."""
+    for i in range(len(lines) - 1):
+        pair = lines[i : i + 2]
+        if all(_PASTED_HEADER.match(x) for x in pair) and any(
+            x[:5].lower() == "from:" for x in pair
+        ):
+            return lines[:i]
+    return lines
+
+
+def _named(lines: list[str], per_line: list[list[str]]) -> list[tuple[str, str]]:
+    """Addresses the text names as recipients without a reply next to them: a bare
+    address line, or an address a sentence introduces ("your message to X"). Their
+    reason is the notice's own (:mod:`classifiers._reason`); none when it gives none."""
+    out: dict[str, tuple[str, str]] = {}
+    for line, addresses in zip(lines, per_line, strict=True):
+        bare = _ADDRESS_LINE.match(line)
+        for address in addresses:
+            at = line.find(address)
+            if (bare and bare.group(1) == address) or (at >= 0 and _NAMED.search(line[:at])):
+                out.setdefault(address.lower(), (address, ""))
+            elif at >= 0 and not line[:at].strip(" \t<'\"["):
+                out.setdefault(address.lower(), (address, ""))  # "X (Error: …)" at line start
+    return list(out.values())[:_MAX_RECIPIENTS]
 
 
 def _failed_recipients(msg: Message) -> list[str]:
@@ -160,6 +216,8 @@ def _candidates(line: str, own: set[str]) -> list[str]:
         return []
     expanded = _EXPANDED.search(line)  # an alias: the address we sent to is the outer one
     found = [expanded.group(1)] if expanded else [m.group(0) for m in _ADDRESS.finditer(line)]
+    senders = {m.group(1).lower() for m in _FROM_ADDRESS.finditer(line)}
+    found = [x for x in found if x.lower() not in senders]
     # Sendmail writes "addr... User unknown": the dots end the address.
     cleaned = (_ELLIPSIS.sub("", x).strip(".") for x in found)
     return [a for a in cleaned if a.lower() not in own and not _DAEMON.match(a)]

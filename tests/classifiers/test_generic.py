@@ -144,8 +144,8 @@ def test_a_warning_with_a_4xx_reply_is_a_delay() -> None:
 
 
 def test_messages_that_are_not_bounces_are_left_alone() -> None:
-    """A person's forward of a bounce, a person's mail quoting a reply, a standard DSN and a
-    bounce whose addresses carry no reply are not claimed by the generic reader."""
+    """A person's forward of a bounce, a person's mail quoting a reply and a standard DSN
+    are not claimed by the generic reader."""
     line = b"ann@example.org: 550 5.1.1 No such user\n"
     person = b"From: Tina <tina@example.com>\nTo: shop@sender.example\n"
     assert _detect(person + b"Subject: Fwd: Undelivered Mail\n\n" + line) is None
@@ -156,7 +156,31 @@ def test_messages_that_are_not_bounces_are_left_alone() -> None:
         b"Content-Type: message/delivery-status\n\nReporting-MTA: dns; x\n--b--\n"
     )
     assert _detect(dsn) is None
-    assert _detect(_bounce(b"Could not deliver to ann@example.org.\n")) is None
+
+
+def test_a_recipient_named_without_a_reply_is_found_without_one() -> None:
+    """A sentence "Your message to X was rejected because …", a bare address line,
+    "Recipient: [SMTP:X]": the address is found with no reply of its own (the notice's
+    reason is for the caller);
+    our own address after "from" and an original pasted inline are never recipients."""
+    assert _detect(_bounce(b"Could not deliver to ann@example.org.\n")) == [
+        Finding("ann@example.org", "", temporary=False)
+    ]
+    sentence = b"The message you sent to bo@example.org was rejected because it is spam.\n"
+    assert [f.address for f in _detect(_bounce(sentence)) or []] == ["bo@example.org"]
+    column = b"\tRecipient: [SMTP:cy@example.org]\n\tReason: The domain is not registered.\n"
+    assert [f.address for f in _detect(_bounce(column)) or []] == ["cy@example.org"]
+    ours = b"Message from news@sender.example to dee@example.org was rejected:\n  550 5.1.1 no\n"
+    assert [f.address for f in _detect(_bounce(ours)) or []] == ["dee@example.org"]
+    pasted = (
+        b"Could not deliver to eve@example.org: 550 5.1.1 no such user\n\n"
+        b"Subject: offers\nFrom: news@sender.example\n\nQuestions? help@sender.example\n"
+        b"Reason: 550 we moved.\n"
+    )
+    assert [f.address for f in _detect(_bounce(pasted)) or []] == ["eve@example.org"]
+    quoted = b"fay@example.org\n  Reason: 550 unknown\n\n> From: news@sender.example\n"
+    quoted += b"> Reply-To: help@sender.example\n> X-Mailer: PHPMailer 5.2.28\n"
+    assert [f.address for f in _detect(_bounce(quoted)) or []] == ["fay@example.org"]
 
 
 def test_line_endings_do_not_change_the_findings() -> None:
