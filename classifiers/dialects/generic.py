@@ -86,6 +86,22 @@ _NOT_RECIPIENT: Final = re.compile(
 _FROM_ADDRESS: Final = re.compile(
     rf"(?:^|[^a-z])from\s*:?\s*(?:\"[^\"]*\"\s*|[^<>@\s]+\s+)?<?((?>{ADDRESS}))", re.IGNORECASE
 )
+# Our envelope sender quoted in a reply ("550 5.1.8 <addr>: Sender address rejected",
+# "Domain of sender address addr does not exist"): the receiver refused us, not it.
+_SENDER_ADDRESS: Final = re.compile(
+    rf"sender(?: address)?(?: of)?\s*:?\s*<((?>{ADDRESS}))>|sender address\s+((?>{ADDRESS}))|"
+    rf"<((?>{ADDRESS}))>\s*:?\s*sender",
+    re.IGNORECASE,
+)
+# The words before an address that make it a contact, not a recipient ("forward this
+# error to abuse@…", "questions? send an email to support@…"), or one delivered to.
+_CONTACT: Final = re.compile(
+    r"(?:forward|write|send|reply|contact|assistance|questions?|complaints?|inquir|"
+    r"further information|(?:^|[^a-z])(?:help|support))|(?:^|[^t])delivered to",
+    re.IGNORECASE,
+)
+_CLAUSE: Final = re.compile(r".*(?:[.;,!?]|\sbut\s)", re.IGNORECASE)
+_NEGATION: Final = re.compile(r"not|n't|unable|fail|couldn|could", re.IGNORECASE)
 # An address a sentence names as the one mail went to, without a reply on its line:
 # "your message to X", "Recipient: [SMTP:X]", "Unknown user: X", "deliver to '<X>'".
 _NAMED: Final = re.compile(
@@ -217,10 +233,18 @@ def _candidates(line: str, own: set[str]) -> list[str]:
     expanded = _EXPANDED.search(line)  # an alias: the address we sent to is the outer one
     found = [expanded.group(1)] if expanded else [m.group(0) for m in _ADDRESS.finditer(line)]
     senders = {m.group(1).lower() for m in _FROM_ADDRESS.finditer(line)}
-    found = [x for x in found if x.lower() not in senders]
+    senders |= {(x or y or z).lower() for x, y, z in _SENDER_ADDRESS.findall(line)}
+    found = [x for x in found if x.lower() not in senders and not _is_contact(line, x)]
     # Sendmail writes "addr... User unknown": the dots end the address.
     cleaned = (_ELLIPSIS.sub("", x).strip(".") for x in found)
     return [a for a in cleaned if a.lower() not in own and not _DAEMON.match(a)]
+
+
+def _is_contact(line: str, address: str) -> bool:
+    """Whether the words before ``address`` make it a contact or an address mail was
+    delivered to: "forward this error to help@…", "was delivered to amy@…"."""
+    clause = _CLAUSE.sub("", line[: max(line.find(address), 0)])  # since the last clause
+    return bool(_CONTACT.search(clause)) and not _NEGATION.search(clause)
 
 
 def _recipients(

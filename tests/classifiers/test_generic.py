@@ -322,3 +322,18 @@ def test_an_html_only_bounce_is_read_line_by_line() -> None:
         ("li.na@example.cn", "hard"),
         ("zhou@example.cn", "soft"),
     ]
+
+
+def test_contacts_delivered_addresses_and_our_sender_are_not_recipients() -> None:
+    """A help address the notice points to, an address mail WAS delivered to and our
+    sender quoted in the reply are never reported as failed recipients."""
+    help_line = b"   kim@example.org\n\nPlease forward this message to help@isp.example.\n"
+    assert [f.address for f in _detect(_bounce(help_line)) or []] == ["kim@example.org"]
+    both = b"It was delivered to amy@example.org but could not be delivered to bob@example.org.\n"
+    assert [f.address for f in _detect(_bounce(both)) or []] == ["bob@example.org"]
+    sender = b"<xi@example.org>: 550 5.1.8 <news@sender.example>: Sender address rejected\n"
+    assert [f.address for f in _detect(_bounce(sender)) or []] == ["xi@example.org"]
+    only_contact = (
+        b"Rejected: 553 5.3.0 blocked. For assistance forward this error to abuse@isp.example\n"
+    )
+    assert _detect(_bounce(only_contact)) is None
