@@ -105,8 +105,8 @@ _NEGATION: Final = re.compile(r"not|n't|unable|fail|couldn|could", re.IGNORECASE
 # An address a sentence names as the one mail went to, without a reply on its line:
 # "your message to X", "Recipient: [SMTP:X]", "Unknown user: X", "deliver to '<X>'".
 _NAMED: Final = re.compile(
-    r"(?:^|[^a-z])(?:to|for|recipients?|user|address(?:es)?|addressee|mailbox|account)"
-    r"\s*:?\s*[<'\"\[(]*(?:smtp:)?$",
+    r"(?:^|[^a-z])(?:to|for|recipients?|user|address(?:es)?|addressee|mailbox|account|"
+    r"full|unknown|not found|disabled|rejected)\s*:?\s*[<'\"\[(]*(?:smtp:)?$",
     re.IGNORECASE,
 )
 _DAEMON: Final = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon)@", re.IGNORECASE)
@@ -207,10 +207,13 @@ def _named(lines: list[str], per_line: list[list[str]]) -> list[tuple[str, str]]
         bare = _ADDRESS_LINE.match(line)
         for address in addresses:
             at = line.find(address)
-            if (bare and bare.group(1) == address) or (at >= 0 and _NAMED.search(line[:at])):
+            if bare and bare.group(1) == address:
                 out.setdefault(address.lower(), (address, ""))
-            elif at >= 0 and not line[:at].strip(" \t<'\"["):
-                out.setdefault(address.lower(), (address, ""))  # "X (Error: …)" at line start
+            elif at >= 0 and (_NAMED.search(line[:at]) or not line[:at].strip(" \t<'\"[")):
+                # The sentence is the reason ("X (Error: User X does not exist)",
+                # "Unknown address: X"); when it decides nothing, the notice's is used.
+                sentence = squash([line.replace(address, "")])
+                out.setdefault(address.lower(), (address, sentence))
     return list(out.values())[:_MAX_RECIPIENTS]
 
 

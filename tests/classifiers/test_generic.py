@@ -160,11 +160,19 @@ def test_messages_that_are_not_bounces_are_left_alone() -> None:
 
 def test_a_recipient_named_without_a_reply_is_found_without_one() -> None:
     """A sentence "Your message to X was rejected because …", a bare address line,
-    "Recipient: [SMTP:X]": the address is found with no reply of its own (the notice's
-    reason is for the caller);
-    our own address after "from" and an original pasted inline are never recipients."""
+    "Recipient: [SMTP:X]": the address is found with its sentence as the reply (when that
+    decides nothing, the caller takes the notice's reason); our own address after "from"
+    and an original pasted inline are never recipients."""
     assert _detect(_bounce(b"Could not deliver to ann@example.org.\n")) == [
+        Finding("ann@example.org", "Could not deliver to .", temporary=False)
+    ]
+    assert _detect(_bounce(b"Failed recipients:\n  ann@example.org\n")) == [
         Finding("ann@example.org", "", temporary=False)
+    ]
+    reason_first = b"Unknown address: ian@example.org\nMailbox full: jen@example.org\n"
+    assert [(f.address, f.diag) for f in _detect(_bounce(reason_first)) or []] == [
+        ("ian@example.org", "Unknown address:"),
+        ("jen@example.org", "Mailbox full:"),
     ]
     sentence = b"The message you sent to bo@example.org was rejected because it is spam.\n"
     assert [f.address for f in _detect(_bounce(sentence)) or []] == ["bo@example.org"]
