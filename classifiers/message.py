@@ -245,6 +245,8 @@ def _own_addresses(msg: Message) -> set[str]:
                 own.add(address.lower())
     if address := address_of(header(original_headers(msg), "Return-Path")):
         own.add(address.lower())  # the original's envelope sender is ours too
+    # Not the original's From: people mail themselves (a bounce of a list post to its
+    # author's own dead address names that address as From and as the recipient).
     return own
 
 

@@ -239,8 +239,15 @@ def _candidates(line: str, own: set[str]) -> list[str]:
     senders |= {(x or y or z).lower() for x, y, z in _SENDER_ADDRESS.findall(line)}
     found = [x for x in found if x.lower() not in senders and not _is_contact(line, x)]
     # Sendmail writes "addr... User unknown": the dots end the address.
-    cleaned = (_ELLIPSIS.sub("", x).strip(".") for x in found)
+    cleaned = (_unquote(_ELLIPSIS.sub("", x).strip(".")) for x in found)
     return [a for a in cleaned if a.lower() not in own and not _DAEMON.match(a)]
+
+
+def _unquote(address: str) -> str:
+    """``'ann@example.org'`` (CommuniGate, many sentences) without the single quotes."""
+    if len(address) > 2 and address[0] == address[-1] == "'":
+        return address[1:-1].strip(".")
+    return address
 
 
 def _is_contact(line: str, address: str) -> bool:

@@ -345,3 +345,9 @@ def test_contacts_delivered_addresses_and_our_sender_are_not_recipients() -> Non
         b"Rejected: 553 5.3.0 blocked. For assistance forward this error to abuse@isp.example\n"
     )
     assert _detect(_bounce(only_contact)) is None
+
+
+def test_an_address_in_single_quotes_is_read_without_them() -> None:
+    """CommuniGate's "Failed to deliver to 'addr'" names addr, not 'addr'."""
+    quoted = b"Failed to deliver to 'eda@example.org'\nSMTP module reports:\n quota\n"
+    assert [f.address for f in _detect(_bounce(quoted)) or []] == ["eda@example.org"]
