@@ -84,7 +84,9 @@ _NOT_RECIPIENT: Final = re.compile(
 )
 # "Your message from <sender> to <recipient>": the address after "from" is ours.
 _FROM_ADDRESS: Final = re.compile(
-    rf"(?:^|[^a-z])from\s*:?\s*(?:\"[^\"]*\"\s*|[^<>@\s]+\s+)?<?((?>{ADDRESS}))", re.IGNORECASE
+    rf"(?:^|[^a-z])from\s*:?\s*(?:<|\"[^\"]*\"\s*<|(?:(?!to\s)[^<>@\s,;:]+\s+){{1,4}}<)?"
+    rf"((?>{ADDRESS}))",
+    re.IGNORECASE,
 )
 # Our envelope sender quoted in a reply ("550 5.1.8 <addr>: Sender address rejected",
 # "Domain of sender address addr does not exist"): the receiver refused us, not it.
@@ -200,18 +202,21 @@ def _before_pasted(lines: list[str]) -> list[str]:
 
 def _named(lines: list[str], per_line: list[list[str]]) -> list[tuple[str, str]]:
     """Addresses the text names as recipients without a reply next to them: a bare
-    address line, or an address a sentence introduces ("your message to X"). Their
-    reason is the notice's own (:mod:`classifiers._reason`); none when it gives none."""
+    address line, or an address a sentence introduces ("your message to X"). The reply
+    is the sentence, or for a bare line the heading above its list ("Mailbox full:");
+    when that decides nothing, the caller takes the notice's reason."""
     out: dict[str, tuple[str, str]] = {}
+    heading = ""
     for line, addresses in zip(lines, per_line, strict=True):
         bare = _ADDRESS_LINE.match(line)
+        if not addresses and line.strip():
+            heading = line.strip() if line.rstrip().endswith(":") else ""
         for address in addresses:
             at = line.find(address)
             if bare and bare.group(1) == address:
-                out.setdefault(address.lower(), (address, ""))
+                out.setdefault(address.lower(), (address, heading))
             elif at >= 0 and (_NAMED.search(line[:at]) or not line[:at].strip(" \t<'\"[")):
-                # The sentence is the reason ("X (Error: User X does not exist)",
-                # "Unknown address: X"); when it decides nothing, the notice's is used.
+                # "X (Error: User X does not exist)", "Unknown address: X".
                 sentence = squash([line.replace(address, "")])
                 out.setdefault(address.lower(), (address, sentence))
     return list(out.values())[:_MAX_RECIPIENTS]

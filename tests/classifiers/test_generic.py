@@ -167,7 +167,12 @@ def test_a_recipient_named_without_a_reply_is_found_without_one() -> None:
         Finding("ann@example.org", "Could not deliver to .", temporary=False)
     ]
     assert _detect(_bounce(b"Failed recipients:\n  ann@example.org\n")) == [
-        Finding("ann@example.org", "", temporary=False)
+        Finding("ann@example.org", "Failed recipients:", temporary=False)
+    ]
+    headed = b"Mailbox full:\n   mo@example.org\nUser unknown:\n   ned@example.org\n"
+    assert [(f.address, f.diag) for f in _detect(_bounce(headed)) or []] == [
+        ("mo@example.org", "Mailbox full:"),
+        ("ned@example.org", "User unknown:"),
     ]
     reason_first = b"Unknown address: ian@example.org\nMailbox full: jen@example.org\n"
     assert [(f.address, f.diag) for f in _detect(_bounce(reason_first)) or []] == [
