@@ -30,7 +30,19 @@ class.
 When ``X-Failed-Recipients`` is present it is the list of recipients; an address
 the text gives no reply for gets the message's one reply, if it has exactly one and
 that reply is not next to another address.
-Without that header, a message in which no address has a reply is left to
+Without that header, when no address has a reply, the addresses the text names as
+recipients are taken, with their sentence (or the heading above a bare list) as the
+reply::
+
+    The message you sent to ann@example.org was rejected because …
+    Recipient: [SMTP:bo@example.org]
+    Mailbox full:
+       cy@example.org
+
+Never a recipient: our sender after "from" or quoted in a reply ("<addr>: Sender
+address rejected"), a contact ("forward this error to abuse@…"), an address mail was
+delivered to, and anything in an original quoted with "> " or pasted inline as an
+unindented header block with a From line. A message naming no recipient is left to
 flufl.bounce.
 """
 
@@ -99,7 +111,7 @@ _SENDER_ADDRESS: Final = re.compile(
 # error to abuse@…", "questions? send an email to support@…"), or one delivered to.
 _CONTACT: Final = re.compile(
     r"(?:forward|write|send|reply|contact|assistance|questions?|complaints?|inquir|"
-    r"further information|(?:^|[^a-z])(?:help|support))|(?:^|[^t])delivered to",
+    r"further information|(?:^|[^a-z])(?:help|support))|(?:^|[^t])(?:delivered|relayed) to",
     re.IGNORECASE,
 )
 _CLAUSE: Final = re.compile(r".*(?:[.;,!?]|\sbut\s)", re.IGNORECASE)
