@@ -120,7 +120,8 @@ _NEGATION: Final = re.compile(r"not|n't|unable|fail|couldn|could", re.IGNORECASE
 # "your message to X", "Recipient: [SMTP:X]", "Unknown user: X", "deliver to '<X>'".
 _NAMED: Final = re.compile(
     r"(?:^|[^a-z])(?:to|for|recipients?|user|address(?:es)?|addressee|mailbox|account|"
-    r"full|unknown|not found|disabled|rejected)\s*:?\s*[<'\"\[(]*(?:smtp:)?$",
+    r"full|unknown|not found|disabled|rejected|"
+    r"a|à|an|aan|do|para|per|till|til|na)\s*:?\s*[<'\"\[(]*(?:smtp:)?$",  # "entregado a X" …
     re.IGNORECASE,
 )
 _DAEMON: Final = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon)@", re.IGNORECASE)

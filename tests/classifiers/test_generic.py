@@ -356,3 +356,15 @@ def test_an_address_in_single_quotes_is_read_without_them() -> None:
     """CommuniGate's "Failed to deliver to 'addr'" names addr, not 'addr'."""
     quoted = b"Failed to deliver to 'eda@example.org'\nSMTP module reports:\n quota\n"
     assert [f.address for f in _detect(_bounce(quoted)) or []] == ["eda@example.org"]
+
+
+def test_a_recipient_named_in_another_language() -> None:
+    """'entregado a X', 'remis à X', 'zugestellt an X': the address a localized sentence
+    names is the recipient."""
+    for sentence in (
+        "El mensaje no pudo ser entregado a ann@example.org.\n",
+        "Votre message n'a pas pu être remis à ann@example.org.\n",
+        "Die Nachricht konnte nicht zugestellt werden an ann@example.org.\n",
+    ):
+        found = _detect(_bounce(sentence.encode()))
+        assert [f.address for f in found or []] == ["ann@example.org"], sentence
