@@ -5,7 +5,7 @@ A probe folder holds ``.eml`` files and an ``expectations.csv`` with the columns
 detection, address recall, class accuracy on unambiguous classes, hard precision,
 and every miss::
 
-    .venv/bin/python -m benchmarks.probes /tmp/probes/mail
+    .venv/bin/python -m benchmarks._probes /tmp/probes/mail
 """
 
 from __future__ import annotations
