@@ -31,6 +31,7 @@ from classifiers._reason import decided, notification_reason
 from classifiers._rules import RuleTable
 from classifiers.autoreply import autoreply_reason
 from classifiers.dialects import Finding
+from classifiers.dialects.generic import is_list_mail
 from classifiers.dialects.registry import DIALECTS
 from classifiers.esp import notification_report
 from classifiers.reply import classify_diag
@@ -206,7 +207,10 @@ def _daemon_sender(msg: Message) -> bool:
 
 
 def _looks_like_bounce(msg: Message, subject: str) -> bool:
-    return _daemon_sender(msg) or bool(_BOUNCE_SUBJECT.search(subject))
+    if _daemon_sender(msg):
+        return True
+    # A newsletter about "undeliverable parcels" carries list headers; a bounce never does.
+    return not is_list_mail(msg) and bool(_BOUNCE_SUBJECT.search(subject))
 
 
 def _ids(msg: Message) -> dict[str, str]:
@@ -256,6 +260,8 @@ def _own_addresses(msg: Message) -> set[str]:
                 own.add(address.lower())
     if address := address_of(header(original_headers(msg), "Return-Path")):
         own.add(address.lower())  # the original's envelope sender is ours too
+    # Not the original's From: people mail themselves (a bounce of a list post to its
+    # author's own dead address names that address as From and as the recipient).
     return own
 
 

@@ -30,7 +30,19 @@ class.
 When ``X-Failed-Recipients`` is present it is the list of recipients; an address
 the text gives no reply for gets the message's one reply, if it has exactly one and
 that reply is not next to another address.
-Without that header, a message in which no address has a reply is left to
+Without that header, when no address has a reply, the addresses the text names as
+recipients are taken, with their sentence (or the heading above a bare list) as the
+reply::
+
+    The message you sent to ann@example.org was rejected because …
+    Recipient: [SMTP:bo@example.org]
+    Mailbox full:
+       cy@example.org
+
+Never a recipient: our sender after "from" or quoted in a reply ("<addr>: Sender
+address rejected"), a contact ("forward this error to abuse@…"), an address mail was
+delivered to, and anything in an original quoted with "> " or pasted inline as an
+unindented header block with a From line. A message naming no recipient is left to
 flufl.bounce.
 """
 
@@ -67,12 +79,50 @@ DIVIDER: Final = re.compile(
     r"^\s*-{2,}.*(?:original message|copy of the message|undelivered message|returned message|"
     r"message follows|forwarded message|message headers|headers follow)|"
     r"^\s*(?:original message (?:headers|follows|text)|below this line is a copy)|"
-    r"^(?:Received|Return-Path|DKIM-Signature|Message-I[dD]|MIME-Version|X-Acctpipe-[\w-]+):",
+    r"^(?:Received|Return-Path|DKIM-Signature|Message-I[dD]|MIME-Version|X-Acctpipe-[\w-]+):|"
+    r"^>[ \t]?(?:From|Return-Path|Received|Message-I[dD]|Date|Subject|Reply-To):",
+    re.IGNORECASE,
+)
+# An original pasted inline without a divider: an unindented header block that has a
+# From line (the notice's own "To:/Subject:/Sent:" summary names no sender).
+_PASTED_HEADER: Final = re.compile(
+    r"^(?:From|To|Cc|Subject|Date|Reply-To|Sender|X-Mailer|Content-Type|MIME-Version):",
     re.IGNORECASE,
 )
 # Lines that echo the original's headers, or our envelope sender, name no recipient.
 _NOT_RECIPIENT: Final = re.compile(
-    r"^\s*(?:to|cc|bcc|from|reply-to|sender|subject|date|sent)\s*:|mail\s+from\s*:", re.IGNORECASE
+    r"^[\s>]*(?:to|cc|bcc|from|reply-to|sender|subject|date|sent)\s*:|mail\s+from\s*:",
+    re.IGNORECASE,
+)
+# "Your message from <sender> to <recipient>": the address after "from" is ours.
+_FROM_ADDRESS: Final = re.compile(
+    rf"(?:^|[^a-z])from\s*:?\s*(?:<|\"[^\"]*\"\s*<|(?:(?!to\s)[^<>@\s,;:]+\s+){{1,4}}<)?"
+    rf"((?>{ADDRESS}))",
+    re.IGNORECASE,
+)
+# Our envelope sender quoted in a reply ("550 5.1.8 <addr>: Sender address rejected",
+# "Domain of sender address addr does not exist"): the receiver refused us, not it.
+_SENDER_ADDRESS: Final = re.compile(
+    rf"sender(?: address)?(?: of)?\s*:?\s*<((?>{ADDRESS}))>|sender address\s+((?>{ADDRESS}))|"
+    rf"<((?>{ADDRESS}))>\s*:?\s*sender",
+    re.IGNORECASE,
+)
+# The words before an address that make it a contact, not a recipient ("forward this
+# error to abuse@…", "questions? send an email to support@…"), or one delivered to.
+_CONTACT: Final = re.compile(
+    r"(?:forward|write|send|reply|contact|assistance|questions?|complaints?|inquir|"
+    r"further information|(?:^|[^a-z])(?:help|support))|(?:^|[^t])(?:delivered|relayed) to",
+    re.IGNORECASE,
+)
+_CLAUSE: Final = re.compile(r".*(?:[.;,!?]|\sbut\s)", re.IGNORECASE)
+_NEGATION: Final = re.compile(r"not|n't|unable|fail|couldn|could", re.IGNORECASE)
+# An address a sentence names as the one mail went to, without a reply on its line:
+# "your message to X", "Recipient: [SMTP:X]", "Unknown user: X", "deliver to '<X>'".
+_NAMED: Final = re.compile(
+    r"(?:^|[^a-z])(?:to|for|recipients?|user|address(?:es)?|addressee|mailbox|account|"
+    r"full|unknown|not found|disabled|rejected|"
+    r"a|à|an|aan|do|para|per|till|til|na)\s*:?\s*[<'\"\[(]*(?:smtp:)?$",  # "entregado a X" …
+    re.IGNORECASE,
 )
 _DAEMON: Final = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon)@", re.IGNORECASE)
 # An SMTP reply code where a reply starts: line start, after a colon, "said",
@@ -117,7 +167,9 @@ class GenericDialect:
         failed = _failed_recipients(msg)
         if has_report_part(msg) or not (failed or _looks_like_bounce(msg)):
             return None
-        own_text = lines_before(notification_text(msg, text, fall_back=False), DIVIDER)
+        own_text = _before_pasted(
+            lines_before(notification_text(msg, text, fall_back=False), DIVIDER)
+        )
         lines = [line[:_MAX_LINE] for line in own_text[:_MAX_LINES]]
         own = _own_addresses(msg)
         found, per_line = _recipients(lines, own)
@@ -128,7 +180,7 @@ class GenericDialect:
             shared = "" if attached else _single_reply(lines, per_line)
             pairs = [(a, found.get(a.lower(), ("", ""))[1] or shared) for a in failed]
         else:
-            pairs = [(a, d) for a, d in found.values() if d]
+            pairs = [(a, d) for a, d in found.values() if d] or _named(lines, per_line)
             if not pairs:
                 return None  # addresses without any reason: flufl.bounce's ground
         warning = bool(_WARNING.search("\n".join(lines)))
@@ -139,7 +191,48 @@ def _looks_like_bounce(msg: Message) -> bool:
     subject = header_text(msg, "Subject")
     if is_system_sender(msg):
         return True
+    if is_list_mail(msg):
+        return False  # a newsletter about "undeliverable parcels"; a bounce has no list headers
     return not _FORWARD.match(subject) and bool(_SUBJECT.search(subject))
+
+
+def is_list_mail(msg: Message) -> bool:
+    """Whether the message carries an unsubscribe link (RFC 2369), as bulk mail does.
+    (Not ``List-Id``: a list forwards a bounce to its owner with its own headers.)"""
+    return msg.get("List-Unsubscribe") is not None
+
+
+def _before_pasted(lines: list[str]) -> list[str]:
+    """The lines before an original pasted inline without a divider (see ``_PASTED_HEADER``)."""
+    for i in range(len(lines) - 1):
+        pair = lines[i : i + 2]
+        if all(_PASTED_HEADER.match(x) for x in pair) and any(
+            x[:5].lower() == "from:" for x in pair
+        ):
+            return lines[:i]
+    return lines
+
+
+def _named(lines: list[str], per_line: list[list[str]]) -> list[tuple[str, str]]:
+    """Addresses the text names as recipients without a reply next to them: a bare
+    address line, or an address a sentence introduces ("your message to X"). The reply
+    is the sentence, or for a bare line the heading above its list ("Mailbox full:");
+    when that decides nothing, the caller takes the notice's reason."""
+    out: dict[str, tuple[str, str]] = {}
+    heading = ""
+    for line, addresses in zip(lines, per_line, strict=True):
+        bare = _ADDRESS_LINE.match(line)
+        if not addresses and line.strip():
+            heading = line.strip() if line.rstrip().endswith(":") else ""
+        for address in addresses:
+            at = line.find(address)
+            if bare and bare.group(1) == address:
+                out.setdefault(address.lower(), (address, heading))
+            elif at >= 0 and (_NAMED.search(line[:at]) or not line[:at].strip(" \t<'\"[")):
+                # "X (Error: User X does not exist)", "Unknown address: X".
+                sentence = squash([line.replace(address, "")])
+                out.setdefault(address.lower(), (address, sentence))
+    return list(out.values())[:_MAX_RECIPIENTS]
 
 
 def _failed_recipients(msg: Message) -> list[str]:
@@ -160,9 +253,26 @@ def _candidates(line: str, own: set[str]) -> list[str]:
         return []
     expanded = _EXPANDED.search(line)  # an alias: the address we sent to is the outer one
     found = [expanded.group(1)] if expanded else [m.group(0) for m in _ADDRESS.finditer(line)]
+    senders = {m.group(1).lower() for m in _FROM_ADDRESS.finditer(line)}
+    senders |= {(x or y or z).lower() for x, y, z in _SENDER_ADDRESS.findall(line)}
+    found = [x for x in found if x.lower() not in senders and not _is_contact(line, x)]
     # Sendmail writes "addr... User unknown": the dots end the address.
-    cleaned = (_ELLIPSIS.sub("", x).strip(".") for x in found)
+    cleaned = (_unquote(_ELLIPSIS.sub("", x).strip(".")) for x in found)
     return [a for a in cleaned if a.lower() not in own and not _DAEMON.match(a)]
+
+
+def _unquote(address: str) -> str:
+    """``'ann@example.org'`` (CommuniGate, many sentences) without the single quotes."""
+    if len(address) > 2 and address[0] == address[-1] == "'":
+        return address[1:-1].strip(".")
+    return address
+
+
+def _is_contact(line: str, address: str) -> bool:
+    """Whether the words before ``address`` make it a contact or an address mail was
+    delivered to: "forward this error to help@…", "was delivered to amy@…"."""
+    clause = _CLAUSE.sub("", line[: max(line.find(address), 0)])  # since the last clause
+    return bool(_CONTACT.search(clause)) and not _NEGATION.search(clause)
 
 
 def _recipients(

@@ -144,8 +144,8 @@ def test_a_warning_with_a_4xx_reply_is_a_delay() -> None:
 
 
 def test_messages_that_are_not_bounces_are_left_alone() -> None:
-    """A person's forward of a bounce, a person's mail quoting a reply, a standard DSN and a
-    bounce whose addresses carry no reply are not claimed by the generic reader."""
+    """A person's forward of a bounce, a person's mail quoting a reply and a standard DSN
+    are not claimed by the generic reader."""
     line = b"ann@example.org: 550 5.1.1 No such user\n"
     person = b"From: Tina <tina@example.com>\nTo: shop@sender.example\n"
     assert _detect(person + b"Subject: Fwd: Undelivered Mail\n\n" + line) is None
@@ -156,7 +156,44 @@ def test_messages_that_are_not_bounces_are_left_alone() -> None:
         b"Content-Type: message/delivery-status\n\nReporting-MTA: dns; x\n--b--\n"
     )
     assert _detect(dsn) is None
-    assert _detect(_bounce(b"Could not deliver to ann@example.org.\n")) is None
+
+
+def test_a_recipient_named_without_a_reply_is_found_without_one() -> None:
+    """A sentence "Your message to X was rejected because …", a bare address line,
+    "Recipient: [SMTP:X]": the address is found with its sentence as the reply (when that
+    decides nothing, the caller takes the notice's reason); our own address after "from"
+    and an original pasted inline are never recipients."""
+    assert _detect(_bounce(b"Could not deliver to ann@example.org.\n")) == [
+        Finding("ann@example.org", "Could not deliver to .", temporary=False)
+    ]
+    assert _detect(_bounce(b"Failed recipients:\n  ann@example.org\n")) == [
+        Finding("ann@example.org", "Failed recipients:", temporary=False)
+    ]
+    headed = b"Mailbox full:\n   mo@example.org\nUser unknown:\n   ned@example.org\n"
+    assert [(f.address, f.diag) for f in _detect(_bounce(headed)) or []] == [
+        ("mo@example.org", "Mailbox full:"),
+        ("ned@example.org", "User unknown:"),
+    ]
+    reason_first = b"Unknown address: ian@example.org\nMailbox full: jen@example.org\n"
+    assert [(f.address, f.diag) for f in _detect(_bounce(reason_first)) or []] == [
+        ("ian@example.org", "Unknown address:"),
+        ("jen@example.org", "Mailbox full:"),
+    ]
+    sentence = b"The message you sent to bo@example.org was rejected because it is spam.\n"
+    assert [f.address for f in _detect(_bounce(sentence)) or []] == ["bo@example.org"]
+    column = b"\tRecipient: [SMTP:cy@example.org]\n\tReason: The domain is not registered.\n"
+    assert [f.address for f in _detect(_bounce(column)) or []] == ["cy@example.org"]
+    ours = b"Message from news@sender.example to dee@example.org was rejected:\n  550 5.1.1 no\n"
+    assert [f.address for f in _detect(_bounce(ours)) or []] == ["dee@example.org"]
+    pasted = (
+        b"Could not deliver to eve@example.org: 550 5.1.1 no such user\n\n"
+        b"Subject: offers\nFrom: news@sender.example\n\nQuestions? help@sender.example\n"
+        b"Reason: 550 we moved.\n"
+    )
+    assert [f.address for f in _detect(_bounce(pasted)) or []] == ["eve@example.org"]
+    quoted = b"fay@example.org\n  Reason: 550 unknown\n\n> From: news@sender.example\n"
+    quoted += b"> Reply-To: help@sender.example\n> X-Mailer: PHPMailer 5.2.28\n"
+    assert [f.address for f in _detect(_bounce(quoted)) or []] == ["fay@example.org"]
 
 
 def test_line_endings_do_not_change_the_findings() -> None:
@@ -298,3 +335,36 @@ def test_an_html_only_bounce_is_read_line_by_line() -> None:
         ("li.na@example.cn", "hard"),
         ("zhou@example.cn", "soft"),
     ]
+
+
+def test_contacts_delivered_addresses_and_our_sender_are_not_recipients() -> None:
+    """A help address the notice points to, an address mail WAS delivered to and our
+    sender quoted in the reply are never reported as failed recipients."""
+    help_line = b"   kim@example.org\n\nPlease forward this message to help@isp.example.\n"
+    assert [f.address for f in _detect(_bounce(help_line)) or []] == ["kim@example.org"]
+    both = b"It was delivered to amy@example.org but could not be delivered to bob@example.org.\n"
+    assert [f.address for f in _detect(_bounce(both)) or []] == ["bob@example.org"]
+    sender = b"<xi@example.org>: 550 5.1.8 <news@sender.example>: Sender address rejected\n"
+    assert [f.address for f in _detect(_bounce(sender)) or []] == ["xi@example.org"]
+    only_contact = (
+        b"Rejected: 553 5.3.0 blocked. For assistance forward this error to abuse@isp.example\n"
+    )
+    assert _detect(_bounce(only_contact)) is None
+
+
+def test_an_address_in_single_quotes_is_read_without_them() -> None:
+    """CommuniGate's "Failed to deliver to 'addr'" names addr, not 'addr'."""
+    quoted = b"Failed to deliver to 'eda@example.org'\nSMTP module reports:\n quota\n"
+    assert [f.address for f in _detect(_bounce(quoted)) or []] == ["eda@example.org"]
+
+
+def test_a_recipient_named_in_another_language() -> None:
+    """'entregado a X', 'remis à X', 'zugestellt an X': the address a localized sentence
+    names is the recipient."""
+    for sentence in (
+        "El mensaje no pudo ser entregado a ann@example.org.\n",
+        "Votre message n'a pas pu être remis à ann@example.org.\n",
+        "Die Nachricht konnte nicht zugestellt werden an ann@example.org.\n",
+    ):
+        found = _detect(_bounce(sentence.encode()))
+        assert [f.address for f in found or []] == ["ann@example.org"], sentence
