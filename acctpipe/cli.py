@@ -526,6 +526,53 @@ def mta(
     raise typer.Exit(code)
 
 
+# Options `run` and `serve` share (the ESP intake), declared once.
+EspSnsCertHost = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--esp-sns-cert-host",
+        help="Host pattern SNS signing certificates may be fetched from (repeatable; "
+        "* is one DNS label; default sns.*.amazonaws.com).",
+    ),
+]
+EspSnsCerts = Annotated[
+    Path | None,
+    typer.Option(
+        "--esp-sns-certs", help="A PEM file or directory of SNS signing certificates to trust."
+    ),
+]
+EspSnsTopic = Annotated[
+    list[str] | None,
+    typer.Option("--esp-sns-topic", help="Accept SNS messages of this TopicArn only (repeatable)."),
+]
+EspSnsConfirm = Annotated[
+    bool,
+    typer.Option(
+        "--esp-sns-confirm",
+        help="Confirm SNS subscriptions by fetching their SubscribeURL (default: record "
+        "them in ESP_DIR/sns-subscriptions.jsonl for the operator).",
+    ),
+]
+EspSendgridKey = Annotated[
+    str | None,
+    typer.Option(
+        "--esp-sendgrid-key",
+        envvar="ACCTPIPE_SENDGRID_PUBLIC_KEY",
+        help="SendGrid's Event Webhook verification key (base64): signatures then required.",
+    ),
+]
+EspMailgunKey = Annotated[
+    str | None,
+    typer.Option(
+        "--esp-mailgun-key",
+        envvar="ACCTPIPE_MAILGUN_SIGNING_KEY",
+        show_default=False,
+        help="Mailgun's HTTP webhook signing key: signatures then required (prefer the "
+        "environment variable).",
+    ),
+]
+
+
 @app.command(
     "run",
     epilog=(
@@ -574,52 +621,12 @@ def run(
             "(default: DATA_DIR/esp; tailed with the accounting files).",
         ),
     ] = None,
-    esp_sns_cert_host: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--esp-sns-cert-host",
-            help="Host pattern SNS signing certificates may be fetched from (repeatable; "
-            "* is one DNS label; default sns.*.amazonaws.com).",
-        ),
-    ] = None,
-    esp_sns_certs: Annotated[
-        Path | None,
-        typer.Option(
-            "--esp-sns-certs", help="A PEM file or directory of SNS signing certificates to trust."
-        ),
-    ] = None,
-    esp_sns_topic: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--esp-sns-topic", help="Accept SNS messages of this TopicArn only (repeatable)."
-        ),
-    ] = None,
-    esp_sns_confirm: Annotated[
-        bool,
-        typer.Option(
-            "--esp-sns-confirm",
-            help="Confirm SNS subscriptions by fetching their SubscribeURL (default: record "
-            "them in ESP_DIR/sns-subscriptions.jsonl for the operator).",
-        ),
-    ] = False,
-    sendgrid_key: Annotated[
-        str | None,
-        typer.Option(
-            "--esp-sendgrid-key",
-            envvar="ACCTPIPE_SENDGRID_PUBLIC_KEY",
-            help="SendGrid's Event Webhook verification key (base64): signatures then required.",
-        ),
-    ] = None,
-    mailgun_key: Annotated[
-        str | None,
-        typer.Option(
-            "--esp-mailgun-key",
-            envvar="ACCTPIPE_MAILGUN_SIGNING_KEY",
-            show_default=False,
-            help="Mailgun's HTTP webhook signing key: signatures then required (prefer the "
-            "environment variable).",
-        ),
-    ] = None,
+    esp_sns_cert_host: EspSnsCertHost = None,
+    esp_sns_certs: EspSnsCerts = None,
+    esp_sns_topic: EspSnsTopic = None,
+    esp_sns_confirm: EspSnsConfirm = False,
+    sendgrid_key: EspSendgridKey = None,
+    mailgun_key: EspMailgunKey = None,
     json_logs: Annotated[
         bool, typer.Option("--json-logs", help="Log one JSON object per line.")
     ] = False,
@@ -733,52 +740,12 @@ def serve(
             "rb/f rows (tailed with --watch; else point your tailer at it).",
         ),
     ] = None,
-    esp_sns_cert_host: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--esp-sns-cert-host",
-            help="Host pattern SNS signing certificates may be fetched from (repeatable; "
-            "* is one DNS label; default sns.*.amazonaws.com).",
-        ),
-    ] = None,
-    esp_sns_certs: Annotated[
-        Path | None,
-        typer.Option(
-            "--esp-sns-certs", help="A PEM file or directory of SNS signing certificates to trust."
-        ),
-    ] = None,
-    esp_sns_topic: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--esp-sns-topic", help="Accept SNS messages of this TopicArn only (repeatable)."
-        ),
-    ] = None,
-    esp_sns_confirm: Annotated[
-        bool,
-        typer.Option(
-            "--esp-sns-confirm",
-            help="Confirm SNS subscriptions by fetching their SubscribeURL (default: record "
-            "them in ESP_DIR/sns-subscriptions.jsonl for the operator).",
-        ),
-    ] = False,
-    sendgrid_key: Annotated[
-        str | None,
-        typer.Option(
-            "--esp-sendgrid-key",
-            envvar="ACCTPIPE_SENDGRID_PUBLIC_KEY",
-            help="SendGrid's Event Webhook verification key (base64): signatures then required.",
-        ),
-    ] = None,
-    mailgun_key: Annotated[
-        str | None,
-        typer.Option(
-            "--esp-mailgun-key",
-            envvar="ACCTPIPE_MAILGUN_SIGNING_KEY",
-            show_default=False,
-            help="Mailgun's HTTP webhook signing key: signatures then required (prefer the "
-            "environment variable).",
-        ),
-    ] = None,
+    esp_sns_cert_host: EspSnsCertHost = None,
+    esp_sns_certs: EspSnsCerts = None,
+    esp_sns_topic: EspSnsTopic = None,
+    esp_sns_confirm: EspSnsConfirm = False,
+    sendgrid_key: EspSendgridKey = None,
+    mailgun_key: EspMailgunKey = None,
     json_logs: Annotated[
         bool, typer.Option("--json-logs", help="Log one JSON object per line.")
     ] = False,
