@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from classifiers import dsn
-from classifiers._mime import decode_header_value, normalise_newlines, text_of
+from classifiers._mime import decode_cte, decode_header_value, normalise_newlines, text_of
 from classifiers._rules import RuleTable
 from classifiers.types import MessageReport
 
@@ -108,9 +108,10 @@ def fast_dsn(data: bytes, table: RuleTable | None) -> MessageReport | None:
                 return None  # unusual: let the full parser decode it
             status_text, is_global = part_body, mime == _STATUS_TYPES[1]
         elif mime in (b"text/plain", b"") and not human:  # no Content-Type: text/plain
-            if encoded:
-                return None  # decoding it is the full parser's job
-            human = part_body
+            # An encoded notice (a gateway re-encoded it) is decoded here, as the full
+            # parser would: only its text is used, for a recipient without a diagnostic.
+            cte = part_head.field(_CTE).decode("ascii", "replace")
+            human = decode_cte(part_body, cte) if encoded else part_body
             charset = _charset(part_head.field(_CONTENT_TYPE))
         elif mime.startswith(b"multipart/"):
             nested = True

@@ -21,8 +21,10 @@ from typing import Final
 
 __all__ = [
     "body_text",
+    "decode_cte",
     "decode_header_value",
     "field_blocks",
+    "html_text",
     "iter_parts",
     "normalise_newlines",
     "parse_bytes",
@@ -115,14 +117,15 @@ def part_body(part: Message) -> bytes:
             _, sep, body = raw.partition(b"\n\n")
             if not sep:
                 return b""
-            return _decode_cte(body, str(part.get("Content-Transfer-Encoding", "")))
+            return decode_cte(body, str(part.get("Content-Transfer-Encoding", "")))
         payload = part.get_payload(decode=True)
     except (LookupError, UnicodeError, ValueError, TypeError, AttributeError, binascii.Error):
         return b""
     return payload if isinstance(payload, bytes) else b""
 
 
-def _decode_cte(body: bytes, cte: str) -> bytes:
+def decode_cte(body: bytes, cte: str) -> bytes:
+    """``body`` decoded from its Content-Transfer-Encoding (base64, quoted-printable)."""
     cte = cte.strip().lower()
     try:
         if cte == "base64":
