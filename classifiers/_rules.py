@@ -111,6 +111,12 @@ class RuleTable:
     """An ordered, immutable rule table: the first rule that matches wins."""
 
     rules: tuple[Rule, ...]
+    # The ids of the rules marked ``fallback = true``: derived once, asked per verdict.
+    fallback_ids: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fallbacks = frozenset(rule.id for rule in self.rules if rule.fallback)
+        object.__setattr__(self, "fallback_ids", fallbacks)
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -121,11 +127,6 @@ class RuleTable:
     def get(self, rule_id: str) -> Rule | None:
         """The rule called ``rule_id``, or None."""
         return next((rule for rule in self.rules if rule.id == rule_id), None)
-
-    @property
-    def fallback_ids(self) -> frozenset[str]:
-        """The ids of the rules marked ``fallback = true``."""
-        return frozenset(rule.id for rule in self.rules if rule.fallback)
 
 
 def _line_of(text: str, rule_id: str, occurrence: int = 0) -> int | None:
