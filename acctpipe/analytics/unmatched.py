@@ -32,7 +32,8 @@ _RAW_GROUPS: Final = 200_000
 # One pass, first alternative wins; an enhanced status (5.1.1) is kept as written
 # because it is what distinguishes replies, every other number is masked.
 _MASKS: Final = re.compile(
-    r"(?P<status>\b[245]\.\d{1,3}\.\d{1,3}\b)"
+    # (a status, not the start or the end of a dotted name such as 2.0.0.com)
+    r"(?P<status>(?<![\w.])[245]\.\d{1,3}\.\d{1,3}(?!\w|\.\w))"
     r"|(?P<address><?[^\s<>@;,()\[\]]+@[^\s<>@;,()\[\]]+>?)"
     r"|(?P<ip>\[?\b(?:\d{1,3}\.){3}\d{1,3}\b\]?|\[?(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}\]?)"
     r"|(?P<host>\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}\b)"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from acctpipe.analytics.unmatched import COLUMNS, mask_diag
@@ -154,6 +154,7 @@ _LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12
     ip=st.tuples(*[st.integers(0, 255)] * 4),
     queue=st.integers(0, 10**9),
 )
+@example(local="a", labels=["2", "0", "0"], tld="com", ip=(0, 0, 0, 0), queue=0)  # 2.0.0.com
 def test_masking_groups_one_reply_whatever_the_recipient(
     local: str, labels: list[str], tld: str, ip: tuple[int, ...], queue: int
 ) -> None:
