@@ -1,7 +1,7 @@
 """The API server process for :mod:`benchmarks.api`: the app served as ``acctpipe serve`` does.
 
 ``create_app`` over the stores (no webhooks, event store or MTA), served by
-:class:`mta.mgmt.MgmtServer` (uvicorn, one worker, on this process's event
+:class:`mta.mgmt.app.MgmtServer` (uvicorn, one worker, on this process's event
 loop), with the access logs off. It prints the port on the first stdout line
 and serves until SIGTERM/SIGINT (or, with ``--stdin-eof``, until its parent goes away).
 
@@ -26,9 +26,9 @@ from types import FrameType
 from typing import Any
 
 from acctpipe.api import ApiKeyStore, Services, create_app
-from acctpipe.db import open_database
-from acctpipe.suppress import SuppressionStore, ThrottleStore
-from mta.mgmt import MgmtServer
+from acctpipe.sqlstore import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
+from mta.mgmt.app import MgmtServer
 
 __all__ = ["main", "serve"]
 

@@ -23,7 +23,7 @@ directory, or a fresh database on the PostgreSQL server ``--database-url`` names
 time (100% = one core): a client near 100% means the figure is the load
 generator's limit, not the server's.
 
-The server is :class:`mta.mgmt.MgmtServer`, as in production (its listening
+The server is :class:`mta.mgmt.app.MgmtServer`, as in production (its listening
 socket is TCP by protocol, so asyncio sets ``TCP_NODELAY`` on connections; this
 benchmark found the ~40 ms Nagle/delayed-ACK stall when it was not).
 
@@ -59,9 +59,9 @@ from psycopg import sql
 from sqlalchemy import Engine, make_url
 
 from acctpipe.api import ApiKeyStore
-from acctpipe.db import open_database
 from acctpipe.policy.types import SuppressionDecision
-from acctpipe.suppress import SuppressionStore
+from acctpipe.sqlstore import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore
 from benchmarks._report import Figure, Target, add_json_argument, write_figures
 
 _ROOT: Final = Path(__file__).resolve().parent.parent

@@ -26,17 +26,17 @@ from pathlib import Path
 
 import aiosmtplib
 
-from acctpipe.db.migrate import open_database
+from acctpipe.eventstore import Store
 from acctpipe.feedback.follower import MtaFollower
 from acctpipe.feedback.loop import PolicyLoop
 from acctpipe.ingest import Loader, Tailer
-from acctpipe.store import Store
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore.migrate import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from mta.acct.timefmt import format_time
 from mta.config import parse_config_text
-from mta.routing import StaticResolver
-from mta.server import MtaServer
+from mta.delivery.routing import StaticResolver
+from mta.node.process import MtaServer
 
 _CONFIG = """
 smtp-listener 127.0.0.1:0

@@ -33,8 +33,8 @@ from pathlib import Path
 
 from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from mta.config import parse_config_text
-from mta.routing import StaticResolver
-from mta.server import MtaServer
+from mta.delivery.routing import StaticResolver
+from mta.node.process import MtaServer
 
 _CONFIG = """
 host-name mta.bench.test

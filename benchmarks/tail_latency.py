@@ -20,8 +20,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from acctpipe.eventstore import Store
 from acctpipe.ingest import Loader, Tailer
-from acctpipe.store import Store
 from acctpipe.synth import synthetic_records
 from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from mta.acct import DEFAULT_HEADER, AccountingEncoder

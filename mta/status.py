@@ -1,6 +1,6 @@
 """What the running MTA reports about itself: frozen snapshots, and who can give them.
 
-The management endpoint (:mod:`mta.mgmt`) serves these as JSON, in the spirit of
+The management endpoint (:mod:`mta.mgmt.app`) serves these as JSON, in the spirit of
 PowerMTA's http-mgmt-port; the API of the product mounts the same endpoint. A
 snapshot is a copy: taking one never blocks delivery.
 """

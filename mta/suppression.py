@@ -1,6 +1,6 @@
 """The MTA's in-memory view of the suppression list: no database query per recipient.
 
-The product keeps the list in SQL (``acctpipe.suppress``) and feeds every change
+The product keeps the list in SQL (``acctpipe.sqlstore.suppressions``) and feeds every change
 from its change log into a :class:`SuppressionSet` inside the running MTA; the
 listener checks it at RCPT and the delivery engine before each attempt. Keys
 are 64-bit hashes of ``scope NUL address`` (the address normalised by the

@@ -4,7 +4,7 @@
 holding one collector that reads, at scrape time, three components:
 
 * ``events`` — the DuckDB store (an :class:`~acctpipe.analytics.source.EventSource`):
-  event counts, rule hits, today's rates (the dashboard's, from :mod:`acctpipe.store.rates`),
+  event counts, rule hits, today's rates (the dashboard's, from :mod:`acctpipe.eventstore.rates`),
   ingest lag, quarantined rows;
 * ``database`` — the SQL store (an :class:`sqlalchemy.Engine`): suppressions,
   active throttles, the webhook outbox;
@@ -32,9 +32,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from acctpipe.analytics.reports import REPORTS
 from acctpipe.analytics.source import EventSource
 from acctpipe.analytics.sql import execute_bounded
-from acctpipe.db.schema import MESSAGE_STATUSES, suppressions, webhook_messages
-from acctpipe.store.rates import RATES
-from acctpipe.suppress.throttles import ThrottleStore
+from acctpipe.eventstore.rates import RATES
+from acctpipe.sqlstore.schema import MESSAGE_STATUSES, suppressions, webhook_messages
+from acctpipe.sqlstore.throttles import ThrottleStore
 from mta.errors import AcctpipeError
 
 __all__ = ["QueueSizes", "build_registry", "render"]

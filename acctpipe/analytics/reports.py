@@ -2,7 +2,7 @@
 
 Each :class:`Report` declares its parameters (typed, bounded) and its output
 columns; user values reach DuckDB only as bound parameters, never spliced into
-the SQL text. The counts and rates are those of :mod:`acctpipe.store.rates`, the
+the SQL text. The counts and rates are those of :mod:`acctpipe.eventstore.rates`, the
 one definition the ``daily_*_stats`` views, the dashboard and ``/metrics`` share
 (bounce_rate = (``b`` + ``rb``) / attempted; complaint_rate = complaints / delivered).
 
@@ -24,7 +24,7 @@ from acctpipe.analytics.errors import ReportParameterError, UnknownReportError
 from acctpipe.analytics.result import QueryResult, to_csv
 from acctpipe.analytics.source import EventSource
 from acctpipe.analytics.sql import execute_bounded
-from acctpipe.store.rates import COUNTS, RATES, STAT_COLUMNS, STATS_SQL
+from acctpipe.eventstore.rates import COUNTS, RATES, STAT_COLUMNS, STATS_SQL
 
 __all__ = ["REPORTS", "Parameter", "Report", "run_report", "to_csv"]
 

@@ -30,7 +30,7 @@ from typing import Protocol, runtime_checkable
 import duckdb
 
 from acctpipe.analytics.errors import EventsUnavailableError
-from acctpipe.store.db import Store
+from acctpipe.eventstore.store import Store
 
 __all__ = ["EventSource", "EventsUnavailableError", "ReadOnlyFile", "SharedStore", "SnapshotSource"]
 
@@ -97,7 +97,7 @@ def _copy(path: str, target: Path) -> None:
 
 
 class SharedStore:
-    """Read through the writer's own :class:`~acctpipe.store.db.Store` (same process).
+    """Read through the writer's own :class:`~acctpipe.eventstore.store.Store` (same process).
 
     Each :meth:`connect` yields a new cursor of ``store.conn`` (its own DuckDB
     connection to the same database, so worker threads never share one) and

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 
 from acctpipe.analytics.errors import ReportParameterError
 from acctpipe.analytics.result import QueryResult
-from acctpipe.db.schema import throttle_decisions
+from acctpipe.sqlstore.schema import throttle_decisions
 
 __all__ = ["THROTTLE_COLUMNS", "throttle_history"]
 

@@ -1,6 +1,6 @@
 """Problem responses for the OpenAPI document, and the API's own error mapping.
 
-Errors are RFC 9457 problem+json (:mod:`mta._mgmt_problem` builds them)::
+Errors are RFC 9457 problem+json (:mod:`mta.mgmt.problem` builds them)::
 
     no key / unknown or revoked key            → 401
     key scope too low                          → 403
@@ -25,7 +25,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.responses import Response
 
 from mta.errors import InputDataError
-from mta.mgmt import PROBLEM_JSON, Problem, install_problem_handlers, problem_response, status_title
+from mta.mgmt.app import (
+    PROBLEM_JSON,
+    Problem,
+    install_problem_handlers,
+    problem_response,
+    status_title,
+)
 
 __all__ = ["install", "problem_response", "problems"]
 

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mta.authlimit import client_key
+from mta.smtp_server.authlimit import client_key
 
 __all__ = ["FailureLimiter", "RateLimiter"]
 
@@ -70,7 +70,7 @@ class RateLimiter:
 class FailureLimiter:
     """Failed authentications per client address: ``per_minute`` on average, bursts of 10.
 
-    An IPv6 client is counted by its /64 (:func:`mta.authlimit.client_key`): it can use
+    An IPv6 client is counted by its /64 (:func:`mta.smtp_server.authlimit.client_key`): it can use
     any address of it, so a fresh address must not mean a fresh budget.
     """
 

@@ -36,7 +36,7 @@ from acctpipe.api.auth import require, services
 from acctpipe.api.models import BulkResult, RowNoteOut, SuppressionIn
 from acctpipe.api.settings import Services
 from acctpipe.policy.types import SuppressionDecision, SuppressionReason
-from acctpipe.suppress import SuppressionStore, import_csv
+from acctpipe.sqlstore.suppressions import SuppressionStore, import_csv
 
 __all__ = ["bulk_router"]
 

@@ -46,9 +46,9 @@ from acctpipe.api.keys import ApiKey
 from acctpipe.api.routes_system import templates
 from acctpipe.api.routes_webhooks import BacklogOut
 from acctpipe.api.settings import Services
-from acctpipe.db.schema import REASONS
+from acctpipe.eventstore.rates import describe
 from acctpipe.policy.types import SuppressionReason
-from acctpipe.store.rates import describe
+from acctpipe.sqlstore.schema import REASONS
 from mta.errors import StoreError
 from mta.failurelog import one_line
 
@@ -91,7 +91,7 @@ _READ: Final = require("read")
 
 
 class StatsOut(BaseModel):
-    """Counts and rates as :mod:`acctpipe.store.rates` defines them (docs/analytics.md)."""
+    """Counts and rates as :mod:`acctpipe.eventstore.rates` defines them (docs/analytics.md)."""
 
     attempted: int = Field(default=0, description=describe("attempted"))
     delivered: int = Field(default=0, description=describe("delivered"))

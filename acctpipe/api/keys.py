@@ -25,7 +25,7 @@ from typing import Any, Final, Literal, get_args
 
 from sqlalchemy import Engine, Row, insert, select, update
 
-from acctpipe.db.schema import api_keys
+from acctpipe.sqlstore.schema import api_keys
 
 __all__ = ["KEY_PREFIX", "ApiKey", "ApiKeyStore", "Scope", "allows"]
 

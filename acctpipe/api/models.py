@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from acctpipe.policy.types import SuppressionReason, ThrottleAction
-from acctpipe.suppress import Change, Suppression
-from acctpipe.suppress.model import ChangeOp
+from acctpipe.sqlstore.suppressions import Change, Suppression
+from acctpipe.sqlstore.suppressions.model import ChangeOp
 
 __all__ = [
     "BulkResult",

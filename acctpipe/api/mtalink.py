@@ -20,7 +20,7 @@ import httpx
 
 from acctpipe.redact import redact_url
 from mta.errors import LocalError
-from mta.mgmt import MAX_LIMIT, ActionOut, QueueListOut, QueueOut, StatusOut, select_queues
+from mta.mgmt.app import MAX_LIMIT, ActionOut, QueueListOut, QueueOut, StatusOut, select_queues
 from mta.status import StatusProvider
 
 __all__ = ["HttpMtaLink", "LocalMtaLink", "MtaLink", "MtaUnavailableError", "sizes_of"]

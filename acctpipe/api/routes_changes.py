@@ -3,7 +3,7 @@
 A backend syncs incrementally: it remembers ``next_cursor`` and asks for the
 changes after it. The feed carries adds, updates *and removals* (tombstones),
 in cursor order; cursors are allocated in commit order
-(:mod:`acctpipe.suppress.store`), so a reader never misses or repeats a change,
+(:mod:`acctpipe.sqlstore.suppressions.store`), so a reader never misses or repeats a change,
 even with many writers on one PostgreSQL.
 
 * ``?cursor=N&limit=M`` answers at once;
@@ -33,7 +33,7 @@ from acctpipe.api._problems import problems
 from acctpipe.api.auth import client_address, presented_key, require, services
 from acctpipe.api.models import ChangeOut, ChangePage
 from acctpipe.api.settings import Services
-from acctpipe.suppress import Change
+from acctpipe.sqlstore.suppressions import Change
 
 __all__ = ["router"]
 

@@ -31,7 +31,7 @@ from acctpipe.api.models import (
 )
 from acctpipe.api.settings import Services
 from acctpipe.policy.types import SuppressionReason
-from acctpipe.suppress import (
+from acctpipe.sqlstore.suppressions import (
     EXPORT_COLUMNS,
     Suppression,
     export_row,

@@ -25,8 +25,8 @@ from acctpipe.api.models import ThrottleIn
 from acctpipe.api.mtalink import MtaLink, MtaUnavailableError
 from acctpipe.api.settings import Services
 from acctpipe.policy.types import ThrottleAction, ThrottleDecision
-from acctpipe.suppress import StoredThrottle
-from mta.mgmt import ActionOut, QueueListOut, StatusOut
+from acctpipe.sqlstore.suppressions import StoredThrottle
+from mta.mgmt.app import ActionOut, QueueListOut, StatusOut
 
 __all__ = ["mta_router", "router"]
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from acctpipe.api.keys import ApiKeyStore
     from acctpipe.api.mtalink import MtaLink
     from acctpipe.esp import EspIntake
-    from acctpipe.suppress import SuppressionStore, ThrottleStore
+    from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
     from acctpipe.webhooks.store import WebhookStore
 
 __all__ = ["ApiSettings", "Services"]

@@ -3,7 +3,7 @@
 A posted body holds one event or a batch. Each event is read by its
 provider's plug-in in :mod:`classifiers.esp` into the report returned mail
 gives, and that report into the ``rb`` / ``rs`` / ``f`` records the MTA's
-returns processor writes (:mod:`mta._returns_records`), plus the event's id
+returns processor writes (:mod:`mta.returns.records`), plus the event's id
 under ``header_X-Esp-Id`` (in ``events.extra`` once ingested): the id the
 sink deduplicates on.
 
@@ -23,7 +23,7 @@ from typing import Final, Literal, get_args
 
 from classifiers.esp import mailgun, postmark, sendgrid, ses, sparkpost
 from classifiers.types import MessageReport
-from mta._returns_records import Envelope, dsn_records, feedback_records
+from mta.returns.records import Envelope, dsn_records, feedback_records
 
 __all__ = ["ESP_ID_FIELD", "PROVIDERS", "EspEvent", "Provider", "event_records", "split_events"]
 

@@ -2,7 +2,7 @@
 
 The API process never writes DuckDB (the tailer is its one writer); it writes
 the records of each accepted notification to ``DIR/PREFIX.csv`` with the MTA's
-own accounting writer (:class:`mta.acctfile.AccountingFile`, rotated at
+own accounting writer (:class:`mta.acct.acctfile.AccountingFile`, rotated at
 ``max_size``) and syncs the file to disk before the request is answered, so
 a notification answered 200 is never lost.
 
@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from acctpipe.esp.events import ESP_ID_FIELD
-from mta.acctfile import AccountingFile
+from mta.acct.acctfile import AccountingFile
 from mta.config._lexer import Where
 from mta.config.model import AcctFile
 

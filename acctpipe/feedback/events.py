@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from acctpipe.policy.types import Event
-from mta.attempt import SUPPRESSED_DIAG
+from mta.delivery.attempt import SUPPRESSED_DIAG
 
 __all__ = ["history", "last_rowid", "load_progress", "new_events", "save_progress"]
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from acctpipe.suppress import (
+from acctpipe.sqlstore.suppressions import (
     TOMBSTONES,
     Change,
     StoredThrottle,
@@ -36,10 +36,10 @@ from acctpipe.suppress import (
     ThrottleStore,
     normalise_domain,
 )
+from mta.delivery.queue import Override
 from mta.errors import StoreError
 from mta.failurelog import FailureLog
-from mta.queue import Override
-from mta.runtime import Mta
+from mta.node.runtime import Mta
 from mta.suppression import SuppressionEntry, SuppressionSet, plain_domain
 
 __all__ = ["MtaFollower", "entries", "overrides"]

@@ -36,7 +36,7 @@ from acctpipe.policy.suppression import (
 )
 from acctpipe.policy.throttle import PairBounds, ThrottleController, ThrottleRules
 from acctpipe.policy.types import Event
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from mta.config import Config, effective_settings
 from mta.failurelog import FailureLog
 

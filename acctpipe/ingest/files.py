@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
+from acctpipe.eventstore import FileKind
 from acctpipe.ingest.identity import HEADER_PROBE
-from acctpipe.store import FileKind
 from mta.acct import REJECT_FIELDS, AccountingDecoder, RejectLogDecoder
 
 __all__ = ["DEFAULT_GLOBS", "decoder_for", "discover", "kind_of", "matches"]

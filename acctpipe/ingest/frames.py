@@ -16,8 +16,8 @@ from typing import Final
 
 import polars as pl
 
+from acctpipe.eventstore.schema import EVENT_COLUMNS
 from acctpipe.ingest.bulk import RowBlock
-from acctpipe.store.schema import EVENT_COLUMNS
 from classifiers import RuleTable
 from classifiers.vector import classify_frame
 from mta.acct import RejectRow, Row, parse_time

@@ -3,7 +3,7 @@
 The file is opened by path but identified by what is open (``fstat`` plus the
 first bytes), so a rename between listing and opening cannot confuse it. Each
 batch's rows, quarantined records and the decoder's offset and header are one
-:meth:`~acctpipe.store.Store.commit_batch`. A partial last line is left for
+:meth:`~acctpipe.eventstore.Store.commit_batch`. A partial last line is left for
 the next pass: the decoder holds it back and its offset stays before it.
 
 Batches are typed and committed on one worker thread while the next batch is
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import polars as pl
 
+from acctpipe.eventstore import FileState, Store
 from acctpipe.ingest.bulk import RowBlock, parse_block
 from acctpipe.ingest.files import decoder_for, kind_of
 from acctpipe.ingest.frames import events_frame, rejects_frame
 from acctpipe.ingest.identity import HEADER_PROBE, FileIdentity, fingerprint, identify
-from acctpipe.store import FileState, Store
 from classifiers import RuleTable
 from mta.acct import AccountingDecoder, MalformedRow, RejectLogDecoder, RejectRow, Row
 

@@ -1,6 +1,6 @@
 """Alembic's environment: how migrations reach the database.
 
-:mod:`acctpipe.db.migrate` runs them programmatically and hands over a
+:mod:`acctpipe.sqlstore.migrate` runs them programmatically and hands over a
 connection already inside a locked write transaction (``config.attributes
 ["connection"]``). The ``alembic`` command line (``alembic -c alembic.ini …``
 at the repository root, for writing new revisions) gets no connection: then the
@@ -14,8 +14,13 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from acctpipe.db.engine import DEFAULT_DATABASE_URL, MIGRATION_LOCK, make_engine, write_transaction
-from acctpipe.db.schema import metadata
+from acctpipe.sqlstore.engine import (
+    DEFAULT_DATABASE_URL,
+    MIGRATION_LOCK,
+    make_engine,
+    write_transaction,
+)
+from acctpipe.sqlstore.schema import metadata
 
 
 def _url() -> str:

@@ -16,7 +16,7 @@ from acctpipe.policy._windows import Counts, Sample
 from acctpipe.policy.types import ThrottleDecision
 from mta.config.model import DomainSettings
 from mta.config.values import Rate
-from mta.throttle import effective_rate
+from mta.delivery.throttle import effective_rate
 
 __all__ = ["PairBounds", "PairState"]
 
@@ -41,7 +41,7 @@ class PairBounds:
     def from_settings(cls, settings: DomainSettings, warmup: Rate | None = None) -> PairBounds:
         """Bounds from ``effective_settings(config, domain, vmta).settings``.
 
-        ``warmup`` is the warmup's rate of the day (``mta.throttle.warmup_rate``) when
+        ``warmup`` is the warmup's rate of the day (``mta.delivery.throttle.warmup_rate``) when
         the pair has a warmup schedule; the ceiling is the stricter of the two.
         """
         return cls(

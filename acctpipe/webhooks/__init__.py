@@ -2,8 +2,8 @@
 
 * :mod:`~acctpipe.webhooks.events` — event types and their payloads;
 * :class:`Outbox` — writes messages in the transaction of the decision
-  (``change_hook`` for :class:`~acctpipe.suppress.SuppressionStore`,
-  ``throttle_hook`` for :class:`~acctpipe.suppress.ThrottleStore`, ``publish``);
+  (``change_hook`` for :class:`~acctpipe.sqlstore.suppressions.SuppressionStore`,
+  ``throttle_hook`` for :class:`~acctpipe.sqlstore.suppressions.ThrottleStore`, ``publish``);
 * :class:`WebhookStore` — subscriptions, secrets, messages, replay, backlog stats;
 * :class:`WebhookWorker` — delivery with leases, retries, dead letters;
 * :func:`sign_headers` — the Standard Webhooks headers of one attempt.

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, insert, or_, select, update
 
-from acctpipe.db.schema import webhook_attempts, webhook_messages, webhook_subscriptions
+from acctpipe.sqlstore.schema import webhook_attempts, webhook_messages, webhook_subscriptions
 from acctpipe.webhooks._tx import writing
 from acctpipe.webhooks.model import secrets_from_json
 

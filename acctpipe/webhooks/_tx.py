@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
-from acctpipe.db.engine import is_sqlite, write_transaction
+from acctpipe.sqlstore.engine import is_sqlite, write_transaction
 
 __all__ = ["utcnow", "writing"]
 

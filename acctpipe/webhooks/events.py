@@ -4,9 +4,10 @@ A payload follows the Standard Webhooks shape ``{"type", "timestamp", "data"}``
 and is dumped once, compactly with sorted keys (:attr:`WebhookEvent.body`): the
 outbox stores exactly that text and every delivery attempt signs it unchanged.
 
-* :func:`suppression_events` — from a suppression-list :class:`~acctpipe.suppress.Change`:
-  ``suppression.created`` / ``.updated`` / ``.removed``, plus ``complaint`` or
-  ``hard_bounce`` when an add or update has that reason;
+* :func:`suppression_events` — from a suppression-list
+  :class:`~acctpipe.sqlstore.suppressions.Change`: ``suppression.created`` /
+  ``.updated`` / ``.removed``, plus ``complaint`` or ``hard_bounce`` when an add or
+  update has that reason;
 * :func:`throttle_event` — ``throttle.changed`` from a recorded throttle decision;
 * :func:`summary_event` — ``delivery.summary`` from numbers the caller computed.
 """
@@ -20,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from acctpipe.policy.types import SuppressionReason, ThrottleDecision
-from acctpipe.suppress.model import Change, ChangeOp
+from acctpipe.sqlstore.suppressions.model import Change, ChangeOp
 
 __all__ = [
     "EVENT_TYPES",

@@ -30,9 +30,9 @@ from typing import Any, Final
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.engine import Connection
 
-from acctpipe.db.schema import webhook_messages, webhook_subscriptions
 from acctpipe.policy.types import ThrottleDecision
-from acctpipe.suppress.model import Change
+from acctpipe.sqlstore.schema import webhook_messages, webhook_subscriptions
+from acctpipe.sqlstore.suppressions.model import Change
 from acctpipe.webhooks._tx import utcnow, writing
 from acctpipe.webhooks.events import WebhookEvent, suppression_events, throttle_event
 from acctpipe.webhooks.filters import filter_matches
@@ -138,11 +138,11 @@ class Outbox:
         return len(rows)
 
     def change_hook(self, conn: Connection, changes: Sequence[Change]) -> None:
-        """A :data:`acctpipe.suppress.ChangeHook`: the events of suppression-list changes."""
+        """A suppression :data:`~acctpipe.sqlstore.suppressions.ChangeHook`: the changes' events."""
         self.enqueue(conn, [e for change in changes for e in suppression_events(change)])
 
     def throttle_hook(self, conn: Connection, decision_id: int, decision: ThrottleDecision) -> None:
-        """The ``on_record`` hook of :class:`~acctpipe.suppress.ThrottleStore`."""
+        """The ``on_record`` hook of :class:`~acctpipe.sqlstore.suppressions.ThrottleStore`."""
         self.enqueue(conn, [throttle_event(decision_id, decision)])
 
     def publish(self, events: Iterable[WebhookEvent]) -> int:

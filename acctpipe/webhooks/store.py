@@ -25,8 +25,8 @@ from sqlalchemy import Engine, and_, func, insert, not_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from acctpipe.db.schema import webhook_attempts, webhook_messages, webhook_subscriptions
 from acctpipe.redact import redact_url
+from acctpipe.sqlstore.schema import webhook_attempts, webhook_messages, webhook_subscriptions
 from acctpipe.webhooks._tx import utcnow, writing
 from acctpipe.webhooks.events import EVENT_TYPES
 from acctpipe.webhooks.filters import validate_filter
@@ -99,7 +99,7 @@ def validate_event_types(event_types: Iterable[str]) -> tuple[str, ...]:
 
 
 class WebhookStore:
-    """Subscriptions and outbox messages on an engine from :mod:`acctpipe.db`."""
+    """Subscriptions and outbox messages on an engine from :mod:`acctpipe.sqlstore`."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.engine = engine

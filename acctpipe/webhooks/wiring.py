@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from acctpipe.webhooks.outbox import Outbox
 
 __all__ = ["stores_with_webhooks"]

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from acctpipe.eventstore import Store
 from acctpipe.ingest import Loader
-from acctpipe.store import Store
 from mta.acct import DEFAULT_HEADER, AccountingEncoder, AccountingWriter
 
 ENCODER = AccountingEncoder(DEFAULT_HEADER)

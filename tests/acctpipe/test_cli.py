@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from acctpipe._console import make_console
-from acctpipe.cli import main
+from acctpipe.cli.app import main
+from acctpipe.cli.console import make_console
 from tests.acctpipe._cli import assert_help_snapshot, run_cli
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "config"
@@ -103,7 +103,7 @@ def test_every_console_prints_data_literally() -> None:
     offenders = [
         str(path.relative_to(package))
         for path in package.rglob("*.py")
-        if path.name != "_console.py" and "Console(" in path.read_text(encoding="utf-8")
+        if path.name != "console.py" and "Console(" in path.read_text(encoding="utf-8")
     ]
     assert offenders == []
     buffer = io.StringIO()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from acctpipe.cli import main
+from acctpipe.cli.app import main
 from tests.acctpipe._cli import run_cli
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"

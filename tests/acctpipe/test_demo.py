@@ -9,17 +9,17 @@ import duckdb
 import pytest
 from sqlalchemy import func, select
 
-from acctpipe._demo_setup import (
+from acctpipe.cli.app import main
+from acctpipe.demo.setup import (
     MARKER,
     DemoDirError,
     parse_api_listen,
     prepare_data_dir,
     render_config,
 )
-from acctpipe.cli import main
-from acctpipe.db import make_engine
-from acctpipe.db.schema import webhook_messages
-from acctpipe.suppress import SuppressionStore
+from acctpipe.sqlstore import make_engine
+from acctpipe.sqlstore.schema import webhook_messages
+from acctpipe.sqlstore.suppressions import SuppressionStore
 from mta.config import load_config, parse_config_text
 from mta.errors import ConfigError
 

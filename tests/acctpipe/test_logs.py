@@ -15,11 +15,11 @@ def test_json_lines_carry_utc_time_level_logger_and_error() -> None:
         raise ValueError("boom")
     except ValueError:
         record = logging.LogRecord(
-            "acctpipe.node", logging.ERROR, __file__, 1, "failed %s", ("x",), sys.exc_info()
+            "acctpipe.node.api", logging.ERROR, __file__, 1, "failed %s", ("x",), sys.exc_info()
         )
     entry = json.loads(JsonLogFormatter().format(record))
     assert entry["time"].endswith("+00:00")
     assert entry["level"] == "error"
-    assert entry["logger"] == "acctpipe.node"
+    assert entry["logger"] == "acctpipe.node.api"
     assert entry["message"] == "failed x"
     assert "ValueError: boom" in entry["error"]

@@ -14,7 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from acctpipe.analytics.unmatched import COLUMNS, mask_diag
-from acctpipe.cli import main
+from acctpipe.cli.app import main
 from acctpipe.synth import synthetic_records
 from mta.acct import DEFAULT_HEADER, AccountingWriter
 from tests.acctpipe._acct import ingested

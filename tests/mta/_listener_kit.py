@@ -19,14 +19,14 @@ from typing import Any, ParamSpec, TypeVar
 
 import aiosmtplib
 
+from mta.acct.rejectfile import RejectLogFile
 from mta.acct.rejectlog import RejectLogDecoder, RejectRecord, RejectRow
 from mta.config import parse_config_text
 from mta.config.model import Config
 from mta.config.values import Address
 from mta.errors import LocalError
-from mta.listener import SmtpListener
-from mta.rejectfile import RejectLogFile
-from mta.spool import Envelope, Spool
+from mta.smtp_server.listener import SmtpListener
+from mta.spool.durable import Envelope, Spool
 from mta.submit import Submission
 from mta.tls import SelfSignedCert, make_self_signed
 

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from mta.config import parse_config_text
-from mta.routing import Resolver, StaticResolver
-from mta.runtime import Mta, MtaOptions
+from mta.delivery.routing import Resolver, StaticResolver
+from mta.node.runtime import Mta, MtaOptions
 from mta.submit import Submission
 
 MESSAGE = b"From: News <news@sender.test>\r\nTo: someone\r\nSubject: hello\r\n\r\nHello there.\r\n"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mta.acct import Row, read_accounting
-from mta.acctfile import AccountingFile, fields_for
+from mta.acct.acctfile import AccountingFile, fields_for
 from mta.config import AcctFile, parse_config_text
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

@@ -18,8 +18,8 @@ _CHILD = """
 import asyncio, sys
 from pathlib import Path
 from mta.config import parse_config_text
-from mta.routing import StaticResolver
-from mta.runtime import Mta, MtaOptions
+from mta.delivery.routing import StaticResolver
+from mta.node.runtime import Mta, MtaOptions
 from mta.submit import Submission
 
 async def main() -> None:

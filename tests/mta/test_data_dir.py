@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mta.config import parse_config_text
-from mta.runtime import Mta, MtaOptions
-from mta.server import MtaServer
+from mta.node.process import MtaServer
+from mta.node.runtime import Mta, MtaOptions
 from mta.tls import make_self_signed
 
 

@@ -11,8 +11,8 @@ import dkim
 from acctpipe.sim.profile import IspProfile
 from acctpipe.sim.server import IspSimulator
 from mta.config.values import parse_rate
-from mta.routing import StaticResolver
-from mta.signing import generate_key
+from mta.delivery.routing import StaticResolver
+from mta.delivery.signing import generate_key
 from tests.mta._mta import rows, running_mta, send, settled, until
 
 

@@ -14,11 +14,11 @@ from acctpipe.sim.profile import IspProfile, Replies
 from acctpipe.sim.server import IspSimulator
 from mta.config import parse_config_text
 from mta.config.values import parse_rate
-from mta.routing import StaticResolver
-from mta.runtime import Mta, MtaOptions
-from mta.server import MtaServer
-from mta.signing import generate_key
-from mta.spool import Spool
+from mta.delivery.routing import StaticResolver
+from mta.delivery.signing import generate_key
+from mta.node.process import MtaServer
+from mta.node.runtime import Mta, MtaOptions
+from mta.spool.durable import Spool
 from tests.mta._mta import ACCT, rows, running_mta, send, settled, until
 
 

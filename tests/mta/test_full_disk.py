@@ -14,11 +14,11 @@ import pytest
 
 from acctpipe.sim.server import IspSimulator
 from mta.acct import Row, read_accounting
-from mta.acctfile import AccountingFile
+from mta.acct.acctfile import AccountingFile
 from mta.config import parse_config_text
+from mta.delivery.routing import StaticResolver
 from mta.errors import LocalError
-from mta.routing import StaticResolver
-from mta.server import MtaServer
+from mta.node.process import MtaServer
 from tests.mta._disk import small_disk
 from tests.mta._mta import ACCT, rows, running_mta, send, until
 
@@ -150,8 +150,8 @@ _CHILD = """
 import asyncio, sys
 from pathlib import Path
 from mta.config import parse_config_text
-from mta.routing import StaticResolver
-from mta.runtime import Mta, MtaOptions
+from mta.delivery.routing import StaticResolver
+from mta.node.runtime import Mta, MtaOptions
 from mta.submit import Submission
 
 async def main() -> None:

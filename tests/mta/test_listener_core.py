@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mta._listener_core import (
+from mta.config.model import Config, Source
+from mta.delivery.headers import CONTROL_HEADERS, prepend_headers, split_message, take_headers
+from mta.smtp_server.decisions import (
     UNKNOWN_VMTA_REPLY,
     MailParams,
     Prepared,
@@ -23,9 +25,7 @@ from mta._listener_core import (
     split_path,
     with_protocol,
 )
-from mta.config.model import Config, Source
-from mta.headers import CONTROL_HEADERS, prepend_headers, split_message, take_headers
-from mta.relay import Decision
+from mta.smtp_server.relay import Decision
 from tests.mta._listener_kit import parse
 
 CONFIG = parse()

@@ -7,7 +7,7 @@ import asyncio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mta._listener_data import read_data, unstuff
+from mta.smtp_server.data import read_data, unstuff
 
 
 def _stuff(body: bytes) -> bytes:
@@ -89,7 +89,7 @@ def test_fast_address_path_agrees_with_aiosmtpd(local: str, domain: str, params:
     """MAIL/RCPT paths parsed by the regex fast path equal aiosmtpd's own parser's result."""
     from aiosmtpd.smtp import SMTP
 
-    from mta._listener_session import InboundSMTP
+    from mta.smtp_server.session import InboundSMTP
 
     arg = f"<{local}@{domain}>{params}"
     ours = InboundSMTP._getaddr(SMTP.__new__(InboundSMTP), arg)

@@ -9,8 +9,8 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from mta.authlimit import AuthLimiter
-from mta.listener import DEFAULT_MAX_SMTP_IN
+from mta.smtp_server.authlimit import AuthLimiter
+from mta.smtp_server.listener import DEFAULT_MAX_SMTP_IN
 from tests.mta._listener_kit import (
     CONFIG,
     PASSWORD,

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from mta.config import parse_config_text
 from mta.config.model import HttpAccess
 from mta.errors import ConfigError, InvalidConfigError, LocalError
-from mta.mgmt import create_mgmt_app
+from mta.mgmt.app import create_mgmt_app
 from mta.status import ListenerStatus, MtaStatus, QueueStatus
 
 TIMEOUT = 10.0  # seconds; in-process requests take milliseconds, this only stops a hang

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mta._mgmt_access import access_level, required_level
 from mta.config.model import HttpAccess
-from mta.mgmt import create_mgmt_app
+from mta.mgmt.access import access_level, required_level
+from mta.mgmt.app import create_mgmt_app
 
 from .test_mgmt import FakeProvider, access, app_for, assert_problem, call
 

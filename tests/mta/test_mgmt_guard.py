@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mta._mgmt_guard import host_name, is_allowed_host
 from mta.config import parse_config_text
 from mta.errors import InvalidConfigError
-from mta.mgmt import MgmtServer, create_mgmt_app
+from mta.mgmt.app import MgmtServer, create_mgmt_app
+from mta.mgmt.guard import host_name, is_allowed_host
 
 from .test_mgmt import FakeProvider
 from .test_mgmt_server import serving

@@ -14,7 +14,7 @@ import pytest
 from starlette.applications import Starlette
 
 from mta.errors import ConfigError, LocalError
-from mta.mgmt import MgmtServer, create_mgmt_app
+from mta.mgmt.app import MgmtServer, create_mgmt_app
 
 from .test_mgmt import TIMEOUT, FakeProvider, access
 

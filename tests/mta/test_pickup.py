@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from mta.config import Pickup, parse_config_text
 from mta.errors import ConfigError, LocalError
-from mta.pickup import PickupFolder
-from mta.spool import Envelope, Spool
+from mta.pickup.watcher import PickupFolder
+from mta.spool.durable import Envelope, Spool
 from mta.submit import Submission
 
 CONFIG = parse_config_text(

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mta._pickup_format import Refused, parse_pickup_file
+from mta.pickup.format import Refused, parse_pickup_file
 from mta.submit import Submission
 
 TARGETS = frozenset({"ip-1", "pool-a"})

@@ -6,7 +6,7 @@ from collections import Counter
 
 from mta.config._lexer import Where
 from mta.config.model import VirtualMtaPool
-from mta.pool import PoolSelector, source_hash_index
+from mta.delivery.pool import PoolSelector, source_hash_index
 
 
 def _pool(source_hash: bool) -> VirtualMtaPool:

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 import httpx
 
-from mta.attempt import Reply
 from mta.config import effective_settings, parse_config_text
-from mta.mgmt import create_mgmt_app
-from mta.queue import DeliveryQueue, Override
+from mta.delivery.attempt import Reply
+from mta.delivery.queue import DeliveryQueue, Override
+from mta.mgmt.app import create_mgmt_app
 from mta.status import MtaStatus
 
 T0 = 1_800_000_000.0  # epoch seconds

@@ -12,7 +12,7 @@ _REASON = re.compile(r'reason = f?"([^"{]+)|refuse\([^()]*?,\s*f?"([^"{]+)"?[^()
 
 def _reasons() -> set[str]:
     found: set[str] = set()
-    for path in sorted((ROOT / "mta").glob("_listener*.py")):
+    for path in sorted((ROOT / "mta" / "smtp_server").glob("*.py")):
         for match in _REASON.finditer(path.read_text(encoding="utf-8")):
             text = (match.group(1) or match.group(2) or "").strip()
             if text and not text.startswith(("4", "5")):  # a reply, not a reason

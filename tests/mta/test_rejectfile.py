@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from mta.acct.rejectfile import REJECT_KINDS, RejectLogFile
 from mta.acct.rejectlog import RejectLogDecoder, RejectRecord, RejectRow
 from mta.config import RejectLog, parse_config_text
-from mta.rejectfile import REJECT_KINDS, RejectLogFile
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 

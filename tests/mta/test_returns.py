@@ -10,10 +10,10 @@ import pytest
 
 from acctpipe.sim.reports import make_arf, make_dsn
 from mta.acct import DEFAULT_HEADER, AccountingEncoder, Row, read_accounting
-from mta.acctfile import AccountingFile
+from mta.acct.acctfile import AccountingFile
 from mta.config import Config, parse_config_text
-from mta.returns import ReturnsProcessor
-from mta.verp import encode_verp
+from mta.delivery.verp import encode_verp
+from mta.returns.intake import ReturnsProcessor
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mta.config import parse_config_text
-from mta.returns import ReturnsProcessor
+from mta.returns.intake import ReturnsProcessor
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)

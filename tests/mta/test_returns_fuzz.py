@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mta.acct import DEFAULT_HEADER, AccountingEncoder
 from mta.config import parse_config_text
-from mta.returns import ReturnsProcessor
+from mta.returns.intake import ReturnsProcessor
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mta.config import effective_settings
+from mta.delivery.routing import NullMxError, StaticResolver, delivery_hosts
 from mta.errors import PermanentPeerError, TransientPeerError
-from mta.routing import NullMxError, StaticResolver, delivery_hosts
 
 from .config.conftest import parse
 

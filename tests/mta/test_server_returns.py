@@ -8,8 +8,8 @@ from pathlib import Path
 
 from acctpipe.sim.reports import make_arf
 from mta.config import parse_config_text
-from mta.routing import StaticResolver
-from mta.server import MtaServer
+from mta.delivery.routing import StaticResolver
+from mta.node.process import MtaServer
 from mta.submit import Submission
 
 _CONFIG = """

@@ -8,8 +8,8 @@ import dkim
 import pytest
 
 from mta.config import parse_config_text
+from mta.delivery.signing import SigningKey, choose_key, generate_key, load_key, sign
 from mta.errors import ConfigError
-from mta.signing import SigningKey, choose_key, generate_key, load_key, sign
 
 MESSAGE = (
     b"From: News <news@example.test>\r\nTo: alice@example.com\r\nSubject: Hello\r\n"

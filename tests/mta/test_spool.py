@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mta.spool import Envelope, Spool
+from mta.spool.durable import Envelope, Spool
 
 
 def _env(n: int = 0) -> Envelope:
@@ -83,7 +83,7 @@ def test_envelope_line_survives_any_sender_text(tmp_path: Path) -> None:
 _WRITER = """
 import sys
 from pathlib import Path
-from mta.spool import Envelope, Spool
+from mta.spool.durable import Envelope, Spool
 spool = Spool(Path(sys.argv[1]))
 n = 0
 while True:

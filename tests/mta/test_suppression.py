@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from acctpipe.sim.server import IspSimulator
 from mta.config import parse_config_text
-from mta.queue import Override
-from mta.routing import StaticResolver
-from mta.server import MtaServer
+from mta.delivery.queue import Override
+from mta.delivery.routing import StaticResolver
+from mta.node.process import MtaServer
 from mta.suppression import SuppressionEntry, SuppressionSet
 from tests.mta._mta import ACCT, rows, running_mta, send, settled, until
 

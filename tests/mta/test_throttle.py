@@ -9,7 +9,7 @@ import pytest
 from mta.config._lexer import Where
 from mta.config.model import Warmup
 from mta.config.values import parse_rate
-from mta.throttle import TokenBucket, effective_rate, warmup_rate
+from mta.delivery.throttle import TokenBucket, effective_rate, warmup_rate
 
 
 def test_bucket_allows_a_burst_then_the_rate() -> None:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from classifiers._original import verp_recipient
-from mta.verp import decode_verp, encode_verp
+from mta.delivery.verp import decode_verp, encode_verp
 
 _LOCAL = st.text(alphabet=st.sampled_from("abcxyz019._-+="), min_size=1, max_size=20).filter(
     lambda s: not s.startswith(("+", "="))

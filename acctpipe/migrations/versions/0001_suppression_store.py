@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-25
 
-Types are spelled out here rather than imported from ``acctpipe.db``: a
+Types are spelled out here rather than imported from ``acctpipe.sqlstore``: a
 migration must keep creating what it created the day it was written.
 """
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import duckdb
 
+from acctpipe.eventstore import Store
 from acctpipe.ingest import Loader
-from acctpipe.store import Store
 from acctpipe.synth import synthetic_records
 from mta.acct import DEFAULT_HEADER, AccountingWriter
 

@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, insert
 
 from acctpipe.analytics import ReadOnlyFile, SharedStore, build_registry, render
-from acctpipe.db import make_engine
-from acctpipe.db.schema import webhook_messages, webhook_subscriptions
+from acctpipe.eventstore import Store
 from acctpipe.policy.types import ThrottleAction, ThrottleDecision
-from acctpipe.store import Store
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore import make_engine
+from acctpipe.sqlstore.schema import webhook_messages, webhook_subscriptions
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from tests.acctpipe.analytics._data import NOW, Row, build, raw_events
 from tests.acctpipe.suppress._decisions import decision
 

@@ -21,9 +21,9 @@ from acctpipe.analytics import (
     throttle_history,
 )
 from acctpipe.analytics.result import QueryResult
+from acctpipe.eventstore import Store
 from acctpipe.policy.types import ThrottleAction, ThrottleDecision
-from acctpipe.store import Store
-from acctpipe.suppress import ThrottleStore
+from acctpipe.sqlstore.suppressions import ThrottleStore
 from classifiers.fault import FAULTS
 from mta.errors import InputDataError
 from tests.acctpipe.analytics._data import NOW, SYNTHETIC, Row, build, raw_events, stats

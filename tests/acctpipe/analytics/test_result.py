@@ -14,7 +14,7 @@ from uuid import UUID
 import pytest
 
 from acctpipe.analytics import QueryResult, SharedStore, jsonable, run_readonly, to_csv
-from acctpipe.store import Store
+from acctpipe.eventstore import Store
 
 
 @pytest.fixture

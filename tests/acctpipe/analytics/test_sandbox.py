@@ -26,7 +26,7 @@ from acctpipe.analytics import (
 from acctpipe.analytics import sandbox as sandbox_module
 from acctpipe.analytics._worker import _open
 from acctpipe.analytics.sandbox import SqlSandbox
-from acctpipe.store import Store
+from acctpipe.eventstore import Store
 from tests.acctpipe.analytics._data import SYNTHETIC, build
 
 SECRET = "CANARY-0b94d2-do-not-leak"

@@ -15,7 +15,7 @@ import pytest
 from acctpipe.analytics import ReadOnlyFile, SharedStore
 from acctpipe.analytics import source as source_module
 from acctpipe.analytics.snapshot import Snapshots, remove_stale
-from acctpipe.store import Store
+from acctpipe.eventstore import Store
 from tests.acctpipe.analytics._data import build
 
 # A server's part in this: it makes a copy, says where, then waits to be killed.

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from acctpipe.analytics import EventsUnavailableError, ReadOnlyFile, SharedStore, run_readonly
-from acctpipe.store import Store
+from acctpipe.eventstore import Store
 from tests.acctpipe.analytics._data import SYNTHETIC, build
 
 _HOLDER = """

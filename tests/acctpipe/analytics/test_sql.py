@@ -20,7 +20,7 @@ from acctpipe.analytics import (
     SqlTimeoutError,
     run_readonly,
 )
-from acctpipe.store import Store
+from acctpipe.eventstore import Store
 from mta.errors import InputDataError, StoreError
 from tests.acctpipe.analytics._data import SYNTHETIC, build, digest, raw_events
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 
 
 @dataclass(frozen=True)

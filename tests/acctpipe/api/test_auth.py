@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
 from acctpipe.api._ratelimit import FailureLimiter, RateLimiter
-from acctpipe.db.schema import api_keys
+from acctpipe.sqlstore.schema import api_keys
 from tests.acctpipe.api.fixtures import Keys
 
 

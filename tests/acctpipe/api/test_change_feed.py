@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from acctpipe.api import Services
-from mta.mgmt import MgmtServer
+from mta.mgmt.app import MgmtServer
 from tests.acctpipe.api.fixtures import Keys
 
 

@@ -26,13 +26,13 @@ from sqlalchemy import Engine
 from acctpipe.analytics.source import SharedStore
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
 from acctpipe.api.auth import COOKIE_NAME
-from acctpipe.db import open_database
+from acctpipe.eventstore import Store
 from acctpipe.policy.types import ThrottleDecision
-from acctpipe.store import Store
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from acctpipe.webhooks.outbox import Outbox
 from acctpipe.webhooks.store import WebhookStore
-from mta.mgmt import MgmtServer
+from mta.mgmt.app import MgmtServer
 from tests.acctpipe._acct import ingested
 from tests.acctpipe.api._browser import PageLog, launch, require_chromium
 from tests.acctpipe.api.fixtures import Keys

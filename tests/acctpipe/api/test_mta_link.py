@@ -12,8 +12,8 @@ import pytest
 from acctpipe.api import Services, create_app
 from acctpipe.api.mtalink import HttpMtaLink, LocalMtaLink, MtaLink, MtaUnavailableError
 from mta.config import parse_config_text
-from mta.mgmt import MgmtServer, create_mgmt_app
-from mta.runtime import Mta
+from mta.mgmt.app import MgmtServer, create_mgmt_app
+from mta.node.runtime import Mta
 from tests.acctpipe.api.fixtures import Keys
 from tests.mta._mta import running_mta, send, until
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from acctpipe.node import delivery_summary
+from acctpipe.node.api import delivery_summary
 from tests.acctpipe.api.events import events_file
 
 

@@ -22,8 +22,8 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
-from acctpipe.db import open_database
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from acctpipe.webhooks import WebhookStore
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "snapshots" / "openapi.json"

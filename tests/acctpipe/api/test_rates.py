@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 
 from acctpipe.analytics.source import SharedStore
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
-from acctpipe.db import open_database
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from tests.acctpipe._acct import ingested
 
 _DIAGS = {

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from acctpipe.api import ApiKeyStore
-from acctpipe.db import open_database
+from acctpipe.sqlstore import open_database
 from acctpipe.webhooks import WebhookStore
 from mta.acct import DEFAULT_HEADER, AccountingWriter
 from tests.acctpipe.webhooks._receiver import Receiver

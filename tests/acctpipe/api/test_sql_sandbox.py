@@ -22,9 +22,9 @@ from sqlalchemy import Engine
 
 from acctpipe.analytics import SharedStore
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
-from acctpipe.db import make_engine, migrate
-from acctpipe.store import Store
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.eventstore import Store
+from acctpipe.sqlstore import make_engine, migrate
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from tests.acctpipe.analytics._data import SYNTHETIC, build
 
 SECRET = "CANARY-7f3a9c-smtp-password"

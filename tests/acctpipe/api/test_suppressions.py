@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 
 from acctpipe.api import ApiKeyStore, Services, create_app
-from acctpipe.db import open_database
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from tests.acctpipe.api.fixtures import Keys
 
 

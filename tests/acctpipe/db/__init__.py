@@ -1,1 +1,1 @@
-"""Tests for acctpipe.db: engines, schema and migrations on SQLite and PostgreSQL."""
+"""Tests for acctpipe.sqlstore: engines, schema and migrations on SQLite and PostgreSQL."""

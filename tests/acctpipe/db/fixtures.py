@@ -24,7 +24,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy import Engine, make_url, text
 
-from acctpipe.db import make_engine, metadata, migrate
+from acctpipe.sqlstore import make_engine, metadata, migrate
 
 POSTGRES_URL = os.environ.get(
     "ACCTPIPE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -8,8 +8,8 @@ import time
 import pytest
 from sqlalchemy import exc, text
 
-from acctpipe.db import make_engine
-from acctpipe.db.deadline import deadline_of
+from acctpipe.sqlstore import make_engine
+from acctpipe.sqlstore.deadline import deadline_of
 from tests.acctpipe.db.proxy import FreezableProxy
 
 

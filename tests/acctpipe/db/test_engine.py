@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import StatementError
 
-from acctpipe._cli_suppress import DEFAULT_URL
-from acctpipe.db import DEFAULT_DATABASE_URL, make_engine, redacted, sqlite_path
-from acctpipe.db.schema import throttle_decisions
+from acctpipe.cli.suppress import DEFAULT_URL
+from acctpipe.sqlstore import DEFAULT_DATABASE_URL, make_engine, redacted, sqlite_path
+from acctpipe.sqlstore.schema import throttle_decisions
 
 
 def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_url_helpers() -> None:
 
 
 def test_cli_default_url_is_the_library_default() -> None:
-    """The CLI's --database-url default is acctpipe.db's default."""
+    """The CLI's --database-url default is acctpipe.sqlstore's default."""
     assert DEFAULT_URL == DEFAULT_DATABASE_URL
 
 

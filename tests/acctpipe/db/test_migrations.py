@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from acctpipe.db import (
+from acctpipe.sqlstore import (
     current_revision,
     downgrade,
     head_revision,
@@ -54,7 +54,7 @@ def test_upgrade_to_head_then_downgrade_to_base(empty_db_url: str) -> None:
 
 
 def test_migrated_schema_matches_the_models(empty_db_url: str) -> None:
-    """The migrations create exactly the tables, columns, types and indexes of acctpipe.db."""
+    """The migrations create exactly the tables, columns, types and indexes of acctpipe.sqlstore."""
     migrate(empty_db_url)
     engine = make_engine(empty_db_url)
     try:

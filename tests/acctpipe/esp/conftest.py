@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
-from acctpipe.db import open_database
 from acctpipe.esp import EspIntake, EspSettings
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from tests.acctpipe.esp._signing import CertServer, cert_server
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from acctpipe.esp import EspSettings
 from acctpipe.esp.certs import host_allowed
+from acctpipe.eventstore import Store
 from acctpipe.ingest import Loader
-from acctpipe.store import Store
 from tests.acctpipe.esp import samples
 from tests.acctpipe.esp._signing import (
     CERT_PEM,

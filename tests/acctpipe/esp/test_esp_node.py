@@ -8,7 +8,7 @@ import duckdb
 import httpx
 
 from acctpipe.esp import EspSettings
-from acctpipe.node import Node, NodeOptions
+from acctpipe.node.api import Node, NodeOptions
 from tests.acctpipe.esp import samples
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from acctpipe.eventstore import Store
 from acctpipe.feedback.events import history, load_progress, new_events, save_progress
 from acctpipe.ingest.loader import Loader
-from acctpipe.store import Store
 
 HEADER = "type,timeLogged,orig,rcpt,dsnStatus,dsnDiag,bounceCat,vmta,queue,jobId\r\n"
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from acctpipe.db import make_engine
 from acctpipe.feedback.follower import MtaFollower
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore import make_engine
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from mta.config import parse_config_text
+from mta.delivery.routing import StaticResolver
 from mta.errors import StoreError
-from mta.routing import StaticResolver
-from mta.runtime import Mta, MtaOptions
+from mta.node.runtime import Mta, MtaOptions
 from tests.acctpipe.db.proxy import FreezableProxy
 
 

@@ -8,13 +8,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from acctpipe.db.migrate import open_database
 from acctpipe.feedback.follower import MtaFollower
 from acctpipe.policy.types import SuppressionDecision
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore.migrate import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from mta.config import parse_config_text
-from mta.routing import StaticResolver
-from mta.runtime import Mta, MtaOptions
+from mta.delivery.routing import StaticResolver
+from mta.node.runtime import Mta, MtaOptions
 
 ROWS = 8_000
 

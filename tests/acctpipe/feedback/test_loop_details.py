@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from acctpipe.db.migrate import open_database
+from acctpipe.eventstore import Store
 from acctpipe.feedback.follower import overrides
 from acctpipe.feedback.loop import PolicyLoop, bounds_from_config
 from acctpipe.ingest.loader import Loader
 from acctpipe.policy.types import ThrottleDecision
-from acctpipe.store import Store
-from acctpipe.suppress import StoredThrottle, SuppressionStore, ThrottleStore, normalise_domain
+from acctpipe.sqlstore.migrate import open_database
+from acctpipe.sqlstore.suppressions import (
+    StoredThrottle,
+    SuppressionStore,
+    ThrottleStore,
+    normalise_domain,
+)
 from mta.config import parse_config_text
 from mta.suppression import SuppressionEntry, SuppressionSet
 

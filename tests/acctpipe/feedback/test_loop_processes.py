@@ -21,9 +21,9 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from acctpipe.db import make_engine
 from acctpipe.sim.server import IspSimulator
-from acctpipe.suppress import SuppressionStore
+from acctpipe.sqlstore import make_engine
+from acctpipe.sqlstore.suppressions import SuppressionStore
 from tests.mta._mta import until
 
 _CONFIG = """

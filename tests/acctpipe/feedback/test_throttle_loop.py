@@ -12,19 +12,19 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from acctpipe.db.migrate import open_database
+from acctpipe.eventstore import Store
 from acctpipe.feedback.follower import MtaFollower
 from acctpipe.feedback.loop import PolicyLoop
 from acctpipe.ingest.loader import Loader
 from acctpipe.policy.throttle import load_throttle_rules
 from acctpipe.sim.profile import IspProfile, Replies
 from acctpipe.sim.server import IspSimulator
-from acctpipe.store import Store
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore.migrate import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from mta.config import parse_config_text
 from mta.config.values import parse_rate
-from mta.routing import StaticResolver
-from mta.runtime import Mta, MtaOptions
+from mta.delivery.routing import StaticResolver
+from mta.node.runtime import Mta, MtaOptions
 from mta.submit import Submission
 from tests.mta._mta import ACCT, rows, until
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from acctpipe.eventstore import Store
 from acctpipe.ingest import Loader
-from acctpipe.store import Store
 from mta.acct import (
     DEFAULT_FIELDS,
     AccountingEncoder,

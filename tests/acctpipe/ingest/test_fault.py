@@ -6,9 +6,9 @@ from pathlib import Path
 
 import duckdb
 
+from acctpipe.eventstore import MIGRATIONS, Store
 from acctpipe.feedback.events import new_events
 from acctpipe.ingest import Loader
-from acctpipe.store import MIGRATIONS, Store
 from tests.acctpipe._acct import ENCODER, header, record
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from acctpipe.eventstore import Store
 from acctpipe.ingest import Loader
-from acctpipe.store import Store
 from mta.acct import DEFAULT_MAX_RECORD_SIZE
 from tests.acctpipe._acct import ENCODER, header, record
 

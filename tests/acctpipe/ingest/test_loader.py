@@ -9,8 +9,8 @@ from typing import Any
 import polars as pl
 import pytest
 
+from acctpipe.eventstore import FileState, Store
 from acctpipe.ingest import Loader, discover
-from acctpipe.store import FileState, Store
 from mta.acct import AccountingEncoder
 from tests.acctpipe._acct import append, expected, header, rcpts, record, rows
 

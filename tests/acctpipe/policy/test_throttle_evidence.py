@@ -12,10 +12,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acctpipe.db import open_database
 from acctpipe.policy.throttle import ThrottleController
 from acctpipe.policy.types import ThrottleDecision
-from acctpipe.suppress import SuppressionStore
+from acctpipe.sqlstore import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore
 from tests.acctpipe._cli import run_cli
 from tests.acctpipe.policy._events import GMAIL_4728, at, bounds, event
 from tests.acctpipe.suppress._decisions import decision as suppression

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from acctpipe.analytics import SharedStore, SqlError, SqlRefusedError, run_readonly
-from acctpipe.store import Store
+from acctpipe.eventstore import Store
 from tests.acctpipe.analytics._data import build
 
 

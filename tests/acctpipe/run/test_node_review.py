@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from acctpipe.db import open_database
+from acctpipe.eventstore import Store
 from acctpipe.ingest import Loader, Tailer
-from acctpipe.node import Node, NodeOptions
-from acctpipe.store import Store
+from acctpipe.node.api import Node, NodeOptions
+from acctpipe.sqlstore import open_database
 from acctpipe.webhooks import WebhookStore
 from mta.acct import DEFAULT_HEADER, AccountingEncoder
 
@@ -176,7 +176,7 @@ def test_rows_appended_during_a_pass_are_ingested_before_the_tailer_stops(
 
 def test_the_tailer_follows_every_accounting_and_rotation_directory(tmp_path: Path) -> None:
     """acctpipe run tails each <acct-file>/<rejectlog-file> folder and its move-to folder."""
-    from acctpipe.run import accounting_dirs
+    from acctpipe.node.full import accounting_dirs
     from mta.config import parse_config_text
 
     config = parse_config_text(

@@ -11,8 +11,8 @@ import duckdb
 import httpx
 
 from acctpipe.api import ApiKeyStore
-from acctpipe.db import open_database
 from acctpipe.sim.server import IspSimulator
+from acctpipe.sqlstore import open_database
 from tests.acctpipe.run.nodes import start_node
 
 MESSAGE = "From: news@sender.test\r\nTo: {to}\r\nSubject: news\r\n\r\nHello.\r\n"

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from acctpipe.api import ApiKeyStore
-from acctpipe.db import make_engine, open_database
 from acctpipe.sim.server import IspSimulator
+from acctpipe.sqlstore import make_engine, open_database
 from acctpipe.webhooks import WebhookStore
 from tests.acctpipe.db.fixtures import fresh_postgres_database
 from tests.acctpipe.run.nodes import RunningNode, start_node

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
-from acctpipe.db import make_engine, open_database
 from acctpipe.sim.server import IspSimulator
-from acctpipe.suppress import SuppressionStore
+from acctpipe.sqlstore import make_engine, open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore
 from tests.acctpipe.db.fixtures import fresh_postgres_database
 from tests.acctpipe.db.proxy import FreezableProxy
 from tests.acctpipe.run.nodes import start_node

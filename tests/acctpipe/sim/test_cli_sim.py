@@ -40,7 +40,16 @@ def test_runs_until_interrupted_then_prints_counters() -> None:
     """The command serves mail, and Ctrl-C (SIGINT) prints per-IP counters and exits 0."""
     env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "acctpipe.cli", "simulate-isp", "-p", "gmail", "-l", "127.0.0.1:0"],
+        [
+            sys.executable,
+            "-m",
+            "acctpipe.cli",
+            "simulate-isp",
+            "-p",
+            "gmail",
+            "-l",
+            "127.0.0.1:0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,

@@ -12,7 +12,7 @@ from pathlib import Path
 CHILD = textwrap.dedent(
     """
     import resource, signal, sys
-    from acctpipe.store.db import Store
+    from acctpipe.eventstore.store import Store
     from mta.acct._csvcore import MalformedRow
     store = Store.open(sys.argv[1])
     state = store.new_file("acct.csv", "acct", 1, 2, ("f", 10))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import polars as pl
 
+from acctpipe.eventstore import Store, export_parquet
 from acctpipe.ingest import Loader
-from acctpipe.store import Store, export_parquet
 from tests.acctpipe._acct import header, rows
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from acctpipe.store import MIGRATIONS, SCHEMA_VERSION, Store, migrate
+from acctpipe.eventstore import MIGRATIONS, SCHEMA_VERSION, Store, migrate
 from mta.errors import StoreError
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "snapshots" / "duckdb-schema.sql"

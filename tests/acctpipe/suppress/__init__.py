@@ -1,1 +1,1 @@
-"""Tests for acctpipe.suppress: normalisation, the store, its change log, CSV, the CLI."""
+"""Tests for acctpipe.sqlstore.suppressions: normalisation, store, change log, CSV, CLI."""

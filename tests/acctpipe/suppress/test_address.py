@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acctpipe.suppress.address import (
+from acctpipe.sqlstore.suppressions.address import (
     _slow,
     address_key,
     normalise,

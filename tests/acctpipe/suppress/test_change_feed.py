@@ -3,7 +3,7 @@
 Writers hold their transaction open a little after taking their cursor (the
 change hook sleeps), which is exactly the window in which a plain sequence
 would let a reader skip a change that commits late. (Without the lock in
-acctpipe.db.write_transaction this test fails: racing writers collide, and with
+acctpipe.sqlstore.write_transaction this test fails: racing writers collide, and with
 disjoint addresses the reader misses cursors.)
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
-from acctpipe.db.schema import suppression_changes
-from acctpipe.suppress import Change, SuppressionStore
+from acctpipe.sqlstore.schema import suppression_changes
+from acctpipe.sqlstore.suppressions import Change, SuppressionStore
 
 WRITERS = 4
 OPS_PER_WRITER = 40

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from acctpipe.db import make_engine
 from acctpipe.policy.types import ThrottleDecision
-from acctpipe.suppress import ThrottleStore
+from acctpipe.sqlstore import make_engine
+from acctpipe.sqlstore.suppressions import ThrottleStore
 from tests.acctpipe._cli import assert_help_snapshot, run_cli
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "suppress"

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from acctpipe._csvsafe import Verbatim, csv_line, restore
-from acctpipe.db import make_engine, migrate
-from acctpipe.suppress import SuppressionStore, export_csv, import_csv
-from acctpipe.suppress.csvio import EXPORT_COLUMNS
+from acctpipe.sqlstore import make_engine, migrate
+from acctpipe.sqlstore.suppressions import SuppressionStore, export_csv, import_csv
+from acctpipe.sqlstore.suppressions.csvio import EXPORT_COLUMNS
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "suppress"
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from acctpipe.suppress._merge import MAX_EVENT_IDS, merge
-from acctpipe.suppress.model import Suppression
+from acctpipe.sqlstore.suppressions._merge import MAX_EVENT_IDS, merge
+from acctpipe.sqlstore.suppressions.model import Suppression
 from tests.acctpipe.suppress._decisions import T0, decision
 
 

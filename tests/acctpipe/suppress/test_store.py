@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
-from acctpipe.db.schema import suppression_changes
-from acctpipe.suppress import Change, SuppressionStore
+from acctpipe.sqlstore.schema import suppression_changes
+from acctpipe.sqlstore.suppressions import Change, SuppressionStore
 from tests.acctpipe.suppress._decisions import T0, decision
 
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
-from acctpipe.db import throttle_decisions
 from acctpipe.policy.types import ThrottleAction, ThrottleDecision
-from acctpipe.suppress import ThrottleStore
+from acctpipe.sqlstore import throttle_decisions
+from acctpipe.sqlstore.suppressions import ThrottleStore
 from tests.acctpipe.suppress._decisions import T0
 
 

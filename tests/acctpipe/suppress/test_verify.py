@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from acctpipe.db import make_engine
-from acctpipe.db.schema import suppressions
+from acctpipe.sqlstore import make_engine
+from acctpipe.sqlstore.schema import suppressions
 from tests.acctpipe._cli import run_cli
 
 LEGACY = ("john..doe@example.com", "user@exa_mple.com", "bad\ufffd@example.com")
@@ -105,12 +105,12 @@ def test_verify_lists_stored_rows_that_fail_and_changes_nothing(tmp_path: Path) 
 async def test_a_stored_row_the_check_refuses_still_suppresses_in_the_mta(tmp_path: Path) -> None:
     """The MTA's in-memory suppression list loads rows the address check now refuses under
     their stored key: they still stop mail (nothing is dropped on the way)."""
-    from acctpipe.db.migrate import open_database
     from acctpipe.feedback.follower import MtaFollower
-    from acctpipe.suppress import SuppressionStore, ThrottleStore
+    from acctpipe.sqlstore.migrate import open_database
+    from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
     from mta.config import parse_config_text
-    from mta.routing import StaticResolver
-    from mta.runtime import Mta, MtaOptions
+    from mta.delivery.routing import StaticResolver
+    from mta.node.runtime import Mta, MtaOptions
 
     engine = open_database(f"sqlite:///{tmp_path / 's.sqlite'}")
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from acctpipe.db import make_engine
+from acctpipe.sqlstore import make_engine
 from acctpipe.webhooks import Outbox, new_secret, summary_event
 from tests.acctpipe._cli import run_cli
 from tests.acctpipe.webhooks._receiver import Receiver

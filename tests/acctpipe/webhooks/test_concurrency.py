@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from acctpipe.db import make_engine
+from acctpipe.sqlstore import make_engine
 from acctpipe.webhooks import Outbox, WebhookStore, WebhookWorker, summary_event
 from tests.acctpipe.webhooks._receiver import Receiver
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from acctpipe.policy.types import SuppressionReason, ThrottleDecision
-from acctpipe.suppress import Change, ChangeOp
+from acctpipe.sqlstore.suppressions import Change, ChangeOp
 from acctpipe.webhooks import (
     EVENT_TYPES,
     WebhookEvent,

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from acctpipe.policy.types import ThrottleDecision
-from acctpipe.suppress import Change, SuppressionStore, ThrottleStore
+from acctpipe.sqlstore.suppressions import Change, SuppressionStore, ThrottleStore
 from acctpipe.webhooks import Outbox, WebhookStore, new_msg_id, summary_event
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

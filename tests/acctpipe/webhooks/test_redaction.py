@@ -19,9 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acctpipe.api import ApiKeyStore, Services, create_app
-from acctpipe.db import open_database
 from acctpipe.redact import redact_url
-from acctpipe.suppress import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore import open_database
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from acctpipe.webhooks import Outbox, WebhookStore, WebhookWorker, summary_event
 from acctpipe.webhooks.store import validate_url
 from tests.acctpipe._cli import run_cli

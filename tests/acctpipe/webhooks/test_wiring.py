@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acctpipe.db import open_database
+from acctpipe.sqlstore import open_database
 from acctpipe.webhooks import WebhookStore
 from tests.acctpipe._cli import run_cli
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from acctpipe.suppress import SuppressionStore
+from acctpipe.sqlstore.suppressions import SuppressionStore
 from acctpipe.webhooks import (
     DEFAULT_SCHEDULE,
     Message,

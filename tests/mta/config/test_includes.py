@@ -10,7 +10,7 @@ import pytest
 from mta.config import load_config
 from mta.config.loader import MAX_FILE_BYTES, MAX_TOTAL_BYTES
 from mta.errors import InvalidConfigError
-from mta.runtime import Mta, MtaOptions
+from mta.node.runtime import Mta, MtaOptions
 
 SECRET = "root:$6$Zq3rSALT$4u7dN0tF0rY0urEyes0nlyXXXXXXXXXXXXXXXXXXXXXXXX:19700:0:99999:7:::"
 
@@ -86,8 +86,8 @@ def test_reload_refuses_an_include_of_a_device_and_keeps_running(tmp_path: Path)
 def test_a_dkim_key_file_that_is_a_device_is_refused(tmp_path: Path) -> None:
     """`domain-key s,example.com,/dev/zero` is a config error, not an endless read."""
     from mta.config import parse_config_text
+    from mta.delivery.signing import load_key
     from mta.errors import ConfigError
-    from mta.signing import load_key
 
     cfg = parse_config_text("domain-key s,example.com,/dev/zero\n", "t.conf")
     with pytest.raises(ConfigError, match="not a regular file"):

@@ -1,0 +1,5 @@
+"""The ``acctpipe`` command line (typer + rich): one module per command group."""
+
+from acctpipe.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,7 @@
+"""``python -m acctpipe.cli``: the command line, for tests and hosts without the script."""
+
+import sys
+
+from acctpipe.cli.app import main
+
+sys.exit(main())

@@ -1,0 +1,319 @@
+"""CSV import and export of the suppression list, streamed.
+
+:func:`import_csv` recognises the common ESP export formats by their header
+(the table is in :mod:`acctpipe.sqlstore.suppressions._formats`), reads the file in batches
+of ``batch`` rows — one transaction each, never the whole file in memory —
+and reports rows it could not use with their line numbers instead of stopping.
+Importing the same file twice changes nothing the second time: a suppression
+that is already there is not logged again.
+
+:func:`export_csv` writes ``address,scope,reason,detail,created_at,updated_at,
+expires_at`` (ISO 8601, UTC), which :func:`import_csv` reads back as is. A
+text cell a spreadsheet would take for a formula (``=…``, ``+…``, ``-…``,
+``@…``) is written ``"'=…"`` (see :mod:`acctpipe._csvsafe`); the import of an
+acctpipe export removes that quote again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Final
+
+from acctpipe._csvsafe import Verbatim, csv_line
+from acctpipe.policy.types import SuppressionDecision, SuppressionReason
+from acctpipe.sqlstore.suppressions._formats import (
+    ADDRESS_KEYS,
+    FORMATS,
+    ImportFormat,
+    Parsed,
+    SkippedRow,
+    header_key,
+)
+from acctpipe.sqlstore.suppressions.address import normalise_scope
+from acctpipe.sqlstore.suppressions.model import Suppression
+from acctpipe.sqlstore.suppressions.store import SuppressionStore
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "FORMAT_NAMES",
+    "ImportReport",
+    "RowNote",
+    "detect_format",
+    "export_csv",
+    "export_row",
+    "import_csv",
+]
+
+EXPORT_COLUMNS: Final = (
+    "address",
+    "scope",
+    "reason",
+    "detail",
+    "created_at",
+    "updated_at",
+    "expires_at",
+)
+FORMAT_NAMES: Final = tuple(f.name for f in FORMATS)
+_BY_NAME: Final = {f.name: f for f in FORMATS}
+_KEEP_NOTES: Final = 100  # rows listed per kind; the counts cover all of them
+
+
+@dataclass(frozen=True, slots=True)
+class RowNote:
+    """Why the row at ``line`` (1-based, as an editor shows it) was not imported."""
+
+    line: int
+    message: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did. ``bad``/``skipped`` list the first rows; the counts are total."""
+
+    format: str
+    rows: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    bad_count: int = 0
+    skipped_count: int = 0
+    bad: list[RowNote] = field(default_factory=list)
+    skipped: list[RowNote] = field(default_factory=list)
+
+    def note(self, line: int, error: ValueError) -> None:
+        """Count a row that was skipped on purpose or could not be read."""
+        if isinstance(error, SkippedRow):
+            self.skipped_count += 1
+            if len(self.skipped) < _KEEP_NOTES:
+                self.skipped.append(RowNote(line, str(error)))
+        else:
+            self.bad_count += 1
+            if len(self.bad) < _KEEP_NOTES:
+                self.bad.append(RowNote(line, str(error)))
+
+
+def detect_format(header: list[str]) -> ImportFormat | None:
+    """The first format whose header test accepts ``header`` (None: not one we know)."""
+    keys = frozenset(header_key(h) for h in header)
+    return next((f for f in FORMATS if f.detect(keys)), None)
+
+
+class _Counting(io.RawIOBase):
+    """A byte stream that reports how much has been read (for a progress display)."""
+
+    def __init__(self, raw: IO[bytes], progress: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self._progress(len(data))
+        return len(data)
+
+
+def _looks_like_address(fields: list[str]) -> bool:
+    first = fields[0].strip() if fields else ""
+    return "@" in first and header_key(first) not in ADDRESS_KEYS
+
+
+@contextmanager
+def _text(source: IO[bytes], progress: Callable[[int], None] | None) -> Iterator[IO[str]]:
+    raw: IO[bytes] = source
+    if progress is not None:
+        raw = io.BufferedReader(_Counting(source, progress))
+    # utf-8-sig drops the byte-order mark spreadsheet exports start with; a byte that
+    # is not UTF-8 becomes U+FFFD, so that row is reported as bad, not the import aborted.
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+    try:
+        yield text
+    finally:
+        text.detach()  # the caller owns ``source``: do not close it
+
+
+def _is_content(fields: list[str]) -> bool:
+    return any(f.strip() for f in fields) and not fields[0].lstrip().startswith("#")
+
+
+def _dialect(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def import_csv(
+    store: SuppressionStore,
+    source: Path | IO[bytes],
+    *,
+    format: str = "auto",
+    scope: str | None = None,
+    reason: SuppressionReason | None = None,
+    batch: int = 1000,
+    progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Import the suppressions in ``source`` (a path or a binary stream) into ``store``.
+
+    ``format`` is ``auto`` (detect from the header) or one of :data:`FORMAT_NAMES`;
+    ``scope`` puts every row in that scope (default: the row's own scope in an
+    acctpipe export, else ``global``); ``reason`` replaces every row's reason.
+    Rows without a time of their own are dated ``now`` (default: the current
+    time). ``progress`` is called with the number of bytes read as reading
+    advances. A file whose format cannot be recognised raises ValueError before
+    anything is written.
+    """
+    job = _Import(
+        store=store,
+        fixed_scope=normalise_scope(scope) if scope else None,
+        reason=reason,
+        now=now or datetime.now(UTC),
+    )
+    if isinstance(source, Path):
+        job.name = source.name
+        with source.open("rb") as stream, _text(stream, progress) as text:
+            return job.run(iter(text), format, batch)
+    # A stream's name only when it is a real file's: an upload spooled in memory has
+    # None (its detail read "imported list (None)"), one spooled to disk an fd number.
+    name = getattr(source, "name", None)
+    job.name = Path(name).name if isinstance(name, str) and not name.startswith("<") else ""
+    with _text(source, progress) as text:
+        return job.run(iter(text), format, batch)
+
+
+@dataclass(slots=True)
+class _Import:
+    store: SuppressionStore
+    fixed_scope: str | None
+    reason: SuppressionReason | None
+    now: datetime
+    name: str = ""
+
+    def _choose(self, head: list[str], wanted: str) -> tuple[ImportFormat, bool]:
+        headerless = _looks_like_address(head)
+        if wanted == "auto":
+            found = _BY_NAME["plain"] if headerless else detect_format(head)
+            if found is None:
+                shown = ",".join(head)[:120]
+                raise ValueError(
+                    f"unrecognised header {shown!r}: not one of the known export formats "
+                    f"({', '.join(FORMAT_NAMES)}); name the address column email or address"
+                )
+            return found, headerless
+        if wanted not in _BY_NAME:
+            raise ValueError(f"unknown format {wanted!r} (auto, {', '.join(FORMAT_NAMES)})")
+        chosen = _BY_NAME[wanted]
+        if headerless and chosen.name == "plain":
+            return chosen, True
+        if not chosen.detect(frozenset(header_key(h) for h in head)):
+            raise ValueError(f"the header {','.join(head)[:120]!r} is not a {wanted} header")
+        return chosen, False
+
+    def _decision(self, fmt: ImportFormat, parsed: Parsed) -> SuppressionDecision:
+        if self.fixed_scope is not None:
+            scope = self.fixed_scope
+        else:
+            scope = normalise_scope(parsed.scope) if parsed.scope else "global"
+        detail = parsed.detail
+        if self.name and fmt.name != "acctpipe":  # our own export already says where from
+            detail = f"{detail} ({self.name})"
+        return SuppressionDecision(
+            address=self.store.normalise(parsed.address),
+            scope=scope,
+            reason=self.reason or parsed.reason,
+            event_ids=(),
+            decided_at=parsed.created or self.now,
+            expires_at=parsed.expires_at,
+            detail=detail.strip(),
+        )
+
+    def run(self, lines: Iterator[str], wanted: str, batch: int) -> ImportReport:
+        lead: list[str] = []  # blank and comment lines before the header or first address
+        for line in lines:
+            lead.append(line)
+            if line.strip() and not line.lstrip().startswith("#"):
+                break
+        else:
+            return ImportReport(format="plain" if wanted == "auto" else wanted)
+        reader = csv.reader(itertools.chain(lead, lines), delimiter=_dialect(lead[-1]))
+        head = next((r for r in reader if _is_content(r)), None)
+        if head is None:
+            return ImportReport(format="plain" if wanted == "auto" else wanted)
+        fmt, headerless = self._choose(head, wanted)
+        report = ImportReport(format=fmt.name)
+        keys = ["email"] if headerless else [header_key(h) for h in head]
+        rows = itertools.chain([head], reader) if headerless else reader
+        pending: list[SuppressionDecision] = []
+        for fields in rows:
+            if not any(f.strip() for f in fields):
+                continue
+            if fmt.name == "plain" and fields[0].lstrip().startswith("#"):
+                continue  # a comment in a hand-made list
+            report.rows += 1
+            row = {k: fields[i] if i < len(fields) else "" for i, k in enumerate(keys)}
+            try:
+                pending.append(self._decision(fmt, fmt.read(row)))
+            except ValueError as error:
+                report.note(reader.line_num, error)
+                continue
+            if len(pending) >= batch:
+                self._flush(pending, report)
+        self._flush(pending, report)
+        return report
+
+    def _flush(self, pending: list[SuppressionDecision], report: ImportReport) -> None:
+        changes = self.store.apply(pending)
+        report.added += sum(c.op == "add" for c in changes)
+        report.updated += sum(c.op == "update" for c in changes)
+        report.unchanged += len(pending) - len(changes)
+        pending.clear()
+
+
+def _iso(when: datetime | None) -> str:
+    return "" if when is None else when.isoformat()
+
+
+def export_csv(
+    store: SuppressionStore,
+    out: IO[str],
+    *,
+    scope: str | None = None,
+    reason: SuppressionReason | None = None,
+    batch: int = 10_000,
+) -> int:
+    """Write the suppressions (in ``scope``, for ``reason``) to ``out`` as CSV; return the count.
+
+    Rows stream from the store ``batch`` at a time, ordered by (address, scope).
+    """
+    out.write(csv_line(EXPORT_COLUMNS))
+    count = 0
+    for s in store.iter_all(batch, scope=scope, reason=reason):
+        out.write(csv_line(export_row(s)))
+        count += 1
+    return count
+
+
+def export_row(s: Suppression) -> list[str]:
+    """One suppression as a row of the export (the columns of :data:`EXPORT_COLUMNS`).
+
+    Write it with :func:`acctpipe._csvsafe.csv_line`: a cell a spreadsheet would
+    run as a formula (an address may begin with ``=``) is neutralised there.
+    """
+    return [
+        s.address,
+        s.scope,
+        s.reason,
+        s.detail,
+        Verbatim(_iso(s.created_at)),
+        Verbatim(_iso(s.updated_at)),
+        Verbatim(_iso(s.expires_at)),
+    ]

@@ -1,0 +1,15 @@
+"""Delivery: queues per (destination, virtual MTA), connections, throttles, retries.
+
+* :mod:`~mta.delivery.engine` — the delivery engine: schedules queues and runs attempts;
+* :mod:`~mta.delivery.attempt` — one attempt's outcome, decided without I/O;
+* :mod:`~mta.delivery.settle` — the attempt's last step: the message leaves ``active/``;
+* :mod:`~mta.delivery.queue` — one queue's state (sans-IO);
+* :mod:`~mta.delivery.client` — the outbound SMTP connection (aiosmtplib);
+* :mod:`~mta.delivery.routing` — where a domain's mail goes: routes, MX, Null MX;
+* :mod:`~mta.delivery.pool` — choosing a virtual MTA from a pool;
+* :mod:`~mta.delivery.throttle` — token buckets and warmup, computed, never slept;
+* :mod:`~mta.delivery.prepare` — a message's last steps before the wire;
+* :mod:`~mta.delivery.headers` — header surgery on raw bytes;
+* :mod:`~mta.delivery.verp` — VERP return paths;
+* :mod:`~mta.delivery.signing` — DKIM signatures (dkimpy).
+"""
