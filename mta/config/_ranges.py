@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from mta.config.values import Rate
+from mta.config.values import Rate, format_duration
 
 __all__ = ["DAY", "GIB", "YEAR", "Bounds", "describe", "out_of_range"]
 
@@ -25,9 +25,6 @@ _SIZE_UNITS = (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10))
 
 
 def _duration(seconds: float) -> str:
-    # Local import: render imports the schema, which imports this module.
-    from mta.config.render import format_duration
-
     return format_duration(seconds)
 
 

@@ -7,26 +7,11 @@ from datetime import date
 from mta.config import schema
 from mta.config._ranges import describe
 from mta.config.model import HttpAccess, Route, SourceHost, Warmup
-from mta.config.values import Address, Rate
+from mta.config.values import Address, Rate, format_duration
 
 __all__ = ["format_duration", "format_value", "reference_markdown"]
 
 _DURATION_KINDS = frozenset({"duration", "durations"})
-
-
-def format_duration(seconds: float) -> str:
-    """``388800`` → ``4d12h``; ``90`` → ``1m30s``."""
-    if seconds != int(seconds):
-        return f"{seconds:g}s"
-    rest = int(seconds)
-    if rest == 0:
-        return "0s"
-    out = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if rest >= size:
-            out.append(f"{rest // size}{unit}")
-            rest %= size
-    return "".join(out)
 
 
 def format_value(value: object, kind: str = "") -> str:

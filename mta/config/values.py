@@ -24,6 +24,7 @@ from dataclasses import dataclass
 __all__ = [
     "Address",
     "Rate",
+    "format_duration",
     "parse_address",
     "parse_bool",
     "parse_duration",
@@ -120,6 +121,21 @@ def parse_duration(
         while pos < len(low) and low[pos] == " ":
             pos += 1
     return total
+
+
+def format_duration(seconds: float) -> str:
+    """``388800`` → ``4d12h``; ``90`` → ``1m30s``."""
+    if seconds != int(seconds):
+        return f"{seconds:g}s"
+    rest = int(seconds)
+    if rest == 0:
+        return "0s"
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            out.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(out)
 
 
 def parse_duration_list(text: str) -> tuple[float, ...]:
