@@ -12,7 +12,9 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Final
 
+from classifiers import BounceCategory
 from classifiers.status import parse_enhanced_status
 from mta.acct import DEFAULT_HEADER, AccountingWriter
 
@@ -37,7 +39,13 @@ _BOUNCED = (
     'smtp;550 5.7.1 Message rejected, "spam" content, see https://example.net/why',
     "smtp;552 5.2.2 Mailbox full\nRemote diagnostic continues on a second line",
 )
-_CATEGORIES = ("bad-mailbox", "spam-related", "policy-related", "quota-issues", "other")
+_CATEGORIES: Final[tuple[BounceCategory, ...]] = (
+    "bad-mailbox",
+    "spam-related",
+    "policy-related",
+    "quota-issues",
+    "other",
+)
 
 
 def _record(rng: random.Random, i: int, now: datetime) -> dict[str, object]:

@@ -20,12 +20,16 @@ import time
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal, get_args
 
-__all__ = ["REASONS", "SuppressionEntry", "SuppressionSet", "plain_domain"]
+__all__ = ["REASONS", "SuppressionEntry", "SuppressionReason", "SuppressionSet", "plain_domain"]
 
-REASONS: Final = ("hard-bounce", "soft-bounce-repeated", "complaint", "manual", "unsubscribe")
-_CODES: Final = {reason: n for n, reason in enumerate(REASONS)}
+# Why an address is suppressed. The order is the reason's code in a saved set: append only.
+SuppressionReason = Literal[
+    "hard-bounce", "soft-bounce-repeated", "complaint", "manual", "unsubscribe"
+]
+REASONS: Final[tuple[SuppressionReason, ...]] = get_args(SuppressionReason)
+_CODES: Final[dict[str, int]] = {reason: n for n, reason in enumerate(REASONS)}
 
 
 @dataclass(frozen=True, slots=True)

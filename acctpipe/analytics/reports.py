@@ -24,7 +24,14 @@ from acctpipe.analytics.errors import ReportParameterError, UnknownReportError
 from acctpipe.analytics.result import QueryResult, to_csv
 from acctpipe.analytics.source import EventSource
 from acctpipe.analytics.sql import execute_bounded
-from acctpipe.eventstore.rates import COUNTS, RATES, STAT_COLUMNS, STATS_SQL
+from acctpipe.eventstore.rates import (
+    COUNTED_TYPES_SQL,
+    COUNTS,
+    RATES,
+    STAT_COLUMNS,
+    STATS_SQL,
+    daily_stats_sql,
+)
 
 __all__ = ["REPORTS", "Parameter", "Report", "run_report", "to_csv"]
 
@@ -148,8 +155,8 @@ def run_report(
 
 # -- the SQL -------------------------------------------------------------------------------
 
-_STATS: Final = STATS_SQL
-_STAT_COLUMNS: Final = STAT_COLUMNS
+
+_COUNT: Final = {c.name: c.sql for c in COUNTS}
 
 # An empty day has zero counts and NULL rates.
 _DAY_COUNTS: Final = ", ".join(f"coalesce({c.name}, 0) AS {c.name}" for c in COUNTS)
@@ -160,9 +167,9 @@ _FILTERS: Final = """
     AND ($domain::VARCHAR IS NULL OR rcpt_domain = $domain)
     AND ($vmta::VARCHAR IS NULL OR vmta = $vmta)"""
 
-_BY_PAIR: Final = f"""SELECT rcpt_domain, vmta,{_STATS}
+_BY_PAIR: Final = f"""SELECT rcpt_domain, vmta,{STATS_SQL}
 FROM events
-WHERE type IN ('d', 'b', 'rb', 't', 'tq', 'f') AND{_FILTERS}
+WHERE {COUNTED_TYPES_SQL} AND{_FILTERS}
 GROUP BY rcpt_domain, vmta
 ORDER BY attempted DESC, rcpt_domain, vmta
 LIMIT $limit + 1"""  # noqa: S608 - constant text; values are bound parameters
@@ -171,10 +178,7 @@ _BY_DAY: Final = f"""WITH days AS (
     SELECT CAST(d AS DATE) AS day
     FROM range($first_day::TIMESTAMP, $last_day::TIMESTAMP + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)
 ), stats AS (
-    SELECT CAST(timezone('UTC', time_logged) AS DATE) AS day,{_STATS}
-    FROM events
-    WHERE type IN ('d', 'b', 'rb', 't', 'tq', 'f') AND{_FILTERS}
-    GROUP BY 1
+{daily_stats_sql(where=COUNTED_TYPES_SQL + " AND" + _FILTERS)}
 )
 SELECT day, {_DAY_COUNTS}, {_DAY_RATES}
 FROM days LEFT JOIN stats USING (day)
@@ -184,8 +188,8 @@ _DIAGNOSTICS: Final = f"""SELECT dsn_diag, dsn_status, bounce_class, bounce_cate
     mode(fault) AS fault,
     mode(bounce_cat) AS bounce_cat,
     count(*) AS events,
-    count(*) FILTER (WHERE type IN ('b', 'rb')) AS bounces,
-    count(*) FILTER (WHERE type IN ('t', 'tq')) AS deferrals,
+    {_COUNT["bounced"]} AS bounces,
+    {_COUNT["deferrals"]} AS deferrals,
     count(DISTINCT rcpt_domain) AS domains,
     min(time_logged) AS first_seen,
     max(time_logged) AS last_seen
@@ -260,7 +264,7 @@ _REPORTS: Final = (
         "delivery-by-domain",
         "Outcomes per recipient domain and vmta over the last `days` days.",
         (_days(7), _DOMAIN, _VMTA, _limit(100)),
-        ("rcpt_domain", "vmta", *_STAT_COLUMNS),
+        ("rcpt_domain", "vmta", *STAT_COLUMNS),
         _by_pair,
         _limit_rows,
     ),
@@ -268,7 +272,7 @@ _REPORTS: Final = (
         "rates-by-day",
         "Per UTC day (every day of the window, empty ones included): counts and rates.",
         (_days(30), _DOMAIN, _VMTA),
-        ("day", *_STAT_COLUMNS),
+        ("day", *STAT_COLUMNS),
         _by_day,
         lambda bound: 367,
     ),
@@ -309,7 +313,7 @@ _REPORTS: Final = (
         "today",
         "Today's (UTC) outcomes per recipient domain and vmta — the dashboard's table.",
         (_DOMAIN, _VMTA, _limit(100)),
-        ("rcpt_domain", "vmta", *_STAT_COLUMNS),
+        ("rcpt_domain", "vmta", *STAT_COLUMNS),
         _today,
         _limit_rows,
     ),

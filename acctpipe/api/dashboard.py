@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 import duckdb
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from acctpipe.analytics.errors import EventsUnavailableError, SqlError
@@ -129,6 +129,9 @@ class SuppressionsOut(BaseModel):
 class ThrottleOut(BaseModel):
     """A throttle decision in force."""
 
+    # ThrottleOut.model_validate(decision) copies a ThrottleDecision's fields.
+    model_config = ConfigDict(from_attributes=True)
+
     queue: str
     vmta: str
     action: str
@@ -197,18 +200,7 @@ def collect(svc: Services, now: datetime | None = None) -> DashboardOut:
         detail = one_line(exc)
         ingest, today, pairs, truncated = None, StatsOut(), [], False
     by_reason = {r: svc.suppressions.count(reason=cast(SuppressionReason, r)) for r in REASONS}
-    throttles = [
-        ThrottleOut(
-            queue=t.decision.queue,
-            vmta=t.decision.vmta,
-            action=t.decision.action,
-            rate=t.decision.rate,
-            max_smtp_out=t.decision.max_smtp_out,
-            expires_at=t.decision.expires_at,
-            rule=t.decision.rule,
-        )
-        for t in svc.throttles.active(at)
-    ]
+    throttles = [ThrottleOut.model_validate(t.decision) for t in svc.throttles.active(at)]
     return DashboardOut(
         node=svc.settings.node,
         generated_at=at,

@@ -85,6 +85,9 @@ class ReportOut(ResultOut):
 class ParameterOut(BaseModel):
     """One parameter of a report."""
 
+    # ParameterOut.model_validate(p) copies a report Parameter's fields.
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     kind: str
     description: str
@@ -232,18 +235,7 @@ def _info(report: Report) -> ReportInfo:
         name=report.name,
         description=report.description,
         path=f"/v1/reports/{report.name}",
-        parameters=[
-            ParameterOut(
-                name=p.name,
-                kind=p.kind,
-                description=p.description,
-                default=p.default,
-                minimum=p.minimum,
-                maximum=p.maximum,
-                choices=list(p.choices),
-            )
-            for p in report.parameters
-        ],
+        parameters=[ParameterOut.model_validate(p) for p in report.parameters],
         columns=list(report.columns),
     )
 

@@ -24,13 +24,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from classifiers import BounceClass
+from mta.acct import RecordType
+
 __all__ = [
+    "COUNTED_TYPES",
+    "COUNTED_TYPES_SQL",
     "COUNTS",
+    "DAY_SQL",
     "RATES",
     "STATS_SQL",
     "STAT_COLUMNS",
     "Count",
     "Rate",
+    "daily_stats_sql",
     "describe",
     "rate",
     "rates_of",
@@ -42,9 +49,9 @@ class Count:
     """A count of event rows: record ``types``, optionally of one ``bounce_class``."""
 
     name: str
-    types: tuple[str, ...]
+    types: tuple[RecordType, ...]
     description: str
-    bounce_class: str | None = None
+    bounce_class: BounceClass | None = None
 
     @property
     def sql(self) -> str:
@@ -98,6 +105,32 @@ STAT_COLUMNS: Final = tuple(c.name for c in (*COUNTS, *RATES))
 
 STATS_SQL: Final = "".join(f"\n    {m.sql} AS {m.name}," for m in (*COUNTS, *RATES))[:-1]
 """The select-list of every count then every rate, to aggregate ``events`` rows."""
+
+COUNTED_TYPES: Final[tuple[RecordType, ...]] = tuple(
+    dict.fromkeys(t for c in COUNTS for t in c.types)
+)
+"""Every record type some count counts (``d b rb t tq f``): the rows worth aggregating."""
+
+COUNTED_TYPES_SQL: Final = "type IN ({})".format(", ".join(f"'{t}'" for t in COUNTED_TYPES))
+"""The condition that keeps only :data:`COUNTED_TYPES` rows."""
+
+DAY_SQL: Final = "CAST(timezone('UTC', time_logged) AS DATE)"
+"""The UTC day of an event, the key of every per-day figure."""
+
+
+def daily_stats_sql(column: str = "", *, where: str = "") -> str:
+    """Every count and rate per UTC ``day`` (and per ``column`` if given) over ``events``.
+
+    ``where`` (constant SQL text, bound parameters only) filters the rows first. The
+    ``daily_*_stats`` views and the ``rates-by-day`` report are this query.
+    """
+    keys = f"{DAY_SQL} AS day, {column}," if column else f"{DAY_SQL} AS day,"
+    lines = [f"SELECT {keys}{STATS_SQL}", "FROM events"]
+    if where:
+        lines.append(f"WHERE {where}")
+    lines.append("GROUP BY ALL")
+    return "\n".join(lines)
+
 
 _BY_NAME: Final[Mapping[str, Count | Rate]] = {m.name: m for m in (*COUNTS, *RATES)}
 

@@ -13,7 +13,7 @@ from typing import Final
 
 import duckdb
 
-from acctpipe.eventstore.rates import STATS_SQL
+from acctpipe.eventstore.rates import daily_stats_sql
 from mta.errors import StoreError
 
 __all__ = ["EVENT_COLUMNS", "MIGRATIONS", "SCHEMA_VERSION", "current_version", "migrate"]
@@ -180,10 +180,7 @@ _V2_FEEDBACK: Final = (
 _V3_RATES: Final = tuple(
     # One definition of every count and rate (acctpipe.eventstore.rates), the one the reports,
     # the dashboard and /metrics use: bounce_rate is (b + rb) / attempted, by class too.
-    f"""CREATE OR REPLACE VIEW daily_{by}_stats AS
-SELECT CAST(timezone('UTC', time_logged) AS DATE) AS day, {column},{STATS_SQL}
-FROM events
-GROUP BY ALL"""  # noqa: S608 - constant text, no input spliced
+    f"CREATE OR REPLACE VIEW daily_{by}_stats AS\n{daily_stats_sql(column)}"
     for by, column in (("domain", "rcpt_domain"), ("vmta", "vmta"))
 )
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from mta.suppression import SuppressionReason
+
 __all__ = [
     "Event",
     "SuppressionDecision",
@@ -22,9 +24,6 @@ __all__ = [
     "ThrottleDecision",
 ]
 
-SuppressionReason = Literal[
-    "hard-bounce", "soft-bounce-repeated", "complaint", "manual", "unsubscribe"
-]
 ThrottleAction = Literal["slow", "pause", "ramp", "normal"]
 
 

@@ -30,8 +30,6 @@ __all__ = [
     "SigningSecret",
     "Subscription",
     "UnknownSubscriptionError",
-    "attempt_from_row",
-    "message_from_row",
     "secrets_from_json",
     "secrets_to_json",
     "subscription_from_row",
@@ -164,38 +162,4 @@ def subscription_from_row(row: Row[Any]) -> Subscription:
         updated_at=row.updated_at,
         deleted_at=row.deleted_at,
         secrets=secrets_from_json(row.secrets),
-    )
-
-
-def message_from_row(row: Row[Any]) -> Message:
-    """A :class:`Message` from a ``webhook_messages`` row."""
-    return Message(
-        id=row.id,
-        msg_id=row.msg_id,
-        subscription_id=row.subscription_id,
-        event_type=row.event_type,
-        body=row.body,
-        created_at=row.created_at,
-        status=row.status,
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        locked_until=row.locked_until,
-        locked_by=row.locked_by,
-        last_attempt_at=row.last_attempt_at,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        delivered_at=row.delivered_at,
-    )
-
-
-def attempt_from_row(row: Row[Any]) -> Attempt:
-    """An :class:`Attempt` from a ``webhook_attempts`` row."""
-    return Attempt(
-        id=row.id,
-        message_id=row.message_id,
-        attempted_at=row.attempted_at,
-        status_code=row.status_code,
-        error=row.error,
-        duration_ms=row.duration_ms,
-        node=row.node,
     )

@@ -38,8 +38,6 @@ from acctpipe.webhooks.model import (
     SigningSecret,
     Subscription,
     UnknownSubscriptionError,
-    attempt_from_row,
-    message_from_row,
     secrets_to_json,
     subscription_from_row,
 )
@@ -283,13 +281,13 @@ class WebhookStore:
         if after_id is not None:
             query = query.where(_M.id > after_id)
         with self.engine.connect() as conn:
-            return [message_from_row(r) for r in conn.execute(query)]
+            return [Message(**r._mapping) for r in conn.execute(query)]
 
     def message(self, msg_id: str) -> Message | None:
         """The message with this ``webhook-id``, or None."""
         with self.engine.connect() as conn:
             row = conn.execute(select(webhook_messages).where(_M.msg_id == msg_id)).first()
-        return None if row is None else message_from_row(row)
+        return None if row is None else Message(**row._mapping)
 
     def attempts(self, msg_id: str) -> builtins.list[Attempt]:
         """Every delivery attempt of message ``msg_id``, oldest first."""
@@ -300,7 +298,7 @@ class WebhookStore:
             .order_by(_A.attempted_at, _A.id)
         )
         with self.engine.connect() as conn:
-            return [attempt_from_row(r) for r in conn.execute(query)]
+            return [Attempt(**r._mapping) for r in conn.execute(query)]
 
     def replay(
         self,

@@ -33,11 +33,16 @@ from mta.acct.reader import (
 )
 from mta.acct.rejectlog import (
     REJECT_FIELDS,
+    REJECT_KINDS,
+    REJECT_REASONS,
+    RejectKind,
     RejectLogDecoder,
+    RejectReason,
     RejectRecord,
     RejectRow,
     encode_reject,
     encode_reject_header,
+    reject_reason,
 )
 from mta.acct.timefmt import format_time, parse_time
 from mta.acct.writer import AccountingEncoder, AccountingWriter
@@ -52,6 +57,8 @@ __all__ = [
     "RECORD_TYPES",
     "RECORD_TYPE_DESCRIPTIONS",
     "REJECT_FIELDS",
+    "REJECT_KINDS",
+    "REJECT_REASONS",
     "AccountingDecoder",
     "AccountingEncoder",
     "AccountingEvent",
@@ -60,7 +67,9 @@ __all__ = [
     "Header",
     "MalformedRow",
     "RecordType",
+    "RejectKind",
     "RejectLogDecoder",
+    "RejectReason",
     "RejectRecord",
     "RejectRow",
     "Row",
@@ -71,5 +80,6 @@ __all__ = [
     "is_record_type",
     "parse_time",
     "read_accounting",
+    "reject_reason",
     "union_fields",
 ]

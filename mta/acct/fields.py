@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Final, Literal, TypeGuard
+from typing import Final, Literal, TypeGuard, get_args
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -35,7 +35,7 @@ __all__ = [
 RecordType = Literal["d", "b", "t", "tq", "f", "rb", "rs", "r"]
 """The value of the ``type`` column of an accounting record."""
 
-RECORD_TYPES: Final[tuple[RecordType, ...]] = ("d", "b", "t", "tq", "f", "rb", "rs", "r")
+RECORD_TYPES: Final[tuple[RecordType, ...]] = get_args(RecordType)
 
 RECORD_TYPE_DESCRIPTIONS: Final[Mapping[RecordType, str]] = {
     "d": "delivered: the receiving MTA accepted the message",

@@ -15,17 +15,20 @@ fill the memory); past that, new rows are counted in ``dropped`` and lost.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
-from mta.acct.rejectlog import RejectRecord, encode_reject, encode_reject_header
+from mta.acct.rejectlog import (
+    REJECT_KINDS,
+    RejectKind,
+    RejectRecord,
+    encode_reject,
+    encode_reject_header,
+)
 from mta.acct.rotating import Clock, RotatingFile, resolve_move_to
 from mta.config.model import RejectLog
 
 __all__ = ["REJECT_KINDS", "RejectKind", "RejectLogFile"]
 
-RejectKind = Literal["connect", "helo", "auth", "mail", "rcpt", "data"]
-REJECT_KINDS: Final[tuple[RejectKind, ...]] = ("connect", "helo", "auth", "mail", "rcpt", "data")
-"""The SMTP stages a refusal is filed under (the ``records`` of ``<rejectlog-file>``)."""
 MAX_HELD: Final = 10_000
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, Literal, get_args
 
 from mta.acct._csvcore import (
     DEFAULT_MAX_RECORD_SIZE,
@@ -38,13 +38,63 @@ from mta.csvsafe import neutralise, restore
 
 __all__ = [
     "REJECT_FIELDS",
+    "REJECT_KINDS",
+    "REJECT_REASONS",
     "MalformedRow",
+    "RejectKind",
     "RejectLogDecoder",
+    "RejectReason",
     "RejectRecord",
     "RejectRow",
     "encode_reject",
     "encode_reject_header",
+    "reject_reason",
 ]
+
+RejectKind = Literal["connect", "helo", "auth", "mail", "rcpt", "data"]
+"""The SMTP stage a refusal is filed under (the ``records`` of ``<rejectlog-file>``)."""
+REJECT_KINDS: Final[tuple[RejectKind, ...]] = get_args(RejectKind)
+
+RejectReason = Literal[
+    # connect
+    "smtp-service no",
+    "total-max-smtp-in",
+    "max-smtp-in",
+    # helo, mail, rcpt
+    "control character or bad UTF-8 in the command",
+    # auth
+    "auth-failed",
+    "auth locked out",
+    "auth line too long",
+    "AUTH before STARTTLS",
+    # mail
+    "local storage (accounting records held)",
+    "require-auth",
+    "allow-mail-from",
+    "bad sender address",
+    "max-message-size",
+    # rcpt
+    "relaying not allowed",
+    "bad recipient address",
+    "too many recipients",
+    "suppressed",
+    # data
+    "message larger than",
+    "unknown X-Virtual-MTA",
+    "local error:",
+]
+"""What a ``reason`` cell starts with: the check (and so the setting) that refused.
+
+The listener adds the particulars after it (``max-smtp-in 10 (<source x>)``); the
+table in docs/reject-log.md lists every one.
+"""
+REJECT_REASONS: Final[tuple[RejectReason, ...]] = get_args(RejectReason)
+
+
+def reject_reason(reason: RejectReason, detail: str = "") -> str:
+    """The ``reason`` cell: ``reason``, then ``detail`` after a space when there is one."""
+    return f"{reason} {detail}" if detail else reason
+
 
 REJECT_FIELDS: Final[tuple[str, ...]] = (
     "timeLogged",

@@ -11,11 +11,12 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from classifiers import BOUNCE_CATEGORIES
 from classifiers._regex import portability_problem
 from classifiers.pcre import translate
+from mta.acct.rejectlog import REJECT_KINDS
 from mta.config import schema
 from mta.config._lexer import Where, error_at
-from mta.config._parsers import BOUNCE_CATEGORIES
 from mta.config._tree import Node
 from mta.config.model import (
     AcctFile,
@@ -251,20 +252,18 @@ class _Builder:
             self.err(node.origins["records"], f"records: {exc}", node)
             return ()
 
-    _REJECT_KINDS = ("connect", "helo", "auth", "mail", "rcpt", "data")
-
     def reject_log(self, node: Node) -> RejectLog:
         raw = self.get(node, "records")
-        kinds: tuple[str, ...] = self._REJECT_KINDS
+        kinds: tuple[str, ...] = REJECT_KINDS
         if raw is not None:
-            short = {k[0]: k for k in self._REJECT_KINDS}
+            short = {k[0]: k for k in REJECT_KINDS}
             picked: list[str] = []
             for item in raw:
                 kind = short.get(item.lower(), item.lower())
-                if kind not in self._REJECT_KINDS:
+                if kind not in REJECT_KINDS:
                     self.err(
                         node.origins["records"],
-                        f"unknown reject-log record {item!r} (use {', '.join(self._REJECT_KINDS)})",
+                        f"unknown reject-log record {item!r} (use {', '.join(REJECT_KINDS)})",
                         node,
                     )
                 elif kind not in picked:

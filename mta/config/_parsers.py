@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
+from typing import Final
 
-from mta.acct.fields import is_known_field
+from mta.acct.fields import RECORD_TYPES, RecordType, is_known_field
 from mta.config.model import HttpAccess, Route, SourceHost
 from mta.config.values import parse_address, parse_bool, parse_int, parse_network
 
 __all__ = [
-    "BOUNCE_CATEGORIES",
     "RECORD_TYPE_NAMES",
     "parse_address_pattern",
     "parse_admin_key",
@@ -35,26 +35,18 @@ __all__ = [
     "unquote",
 ]
 
-# PowerMTA's bounce categories (DESIGN.md contract 3).
-BOUNCE_CATEGORIES = frozenset(
-    {
-        "bad-mailbox", "bad-domain", "inactive-mailbox", "quota-issues", "spam-related",
-        "policy-related", "content-related", "message-expired", "no-answer-from-host",
-        "bad-connection", "routing-errors", "protocol-errors", "relaying-issues",
-        "invalid-sender", "bad-configuration", "virus-related", "other",
-    }
-)  # fmt: skip
-
-# Accounting record types and the long names PowerMTA also accepts in `records`.
-RECORD_TYPE_NAMES: dict[str, str] = {
-    "d": "d", "delivery": "d", "delivered": "d",
-    "b": "b", "bounce": "b", "bounced": "b",
-    "t": "t", "transient": "t",
-    "tq": "tq", "transient-queue": "tq",
-    "f": "f", "feedback-loop": "f", "feedback": "f",
-    "rb": "rb", "remote-bounce": "rb",
-    "rs": "rs", "remote-status": "rs",
-    "r": "r", "receipt": "r", "received": "r",
+# Accounting record types (mta.acct.fields.RECORD_TYPES) and the long names PowerMTA
+# also accepts in `records`.
+RECORD_TYPE_NAMES: Final[Mapping[str, RecordType]] = {
+    **{code: code for code in RECORD_TYPES},
+    "delivery": "d", "delivered": "d",
+    "bounce": "b", "bounced": "b",
+    "transient": "t",
+    "transient-queue": "tq",
+    "feedback-loop": "f", "feedback": "f",
+    "remote-bounce": "rb",
+    "remote-status": "rs",
+    "receipt": "r", "received": "r",
 }  # fmt: skip
 
 _NAME_TOKEN = re.compile(r"\{?[A-Za-z0-9][A-Za-z0-9_.@*{}-]*\}?")
@@ -240,7 +232,7 @@ def parse_records(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-_SHORT_TYPES = ("d", "b", "t", "tq", "f", "rb", "rs", "r")
+_SHORT_TYPES: Final = RECORD_TYPES
 
 
 def parse_record_fields(text: str) -> tuple[str, tuple[str, ...]]:

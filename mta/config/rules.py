@@ -8,14 +8,15 @@ DESIGN.md defines the classes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Final
 
-from classifiers import RuleTable, RuleText, load_rules
+from classifiers import BounceClass, RuleTable, RuleText, load_rules
 from mta.config.model import Config
 
 __all__ = ["CATEGORY_CLASSES", "rule_table"]
 
-CATEGORY_CLASSES = {
+CATEGORY_CLASSES: Final[Mapping[str, BounceClass]] = {
     "bad-mailbox": "hard",
     "bad-domain": "hard",
     "inactive-mailbox": "hard",

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Literal
 
+from mta.acct.fields import RECORD_TYPES
+from mta.acct.rejectlog import REJECT_KINDS
 from mta.config import _parsers as p
 from mta.config._ranges import DAY, GIB, YEAR, Bounds
 from mta.config.values import (
@@ -333,8 +335,8 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
        p.parse_name),
     # -- acct-file / rejectlog-file / pickup -------------------------------------------------
     _d("records", {_A, _R}, "list", None,
-       "Record types: d,b,t,tq,f,rb,rs,r (acct; default d,b) — for the reject log: "
-       "connect,helo,auth,mail,rcpt,data (default all).", p.parse_list),
+       f"Record types: {','.join(RECORD_TYPES)} (acct; default d,b) — for the reject log: "
+       f"{','.join(REJECT_KINDS)} (default all).", p.parse_list),
     _d("record-fields", {_A}, "fields", (), "`TYPE field,field,…` (`*` = default set).",
        p.parse_record_fields, repeat=True),
     _d("max-size", {_A, _R}, "size", None, "Rotate when the file reaches this size.", parse_size),

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mta.status import ListenerStatus, MtaStatus, QueueStatus
+from mta.status import MtaStatus, QueueStatus
 
 __all__ = [
     "ActionOut",
@@ -108,22 +108,14 @@ class QueueOut(_Out):
 class ListenerOut(_Out):
     """One SMTP listener."""
 
+    # ListenerOut.model_validate(snapshot) copies a ListenerStatus's fields.
+    model_config = ConfigDict(from_attributes=True)
+
     address: str
     port: int
     connections: int
     accepted: int
     rejected: int
-
-    @classmethod
-    def of(cls, listener: ListenerStatus) -> ListenerOut:
-        """The JSON form of one listener snapshot."""
-        return cls(
-            address=listener.address,
-            port=listener.port,
-            connections=listener.connections,
-            accepted=listener.accepted,
-            rejected=listener.rejected,
-        )
 
 
 class QueueSummaryOut(_Out):
@@ -176,7 +168,7 @@ class StatusOut(_Out):
             config_files=list(s.config_files),
             config_loaded_at=iso(s.config_loaded_at),
             spool=dict(s.spool),
-            listeners=[ListenerOut.of(listener) for listener in s.listeners],
+            listeners=[ListenerOut.model_validate(listener) for listener in s.listeners],
             totals=dict(s.totals),
             queues=QueueSummaryOut.of(s.queues),
         )

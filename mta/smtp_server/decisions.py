@@ -17,6 +17,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Final
 
+from mta.acct.rejectlog import reject_reason
 from mta.address import mailbox_problem
 from mta.config.model import Config, Listener, Source
 from mta.delivery.headers import CONTROL_HEADERS, take_headers
@@ -254,7 +255,9 @@ def prepare_message(
     by_job = source is not None and source.process_x_job
     match = source.match if source is not None else ""
     if asked is not None and asked not in config.virtual_mtas and asked not in config.pools:
-        reason = f"unknown X-Virtual-MTA {printable(asked, 80)!r} (<source {match}>)"
+        reason = reject_reason(
+            "unknown X-Virtual-MTA", f"{printable(asked, 80)!r} (<source {match}>)"
+        )
         return Decision(False, UNKNOWN_VMTA_REPLY, reason, match)
     vmta = asked or (source.default_virtual_mta if source else None) or listener.default_virtual_mta
     return Prepared(

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from mta.acct.rejectlog import reject_reason
 from mta.config.model import Config
 from mta.delivery.headers import prepend_headers
 from mta.errors import LocalError
@@ -78,7 +79,8 @@ def authenticate(
     left = limiter.locked(conn.ip, login)
     if left is not None:  # the password is not even looked at: guessing gains nothing
         conn.auth_locked = True
-        reason = f"auth locked out for {left:.0f} s (too many failures for this user or address)"
+        why = f"for {left:.0f} s (too many failures for this user or address)"
+        reason = reject_reason("auth locked out", why)
         conn.refuse("auth", AUTH_LOCKED, reason, auth_user=login)
         return AuthResult(success=False, handled=False, message=AUTH_LOCKED)
     user = next((u for u in config.smtp_users if u.name == login), None)
@@ -90,7 +92,7 @@ def authenticate(
         conn.failed_auths += 1
         verdict = limiter.failure(conn.ip, login)
         conn.auth_delay = verdict.delay
-        reason = "auth-failed" if user is not None else "auth-failed (no such user)"
+        reason = reject_reason("auth-failed", "" if user is not None else "(no such user)")
         reason += (
             f"; failure {verdict.by_address} from this address, {verdict.by_user} for this user"
             f" in {limiter.window:.0f} s; 535 delayed {verdict.delay:g} s"
@@ -104,7 +106,9 @@ def authenticate(
         key, cap = conn.cap_for(named) or ("", 0)
         where = key if key.startswith("address ") else f"<source {key}>"
         reply = "454 4.7.0 Too many concurrent sessions for this user, try again later"
-        conn.refuse("auth", reply, f"max-smtp-in {cap} ({where})", auth_user=login)
+        conn.refuse(
+            "auth", reply, reject_reason("max-smtp-in", f"{cap} ({where})"), auth_user=login
+        )
         return AuthResult(success=False, handled=False, message=reply)
     conn.hold(named)
     limiter.success(conn.ip)
@@ -144,11 +148,12 @@ class InboundHandler:
         """Refuse AUTH before STARTTLS where TLS is required (538 5.7.11, RFC 4954)."""
         conn = _conn(server)
         if not self._auth_allowed(conn, session):
-            return conn.refuse("auth", AUTH_NEEDS_TLS, "AUTH before STARTTLS")
+            return conn.refuse("auth", AUTH_NEEDS_TLS, reject_reason("AUTH before STARTTLS"))
         left = conn.state.auth_limiter.locked(conn.ip)
         if left is not None:  # before the credentials are even read
             conn.auth_locked = True
-            reason = f"auth locked out for {left:.0f} s (too many failures from this address)"
+            why = f"for {left:.0f} s (too many failures from this address)"
+            reason = reject_reason("auth locked out", why)
             return conn.refuse("auth", AUTH_LOCKED, reason)
         return MISSING  # go on with aiosmtpd's PLAIN / LOGIN exchange
 
@@ -166,10 +171,12 @@ class InboundHandler:
         sender = "" if address == "<>" else address
         storage = conn.state.storage() if conn.state.storage is not None else None
         if storage is not None:
-            return conn.refuse("mail", storage, "local storage (accounting records held)")
+            return conn.refuse(
+                "mail", storage, reject_reason("local storage (accounting records held)")
+            )
         listener = conn.state.listener
         if listener.require_auth and conn.user_name is None:
-            reason = f"require-auth (smtp-listener {listener.address})"
+            reason = reject_reason("require-auth", f"(smtp-listener {listener.address})")
             return conn.refuse("mail", "530 5.7.0 Authentication required", reason)
         decision = check_mail_from(conn.config, conn.ip, conn.user_name, sender)
         if not decision.ok:
@@ -178,7 +185,7 @@ class InboundHandler:
             address_refusal(sender, smtputf8=envelope.smtp_utf8, sender=True) if sender else None
         )
         if problem is not None:
-            return conn.refuse("mail", problem, "bad sender address")
+            return conn.refuse("mail", problem, reject_reason("bad sender address"))
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         conn.env_id, conn.local_rcpts = conn.pending_env_id, set()
@@ -197,11 +204,14 @@ class InboundHandler:
         refuse = conn.refuse
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return refuse(
-                "rcpt", "452 4.5.3 Too many recipients", "too many recipients", rcpt=address
+                "rcpt",
+                "452 4.5.3 Too many recipients",
+                reject_reason("too many recipients"),
+                rcpt=address,
             )
         problem = address_refusal(address, smtputf8=envelope.smtp_utf8)
         if problem is not None:
-            return refuse("rcpt", problem, "bad recipient address", rcpt=address)
+            return refuse("rcpt", problem, reject_reason("bad recipient address"), rcpt=address)
         local = conn.state.local
         if local is not None and local.is_local(address):
             conn.local_rcpts.add(address)
@@ -272,7 +282,7 @@ class InboundHandler:
                 )
                 ids = await state.submitter.submit(submission)
         except LocalError as exc:
-            return conn.refuse("data", LOCAL_FAILURE, f"local error: {exc}")
+            return conn.refuse("data", LOCAL_FAILURE, reject_reason("local error:", str(exc)))
         state.accepted += 1
         return f"250 2.0.0 OK queued as {' '.join(ids) or msg_id}"
 
@@ -293,4 +303,4 @@ def _suppressed(
         return None
     template = config.suppressed_recipient_reply
     reply = template.replace("{rcpt}", rcpt).replace("{reason}", why)
-    return reply, f"suppressed ({why})"
+    return reply, reject_reason("suppressed", f"({why})")

@@ -13,6 +13,7 @@ import fnmatch
 import ipaddress
 from dataclasses import dataclass
 
+from mta.acct.rejectlog import reject_reason
 from mta.config.model import Config, Source
 
 __all__ = ["Decision", "check_connect", "check_mail_from", "check_rcpt", "check_size", "source_for"]
@@ -63,7 +64,7 @@ def check_connect(config: Config, ip: str) -> Decision:
         return Decision(
             False,
             "421 4.7.0 Service not available to your address",
-            f"smtp-service no ({_label(source)})",
+            reject_reason("smtp-service no", f"({_label(source)})"),
             source.match,
         )
     return Decision(True, source=source.match if source else "")
@@ -75,7 +76,10 @@ def check_mail_from(config: Config, ip: str, auth_user: str | None, sender: str)
     label = _label(source)
     if source is not None and source.require_auth and auth_user is None:
         return Decision(
-            False, "530 5.7.0 Authentication required", f"require-auth ({label})", source.match
+            False,
+            "530 5.7.0 Authentication required",
+            reject_reason("require-auth", f"({label})"),
+            source.match,
         )
     if source is not None and source.allow_mail_from:
         low = sender.lower()
@@ -83,7 +87,7 @@ def check_mail_from(config: Config, ip: str, auth_user: str | None, sender: str)
             return Decision(
                 False,
                 f"550 5.7.1 Sender <{sender}> not allowed",
-                f"allow-mail-from ({label})",
+                reject_reason("allow-mail-from", f"({label})"),
                 source.match,
             )
     return Decision(True, source=source.match if source else "")
@@ -98,7 +102,7 @@ def check_rcpt(config: Config, ip: str, auth_user: str | None, recipient: str) -
         return Decision(
             False,
             "550 5.7.1 Relaying denied",
-            f"relaying not allowed for {who} ({_label(source)})",
+            reject_reason("relaying not allowed", f"for {who} ({_label(source)})"),
             source.match if source else "",
         )
     return Decision(True, source=source.match)
@@ -112,7 +116,7 @@ def check_size(config: Config, ip: str, auth_user: str | None, size: int) -> Dec
         return Decision(
             False,
             f"552 5.3.4 Message size exceeds the limit of {limit} bytes",
-            f"max-message-size ({_label(source)})",
+            reject_reason("max-message-size", f"({_label(source)})"),
             source.match if source else "",
         )
     return Decision(True, source=source.match if source else "")

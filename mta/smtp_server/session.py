@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, AnyStr, Final
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope
 
-from mta.acct.rejectlog import RejectRecord
+from mta.acct.rejectlog import RejectRecord, reject_reason
 from mta.config.model import Config, Listener, Source
 from mta.failurelog import FailureLog
 from mta.smtp_server.authlimit import AuthLimiter
@@ -259,7 +259,7 @@ class InboundSMTP(SMTP):
             decision = check_connect(config, self.ip)
             total = config.total_max_smtp_in
             if decision.ok and total and gate.open >= total:
-                reason = f"total-max-smtp-in {total} (all listeners)"
+                reason = reject_reason("total-max-smtp-in", f"{total} (all listeners)")
                 decision = Decision(False, TOO_MANY_REPLY, reason)
             elif decision.ok and not self.may_count(self.source):
                 key, cap = self.cap_for(self.source) or ("", 0)
@@ -267,7 +267,7 @@ class InboundSMTP(SMTP):
                 decision = Decision(
                     False,
                     "421 4.7.0 Too many concurrent sessions from your address",
-                    f"max-smtp-in {cap} ({where})",
+                    reject_reason("max-smtp-in", f"{cap} ({where})"),
                 )
             if not decision.ok:
                 await self.push(self.refuse("connect", decision.reply, decision.reason))
@@ -291,7 +291,8 @@ class InboundSMTP(SMTP):
         reply = command_refusal(arg)
         if reply is None:
             return False
-        await self.push(self.refuse(kind, reply, "control character or bad UTF-8 in the command"))
+        why = reject_reason("control character or bad UTF-8 in the command")
+        await self.push(self.refuse(kind, reply, why))
         return True
 
     async def push(self, status: AnyStr) -> None:
@@ -335,7 +336,7 @@ class InboundSMTP(SMTP):
             if "limit" not in str(exc):
                 raise
             reply = "500 5.5.6 Authentication exchange line is too long"
-            await self.push(self.refuse("auth", reply, "auth line too long"))
+            await self.push(self.refuse("auth", reply, reject_reason("auth line too long")))
             if self.transport is not None:
                 self.transport.close()
             return
@@ -408,7 +409,9 @@ class InboundSMTP(SMTP):
             self.in_data = False
         if had_transaction and not self.data_handled and self.last_reply.startswith("552"):
             limit = self.data_size_limit
-            self.refuse("data", self.last_reply, f"message larger than {limit} bytes")
+            self.refuse(
+                "data", self.last_reply, reject_reason("message larger than", f"{limit} bytes")
+            )
         if self.state.stopping:
             self.shut_down()
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from classifiers import classify_diag
+from classifiers import BOUNCE_CATEGORIES, classify_diag
 from mta.config import load_config
-from mta.config.rules import rule_table
+from mta.config.rules import CATEGORY_CLASSES, rule_table
 from mta.errors import InvalidConfigError
 
 from .conftest import DATA, errors_of
@@ -60,3 +60,8 @@ def test_non_portable_pattern_is_refused_with_its_line() -> None:
         "<bounce-category-patterns>\n/spam(?=trap)/ spam-related\n</bounce-category-patterns>\n"
     )
     assert errors[0].startswith("t.conf:2: <bounce-category-patterns>: pattern /spam(?=trap)/")
+
+
+def test_pattern_categories_take_their_class_from_known_categories() -> None:
+    """The category → class table for ``<bounce-category-patterns>`` names only real categories."""
+    assert set(CATEGORY_CLASSES) <= set(BOUNCE_CATEGORIES)
