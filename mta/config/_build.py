@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from classifiers._regex import portability_problem
+from classifiers import portability_problem
 from classifiers.pcre import translate
 from mta.config import schema
 from mta.config._lexer import Where, error_at
