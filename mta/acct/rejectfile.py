@@ -15,11 +15,14 @@ fill the memory); past that, new rows are counted in ``dropped`` and lost.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from mta.acct.rejectlog import RejectRecord, encode_reject, encode_reject_header
 from mta.acct.rotating import Clock, RotatingFile, resolve_move_to
-from mta.config.model import RejectLog
+
+if TYPE_CHECKING:
+    # only in annotations: the config model imports the field list from mta.acct
+    from mta.config.model import RejectLog
 
 __all__ = ["REJECT_KINDS", "RejectKind", "RejectLogFile"]
 
