@@ -5,6 +5,7 @@ subpackages of ``acctpipe`` and ``mta`` import each other without cycles."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +19,15 @@ ALLOWED = {
     "acctpipe": {"classifiers", "mta"},
 }
 PROJECT = set(ALLOWED)
+# Top-level folders installed inside a package: migrations/ is acctpipe.migrations.
+FOLDERS_OF = {
+    "classifiers": ("classifiers",),
+    "mta": ("mta",),
+    "acctpipe": ("acctpipe", "migrations"),
+}
 # Where the no-private-imports rule holds. Tests may import the private parts of
 # the module they test, so tests/ is not in it.
-PRIVATE_RULE_ROOTS = ("classifiers", "mta", "acctpipe", "benchmarks", "scripts")
+PRIVATE_RULE_ROOTS = ("classifiers", "mta", "acctpipe", "migrations", "benchmarks", "scripts")
 
 
 def _imports(path: Path) -> set[str]:
@@ -38,7 +45,8 @@ def _imports(path: Path) -> set[str]:
 def test_imports_only_point_down_the_design_table(package: str) -> None:
     """A module may import only the packages below its own in DESIGN.md's table."""
     offenders = []
-    for path in sorted((ROOT / package).rglob("*.py")):
+    paths = [path for folder in FOLDERS_OF[package] for path in (ROOT / folder).rglob("*.py")]
+    for path in sorted(paths):
         bad = _imports(path) - ALLOWED[package] - {package}
         if bad:
             offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
@@ -49,13 +57,15 @@ def test_every_project_package_is_covered() -> None:
     """Every top-level Python package in the repo is in the layering table."""
     # tests, benchmarks and scripts are tooling on top of every layer, not layers.
     tooling = {"tests", "benchmarks", "scripts"}
-    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - tooling
-    assert packages == PROJECT
+    folders = {p.parent.name for p in ROOT.glob("*/__init__.py")} - tooling
+    assert folders == {folder for group in FOLDERS_OF.values() for folder in group}
+    assert set(FOLDERS_OF) == PROJECT
 
 
 def _package_of(path: Path) -> list[str]:
     """The dotted package a file's relative imports start from, as parts."""
-    return list(path.relative_to(ROOT).parent.parts)
+    parts = list(path.relative_to(ROOT).parent.parts)
+    return ["acctpipe", *parts] if parts[:1] == ["migrations"] else parts
 
 
 def _imported_names(node: ast.Import | ast.ImportFrom, package: list[str]) -> Iterator[str]:
@@ -203,3 +213,18 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"a"}, "c": {"d"}, "d": {"e"}, "e": {"c"}, "f": {"a"}}
     assert sorted(_cycles(graph)) == [["a", "b"], ["c", "d", "e"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_migrations_folder_is_installed_as_acctpipe_migrations() -> None:
+    """The top-level migrations/ folder is the package acctpipe.migrations (setup.py maps
+    it; the editable install the suite runs in included), and Alembic's script location
+    names that package."""
+    from acctpipe.sqlstore import SCRIPT_LOCATION
+
+    spec = importlib.util.find_spec("acctpipe.migrations")
+    assert spec is not None
+    assert spec.origin is not None
+    assert Path(spec.origin).parent == ROOT / "migrations"
+    assert SCRIPT_LOCATION.split(":")[0] == "acctpipe.migrations"
+    assert not (ROOT / "acctpipe" / "migrations").exists()
+    assert importlib.util.find_spec("acctpipe.migrations.versions") is not None
