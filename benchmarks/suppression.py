@@ -21,7 +21,7 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 
-from acctpipe.sqlstore.suppressions.address import normalise
+from acctpipe.policy.normalise import normalise
 from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from mta.suppression import SuppressionEntry, SuppressionSet
 

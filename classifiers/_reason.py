@@ -18,7 +18,7 @@ from email.message import Message
 from typing import Final
 
 from classifiers._rules import RuleTable
-from classifiers.dialects._common import lines_before, notification_text
+from classifiers.dialects import lines_before, notification_text
 from classifiers.dialects.generic import DIVIDER
 from classifiers.reply import classify_diag, default_table
 from classifiers.types import Classification

@@ -1,13 +1,13 @@
 # Sourced by scripts/check, scripts/test and scripts/demo: make sure .venv exists
-# and matches pyproject.toml, then put it first on PATH. Needs only python3.
+# and matches pyproject.toml and setup.py, then put it first on PATH. Needs only python3.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ACCTPIPE_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
 stamp_of() {
-    "$PY" - "$ROOT/pyproject.toml" <<'PYEOF'
+    "$PY" - "$ROOT/pyproject.toml" "$ROOT/setup.py" <<'PYEOF'
 import hashlib, sys
-data = open(sys.argv[1], "rb").read()
+data = b"".join(open(p, "rb").read() for p in sys.argv[1:])
 print(hashlib.sha256(data + sys.version.encode()).hexdigest())
 PYEOF
 }

@@ -8,15 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from acctpipe.cli.console import make_console
-from acctpipe.cli.suppress import DEFAULT_URL, DatabaseOption, open_store_engine, when
+from acctpipe.cli.options import DEFAULT_URL, DatabaseOption, open_store_engine, out, when
 
 __all__ = ["apikey_app"]
 
 apikey_app = typer.Typer(
     help="HTTP API keys: create (shown once), list, revoke.", no_args_is_help=True
 )
-out = make_console()
 
 
 class ScopeName(StrEnum):

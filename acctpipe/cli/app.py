@@ -1,5 +1,9 @@
 """The ``acctpipe`` command line (typer + rich).
 
+This module assembles the app: the top-level commands and the command groups,
+each of which its own module owns (``rules``, ``suppress``, ``throttle``,
+``apikey``, ``webhook``); what they share is in :mod:`acctpipe.cli.options`.
+
 Errors print as one line a person can act on (``path:line: <section>: message``
 for configuration); ``--verbose`` adds the traceback. Exit codes: 0 success,
 1 failure, 2 invalid configuration or usage.
@@ -18,11 +22,18 @@ import typer
 
 from acctpipe import __version__
 from acctpipe.cli.apikey import apikey_app
-from acctpipe.cli.console import make_console
+from acctpipe.cli.options import (
+    ConfigOption,
+    FeedbackDbOption,
+    RulesOption,
+    err,
+    out,
+    table_of,
+)
+from acctpipe.cli.rules import rules_app
 from acctpipe.cli.suppress import suppress_app
 from acctpipe.cli.throttle import throttle_app
 from acctpipe.cli.webhook import webhook_app
-from classifiers import RuleTable
 from mta.errors import AcctpipeError, ConfigError
 
 if TYPE_CHECKING:
@@ -38,19 +49,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-out = make_console()
-err = make_console(stderr=True, soft_wrap=True)  # one error, one line
-
-
-FeedbackDbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="ACCTPIPE_DATABASE_URL",
-        help="Suppressions and throttle decisions: sqlite:///FILE or postgresql://… "
-        "(feedback loop off when not given).",
-    ),
-]
 
 
 class _State:
@@ -166,40 +164,6 @@ def demo(
     raise typer.Exit(130 if run_demo(options, out).interrupted else 0)
 
 
-RulesOption = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--rules",
-        help="A TOML rule file checked before the built-in table (repeatable).",
-        exists=True,
-        dir_okay=False,
-    ),
-]
-
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        help="Use the bounce rules of this config (bounce-rules files, "
-        "<bounce-category-patterns>).",
-        exists=True,
-        dir_okay=False,
-    ),
-]
-
-
-def _table(rules: list[Path] | None, config: Path | None = None) -> RuleTable | None:
-    from classifiers import RuleText, load_rules
-    from mta.config import load_config
-    from mta.config.rules import rule_table
-
-    texts = [RuleText(str(p), p.read_text(encoding="utf-8")) for p in rules or ()]
-    if config is not None:
-        return rule_table(load_config(config), first=texts)
-    return load_rules(*texts) if texts else None
-
-
 @app.command(
     "classify-mail",
     epilog=(
@@ -222,7 +186,7 @@ def classify_mail(
     """Classify returned mail: DSNs, feedback reports (ARF), auto-replies, odd bounces."""
     from acctpipe.cli.classify import run_classify_mail
 
-    raise typer.Exit(run_classify_mail(paths, jsonl, _table(rules, config), out, sys.stdout))
+    raise typer.Exit(run_classify_mail(paths, jsonl, table_of(rules, config), out, sys.stdout))
 
 
 @app.command(
@@ -247,85 +211,14 @@ def classify_diag_cmd(
     from acctpipe.cli.classify import run_classify_diag, stdin_lines
 
     source = texts if texts else stdin_lines()
-    raise typer.Exit(run_classify_diag(source, status, _table(rules, config), sys.stdout))
+    raise typer.Exit(run_classify_diag(source, status, table_of(rules, config), sys.stdout))
 
 
-rules_app = typer.Typer(help="Inspect the bounce rule table.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(suppress_app, name="suppress")
 app.add_typer(throttle_app, name="throttle")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(webhook_app, name="webhook")
-
-
-@rules_app.command("list", epilog="Example:\n\n  acctpipe rules list --rules my-rules.toml")
-def rules_list(rules: RulesOption = None, config: ConfigOption = None) -> None:
-    """Show the rule table in the order rules are tried."""
-    from acctpipe.cli.classify import print_rules
-
-    print_rules(_table(rules, config), out)
-
-
-@rules_app.command(
-    "explain", epilog="Example:\n\n  acctpipe rules explain 'smtp;550 5.7.1 [TSS09] All messages'"
-)
-def rules_explain(
-    text: Annotated[str, typer.Argument(help="A diagnostic such as 'smtp;550 5.1.1 …'.")],
-    status: Annotated[str, typer.Option("--status", help="Enhanced status if not in text.")] = "",
-    rules: RulesOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """Show which rule classifies TEXT, and what was tried before it."""
-    from acctpipe.cli.classify import print_explanation
-
-    print_explanation(text, status, _table(rules, config), out)
-
-
-class UnmatchedFormat(StrEnum):
-    """Output formats of ``acctpipe rules unmatched``."""
-
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-@rules_app.command(
-    "unmatched",
-    epilog=(
-        "A diagnostic is unmatched when a fallback rule (fallback = true: decided by its "
-        "status or reply code alone) or no rule decided it, or it was left unknown. The same "
-        "reply to many recipients is one row: addresses, IPs, hosts, ids and numbers are "
-        "masked in the pattern column; example is one raw diagnostic.\n\n"
-        "Examples:\n\n"
-        "  acctpipe rules unmatched --db acct.duckdb\n\n"
-        "  acctpipe rules unmatched --db acct.duckdb --since 1d --limit 50 -f csv > todo.csv"
-    ),
-)
-def rules_unmatched(
-    db: Annotated[Path, typer.Option("--db", help="The DuckDB file (read-only).")],
-    since: Annotated[
-        str | None,
-        typer.Option("--since", help="Only events logged at or after: ISO 8601 or ago (6h, 7d)."),
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Most frequent groups shown.")] = 20,
-    format_: Annotated[
-        UnmatchedFormat, typer.Option("--format", "-f", help="table, csv or json.")
-    ] = UnmatchedFormat.table,
-    rules: RulesOption = None,
-    config: ConfigOption = None,
-) -> None:
-    """List the most frequent failure diagnostics no specific rule recognised."""
-    from acctpipe.cli.unmatched import run_unmatched
-    from acctpipe.cli.webhook import _moment
-
-    try:
-        start = _moment(since, "--since")
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--since") from None
-    code = run_unmatched(
-        db, _table(rules, config), since=start, limit=limit, format=format_.value, err=err
-    )
-    raise typer.Exit(code)
 
 
 DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB file (created if missing).")]
@@ -364,7 +257,7 @@ def ingest(
     from acctpipe.cli.ingest import run_ingest
     from acctpipe.ingest import DEFAULT_GLOBS
 
-    raise typer.Exit(run_ingest(db, paths, glob or DEFAULT_GLOBS, batch_rows, _table(rules), out))
+    raise typer.Exit(run_ingest(db, paths, glob or DEFAULT_GLOBS, batch_rows, table_of(rules), out))
 
 
 @app.command(

@@ -10,8 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from acctpipe.sim import IpStats, IspSimulator, load_profile
-from acctpipe.sim._loopback import parse_listen
+from acctpipe.sim import IpStats, IspSimulator, load_profile, parse_listen
 from mta.errors import ConfigError
 
 __all__ = ["counters_table", "run_simulate_isp"]

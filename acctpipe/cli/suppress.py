@@ -15,28 +15,13 @@ from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
+from acctpipe.cli.options import DEFAULT_URL, DatabaseOption, err, open_store_engine, out, when
 
+if TYPE_CHECKING:
     from acctpipe.policy.types import SuppressionReason
     from acctpipe.sqlstore.suppressions import Change, ImportReport, Suppression
 
-__all__ = ["DEFAULT_URL", "DatabaseOption", "open_store_engine", "suppress_app", "when"]
-
-# Kept in step with acctpipe.sqlstore.DEFAULT_DATABASE_URL (a test checks); spelled out
-# here so the help renders without importing SQLAlchemy.
-DEFAULT_URL: Final = "sqlite:///acctpipe-data/acctpipe.sqlite"
-
-DatabaseOption = Annotated[
-    str,
-    typer.Option(
-        "--database-url",
-        envvar="ACCTPIPE_DATABASE_URL",
-        help="The suppression store: sqlite:///PATH or postgresql://USER@HOST/DB, migrated "
-        f"on first use. Default: {DEFAULT_URL}",
-        show_default=False,
-    ),
-]
+__all__ = ["suppress_app"]
 
 
 class Reason(StrEnum):
@@ -77,20 +62,6 @@ suppress_app = typer.Typer(
     help="Suppressed addresses: add, remove, check, verify, import from an ESP, export.",
     no_args_is_help=True,
 )
-
-
-def when(moment: datetime | None, never: str = "for good") -> str:
-    """A timestamp as people read it (UTC, to the second)."""
-    if moment is None:
-        return never
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def open_store_engine(url: str) -> Engine:
-    """Open (and migrate) the database at ``url``."""
-    from acctpipe.sqlstore import open_database
-
-    return open_database(url)
 
 
 def _describe(s: Suppression | Change) -> str:
@@ -139,7 +110,6 @@ def add(
     database_url: DatabaseOption = DEFAULT_URL,
 ) -> None:
     """Suppress ADDRESS (again: extends the expiry or strengthens the reason, else no-op)."""
-    from acctpipe.cli.app import out
     from acctpipe.webhooks.wiring import stores_with_webhooks
 
     expires_at = _expiry(expires)
@@ -179,7 +149,6 @@ def remove(
     database_url: DatabaseOption = DEFAULT_URL,
 ) -> None:
     """Lift the suppression of ADDRESS in one scope (whatever its reason)."""
-    from acctpipe.cli.app import out
     from acctpipe.webhooks.wiring import stores_with_webhooks
 
     engine = open_store_engine(database_url)
@@ -229,7 +198,6 @@ def check(
     """Is mail to ADDRESS suppressed? Prints the reason, since when and until when."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from acctpipe.cli.app import err, out
     from acctpipe.webhooks.wiring import stores_with_webhooks
     from mta.errors import AcctpipeError
 
@@ -280,7 +248,6 @@ def verify(
     """List stored suppressions whose address the address check (RFC 5321/6531) refuses."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from acctpipe.cli.app import err, out
     from acctpipe.sqlstore.suppressions.verify import failing_rows
     from acctpipe.webhooks.wiring import stores_with_webhooks
     from mta.errors import AcctpipeError
@@ -353,7 +320,6 @@ def import_(
     """Import suppressions from a CSV file (ESP exports, plain lists); idempotent."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from acctpipe.cli.app import out
     from acctpipe.sqlstore.suppressions import import_csv
     from acctpipe.webhooks.wiring import stores_with_webhooks
 
@@ -384,7 +350,6 @@ def import_(
 
 
 def _print_report(file: Path, report: ImportReport) -> None:
-    from acctpipe.cli.app import out
 
     out.print(
         f"{file.name} ({report.format}): {report.rows} rows: {report.added} added, "
@@ -425,7 +390,6 @@ def export(
     database_url: DatabaseOption = DEFAULT_URL,
 ) -> None:
     """Write the suppression list as CSV, streamed (any size)."""
-    from acctpipe.cli.app import err
     from acctpipe.cli.render import is_stdout
     from acctpipe.sqlstore.suppressions import export_csv
     from acctpipe.webhooks.wiring import stores_with_webhooks

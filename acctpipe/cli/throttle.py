@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from acctpipe.cli.suppress import DEFAULT_URL, DatabaseOption, open_store_engine, when
+from acctpipe.cli.options import DEFAULT_URL, DatabaseOption, open_store_engine, out, when
 
 if TYPE_CHECKING:
     from acctpipe.sqlstore.suppressions import StoredThrottle
@@ -45,7 +45,6 @@ def status(
     """The throttle decisions in force now: per (queue, vmta), the action, rate and expiry."""
     from rich.table import Table
 
-    from acctpipe.cli.app import out
     from acctpipe.sqlstore.suppressions import ThrottleStore
 
     engine = open_store_engine(database_url)
@@ -91,7 +90,6 @@ def explain(
     database_url: DatabaseOption = DEFAULT_URL,
 ) -> None:
     """The decisions for DOMAIN, newest first, with their rule, evidence and sample events."""
-    from acctpipe.cli.app import out
     from acctpipe.sqlstore.suppressions import ThrottleStore
 
     now = datetime.now(UTC)

@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
-from acctpipe.cli.suppress import DEFAULT_URL, DatabaseOption, open_store_engine, when
+from acctpipe.cli.options import (
+    DEFAULT_URL,
+    DatabaseOption,
+    err,
+    open_store_engine,
+    out,
+    parse_moment,
+    when,
+)
 from acctpipe.redact import redact_url, split_userinfo
 
 if TYPE_CHECKING:
@@ -44,7 +52,6 @@ def _one_line_errors() -> Iterator[None]:
     """Known failures (bad input, unknown ids, an unreachable database) as one line, exit 1."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from acctpipe.cli.app import err
     from mta.errors import AcctpipeError
 
     try:
@@ -58,29 +65,8 @@ def _one_line_errors() -> Iterator[None]:
 
 
 def _print(text: str) -> None:
-    from acctpipe.cli.app import out
 
     out.print(text, markup=False, soft_wrap=True)
-
-
-def _moment(text: str | None, option: str) -> datetime | None:
-    """ISO 8601 (naive: UTC) or a duration ago (``2h``: two hours ago)."""
-    from mta.config.values import parse_duration
-
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            seconds = parse_duration(text)
-        except ValueError:
-            raise ValueError(
-                f"{option}: expected an ISO 8601 time (2024-05-01T12:00:00Z) or a duration "
-                f"ago (2h, 1d), got {text!r}"
-            ) from None
-        return datetime.now(UTC) - timedelta(seconds=seconds or 0)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _describe(sub: Subscription) -> str:
@@ -135,7 +121,6 @@ def send_test(
     """POST one signed sample event to URL and show the answer."""
     import httpx
 
-    from acctpipe.cli.app import err
     from acctpipe.webhooks import new_msg_id, new_secret, sample_event, sign_headers
     from acctpipe.webhooks.signing import validate_secret
     from acctpipe.webhooks.store import validate_url
@@ -373,7 +358,7 @@ def replay(
     from acctpipe.webhooks import WebhookStore
 
     with _one_line_errors():
-        start, end = _moment(since, "--since"), _moment(until, "--until")
+        start, end = parse_moment(since, "--since"), parse_moment(until, "--until")
         engine = open_store_engine(database_url)
         try:
             count = WebhookStore(engine).replay(

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from acctpipe.esp.events import ESP_ID_FIELD
 from mta.acct.acctfile import AccountingFile
-from mta.config._lexer import Where
+from mta.config import Where
 from mta.config.model import AcctFile
 
 __all__ = ["EspSink", "Written"]

@@ -17,7 +17,7 @@ from typing import Any, Final, Literal, cast, get_args
 
 from acctpipe.policy._toml import Fail, PolicyText, as_text, default_document, parse_document
 from acctpipe.policy.types import Event
-from classifiers._regex import portability_problem
+from classifiers import portability_problem
 from classifiers.fault import FAULTS
 from classifiers.status import parse_enhanced_status
 from classifiers.types import BOUNCE_CATEGORIES, BOUNCE_CLASSES

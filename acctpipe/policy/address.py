@@ -1,6 +1,6 @@
-"""Lenient address helpers for the policies, on top of the store's normaliser.
+"""Lenient address helpers for the policies, on top of the suppression key normaliser.
 
-Suppressions are stored under :func:`acctpipe.sqlstore.suppressions.address.normalise` (one
+Suppressions are stored under :func:`acctpipe.policy.normalise.normalise` (one
 spelling per mailbox; the MTA's in-memory set is fed the same form), so the
 policies group, count and name addresses with that very function. It refuses what
 is not an address; a policy must go on with bad input, so here an unreadable
@@ -10,7 +10,7 @@ domain its trimmed, lower-cased text.
 
 from __future__ import annotations
 
-from acctpipe.sqlstore.suppressions.address import normalise, normalise_domain
+from acctpipe.policy.normalise import normalise, normalise_domain
 
 __all__ = ["domain_of", "suppression_key"]
 

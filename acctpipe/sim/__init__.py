@@ -11,6 +11,7 @@ and sends them back over loopback (:func:`send_report`). It only ever listens
 and sends on 127.0.0.0/8 or ::1. See docs/isp-simulator.md.
 """
 
+from acctpipe.sim._loopback import parse_listen
 from acctpipe.sim.counters import Counters, IpStats
 from acctpipe.sim.mailbox import MessageStore, ReceivedMessage
 from acctpipe.sim.policy import IspPolicy, TokenBucket
@@ -38,6 +39,7 @@ __all__ = [
     "make_arf",
     "make_dsn",
     "make_self_signed",
+    "parse_listen",
     "profile_from_toml",
     "send_report",
 ]

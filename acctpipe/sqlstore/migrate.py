@@ -1,10 +1,11 @@
 """Run the Alembic migrations programmatically (no ``alembic.ini`` needed).
 
-The scripts ship inside the package (``acctpipe/migrations``), so an installed
-acctpipe finds them as ``acctpipe:migrations``. Every run happens in one write
-transaction: ``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL, so
-two processes starting together do not both create the tables; and both
-backends have transactional DDL, so a failed migration leaves nothing half done.
+The scripts live in the top-level ``migrations/`` folder and ship inside the
+package as ``acctpipe.migrations`` (setup.py maps it), so an installed acctpipe
+finds them. Every run happens in one write transaction: ``BEGIN IMMEDIATE`` on
+SQLite, an advisory lock on PostgreSQL, so two processes starting together do not
+both create the tables; and both backends have transactional DDL, so a failed
+migration leaves nothing half done.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ __all__ = [
     "open_database",
 ]
 
-SCRIPT_LOCATION: Final = "acctpipe:migrations"
+# The package acctpipe.migrations itself (the top-level migrations/ folder, installed
+# inside the package): "acctpipe:migrations" would be a folder inside acctpipe/.
+SCRIPT_LOCATION: Final = "acctpipe.migrations:."
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -54,7 +57,7 @@ def head_revision() -> str:
     """The newest revision the scripts define."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships revisions
-        raise RuntimeError("no migration scripts found in acctpipe:migrations")
+        raise RuntimeError("no migration scripts found in acctpipe.migrations")
     return head
 
 

@@ -1,7 +1,7 @@
 """The SQL schema (SQLAlchemy Core), one for SQLite and PostgreSQL.
 
-The Alembic migrations in ``acctpipe/migrations/versions`` create exactly these
-tables; a test compares the migrated database with this metadata on both
+The Alembic migrations in ``migrations/versions`` (``acctpipe.migrations``) create
+exactly these tables; a test compares the migrated database with this metadata on both
 backends, so the two cannot drift apart unnoticed.
 
 * ``suppressions`` — the current list: one row per (address, scope).

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
-from acctpipe.sqlstore.suppressions.address import normalise_domain
+from acctpipe.policy.normalise import normalise_domain
 
 __all__ = ["FILTER_FIELDS", "filter_matches", "validate_filter"]
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Protocol
 
-__all__ = ["Dialect", "Finding"]
+from classifiers.dialects._common import lines_before, notification_text
+
+__all__ = ["Dialect", "Finding", "lines_before", "notification_text"]
 
 
 @dataclass(frozen=True, slots=True)

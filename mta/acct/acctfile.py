@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mta.acct import DEFAULT_FIELDS, FEEDBACK_FIELDS, AccountingEncoder, union_fields
 from mta.acct.rotating import Clock, RotatingFile, resolve_move_to
-from mta.config.model import AcctFile
+
+if TYPE_CHECKING:
+    # only in annotations: the config model imports the field list from mta.acct
+    from mta.config.model import AcctFile
 
 __all__ = ["AccountingFile", "fields_for"]
 

@@ -15,7 +15,7 @@ fill the memory); past that, new rows are counted in ``dropped`` and lost.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from mta.acct.rejectlog import (
     REJECT_KINDS,
@@ -25,7 +25,10 @@ from mta.acct.rejectlog import (
     encode_reject_header,
 )
 from mta.acct.rotating import Clock, RotatingFile, resolve_move_to
-from mta.config.model import RejectLog
+
+if TYPE_CHECKING:
+    # only in annotations: the config model imports the field list from mta.acct
+    from mta.config.model import RejectLog
 
 __all__ = ["REJECT_KINDS", "RejectKind", "RejectLogFile"]
 

@@ -5,6 +5,7 @@
 30.0
 """
 
+from mta.config._lexer import Where
 from mta.config.effective import Effective, effective_settings, match_order
 from mta.config.loader import load_config, parse_config_text
 from mta.config.model import (
@@ -53,6 +54,7 @@ __all__ = [
     "VirtualMta",
     "VirtualMtaPool",
     "Warmup",
+    "Where",
     "effective_settings",
     "load_config",
     "match_order",

@@ -11,8 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from classifiers import BOUNCE_CATEGORIES
-from classifiers._regex import portability_problem
+from classifiers import BOUNCE_CATEGORIES, portability_problem
 from classifiers.pcre import translate
 from mta.acct.rejectlog import REJECT_KINDS
 from mta.config import schema

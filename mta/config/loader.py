@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from classifiers._rules import parse_rules
+from classifiers import parse_rules
 from mta.config._build import build_config
 from mta.config._lexer import NAME, Directive, Statement, Where, error_at, lex
 from mta.config._parsers import unquote

@@ -24,12 +24,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from classifiers import MessageKind, MessageReport, RuleTable, classify_message
-
 # Private helpers of classifiers, on purpose: the same reading of "the returned
 # original" the classifier used, so a header it found for the ids is found here too.
-from classifiers._mime import parse_bytes
-from classifiers._original import address_of, header, original_headers
+from classifiers import (
+    MessageKind,
+    MessageReport,
+    RuleTable,
+    address_of,
+    classify_message,
+    header,
+    original_headers,
+    parse_bytes,
+)
 from mta.acct import HEADER_FIELD_PREFIX
 from mta.config.model import Config, ReturnProcessor
 from mta.config.rules import rule_table

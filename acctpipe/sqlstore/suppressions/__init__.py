@@ -8,7 +8,7 @@
 * :func:`import_csv` / :func:`export_csv` — ESP export formats in, our CSV out.
 """
 
-from acctpipe.sqlstore.suppressions.address import (
+from acctpipe.policy.normalise import (
     address_key,
     normalise_address,
     normalise_domain,

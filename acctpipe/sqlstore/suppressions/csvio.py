@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from acctpipe._csvsafe import Verbatim, csv_line
+from acctpipe.policy.normalise import normalise_scope
 from acctpipe.policy.types import SuppressionDecision, SuppressionReason
 from acctpipe.sqlstore.suppressions._formats import (
     ADDRESS_KEYS,
@@ -36,7 +37,6 @@ from acctpipe.sqlstore.suppressions._formats import (
     SkippedRow,
     header_key,
 )
-from acctpipe.sqlstore.suppressions.address import normalise_scope
 from acctpipe.sqlstore.suppressions.model import Suppression
 from acctpipe.sqlstore.suppressions.store import SuppressionStore
 

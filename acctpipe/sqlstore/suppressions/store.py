@@ -42,16 +42,16 @@ from typing import Any, Final
 from sqlalchemy import Engine, Row, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
 
-from acctpipe.policy.types import SuppressionDecision, SuppressionReason
-from acctpipe.sqlstore.engine import write_transaction
-from acctpipe.sqlstore.schema import suppression_changes, suppressions
-from acctpipe.sqlstore.suppressions._merge import expired, merge
-from acctpipe.sqlstore.suppressions.address import (
+from acctpipe.policy.normalise import (
     address_key,
     normalise_address,
     normalise_domain,
     normalise_scope,
 )
+from acctpipe.policy.types import SuppressionDecision, SuppressionReason
+from acctpipe.sqlstore.engine import write_transaction
+from acctpipe.sqlstore.schema import suppression_changes, suppressions
+from acctpipe.sqlstore.suppressions._merge import expired, merge
 from acctpipe.sqlstore.suppressions.model import Change, Suppression
 
 __all__ = ["ChangeHook", "SuppressionStore"]

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import StatementError
 
-from acctpipe.cli.suppress import DEFAULT_URL
+from acctpipe.cli.options import DEFAULT_URL
 from acctpipe.sqlstore import DEFAULT_DATABASE_URL, make_engine, redacted, sqlite_path
 from acctpipe.sqlstore.schema import throttle_decisions
 

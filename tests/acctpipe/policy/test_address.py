@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from acctpipe.policy.address import domain_of, suppression_key
-from acctpipe.sqlstore.suppressions.address import normalise
+from acctpipe.policy.normalise import normalise
 
 
 @pytest.mark.parametrize(

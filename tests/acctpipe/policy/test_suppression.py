@@ -36,9 +36,7 @@ def test_hard_bounce_suppresses_for_good_globally() -> None:
     """A hard ``b`` suppresses the normalised address in the global scope, without expiry."""
     bounce = hard(rcpt="Ann@Example.COM")
     [decision] = decide_suppressions([bounce], {}, POLICY, at(10))
-    assert (
-        decision.address == "ann@example.com"
-    )  # the store's form (acctpipe.sqlstore.suppressions.address)
+    assert decision.address == "ann@example.com"  # the store's form (acctpipe.policy.normalise)
     assert (decision.scope, decision.reason) == ("global", "hard-bounce")
     assert decision.expires_at is None
     assert decision.event_ids == (bounce.event_id,)

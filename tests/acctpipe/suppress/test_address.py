@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acctpipe.sqlstore.suppressions.address import (
+from acctpipe.policy.normalise import (
     _slow,
     address_key,
     normalise,

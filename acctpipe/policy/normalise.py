@@ -1,5 +1,10 @@
 """Address normalisation: one spelling per mailbox, so a lookup finds what was stored.
 
+The SQL store keys suppressions with it and the policies group addresses with it;
+it is pure and lives here, beside the policies' other shared values
+(:mod:`acctpipe.policy.types`), so the import arrows go one way: the store
+imports the policy package, never the reverse.
+
 ``normalise_address("  <John.Doe+News@Bücher.Example.> ")`` gives
 ``"john.doe+news@xn--bcher-kva.example"``:
 
