@@ -1,10 +1,11 @@
 """The SMTP listener's decisions that need no socket (sans-IO): parameters, trace, headers.
 
-aiosmtpd parses the command lines and runs the session state machine; what it
-leaves to us is here, as pure functions tested with strings and bytes alone:
-the DSN parameters it does not know (RFC 3461), which addresses we accept
-(RFC 6531), the ``Received:`` trace field (RFC 5321 section 4.4), the control
-headers a submitter talks to us with, and the EHLO keyword list.
+The core (:mod:`mta.smtp_server.protocol`) parses the command lines and runs
+the session state machine; the policy's building blocks are here, as pure
+functions tested with strings and bytes alone: the DSN parameters (RFC 3461),
+which addresses we accept (RFC 6531), the ``Received:`` trace field (RFC 5321
+section 4.4), the control headers a submitter talks to us with, and the EHLO
+keyword list.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ def split_path(text: str) -> tuple[str, str]:
 
     RFC 5321 section 4.1.2: ``Path = "<" [ A-d-l ":" ] Mailbox ">"``, where the
     local part may be a ``Quoted-string`` holding ``>`` or spaces, so the closing
-    bracket is searched outside quotes. Lenient like aiosmtpd: a path without
-    brackets ends at the first space; an unclosed bracket takes the whole text.
+    bracket is searched outside quotes. Lenient (as aiosmtpd was, so no client
+    that worked is refused): a path without brackets ends at the first space; an
+    unclosed bracket takes the whole text.
     """
     text = text.lstrip()
     if not text.startswith("<"):
@@ -100,7 +102,7 @@ def decode_xtext(text: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class MailParams:
-    """A MAIL or RCPT command's parameters: the DSN ones taken out, the rest left for aiosmtpd.
+    """A MAIL or RCPT command's parameters: the DSN ones taken out, the rest left for the core.
 
     ``error`` is the reply for a malformed DSN parameter.
     """
@@ -113,8 +115,8 @@ class MailParams:
 
 # RFC 5321 section 4.1.2: esmtp-param = esmtp-keyword ["=" esmtp-value].
 # RFC 3461 adds RET and ENVID to MAIL (section 4.3, 4.4), NOTIFY and ORCPT to
-# RCPT (section 4.1, 4.2). aiosmtpd refuses parameters it does not know, so the
-# DSN ones are taken out here; NOTIFY, ORCPT and RET are accepted and ignored
+# RCPT (section 4.1, 4.2). The core refuses parameters it does not know (555), so
+# the DSN ones are taken out here; NOTIFY, ORCPT and RET are accepted and ignored
 # (lenient: the MTA's own DSN policy applies), ENVID is kept for the spool.
 _DSN_PARAMS: Final = frozenset({"ENVID", "RET", "NOTIFY", "ORCPT"})
 
@@ -143,7 +145,7 @@ def parse_params(text: str) -> MailParams:
 def command_refusal(arg: str) -> str | None:
     """The 501 for a command argument with control characters or bytes that are not UTF-8.
 
-    aiosmtpd decodes a command line as UTF-8 with surrogate escapes, so bytes
+    The core decodes a command line as UTF-8 with surrogate escapes, so bytes
     that are not UTF-8 arrive as lone surrogates; nothing of RFC 5321's grammar
     (nor RFC 6531's UTF-8 extension) allows them or a control character in a
     command, and storing either would only defer the damage (a sender with a NUL
@@ -266,7 +268,7 @@ def prepare_message(
 
 
 def ehlo_lines(responses: Sequence[str], *, offer_auth: bool) -> list[str]:
-    """aiosmtpd's EHLO reply with PIPELINING added and AUTH kept only when offered.
+    """The EHLO reply ``responses`` with PIPELINING added and AUTH kept only when offered.
 
     Every line but the last is ``250-``; the last is ``250 `` (RFC 5321 section 4.2.1).
     """
