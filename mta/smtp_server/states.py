@@ -102,7 +102,6 @@ REPLIES: Final = {
     "starttls_syntax": "501 Syntax: STARTTLS",
     "tls_active": "503 5.5.1 TLS already active",
     "vrfy_syntax": "501 Syntax: VRFY <address>",
-    "vrfy_bad": "502 Could not VRFY {arg}",
     "vrfy": "252 Cannot VRFY user, but will accept message and attempt delivery",
     "mail_syntax": "501 Syntax: MAIL FROM: <address>",
     "rcpt_syntax": "501 Syntax: RCPT TO: <address>",
