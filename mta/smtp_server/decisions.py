@@ -72,6 +72,9 @@ def split_path(text: str) -> tuple[str, str]:
     if not text.startswith("<"):
         path, _, rest = text.partition(" ")
         return path, rest.strip()
+    if '"' not in text:  # the common case: no quoted local part, the first ">" closes it
+        end = text.find(">")
+        return (text, "") if end == -1 else (text[: end + 1], text[end + 1 :].strip())
     quoted = escaped = False
     for i, char in enumerate(text):
         if escaped:
@@ -142,6 +145,10 @@ def parse_params(text: str) -> MailParams:
     return MailParams(tuple(kept), env_id, size)
 
 
+# C0 controls but TAB, DEL and C1 controls, and lone surrogates (bytes that were not UTF-8).
+_BAD_CHAR: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def command_refusal(arg: str) -> str | None:
     """The 501 for a command argument with control characters or bytes that are not UTF-8.
 
@@ -151,13 +158,12 @@ def command_refusal(arg: str) -> str | None:
     command, and storing either would only defer the damage (a sender with a NUL
     can never be bounced to). Refused at the command, before any parsing.
     """
-    for char in arg:
-        code = ord(char)
-        if 0xD800 <= code <= 0xDFFF:
-            return "501 5.5.2 Syntax error: the command is not valid UTF-8"
-        if (code < 0x20 and char != "\t") or 0x7F <= code <= 0x9F:
-            return "501 5.5.2 Syntax error: control characters are not allowed"
-    return None
+    m = _BAD_CHAR.search(arg)  # the first offending character decides the reply
+    if m is None:
+        return None
+    if 0xD800 <= ord(m.group()) <= 0xDFFF:
+        return "501 5.5.2 Syntax error: the command is not valid UTF-8"
+    return "501 5.5.2 Syntax error: control characters are not allowed"
 
 
 def address_refusal(address: str, *, smtputf8: bool, sender: bool = False) -> str | None:
