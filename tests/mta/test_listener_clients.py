@@ -28,6 +28,7 @@ from tests.mta._listener_kit import (
     bounded,
     client,
     client_tls,
+    raw_client,
     running,
 )
 
@@ -170,3 +171,19 @@ async def test_postfix_smtp_source(tmp_path: Path, options: list[str]) -> None:
         recipients = int(options[options.index("-r") + 1]) if "-r" in options else 1
         assert all(len(env.recipients) == recipients for _, env in spooled)
         assert run.rejects() == []
+
+
+@pytest.mark.slow
+@bounded
+async def test_an_idle_session_is_closed_after_the_timeout(tmp_path: Path) -> None:
+    """A client that says nothing for idle_timeout seconds is hung up on (no reply);
+    one that keeps talking is not."""
+    async with running(tmp_path, idle_timeout=0.5) as run:
+        idle = await raw_client(run.port)
+        talking = await raw_client(run.port)
+        for _ in range(4):
+            await asyncio.sleep(0.2)
+            assert (await talking.send(b"NOOP"))[0] == 250
+        assert await idle.reply() == (0, "")  # hung up
+        talking.close()
+        idle.close()
