@@ -3,6 +3,7 @@
 The protocol is a sans-IO core of our own, wrapped by a thin asyncio transport:
 
 * :mod:`~mta.smtp_server.protocol` — the core: bytes in, events out; replies in, bytes out;
+* :mod:`~mta.smtp_server.events` — the events the core gives (nouns: ``MailFrom``, ``RcptTo``…);
 * :mod:`~mta.smtp_server.states` — the session states, which command each allows, limits, replies;
 * :mod:`~mta.smtp_server.grammar` — command lines, paths and parameters beside their ABNF;
 * :mod:`~mta.smtp_server.data` — reading DATA in big pieces (sans-IO);

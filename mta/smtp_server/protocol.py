@@ -23,11 +23,23 @@ the application still sees (and may log) every command. Pipelined commands
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal
 
 from mta.smtp_server.data import DataReader
 from mta.smtp_server.decisions import command_refusal, parse_params, split_path
+from mta.smtp_server.events import (
+    Answer,
+    Auth,
+    AuthResponse,
+    DataCommand,
+    Envelope,
+    Event,
+    Hello,
+    MailFrom,
+    Message,
+    RcptTo,
+    RefusalKind,
+    StartTls,
+)
 from mta.smtp_server.grammar import parse_path, split_command, strip_keyword, valid_esmtp_params
 from mta.smtp_server.states import (
     ALLOWED,
@@ -57,112 +69,6 @@ __all__ = [
     "ServerCore",
     "StartTls",
 ]
-
-RefusalKind = Literal["helo", "mail", "rcpt", "data", "auth"]
-
-
-@dataclass(frozen=True, slots=True)
-class Hello:
-    """HELO or EHLO with a clean host name: reply 250 (lines) to greet."""
-
-    verb: str
-    name: str
-    command: str
-
-
-@dataclass(frozen=True, slots=True)
-class MailFrom:
-    """MAIL FROM that parsed: ``address`` is ``"<>"`` for the null sender.
-
-    ``params`` are the ESMTP parameters left after the DSN ones (upper-cased);
-    ``size`` is SIZE's value, ``env_id`` the decoded ENVID.
-    """
-
-    address: str
-    params: tuple[str, ...]
-    size: int | None
-    env_id: str | None
-    smtputf8: bool
-    command: str
-
-
-@dataclass(frozen=True, slots=True)
-class RcptTo:
-    """RCPT TO that parsed, in a transaction."""
-
-    address: str
-    params: tuple[str, ...]
-    command: str
-
-
-@dataclass(frozen=True, slots=True)
-class DataCommand:
-    """DATA with recipients: reply 354 to receive the message (or refuse it)."""
-
-    command: str = "DATA"
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """The message's bytes, dot-stuffing undone: reply to end the transaction."""
-
-    content: bytes
-    command: str = "DATA"
-
-
-@dataclass(frozen=True, slots=True)
-class StartTls:
-    """STARTTLS: reply 220, then start TLS and call :meth:`ServerCore.tls_started`."""
-
-    command: str = "STARTTLS"
-
-
-@dataclass(frozen=True, slots=True)
-class Auth:
-    """AUTH with a mechanism we offer; ``initial`` is the initial response (RFC 4954)."""
-
-    mechanism: str
-    initial: str | None
-    command: str
-
-
-@dataclass(frozen=True, slots=True)
-class AuthResponse:
-    """One SASL response line (after a 334), CRLF removed."""
-
-    data: bytes
-    command: str = ""  # the AUTH command it answers stays the one to log
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A command the core answered itself: send ``reply`` (log it when ``kind`` is set).
-
-    ``close``: hang up after the reply. ``verb`` is the command's verb ("" for a
-    line that had none).
-    """
-
-    verb: str
-    reply: str
-    command: str
-    kind: RefusalKind | None = None
-    reason: str = ""
-    close: bool = False
-
-
-Event = Hello | MailFrom | RcptTo | DataCommand | Message | StartTls | Auth | AuthResponse | Answer
-
-
-@dataclass(slots=True)
-class Envelope:
-    """The transaction so far (cleared by RSET, HELO/EHLO and the end of DATA)."""
-
-    mail_from: str | None = None
-    smtp_utf8: bool = False
-    mail_options: list[str] = field(default_factory=list)
-    rcpt_tos: list[str] = field(default_factory=list)
-    rcpt_options: list[str] = field(default_factory=list)
-
 
 _CONTROL_REASON = "control character or bad UTF-8 in the command"
 _REFUSES_CONTROL: dict[str, RefusalKind] = {
