@@ -141,10 +141,10 @@ class InboundSession(asyncio.Protocol):
         self.auth_locked = False  # the AUTH limiter locked us out: hang up after the reply
         self.sasl: list[bytes] = []  # the SASL exchange so far (LOGIN: the user name)
         self.mechanism = ""
-        self.in_data = False
         self._counted = False
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._active = 0.0  # loop time of the last command
         self._paused = False
         self._eof = False
         self._writable: asyncio.Future[None] | None = None
@@ -160,7 +160,7 @@ class InboundSession(asyncio.Protocol):
     @property
     def busy(self) -> bool:
         """In a mail transaction (MAIL accepted, or DATA being received or submitted)."""
-        return self.in_data or self.core.state in ("mail", "rcpt", "data")
+        return self.core.state in ("mail", "rcpt", "data")  # until the end of DATA is answered
 
     def refresh(self) -> Config:
         """Take a fresh config snapshot and recompute the source in force and its SIZE."""
@@ -345,11 +345,17 @@ class InboundSession(asyncio.Protocol):
             self._task = self.loop.create_task(self._run())
 
     def _reset_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self.loop.call_later(self.timeout, self._timed_out)
+        # One timestamp per event; the timer re-arms itself for the rest of the window,
+        # so a busy session costs no timer churn.
+        self._active = self.loop.time()
+        if self._timer is None:
+            self._timer = self.loop.call_later(self.timeout, self._timed_out)
 
     def _timed_out(self) -> None:
+        idle = self.loop.time() - self._active
+        if idle < self.timeout:
+            self._timer = self.loop.call_later(self.timeout - idle, self._timed_out)
+            return
         log.info("%s: connection timeout", self.ip)
         self.close()
 
@@ -382,7 +388,6 @@ class InboundSession(asyncio.Protocol):
                 log.error("SMTP listener error after the reply", exc_info=error)
                 return
             self.reply(await self.handler.handle_exception(error))
-            self.in_data = False
 
     async def start_tls(self) -> None:
         """Answer STARTTLS with 220 and run the server side of the TLS handshake."""
