@@ -1,10 +1,11 @@
 """The SMTP listener's decisions that need no socket (sans-IO): parameters, trace, headers.
 
-aiosmtpd parses the command lines and runs the session state machine; what it
-leaves to us is here, as pure functions tested with strings and bytes alone:
-the DSN parameters it does not know (RFC 3461), which addresses we accept
-(RFC 6531), the ``Received:`` trace field (RFC 5321 section 4.4), the control
-headers a submitter talks to us with, and the EHLO keyword list.
+The core (:mod:`mta.smtp_server.protocol`) parses the command lines and runs
+the session state machine; the policy's building blocks are here, as pure
+functions tested with strings and bytes alone: the DSN parameters (RFC 3461),
+which addresses we accept (RFC 6531), the ``Received:`` trace field (RFC 5321
+section 4.4), the control headers a submitter talks to us with, and the EHLO
+keyword list.
 """
 
 from __future__ import annotations
@@ -64,13 +65,17 @@ def split_path(text: str) -> tuple[str, str]:
 
     RFC 5321 section 4.1.2: ``Path = "<" [ A-d-l ":" ] Mailbox ">"``, where the
     local part may be a ``Quoted-string`` holding ``>`` or spaces, so the closing
-    bracket is searched outside quotes. Lenient like aiosmtpd: a path without
-    brackets ends at the first space; an unclosed bracket takes the whole text.
+    bracket is searched outside quotes. Lenient (as aiosmtpd was, so no client
+    that worked is refused): a path without brackets ends at the first space; an
+    unclosed bracket takes the whole text.
     """
     text = text.lstrip()
     if not text.startswith("<"):
         path, _, rest = text.partition(" ")
         return path, rest.strip()
+    if '"' not in text:  # the common case: no quoted local part, the first ">" closes it
+        end = text.find(">")
+        return (text, "") if end == -1 else (text[: end + 1], text[end + 1 :].strip())
     quoted = escaped = False
     for i, char in enumerate(text):
         if escaped:
@@ -101,7 +106,7 @@ def decode_xtext(text: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class MailParams:
-    """A MAIL or RCPT command's parameters: the DSN ones taken out, the rest left for aiosmtpd.
+    """A MAIL or RCPT command's parameters: the DSN ones taken out, the rest left for the core.
 
     ``error`` is the reply for a malformed DSN parameter.
     """
@@ -114,8 +119,8 @@ class MailParams:
 
 # RFC 5321 section 4.1.2: esmtp-param = esmtp-keyword ["=" esmtp-value].
 # RFC 3461 adds RET and ENVID to MAIL (section 4.3, 4.4), NOTIFY and ORCPT to
-# RCPT (section 4.1, 4.2). aiosmtpd refuses parameters it does not know, so the
-# DSN ones are taken out here; NOTIFY, ORCPT and RET are accepted and ignored
+# RCPT (section 4.1, 4.2). The core refuses parameters it does not know (555), so
+# the DSN ones are taken out here; NOTIFY, ORCPT and RET are accepted and ignored
 # (lenient: the MTA's own DSN policy applies), ENVID is kept for the spool.
 _DSN_PARAMS: Final = frozenset({"ENVID", "RET", "NOTIFY", "ORCPT"})
 
@@ -141,22 +146,25 @@ def parse_params(text: str) -> MailParams:
     return MailParams(tuple(kept), env_id, size)
 
 
+# C0 controls but TAB, DEL and C1 controls, and lone surrogates (bytes that were not UTF-8).
+_BAD_CHAR: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def command_refusal(arg: str) -> str | None:
     """The 501 for a command argument with control characters or bytes that are not UTF-8.
 
-    aiosmtpd decodes a command line as UTF-8 with surrogate escapes, so bytes
+    The core decodes a command line as UTF-8 with surrogate escapes, so bytes
     that are not UTF-8 arrive as lone surrogates; nothing of RFC 5321's grammar
     (nor RFC 6531's UTF-8 extension) allows them or a control character in a
     command, and storing either would only defer the damage (a sender with a NUL
     can never be bounced to). Refused at the command, before any parsing.
     """
-    for char in arg:
-        code = ord(char)
-        if 0xD800 <= code <= 0xDFFF:
-            return "501 5.5.2 Syntax error: the command is not valid UTF-8"
-        if (code < 0x20 and char != "\t") or 0x7F <= code <= 0x9F:
-            return "501 5.5.2 Syntax error: control characters are not allowed"
-    return None
+    m = _BAD_CHAR.search(arg)  # the first offending character decides the reply
+    if m is None:
+        return None
+    if 0xD800 <= ord(m.group()) <= 0xDFFF:
+        return "501 5.5.2 Syntax error: the command is not valid UTF-8"
+    return "501 5.5.2 Syntax error: control characters are not allowed"
 
 
 def address_refusal(address: str, *, smtputf8: bool, sender: bool = False) -> str | None:
@@ -269,7 +277,7 @@ def prepare_message(
 
 
 def ehlo_lines(responses: Sequence[str], *, offer_auth: bool) -> list[str]:
-    """aiosmtpd's EHLO reply with PIPELINING added and AUTH kept only when offered.
+    """The EHLO reply ``responses`` with PIPELINING added and AUTH kept only when offered.
 
     Every line but the last is ``250-``; the last is ``250 `` (RFC 5321 section 4.2.1).
     """

@@ -7,8 +7,9 @@
     ...
     await listener.stop()           # stop accepting, let transactions finish, 421 the rest
 
-aiosmtpd serves the protocol (one :class:`~mta.smtp_server.session.InboundSMTP`
-per connection, made by ``loop.create_server``); the policy is ours: the
+The protocol is our own sans-IO core (:mod:`mta.smtp_server.protocol`) in a
+thin asyncio transport (one :class:`~mta.smtp_server.session.InboundSession`
+per connection, made by ``loop.create_server``); the policy: the
 ``<source>`` rules of :mod:`mta.smtp_server.relay`, SMTP AUTH against ``<smtp-user>``,
 the control headers, and a 250 only after :meth:`Submitter.submit` returned
 (the spool has fsynced). ``get_config`` is called at connect, EHLO, AUTH and
@@ -31,12 +32,12 @@ from mta.config.model import Config, Listener
 from mta.errors import ConfigError
 from mta.fdlimit import raise_open_file_limit, wanted_open_files
 from mta.smtp_server.authlimit import AuthLimiter
-from mta.smtp_server.handler import InboundHandler, authenticate
+from mta.smtp_server.handler import InboundHandler
 from mta.smtp_server.session import (
     DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_MAX_SMTP_IN,
     ConnectionGate,
-    InboundSMTP,
+    InboundSession,
     ListenerState,
     utcnow,
 )
@@ -53,7 +54,7 @@ __all__ = [
     "SmtpListener",
 ]
 
-_MECHANISMS = frozenset({"PLAIN", "LOGIN"})  # what aiosmtpd implements
+_MECHANISMS = frozenset({"PLAIN", "LOGIN"})  # what the handler implements
 
 
 class LocalMail(Protocol):
@@ -164,23 +165,15 @@ class SmtpListener:
             tls = cert.server_context()
         state = self._state
         handler = InboundHandler()
-        excluded = _MECHANISMS - set(self.listener.auth_mechanisms)
+        mechanisms = _MECHANISMS & set(self.listener.auth_mechanisms)
 
-        def factory() -> InboundSMTP:
-            return InboundSMTP(
+        def factory() -> InboundSession:
+            return InboundSession(
                 state,
                 handler,
-                hostname=state.hostname,
-                ident="ESMTP",
                 tls_context=tls,
-                data_size_limit=state.default_max_size,
-                enable_SMTPUTF8=True,
-                decode_data=False,
+                auth_mechanisms=mechanisms,
                 timeout=self._idle_timeout,
-                auth_require_tls=False,  # decided per source in the AUTH hook
-                auth_exclude_mechanism=excluded,
-                authenticator=authenticate,
-                loop=loop,
             )
 
         self._server = await loop.create_server(factory, self.host, self.port)

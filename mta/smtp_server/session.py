@@ -1,16 +1,14 @@
-"""One inbound SMTP connection: aiosmtpd's protocol with our connection-level policy.
+"""One inbound SMTP connection: the asyncio transport shell around the sans-IO core.
 
-aiosmtpd runs the command loop and the session state machine; this subclass
-adds what happens around it: the ``smtp-service`` and ``max-smtp-in`` checks
+:class:`InboundSession` is an ``asyncio.Protocol``: it buffers what arrives,
+feeds :class:`~mta.smtp_server.protocol.ServerCore`, and answers each event
+through the policy of :mod:`mta.smtp_server.handler`, one at a time and in
+order (pipelined commands wait in the core's buffer). Around that it keeps
+the connection-level policy: the ``smtp-service`` and ``max-smtp-in`` checks
 before the banner, the per-source config snapshot (taken at connect, EHLO,
-AUTH and MAIL, so a reload applies from the next transaction), the DSN
-parameters aiosmtpd does not know, and a graceful stop. Per-command decisions
-are the handler hooks in :mod:`mta.smtp_server.handler`.
-
-It extends aiosmtpd where it offers no hook: ``_handle_client`` (before the
-banner), ``push`` (to remember the last reply) and the ``smtp_*`` command
-methods it wraps and calls back. These are stable across aiosmtpd 1.4.x; the
-socket tests fail loudly if a release changes them.
+AUTH and MAIL, so a reload applies from the next transaction), the idle
+timeout, STARTTLS (``loop.start_tls``), backpressure (reading pauses while
+the core holds more than :data:`HIGH_WATER` unread bytes) and a graceful stop.
 """
 
 from __future__ import annotations
@@ -18,48 +16,39 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, AnyStr, Final
-
-from aiosmtpd.smtp import MISSING, SMTP, Envelope
+from typing import TYPE_CHECKING, Final
 
 from mta.acct.rejectlog import RejectRecord, reject_reason
 from mta.config.model import Config, Listener, Source
 from mta.failurelog import FailureLog
 from mta.smtp_server.authlimit import AuthLimiter
-from mta.smtp_server.data import read_data
-from mta.smtp_server.decisions import command_refusal, parse_params, printable, split_path
-from mta.smtp_server.relay import Decision, check_connect, check_size, source_for
+from mta.smtp_server.decisions import printable
+from mta.smtp_server.protocol import Event, ServerCore
+from mta.smtp_server.relay import Decision, check_connect, source_for
 
 if TYPE_CHECKING:
     from mta.acct.rejectfile import RejectKind, RejectLogFile
+    from mta.smtp_server.handler import InboundHandler
     from mta.smtp_server.listener import LocalMail
     from mta.submit import Submitter
-
-# RFC 5321 section 4.1.2: Path = "<" Mailbox ">", Mailbox = Local-part "@" Domain, with the
-# local part a Dot-string of atext and the domain dot-separated LDH labels (the common case).
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_PATH: Final = re.compile(
-    rf"\s*<(({_ATEXT}(?:\.{_ATEXT})*)@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    rf"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)>[ \t]*([^()]*)\Z",
-    re.DOTALL,
-)
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_MAX_SMTP_IN",
+    "HIGH_WATER",
     "ConnectionGate",
-    "InboundSMTP",
+    "InboundSession",
     "ListenerState",
 ]
 
 log = logging.getLogger("mta.smtp_server.listener")
 
 DEFAULT_MAX_MESSAGE_SIZE: Final = 32 << 20
-"""SIZE when the source sets no ``max-message-size``: aiosmtpd buffers DATA in memory."""
+"""SIZE when the source sets no ``max-message-size``: a message is held in memory."""
 
 MAX_AUTH_FAILURES: Final = 3
 """Failed AUTH attempts per connection before we hang up (slows password guessing).
@@ -71,6 +60,9 @@ TOO_MANY_REPLY: Final = "421 4.7.0 Too many connections, try again later"
 
 DEFAULT_MAX_SMTP_IN: Final = 100
 """Concurrent sessions from one client address when its ``<source>`` sets no ``max-smtp-in``."""
+
+HIGH_WATER: Final = 256 << 10
+"""Unread bytes in the core past which we stop reading the socket (resumed below a quarter)."""
 
 
 @dataclass(eq=False)
@@ -105,8 +97,8 @@ class ListenerState:
     label: str = ""
     auth_limiter: AuthLimiter = field(default_factory=AuthLimiter)
     gate: ConnectionGate = field(default_factory=ConnectionGate)
-    sessions: set[InboundSMTP] = field(default_factory=set)
-    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    sessions: set[InboundSession] = field(default_factory=set)
+    tasks: set[asyncio.Future[None]] = field(default_factory=set)
     per_source: collections.Counter[str] = field(default_factory=collections.Counter)
     accepted: int = 0
     rejected: int = 0
@@ -116,53 +108,66 @@ class ListenerState:
     )
 
 
-class InboundSMTP(SMTP):
-    """aiosmtpd's SMTP for one inbound connection (one instance per connection).
+class InboundSession(asyncio.Protocol):
+    """One inbound connection (one instance per connection, made by ``loop.create_server``)."""
 
-    aiosmtpd offers every member named ``auth_*`` as a SASL mechanism, so no
-    attribute or method here may start with ``auth_``.
-    """
-
-    def __init__(self, state: ListenerState, handler: Any, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
+    def __init__(
+        self,
+        state: ListenerState,
+        handler: InboundHandler,
+        *,
+        tls_context: ssl.SSLContext | None,
+        auth_mechanisms: frozenset[str],
+        timeout: float = 300,
+    ) -> None:
         self.state = state
+        self.handler = handler
+        self.tls_context = tls_context
+        self.timeout = timeout
+        self.core = ServerCore(auth_mechanisms=auth_mechanisms)
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
         self.ip = "unknown"
         self.port: int | None = None
         self.config: Config = state.get_config()
         self.source: Source | None = None  # the <source> in force (the user's, after AUTH)
         self.held: str | None = None  # the source this connection counts against
         self.command = ""  # the command being answered, for the reject log
-        self.pending_env_id: str | None = None
         self.env_id: str | None = None
         self.local_rcpts: set[str] = set()
-        self.in_data = False
-        self.data_handled = False
-        self.last_reply = ""
+        self.user_name: str | None = None  # the authenticated user name
         self.failed_auths = 0
         self.auth_delay = 0.0  # wait this long before the next 535 (the AUTH limiter's verdict)
         self.auth_locked = False  # the AUTH limiter locked us out: hang up after the reply
+        self.sasl: list[bytes] = []  # the SASL exchange so far (LOGIN: the user name)
+        self.mechanism = ""
+        self._counted = False
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._active = 0.0  # loop time of the last command
+        self._paused = False
+        self._eof = False
+        self._writable: asyncio.Future[None] | None = None
+        self.done: asyncio.Future[None] = self.loop.create_future()
 
     # -- state ------------------------------------------------------------------------
 
     @property
-    def user_name(self) -> str | None:
-        """The authenticated user name, or ``None``."""
-        session = self.session
-        # aiosmtpd types auth_data as None; our authenticator stores the user name.
-        data: object = session.auth_data if session is not None and session.authenticated else None
-        return data if isinstance(data, str) else None
+    def data_size_limit(self) -> int:
+        """The message size in force (the source's ``max-message-size``, or the default)."""
+        return self.core.data_size_limit or self.state.default_max_size
 
     @property
     def busy(self) -> bool:
         """In a mail transaction (MAIL accepted, or DATA being received or submitted)."""
-        return self.in_data or bool(self.envelope is not None and self.envelope.mail_from)
+        return self.core.state in ("mail", "rcpt", "data")  # until the end of DATA is answered
 
     def refresh(self) -> Config:
         """Take a fresh config snapshot and recompute the source in force and its SIZE."""
         self.config = self.state.get_config()
         self.source = source_for(self.config, self.ip, self.user_name)
         limit = self.source.max_message_size if self.source is not None else None
-        self.data_size_limit = limit or self.state.default_max_size
+        self.core.data_size_limit = limit or self.state.default_max_size
         return self.config
 
     def cap_for(self, source: Source | None) -> tuple[str, int] | None:
@@ -209,14 +214,13 @@ class InboundSMTP(SMTP):
         """
         state = self.state
         state.rejected += 1
-        session, envelope = self.session, self.envelope
-        sender = envelope.mail_from if envelope is not None and envelope.mail_from else ""
+        core = self.core
         record = RejectRecord(
             time_logged=state.clock(),
             remote_ip=self.ip,
             remote_port=self.port,
-            helo=printable(session.host_name or "") if session is not None else "",
-            mail_from=printable(sender),
+            helo=printable(core.host_name or ""),
+            mail_from=printable(core.envelope.mail_from or ""),
             rcpt=printable(fields.get("rcpt", "")),
             command=printable(fields.get("command", self.command), 600),
             reply=reply,
@@ -234,228 +238,175 @@ class InboundSMTP(SMTP):
                 state.reject_failures.succeeded()
         return reply
 
+    # -- writing ----------------------------------------------------------------------
+
+    def reply(self, reply: str | list[str]) -> None:
+        """Answer the pending event with ``reply`` (one line or a multi-line reply)."""
+        data = self.core.send(reply)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self) -> None:
+        """Hang up (after what was written is flushed)."""
+        self.core.close()
+        if self.transport is not None:
+            self.transport.close()
+
     def shut_down(self) -> None:
         """Tell the client we are going away (421, RFC 5321 section 3.8) and close."""
         transport = self.transport
-        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+        if transport is not None and not transport.is_closing():
             transport.write(f"{SHUTDOWN_REPLY}\r\n".encode())
-            transport.close()
+            self.close()
 
-    # -- connection -----------------------------------------------------------------
+    def pause_writing(self) -> None:
+        """The socket's send buffer is full: hold further replies."""
+        if self._writable is None:
+            self._writable = self.loop.create_future()
 
-    async def _handle_client(self) -> None:
+    def resume_writing(self) -> None:
+        """The send buffer drained: go on."""
+        if self._writable is not None:
+            if not self._writable.done():
+                self._writable.set_result(None)
+            self._writable = None
+
+    # -- connection -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Check the connection-level policy, then greet (or refuse with 421 and close)."""
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
         state = self.state
-        # aiosmtpd types peer as str; it is the socket's (host, port, ...) tuple.
-        peer: object = self.session.peer if self.session is not None else None
+        peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.ip, self.port = str(peer[0]), int(peer[1])
-        task = asyncio.current_task()
-        if task is not None:
-            state.tasks.add(task)
+        state.tasks.add(self.done)
         state.sessions.add(self)
-        gate, counted = state.gate, False
-        try:
-            config = self.refresh()
-            decision = check_connect(config, self.ip)
-            total = config.total_max_smtp_in
-            if decision.ok and total and gate.open >= total:
-                reason = reject_reason("total-max-smtp-in", f"{total} (all listeners)")
-                decision = Decision(False, TOO_MANY_REPLY, reason)
-            elif decision.ok and not self.may_count(self.source):
-                key, cap = self.cap_for(self.source) or ("", 0)
-                where = key if key.startswith("address ") else f"<source {key}>"
-                decision = Decision(
-                    False,
-                    "421 4.7.0 Too many concurrent sessions from your address",
-                    reject_reason("max-smtp-in", f"{cap} ({where})"),
-                )
-            if not decision.ok:
-                await self.push(self.refuse("connect", decision.reply, decision.reason))
-                if self.transport is not None:
-                    self.transport.close()
-                return
-            gate.open += 1
-            counted = True
-            self.hold(self.source)
-            await super()._handle_client()
-        finally:
-            if counted:
-                gate.open -= 1
-            self.release()
-            state.sessions.discard(self)
-            if task is not None:
-                state.tasks.discard(task)
-
-    async def refused_argument(self, arg: str, kind: RejectKind) -> bool:
-        """Answer 501 (and log it) if ``arg`` has control characters or is not UTF-8."""
-        reply = command_refusal(arg)
-        if reply is None:
-            return False
-        why = reject_reason("control character or bad UTF-8 in the command")
-        await self.push(self.refuse(kind, reply, why))
-        return True
-
-    async def push(self, status: AnyStr) -> None:
-        """Send one reply line (remembered, so a refusal by aiosmtpd itself can be logged)."""
-        self.last_reply = status if isinstance(status, str) else status.decode("utf-8", "replace")
-        if self.auth_delay and self.last_reply.startswith("535"):
-            # The failed-AUTH delay: aiosmtpd sends the 535 itself, after our (synchronous)
-            # authenticator returned, so this is the one place to hold it back.
-            delay, self.auth_delay = self.auth_delay, 0.0
-            await asyncio.sleep(delay)
-        await super().push(status)
-
-    # -- commands we wrap -------------------------------------------------------------
-
-    async def smtp_EHLO(self, hostname: str) -> None:  # noqa: N802 - aiosmtpd's name
-        """EHLO, after a fresh config snapshot (SIZE advertises the current limit)."""
-        self.refresh()
-        self.command = f"EHLO {hostname}"
-        if await self.refused_argument(hostname, "helo"):
-            return
-        await super().smtp_EHLO(hostname)
-
-    async def smtp_HELO(self, hostname: str) -> None:  # noqa: N802 - aiosmtpd's name
-        """HELO, after a fresh config snapshot."""
-        self.refresh()
-        self.command = f"HELO {hostname}"
-        if await self.refused_argument(hostname, "helo"):
-            return
-        await super().smtp_HELO(hostname)
-
-    async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
-        """AUTH; the reject log sees only the mechanism, and repeated failures hang up."""
-        # The initial response (credentials) is never kept: only the mechanism.
-        self.command = f"AUTH {arg.split()[0]}" if arg and arg.split() else "AUTH"
-        try:
-            await super().smtp_AUTH(arg)
-        except ValueError as exc:
-            # A SASL response line past the stream's limit escapes aiosmtpd as an error
-            # (a 451 and a logged traceback per try, anyone may send one): refuse it and
-            # hang up, since the rest of that line is still on its way.
-            if "limit" not in str(exc):
-                raise
-            reply = "500 5.5.6 Authentication exchange line is too long"
-            await self.push(self.refuse("auth", reply, reject_reason("auth line too long")))
-            if self.transport is not None:
-                self.transport.close()
-            return
-        if self.user_name is not None:
-            self.refresh()  # the user's named source may set another SIZE
-        elif self.auth_locked:
-            if self.transport is not None:
-                self.transport.close()  # the 421 has been sent
-        elif self.failed_auths >= MAX_AUTH_FAILURES:
-            await self.push("421 4.7.0 Too many authentication failures")
-            if self.transport is not None:
-                self.transport.close()
-
-    async def smtp_MAIL(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd's name
-        """MAIL: take out DSN parameters, check SIZE against the source, then aiosmtpd's."""
-        if self.state.stopping:
-            self.shut_down()
-            return
         config = self.refresh()
-        self.command = f"MAIL {arg or ''}".strip()
-        self.pending_env_id = None
-        if arg is not None and await self.refused_argument(arg, "mail"):
-            return
-        if arg is None or arg[:5].upper() != "FROM:":
-            await super().smtp_MAIL(arg)
-            return
-        if await self.check_helo_needed():  # it has answered 503; aiosmtpd's would again
-            return
-        path, rest = split_path(arg[5:])
-        params = parse_params(rest)
-        if params.error is not None:
-            await self.push(params.error)
-            return
-        if params.size is not None:
-            decision = check_size(config, self.ip, self.user_name, params.size)
-            if not decision.ok:
-                await self.push(self.refuse("mail", decision.reply, decision.reason))
-                return
-        self.pending_env_id = params.env_id
-        await super().smtp_MAIL(" ".join([f"FROM:{path}", *params.kept]))
-
-    async def smtp_RCPT(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd's name
-        """RCPT: take out DSN parameters (NOTIFY, ORCPT), then aiosmtpd's."""
-        self.command = f"RCPT {arg or ''}".strip()
-        if arg is not None and await self.refused_argument(arg, "rcpt"):
-            return
-        if arg is None or arg[:3].upper() != "TO:":
-            await super().smtp_RCPT(arg)
-            return
-        path, rest = split_path(arg[3:])
-        params = parse_params(rest)
-        if params.error is not None:
-            await self.push(params.error)
-            return
-        await super().smtp_RCPT(" ".join([f"TO:{path}", *params.kept]))
-
-    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
-        """DATA; a message refused by aiosmtpd's size limit still gets a reject-log row."""
-        self.command = "DATA"
-        self.in_data, self.data_handled = True, False
-        had_transaction = bool(self.envelope is not None and self.envelope.rcpt_tos)
-        try:
-            await self._data(arg)
-        except Exception:
-            # aiosmtpd answers it (handle_exception) but keeps the envelope: start afresh,
-            # as after any DATA, so the client's next MAIL is not a "nested MAIL".
-            self.envelope = Envelope()
-            raise
-        finally:
-            self.in_data = False
-        if had_transaction and not self.data_handled and self.last_reply.startswith("552"):
-            limit = self.data_size_limit
-            self.refuse(
-                "data", self.last_reply, reject_reason("message larger than", f"{limit} bytes")
+        decision = check_connect(config, self.ip)
+        total = config.total_max_smtp_in
+        if decision.ok and total and state.gate.open >= total:
+            reason = reject_reason("total-max-smtp-in", f"{total} (all listeners)")
+            decision = Decision(False, TOO_MANY_REPLY, reason)
+        elif decision.ok and not self.may_count(self.source):
+            key, cap = self.cap_for(self.source) or ("", 0)
+            where = key if key.startswith("address ") else f"<source {key}>"
+            decision = Decision(
+                False,
+                "421 4.7.0 Too many concurrent sessions from your address",
+                reject_reason("max-smtp-in", f"{cap} ({where})"),
             )
-        if self.state.stopping:
-            self.shut_down()
-
-    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-        """aiosmtpd's address parser, with a fast path for the common ``<dot-atom@domain>``.
-
-        aiosmtpd runs every MAIL/RCPT address through the e-mail header parser; a
-        plain address (RFC 5321 Dot-string "@" Domain) gives the same result from
-        one regex. Anything else (quoted local parts, ``<>``, UTF-8, source routes)
-        still goes to aiosmtpd.
-        """
-        m = _PLAIN_PATH.match(arg)
-        if m is not None and len(m.group(2)) <= (self.local_part_limit or 64):
-            return m.group(1), m.group(3)
-        result: tuple[str | None, str | None] = super()._getaddr(arg)
-        return result
-
-    async def _data(self, arg: str) -> None:
-        """aiosmtpd's DATA with the fast reader (:mod:`mta.smtp_server.data`) in place of its
-        line-by-line loop; the checks, hooks and replies are the same."""
-        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+        if not decision.ok:
+            self.reply(self.refuse("connect", decision.reply, decision.reason))
+            self.close()
             return
-        if self.envelope is None or not self.envelope.rcpt_tos:
-            await self.push("503 Error: need RCPT command")
-            return
-        if arg:
-            await self.push("501 Syntax: DATA")
-            return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
-        result = await read_data(self._reader, self.data_size_limit)
-        if result.problem:
-            self._set_post_data_state()  # type: ignore[no-untyped-call]
-            if result.problem == "too-long":
-                await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
-            else:
-                await self.push("552 Error: Too much mail data")
-            return
-        self.envelope.content = self.envelope.original_content = result.content
-        status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()  # type: ignore[no-untyped-call]
-        await self.push("250 OK" if status is MISSING else status)
+        state.gate.open += 1
+        self._counted = True
+        self.hold(self.source)
+        self.reply(f"220 {state.hostname} ESMTP")
+        self._reset_timer()
 
-    async def smtp_RSET(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's name
-        """RSET; during a stop, the end of a transaction is the moment to close."""
-        await super().smtp_RSET(arg)
-        if self.state.stopping:
-            self.shut_down()
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop counting the session; a handler still running is cancelled."""
+        self.core.close()
+        self.transport = None
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self._counted:
+            self.state.gate.open -= 1
+            self._counted = False
+        self.release()
+        self.state.sessions.discard(self)
+        self.state.tasks.discard(self.done)
+        if not self.done.done():
+            self.done.set_result(None)
+        self.resume_writing()
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the core; answer what it makes of it (in a task, one event at a time)."""
+        self.core.receive_data(data)
+        if self.core.buffered > HIGH_WATER and self.transport is not None:
+            self.transport.pause_reading()
+            self._paused = True
+        self._wake()
+
+    def eof_received(self) -> bool:
+        """The client will send no more: answer what it sent, then close."""
+        self._eof = True
+        self._wake()
+        # A TLS transport cannot stay half-open; a plain one can, until we are done.
+        return self.transport is not None and self.transport.get_extra_info("ssl_object") is None
+
+    def _wake(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = self.loop.create_task(self._run())
+
+    def _reset_timer(self) -> None:
+        # One timestamp per event; the timer re-arms itself for the rest of the window,
+        # so a busy session costs no timer churn.
+        self._active = self.loop.time()
+        if self._timer is None:
+            self._timer = self.loop.call_later(self.timeout, self._timed_out)
+
+    def _timed_out(self) -> None:
+        idle = self.loop.time() - self._active
+        if idle < self.timeout:
+            self._timer = self.loop.call_later(self.timeout - idle, self._timed_out)
+            return
+        log.info("%s: connection timeout", self.ip)
+        self.close()
+
+    async def _run(self) -> None:
+        core = self.core
+        while self.transport is not None and not self.transport.is_closing():
+            event = core.next_event()
+            if event is None:
+                break
+            self._reset_timer()
+            await self._handle(event)
+            if self._writable is not None:
+                await self._writable
+        transport = self.transport
+        if transport is None:
+            return
+        if self._paused and core.buffered < HIGH_WATER // 4:
+            self._paused = False
+            transport.resume_reading()
+        if self._eof:  # everything the client sent is answered
+            self.close()
+
+    async def _handle(self, event: Event) -> None:
+        if event.command:
+            self.command = event.command
+        try:
+            await self.handler.handle(self, event)
+        except Exception as error:  # a bug in a hook: the client may retry, the session goes on
+            if not self.core.pending:  # answered already: only log it
+                log.error("SMTP listener error after the reply", exc_info=error)
+                return
+            self.reply(await self.handler.handle_exception(error))
+
+    async def start_tls(self) -> None:
+        """Answer STARTTLS with 220 and run the server side of the TLS handshake."""
+        transport = self.transport
+        if self.tls_context is None or transport is None:
+            self.reply("454 TLS not available")
+            return
+        self.reply("220 Ready to start TLS")
+        try:
+            tls = await self.loop.start_tls(transport, self, self.tls_context, server_side=True)
+        except (OSError, ssl.SSLError, ConnectionError) as exc:
+            log.info("%s: TLS handshake failed: %s", self.ip, exc)
+            transport.close()
+            return
+        if tls is None:
+            transport.close()
+            return
+        self.transport = tls
+        self._paused = False
+        self.core.tls_started()
+        self.user_name = None
+        self.refresh()
