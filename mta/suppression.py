@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from mta.errors import BadFormatError
+
 __all__ = ["REASONS", "SuppressionEntry", "SuppressionSet", "plain_domain"]
 
 REASONS: Final = ("hard-bounce", "soft-bounce-repeated", "complaint", "manual", "unsubscribe")
@@ -110,10 +112,10 @@ class SuppressionSet:
         head, _, body = data.partition(b"\n")
         header = json.loads(head)
         if not isinstance(header, dict) or header.get("format") != 1:
-            raise ValueError("not a suppression snapshot (format 1)")
+            raise BadFormatError("not a suppression snapshot (format 1)")
         n, m = int(header["entries"]), int(header["expiring"])
         if len(body) != n * 9 + m * 16:
-            raise ValueError("a truncated suppression snapshot")
+            raise BadFormatError("a truncated suppression snapshot")
         keys, expiring, expiry = array("Q"), array("Q"), array("d")
         keys.frombytes(body[: n * 8])
         codes = body[n * 8 : n * 9]

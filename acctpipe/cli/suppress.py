@@ -230,8 +230,8 @@ def check(
     from sqlalchemy.exc import SQLAlchemyError
 
     from acctpipe.cli.app import err, out
+    from acctpipe.errors import AcctpipeError, one_line
     from acctpipe.webhooks.wiring import stores_with_webhooks
-    from mta.errors import AcctpipeError
 
     try:
         engine = open_store_engine(database_url)
@@ -242,7 +242,7 @@ def check(
         finally:
             engine.dispose()
     except (ValueError, AcctpipeError, SQLAlchemyError, OSError) as exc:
-        err.print(f"acctpipe: error: {exc}", markup=False)
+        err.print(f"acctpipe: error: {one_line(exc)}", markup=False)
         raise typer.Exit(2) from None
     if found is None:
         out.print(f"not suppressed: {normal}", markup=False, soft_wrap=True)
@@ -281,9 +281,9 @@ def verify(
     from sqlalchemy.exc import SQLAlchemyError
 
     from acctpipe.cli.app import err, out
+    from acctpipe.errors import AcctpipeError, one_line
     from acctpipe.sqlstore.suppressions.verify import failing_rows
     from acctpipe.webhooks.wiring import stores_with_webhooks
-    from mta.errors import AcctpipeError
 
     bad = 0
     try:
@@ -301,7 +301,7 @@ def verify(
         finally:
             engine.dispose()
     except (ValueError, AcctpipeError, SQLAlchemyError, OSError) as exc:
-        err.print(f"acctpipe: error: {exc}", markup=False)
+        err.print(f"acctpipe: error: {one_line(exc)}", markup=False)
         raise typer.Exit(2) from None
     out.print(
         f"{bad} of {total} stored suppressions fail the address check"

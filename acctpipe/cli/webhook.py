@@ -21,6 +21,7 @@ import typer
 
 from acctpipe.cli.suppress import DEFAULT_URL, DatabaseOption, open_store_engine, when
 from acctpipe.redact import redact_url, split_userinfo
+from mta.errors import BadFilterError, InvalidValueError
 
 if TYPE_CHECKING:
     from acctpipe.webhooks import Message, Subscription, WebhookWorker
@@ -45,15 +46,12 @@ def _one_line_errors() -> Iterator[None]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from acctpipe.cli.app import err
-    from mta.errors import AcctpipeError
+    from acctpipe.errors import AcctpipeError, one_line
 
     try:
         yield
     except (ValueError, LookupError, AcctpipeError, SQLAlchemyError, OSError) as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if isinstance(exc, LookupError) and text.startswith("'"):
-            text = text.strip("'")  # KeyError quotes its message
-        err.print(f"acctpipe: error: {text}", markup=False)
+        err.print(f"acctpipe: error: {one_line(exc)}", markup=False)
         raise typer.Exit(1) from None
 
 
@@ -75,7 +73,7 @@ def _moment(text: str | None, option: str) -> datetime | None:
         try:
             seconds = parse_duration(text)
         except ValueError:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{option}: expected an ISO 8601 time (2024-05-01T12:00:00Z) or a duration "
                 f"ago (2h, 1d), got {text!r}"
             ) from None
@@ -323,7 +321,7 @@ def messages(
 
     with _one_line_errors():
         if status is not None and status not in MESSAGE_STATUSES:
-            raise ValueError(f"--status: {status!r} is not one of {_STATUSES}")
+            raise BadFilterError(f"--status: {status!r} is not one of {_STATUSES}")
         engine = open_store_engine(database_url)
         try:
             store = WebhookStore(engine)
