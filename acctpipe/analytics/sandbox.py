@@ -251,8 +251,8 @@ class SqlSandbox:
         :class:`SqlRefusedError`, :class:`SqlTimeoutError`, :class:`SqlError`
         (input errors) or :class:`~acctpipe.analytics.errors.EventsUnavailableError`.
         """
+        # Caller bugs, not input (plain ValueErrors): the API's query model bounds these.
         if max_rows < 1 or max_bytes < 1:
-            # A caller bug, not input (stays a ValueError): the API query model bounds them.
             raise ValueError("max_rows and max_bytes must be at least 1")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
