@@ -19,6 +19,7 @@ It never raises: any input, however broken, yields a :class:`MessageReport`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from email.message import Message
 
@@ -140,10 +141,31 @@ def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
     if why:
         return MessageReport("autoreply", reason=why, detector="rfc3834")
     text = body_text(msg)
+    crashed: list[str] = []
+    report = _read_body(msg, text, subject, table, bounce_like, invalid_status, crashed)
+    if crashed:  # said in the reason, so a faulty plug-in is seen, not silently skipped
+        note = "dialect plug-in crashed: " + ", ".join(crashed)
+        reason = f"{report.reason}; {note}" if report.reason else note
+        report = dataclasses.replace(report, reason=reason)
+    return report
+
+
+def _read_body(
+    msg: Message,
+    text: str,
+    subject: str,
+    table: RuleTable | None,
+    bounce_like: bool,
+    invalid_status: bool,
+    crashed: list[str],
+) -> MessageReport:
+    """The dialect plug-ins in turn, then flufl.bounce and the quoted original; a plug-in
+    that raises is named in ``crashed`` (``name (ExceptionClass)``) and the next one tries."""
     for dialect in DIALECTS:
         try:
             findings = dialect.detect(msg, text)
-        except Exception:  # noqa: BLE001, S112 - a faulty plug-in must not stop the others
+        except Exception as exc:  # noqa: BLE001 - a faulty plug-in must not stop the others
+            crashed.append(f"{dialect.name} ({type(exc).__name__})")
             continue
         if findings and dialect.name == "generic":
             # The generic reader knows no layout for sure: flufl.bounce's addresses join it.

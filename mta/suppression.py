@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
+from mta.errors import BadFormatError
+
 __all__ = ["REASONS", "SuppressionEntry", "SuppressionReason", "SuppressionSet", "plain_domain"]
 
 # Why an address is suppressed. The order is the reason's code in a saved set: append only.
@@ -114,10 +116,10 @@ class SuppressionSet:
         head, _, body = data.partition(b"\n")
         header = json.loads(head)
         if not isinstance(header, dict) or header.get("format") != 1:
-            raise ValueError("not a suppression snapshot (format 1)")
+            raise BadFormatError("not a suppression snapshot (format 1)")
         n, m = int(header["entries"]), int(header["expiring"])
         if len(body) != n * 9 + m * 16:
-            raise ValueError("a truncated suppression snapshot")
+            raise BadFormatError("a truncated suppression snapshot")
         keys, expiring, expiry = array("Q"), array("Q"), array("d")
         keys.frombytes(body[: n * 8])
         codes = body[n * 8 : n * 9]

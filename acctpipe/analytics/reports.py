@@ -126,6 +126,7 @@ class Report:
         bound = self.bind(params)
         at = now or datetime.now(UTC)
         if at.tzinfo is None:
+            # A caller bug, not input (a plain ValueError): the clock is aware.
             raise ValueError("now must be timezone-aware")
         sql, args = self.build(bound, at.astimezone(UTC))
         return execute_bounded(conn, sql, args, max_rows=self.max_rows(bound), timeout=timeout)

@@ -239,6 +239,7 @@ class SqlSandbox:
         max_age: float = 5.0,
     ) -> None:
         if workers < 1 or threads < 1 or memory_limit < (16 << 20) or max_age < 0:
+            # A caller bug, not input (stays a ValueError): settings are validated when read.
             raise ValueError("workers and threads >= 1, memory_limit >= 16 MiB, max_age >= 0")
         self.snapshots = Snapshots(source, max_age=max_age)
         self._pool = _pool(memory_limit, threads, workers)
@@ -250,6 +251,7 @@ class SqlSandbox:
         :class:`SqlRefusedError`, :class:`SqlTimeoutError`, :class:`SqlError`
         (input errors) or :class:`~acctpipe.analytics.errors.EventsUnavailableError`.
         """
+        # Caller bugs, not input (plain ValueErrors): the API's query model bounds these.
         if max_rows < 1 or max_bytes < 1:
             raise ValueError("max_rows and max_bytes must be at least 1")
         if timeout <= 0:

@@ -1,30 +1,58 @@
-"""Problem responses for the OpenAPI document, and the API's own error mapping.
+"""Problem responses for the OpenAPI document, and the API's one error table.
 
-Errors are RFC 9457 problem+json (:mod:`mta.mgmt.problem` builds them)::
-
-    no key / unknown or revoked key            → 401
-    key scope too low                          → 403
-    unknown suppression, subscription, report  → 404
-    cursor ahead of the change log             → 410 (resync)
-    invalid body or query (RequestValidation)  → 422
-    ValueError from a store (bad address…)     → 422
-    SQL refused, failing or over its time;
-    a bad report parameter (InputDataError)    → 400
-    rate limit                                 → 429 (Retry-After)
-    event store, SQL store or MTA unreachable  → 503
-    anything else (logged with the request id) → 500
+Errors are RFC 9457 problem+json (:mod:`mta.mgmt.problem` builds them). The API's own
+refusals (no key 401, scope 403, unknown id 404, cursor ahead of the log 410, rate limit
+429) are ``HTTPException`` with ``type`` ``about:blank``; a request that fails its schema
+is a 422 (``about:blank``, with ``errors``). Every error of the tree (:mod:`acctpipe.errors`)
+that reaches the API is answered from :data:`PROBLEM_TABLE`: the first class of the
+exception's MRO found there gives the status and the problem ``type``
+(``urn:acctpipe:problem:<slug>``, listed in docs/api.md). Rows marked hidden answer with
+a fixed text and log the exception server-side: their text may name hosts, users, files
+or be a bug's message. A plain ``ValueError`` or ``TypeError`` is such a bug: a 500 that
+does not show its text.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.responses import Response
 
-from mta.errors import InputDataError
+from acctpipe.analytics.errors import (
+    EventsUnavailableError,
+    ReportParameterError,
+    SqlError,
+    UnknownReportError,
+)
+from acctpipe.api.middleware import request_id
+from acctpipe.errors import MtaUnavailableError
+from classifiers import RuleError
+from mta.errors import (
+    AccountingFormatError,
+    AcctpipeError,
+    AddressError,
+    BadCursorError,
+    BadFilterError,
+    BadFormatError,
+    ConfigError,
+    InputDataError,
+    InputError,
+    InvalidConfigError,
+    InvalidRuleError,
+    InvalidSubscriptionError,
+    InvalidValueError,
+    LocalError,
+    NotFoundError,
+    PermanentPeerError,
+    RemotePeerError,
+    StoreError,
+    TransientPeerError,
+)
 from mta.mgmt.app import (
     PROBLEM_JSON,
     Problem,
@@ -33,9 +61,80 @@ from mta.mgmt.app import (
     status_title,
 )
 
-__all__ = ["install", "problem_response", "problems"]
+__all__ = ["PROBLEM_TABLE", "PROBLEM_TYPE_PREFIX", "ProblemRow", "install", "problems"]
 
 _log = logging.getLogger("acctpipe.api")
+
+PROBLEM_TYPE_PREFIX: Final = "urn:acctpipe:problem:"
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemRow:
+    """How one error class is answered: ``status``, the ``type`` slug, and whether its
+    text is ``hidden`` (a fixed ``detail``, the exception logged server-side)."""
+
+    status: int
+    slug: str
+    hidden: str | None = None
+    retry_after: str | None = None
+
+    @property
+    def problem_type(self) -> str:
+        """The RFC 9457 ``type`` URI of this row."""
+        return PROBLEM_TYPE_PREFIX + self.slug
+
+
+_SQL_DOWN: Final = "the SQL store is unavailable; retry shortly"
+_UNEXPECTED: Final = "an unexpected error; quote request id {rid} when reporting it"
+
+#: Every error class the API answers, most specific first within a branch; the first
+#: class of an exception's MRO found here decides.
+PROBLEM_TABLE: Final[Mapping[type[Exception], ProblemRow]] = {
+    # The caller's input must change: 422 for a value refused, 404 for a name.
+    AddressError: ProblemRow(422, "invalid-address"),
+    InvalidValueError: ProblemRow(422, "invalid-value"),
+    BadFilterError: ProblemRow(422, "bad-filter"),
+    BadCursorError: ProblemRow(422, "bad-cursor"),
+    InvalidRuleError: ProblemRow(422, "invalid-rule"),
+    RuleError: ProblemRow(422, "invalid-rule"),
+    InvalidSubscriptionError: ProblemRow(422, "invalid-subscription"),
+    BadFormatError: ProblemRow(422, "bad-format"),
+    InputError: ProblemRow(422, "invalid-input"),
+    NotFoundError: ProblemRow(404, "not-found"),
+    UnknownReportError: ProblemRow(404, "unknown-report"),
+    # SQL the sandbox refused, failed or timed out, a bad report parameter: 400.
+    SqlError: ProblemRow(400, "sql-error"),
+    ReportParameterError: ProblemRow(400, "report-parameter"),
+    AccountingFormatError: ProblemRow(400, "accounting-format"),
+    InputDataError: ProblemRow(400, "bad-input"),
+    # The operator's configuration (a reload through the API).
+    ConfigError: ProblemRow(422, "invalid-config"),
+    # This host: a retry may help.
+    EventsUnavailableError: ProblemRow(503, "events-unavailable"),
+    MtaUnavailableError: ProblemRow(503, "mta-unavailable"),
+    StoreError: ProblemRow(503, "store-unavailable"),
+    LocalError: ProblemRow(503, "local-failure"),
+    # A peer of ours (an MTA, a webhook receiver) failed: 503 if later may work, else 502.
+    TransientPeerError: ProblemRow(503, "peer-unavailable"),
+    PermanentPeerError: ProblemRow(502, "peer-refused"),
+    RemotePeerError: ProblemRow(502, "peer-failed"),
+    AcctpipeError: ProblemRow(500, "internal", hidden=_UNEXPECTED),
+    # Foreign errors: the SQL driver (connection refused, a failover: retrying helps; its
+    # text can name hosts and users), and a bug's ValueError or TypeError.
+    OperationalError: ProblemRow(503, "sql-unavailable", hidden=_SQL_DOWN, retry_after="2"),
+    InterfaceError: ProblemRow(503, "sql-unavailable", hidden=_SQL_DOWN, retry_after="2"),
+    ValueError: ProblemRow(500, "internal", hidden=_UNEXPECTED),
+    TypeError: ProblemRow(500, "internal", hidden=_UNEXPECTED),
+}
+
+
+def row_for(exc: BaseException) -> ProblemRow | None:
+    """The :data:`PROBLEM_TABLE` row that answers ``exc`` (None: not one the API maps)."""
+    for klass in type(exc).__mro__:
+        row = PROBLEM_TABLE.get(klass)
+        if row is not None:
+            return row
+    return None
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -47,28 +146,33 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-async def _value_error(_request: Request, exc: Exception) -> Response:
-    return problem_response(422, str(exc))
-
-
-async def _database_error(_request: Request, exc: Exception) -> Response:
-    # Connection refused, a restart, a failover: retrying helps. The driver's text can
-    # name hosts and users, so it goes to the log only.
-    _log.warning("SQL store error: %s", exc)
+async def _from_table(request: Request, exc: Exception) -> Response:
+    row = row_for(exc)
+    if row is None:  # pragma: no cover - only registered for the table's classes
+        raise exc
+    headers = {"Retry-After": row.retry_after} if row.retry_after else None
+    extensions: dict[str, Any] = {}
+    if row.hidden is not None:
+        rid = request_id(request.scope)
+        if row.status >= 500 and row.retry_after is None:
+            _log.error("request %s failed", rid, exc_info=exc)
+        else:
+            _log.warning("request %s: %s: %s", rid, type(exc).__name__, exc)
+        detail = row.hidden.format(rid=rid)
+    elif isinstance(exc, InvalidConfigError):
+        lines = [error.location_text() for error in exc.errors]
+        detail, extensions["errors"] = "; ".join(lines), lines
+    elif isinstance(exc, ConfigError):
+        detail, extensions["errors"] = exc.location_text(), [exc.location_text()]
+    else:
+        detail = str(exc)
     return problem_response(
-        503, "the SQL store is unavailable; retry shortly", headers={"Retry-After": "2"}
+        row.status, detail, headers=headers, problem_type=row.problem_type, **extensions
     )
 
 
-async def _input_error(_request: Request, exc: Exception) -> Response:
-    # The caller's input must change: refused or failing SQL, a bad report parameter.
-    return problem_response(400, str(exc))
-
-
 def install(app: FastAPI) -> None:
-    """Answer every handled error as problem+json (ValueError from the stores → 422)."""
+    """Answer every handled error as problem+json, each class of the tree per the table."""
     install_problem_handlers(app)
-    app.add_exception_handler(ValueError, _value_error)
-    app.add_exception_handler(InputDataError, _input_error)
-    app.add_exception_handler(OperationalError, _database_error)
-    app.add_exception_handler(InterfaceError, _database_error)
+    for klass in PROBLEM_TABLE:
+        app.add_exception_handler(klass, _from_table)

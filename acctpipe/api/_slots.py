@@ -17,6 +17,7 @@ class QuerySlots:
 
     def __init__(self, total: int, per_key: int) -> None:
         if total < 1 or per_key < 1:
+            # A caller bug, not input (a plain ValueError): limits are constants.
             raise ValueError("total and per_key must be at least 1")
         self.total = total
         self.per_key = min(per_key, total - 1) if total > 1 else 1

@@ -37,6 +37,7 @@ from acctpipe.api.models import BulkResult, RowNoteOut, SuppressionIn
 from acctpipe.api.settings import Services
 from acctpipe.policy.types import SuppressionDecision, SuppressionReason
 from acctpipe.sqlstore.suppressions import SuppressionStore, import_csv
+from mta.errors import BadFormatError
 
 __all__ = ["bulk_router"]
 
@@ -71,7 +72,7 @@ class _Tally:
 def _decision(item: dict[str, Any], default_op: Op, now: datetime) -> SuppressionDecision:
     op = item.pop("op", default_op)
     if op not in ("add", "remove"):
-        raise ValueError(f"op must be add or remove, not {op!r}")
+        raise BadFormatError(f"op must be add or remove, not {op!r}")
     parsed = SuppressionIn.model_validate(item)
     return SuppressionDecision(
         address=parsed.address,
@@ -143,7 +144,7 @@ def _ndjson(
         try:
             item = json.loads(line)
             if not isinstance(item, dict):
-                raise ValueError("each line must be a JSON object")
+                raise BadFormatError("each line must be a JSON object")
             if scope is not None:
                 item.setdefault("scope", scope)
             batch.append((n, _decision(item, op, now)))
@@ -201,7 +202,7 @@ def _csv_add(
     try:
         report = import_csv(store, body, format=fmt, scope=scope, reason=reason, batch=size)
     except csv.Error as exc:  # e.g. a field over the csv module's size limit
-        raise ValueError(f"malformed CSV: {exc}") from exc
+        raise BadFormatError(f"malformed CSV: {exc}") from exc
     notes = [RowNoteOut(line=n.line, message=n.message) for n in report.bad[:_MAX_NOTES]]
     return BulkResult(
         op="add",

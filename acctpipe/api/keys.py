@@ -26,6 +26,7 @@ from typing import Any, Final, Literal, get_args
 from sqlalchemy import Engine, Row, insert, select, update
 
 from acctpipe.sqlstore.schema import api_keys
+from mta.errors import InvalidValueError
 
 __all__ = ["KEY_PREFIX", "ApiKey", "ApiKeyStore", "Scope", "allows"]
 
@@ -95,11 +96,11 @@ class ApiKeyStore:
     ) -> tuple[ApiKey, str]:
         """Store a new key; return it and its plaintext (the only time it is ever shown)."""
         if scope not in SCOPES:
-            raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
+            raise InvalidValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
         if not name.strip():
-            raise ValueError("a key needs a name (who or what uses it)")
+            raise InvalidValueError("a key needs a name (who or what uses it)")
         if rate_limit is not None and rate_limit < 1:
-            raise ValueError("rate limit must be at least 1 request per minute")
+            raise InvalidValueError("rate limit must be at least 1 request per minute")
         key_id = "".join(secrets.choice(_ALPHABET) for _ in range(12))
         plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         values = {

@@ -18,8 +18,8 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from acctpipe.errors import MtaUnavailableError
 from acctpipe.redact import redact_url
-from mta.errors import LocalError
 from mta.mgmt.app import MAX_LIMIT, ActionOut, QueueListOut, QueueOut, StatusOut, select_queues
 from mta.status import StatusProvider
 
@@ -33,10 +33,6 @@ def sizes_of(queues: Iterable[QueueOut]) -> list[QueueSize]:
     """(queue, vmta, messages queued) per queue: ``queued`` counts ready and deferred
     messages alike (``deferred`` is a part of it, not more)."""
     return [(q.queue, q.vmta, q.queued) for q in queues]
-
-
-class MtaUnavailableError(LocalError):
-    """The MTA's status could not be had (not running, wrong port); a retry may help."""
 
 
 class MtaLink(Protocol):

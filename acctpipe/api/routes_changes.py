@@ -33,6 +33,7 @@ from acctpipe.api._problems import problems
 from acctpipe.api.auth import client_address, presented_key, require, services
 from acctpipe.api.models import ChangeOut, ChangePage
 from acctpipe.api.settings import Services
+from acctpipe.errors import BadCursorError
 from acctpipe.sqlstore.suppressions import Change
 
 __all__ = ["router"]
@@ -144,7 +145,7 @@ async def stream(
     start = cursor
     if start is None and last_event_id:
         if not last_event_id.isdigit() or int(last_event_id) >= 2**63:
-            raise HTTPException(422, "Last-Event-ID must be a cursor (digits)")
+            raise BadCursorError("Last-Event-ID must be a cursor (digits)", field="Last-Event-ID")
         start = int(last_event_id)
     start = start or 0
     await _check_cursor(svc, start)

@@ -30,6 +30,7 @@ from acctpipe.api.models import (
     WriteResult,
 )
 from acctpipe.api.settings import Services
+from acctpipe.errors import BadCursorError
 from acctpipe.policy.types import SuppressionReason
 from acctpipe.sqlstore.suppressions import (
     EXPORT_COLUMNS,
@@ -55,9 +56,9 @@ def _after(token: str) -> tuple[str, str]:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         address, scope = json.loads(raw)
     except (binascii.Error, ValueError, TypeError) as exc:
-        raise HTTPException(422, "after: not a page token this API handed out") from exc
+        raise BadCursorError("after: not a page token this API handed out", field="after") from exc
     if not isinstance(address, str) or not isinstance(scope, str):
-        raise HTTPException(422, "after: not a page token this API handed out")
+        raise BadCursorError("after: not a page token this API handed out", field="after")
     return address, scope
 
 

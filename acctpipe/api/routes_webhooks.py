@@ -26,6 +26,7 @@ from acctpipe.webhooks.model import (
     UnknownSubscriptionError,
 )
 from acctpipe.webhooks.store import WebhookStore
+from mta.errors import BadFilterError
 
 __all__ = ["router"]
 
@@ -178,7 +179,7 @@ class ReplayIn(BaseModel):
     def _something(self) -> ReplayIn:
         nothing = self.since is None and self.until is None and self.subscription_id is None
         if not self.msg_ids and nothing:
-            raise ValueError("give msg_ids, since/until or subscription_id")
+            raise BadFilterError("give msg_ids, since/until or subscription_id")
         return self
 
 

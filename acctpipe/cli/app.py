@@ -753,7 +753,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(exc: BaseException) -> None:
-    err.print(f"acctpipe: error: {exc}", markup=False)
+    from acctpipe.errors import one_line
+
+    err.print(f"acctpipe: error: {one_line(exc)}", markup=False)
     if _State.verbose:
         err.print("".join(traceback.format_exception(exc)), markup=False)
     else:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from acctpipe.cli.console import make_console
+from acctpipe.errors import InvalidValueError
 from classifiers import RuleTable
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def parse_moment(text: str | None, option: str) -> datetime | None:
         try:
             seconds = parse_duration(text)
         except ValueError:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{option}: expected an ISO 8601 time (2024-05-01T12:00:00Z) or a duration "
                 f"ago (2h, 1d), got {text!r}"
             ) from None

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from acctpipe.analytics.result import QueryResult, jsonable, to_csv
 from acctpipe.cli.console import make_console
+from mta.errors import InvalidValueError
 
 __all__ = ["FORMATS", "TERMINAL_LIMIT", "OutputFormat", "is_stdout", "write_rows"]
 
@@ -93,11 +94,11 @@ def _parquet(columns: Sequence[str], rows: Sequence[tuple[Any, ...]], output: Pa
     import polars as pl
 
     if is_stdout(output) and sys.stdout.isatty():
-        raise ValueError("Parquet is binary: write it to a file with -o FILE (or pipe it)")
+        raise InvalidValueError("Parquet is binary: write it to a file with -o FILE (or pipe it)")
     try:
         frame = pl.DataFrame(rows, schema=_unique(columns), orient="row", strict=False)
     except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
-        raise ValueError(f"cannot write these values as Parquet: {exc}") from exc
+        raise InvalidValueError(f"cannot write these values as Parquet: {exc}") from exc
     if is_stdout(output):
         frame.write_parquet(sys.stdout.buffer)
         sys.stdout.buffer.flush()

@@ -10,8 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from acctpipe.errors import ConfigError, one_line
 from acctpipe.sim import IpStats, IspSimulator, load_profile, parse_listen
-from mta.errors import ConfigError
 
 __all__ = ["counters_table", "run_simulate_isp"]
 
@@ -44,7 +44,7 @@ def run_simulate_isp(
         host, port = parse_listen(listen)
         profile = load_profile(profile_ref)
     except ConfigError as exc:
-        err.print(f"acctpipe: error: {exc}", markup=False)
+        err.print(f"acctpipe: error: {one_line(exc)}", markup=False)
         return 2
     sim = IspSimulator(profile, host=host, port=port, maildir=maildir)
 

@@ -198,8 +198,8 @@ def check(
     """Is mail to ADDRESS suppressed? Prints the reason, since when and until when."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from acctpipe.errors import AcctpipeError, one_line
     from acctpipe.webhooks.wiring import stores_with_webhooks
-    from mta.errors import AcctpipeError
 
     try:
         engine = open_store_engine(database_url)
@@ -210,7 +210,7 @@ def check(
         finally:
             engine.dispose()
     except (ValueError, AcctpipeError, SQLAlchemyError, OSError) as exc:
-        err.print(f"acctpipe: error: {exc}", markup=False)
+        err.print(f"acctpipe: error: {one_line(exc)}", markup=False)
         raise typer.Exit(2) from None
     if found is None:
         out.print(f"not suppressed: {normal}", markup=False, soft_wrap=True)
@@ -248,9 +248,9 @@ def verify(
     """List stored suppressions whose address the address check (RFC 5321/6531) refuses."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from acctpipe.errors import AcctpipeError, one_line
     from acctpipe.sqlstore.suppressions.verify import failing_rows
     from acctpipe.webhooks.wiring import stores_with_webhooks
-    from mta.errors import AcctpipeError
 
     bad = 0
     try:
@@ -268,7 +268,7 @@ def verify(
         finally:
             engine.dispose()
     except (ValueError, AcctpipeError, SQLAlchemyError, OSError) as exc:
-        err.print(f"acctpipe: error: {exc}", markup=False)
+        err.print(f"acctpipe: error: {one_line(exc)}", markup=False)
         raise typer.Exit(2) from None
     out.print(
         f"{bad} of {total} stored suppressions fail the address check"

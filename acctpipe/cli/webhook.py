@@ -29,6 +29,7 @@ from acctpipe.cli.options import (
     when,
 )
 from acctpipe.redact import redact_url, split_userinfo
+from mta.errors import BadFilterError
 
 if TYPE_CHECKING:
     from acctpipe.webhooks import Message, Subscription, WebhookWorker
@@ -52,15 +53,12 @@ def _one_line_errors() -> Iterator[None]:
     """Known failures (bad input, unknown ids, an unreachable database) as one line, exit 1."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from mta.errors import AcctpipeError
+    from acctpipe.errors import AcctpipeError, one_line
 
     try:
         yield
     except (ValueError, LookupError, AcctpipeError, SQLAlchemyError, OSError) as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if isinstance(exc, LookupError) and text.startswith("'"):
-            text = text.strip("'")  # KeyError quotes its message
-        err.print(f"acctpipe: error: {text}", markup=False)
+        err.print(f"acctpipe: error: {one_line(exc)}", markup=False)
         raise typer.Exit(1) from None
 
 
@@ -308,7 +306,7 @@ def messages(
 
     with _one_line_errors():
         if status is not None and status not in MESSAGE_STATUSES:
-            raise ValueError(f"--status: {status!r} is not one of {_STATUSES}")
+            raise BadFilterError(f"--status: {status!r} is not one of {_STATUSES}")
         engine = open_store_engine(database_url)
         try:
             store = WebhookStore(engine)

@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Final
 
 from acctpipe._proc import pid_alive
+from acctpipe.errors import DemoDirError
 from acctpipe.sim.profile import IspProfile, Replies
 from acctpipe.sim.profiles import BUILTIN_PROFILES
 from mta.config.values import parse_rate
 from mta.delivery.signing import generate_key
-from mta.errors import AcctpipeError, ConfigError
+from mta.errors import ConfigError, InvalidValueError
 from mta.tls import make_self_signed
 
 __all__ = [
@@ -54,10 +55,6 @@ MARKER: Final = ".acctpipe-demo"
 DKIM_SELECTOR: Final = "demo2026"
 DKIM_DOMAIN: Final = "shop.example"
 HOST_NAME: Final = "mta.shop.example"
-
-
-class DemoDirError(AcctpipeError):
-    """The data directory cannot be used: it holds something else, or a demo still runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +161,7 @@ def render_config(template: str, base: Path, routes: Mapping[str, tuple[str, int
             line = line.replace(words[1], str(base / words[1]), 1)
         out.append(line)
     if missing := sorted(set(routes) - routed):
-        raise ValueError(f"no route line to rewrite for {', '.join(missing)}")
+        raise InvalidValueError(f"no route line to rewrite for {', '.join(missing)}")
     return "\n".join(out) + "\n"
 
 

@@ -25,6 +25,7 @@ import httpx
 from cryptography import x509
 
 from acctpipe.esp._reject import RejectedError
+from mta.errors import BadFormatError
 
 __all__ = ["CertificateSource", "host_allowed", "load_pinned"]
 
@@ -67,7 +68,9 @@ def load_pinned(path: Path | None) -> tuple[x509.Certificate, ...]:
         try:
             found.extend(x509.load_pem_x509_certificates(file.read_bytes()))
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{file}: no SNS signing certificate could be read ({exc})") from exc
+            raise BadFormatError(
+                f"{file}: no SNS signing certificate could be read ({exc})"
+            ) from exc
     return tuple(found)
 
 

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from acctpipe.esp._reject import RejectedError
+from mta.errors import InvalidValueError
 
 __all__ = [
     "SENDGRID_SIGNATURE",
@@ -50,7 +51,7 @@ def load_ec_public_key(text: str) -> ec.EllipticCurvePublicKey:
     else:
         key = serialization.load_der_public_key(base64.b64decode(text))
     if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise ValueError("the SendGrid verification key is not an ECDSA public key")
+        raise InvalidValueError("the SendGrid verification key is not an ECDSA public key")
     return key
 
 

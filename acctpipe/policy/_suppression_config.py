@@ -14,6 +14,7 @@ from typing import Any, Final, Literal, cast, get_args
 
 from acctpipe.policy._toml import Fail, PolicyText, as_text, default_document, parse_document
 from classifiers.types import BOUNCE_CATEGORIES
+from mta.errors import InvalidValueError
 
 __all__ = [
     "SCOPES",
@@ -59,9 +60,9 @@ class SuppressionPolicy:
         for name in ("soft_window", "soft_duration", "soft_half_life"):
             value = getattr(self, name)
             if value is not None and value <= timedelta(0):
-                raise ValueError(f"{name} must be positive, got {value}")
+                raise InvalidValueError(f"{name} must be positive, got {value}")
         if self.soft_count < 1:
-            raise ValueError(f"soft_count must be at least 1, got {self.soft_count}")
+            raise InvalidValueError(f"soft_count must be at least 1, got {self.soft_count}")
 
 
 def _merge(parts: list[PolicyText]) -> dict[tuple[str, str], tuple[Any, PolicyText]]:

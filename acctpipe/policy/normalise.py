@@ -19,7 +19,8 @@ imports the policy package, never the reverse.
   ``casefold_local=False`` to keep it as written (Unicode NFC either way);
 * a quoted local part that needs no quotes loses them (``"john"@x`` is ``john@x``).
 
-Anything that is not an address raises :class:`ValueError` with the reason —
+Anything that is not an address raises :class:`mta.errors.AddressError` (a
+ValueError) with the reason —
 never another exception, whatever the input (a property test checks it). What
 is an address is :func:`mta.address.check_mailbox`'s answer, the MTA's own: a
 suppression is only added for an address the listener and the pickup folder
@@ -38,6 +39,7 @@ import unicodedata
 from typing import Final
 
 from mta.address import check_mailbox
+from mta.errors import AddressError
 
 __all__ = [
     "address_key",
@@ -89,22 +91,24 @@ def normalise_domain(domain: str) -> str:
     if text.endswith("."):
         text = text[:-1]
     if not text:
-        raise ValueError("empty domain")
+        raise AddressError(domain, "empty domain", kind="domain")
     if text.startswith("[") and text.endswith("]"):
         return _literal(text[1:-1])
     if not text.isascii():
         if not text.isprintable():
-            raise ValueError("control or unprintable characters in domain")
+            raise AddressError(domain, "control or unprintable characters in domain", kind="domain")
         try:
             text = text.encode("idna").decode("ascii")
         except UnicodeError as exc:
-            raise ValueError(f"not a valid internationalised domain ({exc})") from None
+            raise AddressError(
+                domain, f"not a valid internationalised domain ({exc})", kind="domain"
+            ) from exc
     text = text.lower()
     if len(text) > MAX_DOMAIN:
-        raise ValueError(f"domain longer than {MAX_DOMAIN} characters")
+        raise AddressError(domain, f"domain longer than {MAX_DOMAIN} characters", kind="domain")
     for label in text.split("."):
         if not _LABEL.fullmatch(label):
-            raise ValueError(f"bad domain label {_shown(label)}")
+            raise AddressError(domain, f"bad domain label {_shown(label)}", kind="domain")
     return text
 
 
@@ -115,16 +119,16 @@ def _literal(inner: str) -> str:
         if inner[:5].lower() == "ipv6:":
             return f"[IPv6:{ipaddress.IPv6Address(inner[5:]).compressed}]"
         return f"[{ipaddress.IPv4Address(inner)}]"
-    except ValueError:
-        raise ValueError(f"bad address literal {_shown(inner)}") from None
+    except ValueError as exc:
+        raise AddressError(inner, f"bad address literal {_shown(inner)}", kind="domain") from exc
 
 
 def _local(local: str, casefold: bool) -> str:
     if not local:
-        raise ValueError("empty local part")
+        raise AddressError(local, "empty local part")
     if not local.isascii():
         if not local.isprintable():
-            raise ValueError("control or unprintable characters in local part")
+            raise AddressError(local, "control or unprintable characters in local part")
         local = unicodedata.normalize("NFC", local)
         if casefold:
             local = unicodedata.normalize("NFC", local.casefold())
@@ -136,9 +140,9 @@ def _local(local: str, casefold: bool) -> str:
         if _STRICT_DOT_STRING.fullmatch(bare):
             local = bare  # the quotes were not needed: one spelling
     elif not _DOT_STRING.fullmatch(local):
-        raise ValueError(f"bad local part {_shown(local)}")
+        raise AddressError(local, f"bad local part {_shown(local)}")
     if len(local.encode("utf-8", "surrogatepass")) > MAX_LOCAL:
-        raise ValueError(f"local part longer than {MAX_LOCAL} octets")
+        raise AddressError(local, f"local part longer than {MAX_LOCAL} octets")
     return local
 
 
@@ -190,10 +194,10 @@ def _slow(address: str, text: str, casefold_local: bool) -> str:
     local, at, domain = text.rpartition("@")
     try:
         if not at:
-            raise ValueError("no @")
+            raise AddressError(address, "no @")
         return f"{_local(local, casefold_local)}@{normalise_domain(domain)}"
-    except ValueError as exc:
-        raise ValueError(f"invalid address {_shown(address)}: {exc}") from None
+    except AddressError as exc:
+        raise AddressError(address, exc.reason) from None
 
 
 def normalise_scope(scope: str) -> str:
@@ -209,8 +213,6 @@ def normalise_scope(scope: str) -> str:
         name = rest.strip()
         if colon and kind == "list" and name and name.isprintable():
             return f"list:{name}"
-    except ValueError as exc:
-        raise ValueError(f"invalid scope {_shown(scope)}: {exc}") from None
-    raise ValueError(
-        f"invalid scope {_shown(scope)}: use global, domain:<sender domain> or list:<name>"
-    )
+    except AddressError as exc:
+        raise AddressError(scope, exc.reason, kind="scope") from None
+    raise AddressError(scope, "use global, domain:<sender domain> or list:<name>", kind="scope")

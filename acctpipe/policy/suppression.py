@@ -256,6 +256,7 @@ def decide_suppressions(
     timezone-aware.
     """
     if now.tzinfo is None:
+        # A caller bug, not input (a plain ValueError): the clock is aware.
         raise ValueError("now must be timezone-aware")
     best: dict[tuple[str, str], SuppressionDecision] = {}
     for decision in _for_good(batch, policy, now) + _repeated_soft(batch, history, policy, now):

@@ -157,6 +157,7 @@ class ThrottleController:
         override, a pause or a backoff level is in force.
         """
         if now.tzinfo is None:
+            # A caller bug, not input (a plain ValueError): the clock is aware.
             raise ValueError("now must be timezone-aware")
         t = now.timestamp()
         decisions = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mta.config.values import Rate
+from mta.errors import InvalidRuleError
 
 __all__ = ["BlockStage", "IspProfile", "Replies", "render_reply", "reply_for"]
 
@@ -80,7 +81,9 @@ class IspProfile:
         for net in self.blocked_networks:
             ipaddress.ip_network(net, strict=False)  # raises ValueError on a bad entry
         if not 0.0 <= self.drop_probability <= 1.0:
-            raise ValueError(f"drop_probability must be within 0..1, got {self.drop_probability}")
+            raise InvalidRuleError(
+                f"drop_probability must be within 0..1, got {self.drop_probability}"
+            )
 
     def is_blocked(self, ip: str) -> bool:
         """Whether the client IP is on this receiver's block list."""

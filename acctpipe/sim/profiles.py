@@ -40,7 +40,7 @@ from typing import Any, Final
 
 from acctpipe.sim.profile import IspProfile, Replies
 from mta.config.values import parse_rate
-from mta.errors import ConfigError
+from mta.errors import ConfigError, InvalidRuleError
 
 __all__ = ["BUILTIN_PROFILES", "load_profile", "profile_from_toml"]
 
@@ -197,24 +197,24 @@ def _build(data: dict[str, Any]) -> IspProfile:
     data = dict(data)
     base_name = data.pop("base", "default")
     if base_name not in BUILTIN_PROFILES:
-        raise ValueError(f"base: unknown built-in profile {base_name!r}")
+        raise InvalidRuleError(f"base: unknown built-in profile {base_name!r}")
     base = BUILTIN_PROFILES[base_name]
     if "name" not in data:
-        raise ValueError("name: required")
+        raise InvalidRuleError("name: required")
     replies = data.pop("replies", {})
     if not isinstance(replies, dict):
-        raise ValueError("replies: expected a table")
+        raise InvalidRuleError("replies: expected a table")
     known_replies = {f.name for f in dataclasses.fields(Replies)}
     if unknown := sorted(set(replies) - known_replies):
-        raise ValueError(f"replies: unknown key(s) {', '.join(unknown)}")
+        raise InvalidRuleError(f"replies: unknown key(s) {', '.join(unknown)}")
     if bad := sorted(k for k, v in replies.items() if not isinstance(v, str)):
-        raise ValueError(f"replies: expected text for {', '.join(bad)}")
+        raise InvalidRuleError(f"replies: expected text for {', '.join(bad)}")
     changes: dict[str, Any] = {"replies": dataclasses.replace(base.replies, **replies)}
     for key in ("rcpt_replies", "data_replies"):
         if key in data:
             table = data.pop(key)
             if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-                raise ValueError(f'{key}: expected a table of pattern = "reply"')
+                raise InvalidRuleError(f'{key}: expected a table of pattern = "reply"')
             changes[key] = tuple((str(k), v) for k, v in table.items())
     for key, value in data.items():
         if key in _RATES:
@@ -225,12 +225,14 @@ def _build(data: dict[str, Any]) -> IspProfile:
             changes[key] = tuple(str(v) for v in value)
         elif key in _SCALARS:
             if isinstance(value, bool) and bool not in _SCALARS[key]:
-                raise ValueError(f"{key}: expected a number, got {value!r}")
+                raise InvalidRuleError(f"{key}: expected a number, got {value!r}")
             if not isinstance(value, _SCALARS[key]):
-                raise ValueError(f"{key}: expected {_SCALARS[key][0].__name__}, got {value!r}")
+                raise InvalidRuleError(
+                    f"{key}: expected {_SCALARS[key][0].__name__}, got {value!r}"
+                )
             changes[key] = value
         else:
-            raise ValueError(f"unknown key {key!r}")
+            raise InvalidRuleError(f"unknown key {key!r}")
     if changes.get("block_stage", "connect") not in ("connect", "rcpt"):
-        raise ValueError("block_stage: expected 'connect' or 'rcpt'")
+        raise InvalidRuleError("block_stage: expected 'connect' or 'rcpt'")
     return dataclasses.replace(base, **changes)

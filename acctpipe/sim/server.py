@@ -119,6 +119,7 @@ class IspSimulator:
 
     def _target(self) -> tuple[str, int]:
         if self.report_to is None:
+            # A caller bug, not input (a plain ValueError): only one with report_to sends.
             raise ValueError("no report_to address configured for this simulator")
         return self.report_to
 

@@ -35,6 +35,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
+            # A caller bug, not input (a plain ValueError): the stores write aware datetimes only.
             raise ValueError(f"naive datetime {value.isoformat()}: give it a time zone")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value

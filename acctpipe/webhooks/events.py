@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 
 from acctpipe.policy.types import SuppressionReason, ThrottleDecision
 from acctpipe.sqlstore.suppressions.model import Change, ChangeOp
+from mta.errors import InvalidValueError
 
 __all__ = [
     "EVENT_TYPES",
@@ -133,7 +134,7 @@ def summary_event(data: Mapping[str, Any], *, at: datetime | None = None) -> Web
     try:
         json.dumps(data, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"delivery.summary data is not plain JSON: {exc}") from None
+        raise InvalidValueError(f"delivery.summary data is not plain JSON: {exc}") from None
     return WebhookEvent("delivery.summary", at or datetime.now(UTC), dict(data))
 
 
@@ -141,7 +142,9 @@ def sample_event(event_type: str, now: datetime | None = None) -> WebhookEvent:
     """A realistic event of ``event_type`` (for ``acctpipe webhook test`` and the docs)."""
     at = now or datetime.now(UTC)
     if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}: one of {', '.join(EVENT_TYPES)}")
+        raise InvalidValueError(
+            f"unknown event type {event_type!r}: one of {', '.join(EVENT_TYPES)}"
+        )
     if event_type == "throttle.changed":
         decision = ThrottleDecision(
             queue="gmail.com",

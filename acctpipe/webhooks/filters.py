@@ -25,6 +25,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Final
 
 from acctpipe.policy.normalise import normalise_domain
+from mta.errors import BadFilterError
 
 __all__ = ["FILTER_FIELDS", "filter_matches", "validate_filter"]
 
@@ -48,19 +49,19 @@ def validate_filter(value: Mapping[str, Any] | None) -> dict[str, list[str]]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ValueError(f"filter must be an object, not {type(value).__name__}")
+        raise BadFilterError(f"filter must be an object, not {type(value).__name__}")
     clean: dict[str, list[str]] = {}
     for key, patterns in value.items():
         if key not in FILTER_FIELDS:
-            raise ValueError(f"unknown filter key {key!r}: one of {', '.join(FILTER_FIELDS)}")
+            raise BadFilterError(f"unknown filter key {key!r}: one of {', '.join(FILTER_FIELDS)}")
         if isinstance(patterns, str) or not isinstance(patterns, list | tuple):
-            raise ValueError(f"filter {key!r} must be a list of patterns")
+            raise BadFilterError(f"filter {key!r} must be a list of patterns")
         if not patterns:
-            raise ValueError(f"filter {key!r} is empty: give a pattern or leave the key out")
+            raise BadFilterError(f"filter {key!r} is empty: give a pattern or leave the key out")
         out: list[str] = []
         for pattern in patterns:
             if not isinstance(pattern, str) or not pattern.strip():
-                raise ValueError(f"filter {key!r}: {pattern!r} is not a pattern")
+                raise BadFilterError(f"filter {key!r}: {pattern!r} is not a pattern")
             pattern = pattern.strip().lower()
             if key == "domains" and not _is_glob(pattern):
                 pattern = normalise_domain(pattern)

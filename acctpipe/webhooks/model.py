@@ -22,6 +22,8 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import Row
 
+from acctpipe.errors import UnknownSubscriptionError
+
 __all__ = [
     "MESSAGE_STATUSES",
     "Attempt",
@@ -37,14 +39,6 @@ __all__ = [
 
 MessageStatus = Literal["pending", "delivered", "dead", "cancelled"]
 MESSAGE_STATUSES: Final[tuple[MessageStatus, ...]] = ("pending", "delivered", "dead", "cancelled")
-
-
-class UnknownSubscriptionError(LookupError):
-    """No (undeleted) subscription has this id."""
-
-    def __init__(self, subscription_id: int) -> None:
-        super().__init__(f"no webhook subscription with id {subscription_id}")
-        self.subscription_id = subscription_id
 
 
 @dataclass(frozen=True, slots=True)

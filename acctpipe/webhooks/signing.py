@@ -19,6 +19,7 @@ from typing import Final
 from standardwebhooks.webhooks import Webhook
 
 from acctpipe import __version__
+from mta.errors import InvalidSubscriptionError
 
 __all__ = ["SECRET_PREFIX", "USER_AGENT", "new_secret", "sign_headers", "validate_secret"]
 
@@ -35,14 +36,14 @@ def new_secret() -> str:
 def validate_secret(secret: str) -> str:
     """``secret`` if it is a usable ``whsec_…`` secret, else ValueError (never echoing it)."""
     if not secret.startswith(SECRET_PREFIX):
-        raise ValueError("a webhook secret starts with 'whsec_'")
+        raise InvalidSubscriptionError("a webhook secret starts with 'whsec_'")
     encoded = secret[len(SECRET_PREFIX) :].rstrip("=")
     try:
         key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except ValueError:
-        raise ValueError("a webhook secret is 'whsec_' followed by base64") from None
+        raise InvalidSubscriptionError("a webhook secret is 'whsec_' followed by base64") from None
     if len(key) < 16:
-        raise ValueError("a webhook secret needs at least 16 bytes of key")
+        raise InvalidSubscriptionError("a webhook secret needs at least 16 bytes of key")
     return secret
 
 
@@ -56,6 +57,7 @@ def sign_headers(
     ``user-agent``. At least one secret is required.
     """
     if not secrets:
+        # A caller bug, not input (a plain ValueError): a subscription always has a secret.
         raise ValueError("no secret to sign with")
     at = (now or datetime.now(UTC)).astimezone(UTC)
     # Webhook.sign() stamps the datetime as UTC whatever its zone: hand it UTC.

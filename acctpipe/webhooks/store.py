@@ -42,6 +42,7 @@ from acctpipe.webhooks.model import (
     subscription_from_row,
 )
 from acctpipe.webhooks.signing import new_secret, validate_secret
+from mta.errors import BadFilterError, InvalidSubscriptionError, InvalidValueError
 
 __all__ = ["WebhookStats", "WebhookStore", "validate_event_types", "validate_url"]
 
@@ -70,11 +71,13 @@ def validate_url(url: str) -> str:
     """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https"):
-        raise ValueError(f"webhook URL must be http:// or https://, not {redact_url(url)!r}")
+        raise InvalidSubscriptionError(
+            f"webhook URL must be http:// or https://, not {redact_url(url)!r}"
+        )
     if not parts.hostname:
-        raise ValueError(f"webhook URL has no host: {redact_url(url)!r}")
+        raise InvalidSubscriptionError(f"webhook URL has no host: {redact_url(url)!r}")
     if parts.netloc.rpartition("@")[0] == "***":
-        raise ValueError(
+        raise InvalidSubscriptionError(
             "webhook URL has a redacted user name and password (***@): give the real ones"
         )
     return url.strip()
@@ -88,11 +91,13 @@ def validate_event_types(event_types: Iterable[str]) -> tuple[str, ...]:
     for name in event_types:
         if name != "*" and name not in EVENT_TYPES:
             known = ", ".join(EVENT_TYPES)
-            raise ValueError(f"unknown event type {name!r}: one of {known}, or '*' for all")
+            raise InvalidSubscriptionError(
+                f"unknown event type {name!r}: one of {known}, or '*' for all"
+            )
         if name not in chosen:
             chosen.append(name)
     if not chosen:
-        raise ValueError("a subscription needs at least one event type ('*' for all)")
+        raise InvalidSubscriptionError("a subscription needs at least one event type ('*' for all)")
     return tuple(chosen)
 
 
@@ -229,7 +234,7 @@ class WebhookStore:
         like; ``grace=timedelta(0)`` drops the old secrets at once.
         """
         if grace < timedelta(0):
-            raise ValueError("grace must not be negative")
+            raise InvalidValueError("grace must not be negative")
         with writing(self.engine) as conn:
             found = self._live(conn, subscription_id)
             now = self._clock()
@@ -266,7 +271,7 @@ class WebhookStore:
         ``since`` (inclusive) and ``until`` (exclusive) bound ``created_at``.
         """
         if status is not None and status not in MESSAGE_STATUSES:
-            raise ValueError(f"unknown status {status!r}: one of {', '.join(MESSAGE_STATUSES)}")
+            raise BadFilterError(f"unknown status {status!r}: one of {', '.join(MESSAGE_STATUSES)}")
         query = select(webhook_messages).order_by(_M.id).limit(max(1, min(limit, _MAX_PAGE)))
         if status is not None:
             query = query.where(_M.status == status)
@@ -326,7 +331,9 @@ class WebhookStore:
         if subscription_id is not None:
             conditions.append(_M.subscription_id == subscription_id)
         if not conditions:
-            raise ValueError("say which messages to replay: ids, a time range or a subscription")
+            raise BadFilterError(
+                "say which messages to replay: ids, a time range or a subscription"
+            )
         with writing(self.engine) as conn:
             now = self._clock()
             live = select(_S.id).where(_S.deleted_at.is_(None))

@@ -43,6 +43,7 @@ from acctpipe.redact import redact_url, split_userinfo
 from acctpipe.webhooks._lease import Claimed, Outcome, claim, finish, release
 from acctpipe.webhooks._tx import utcnow
 from acctpipe.webhooks.signing import sign_headers
+from mta.errors import InvalidValueError
 from mta.failurelog import FailureLog
 
 __all__ = ["DEFAULT_SCHEDULE", "WebhookWorker"]
@@ -86,13 +87,13 @@ class WebhookWorker:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if not schedule:
-            raise ValueError("the retry schedule needs at least one entry")
+            raise InvalidValueError("the retry schedule needs at least one entry")
         if not 0 <= jitter < 1:
-            raise ValueError("jitter is a fraction in [0, 1)")
+            raise InvalidValueError("jitter is a fraction in [0, 1)")
         if lease.total_seconds() <= timeout + _MARGIN:
-            raise ValueError("the lease must be longer than the request timeout + 1 s")
+            raise InvalidValueError("the lease must be longer than the request timeout + 1 s")
         if batch < 1 or concurrency < 1:
-            raise ValueError("batch and concurrency must be at least 1")
+            raise InvalidValueError("batch and concurrency must be at least 1")
         self.engine = engine
         self.node = node
         self.timeout = timeout

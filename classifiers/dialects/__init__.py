@@ -4,7 +4,8 @@ Each plug-in is a small module exposing ``DIALECT``, an object with a ``name``
 and ``detect(msg, text) -> list[Finding] | None``: ``None`` when the message is
 not in its dialect, else the failed recipients it found. They run in the order
 of ``registry.DIALECTS``; the first that recognises a message wins. Plug-ins must be
-pure and must not raise (the caller guards them anyway).
+pure and must not raise (the caller guards them anyway: a plug-in that raises is named,
+with its exception class, in the report's reason, and the next plug-in reads on).
 """
 
 from __future__ import annotations

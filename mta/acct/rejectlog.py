@@ -137,8 +137,10 @@ class RejectRecord:
 
     def __post_init__(self) -> None:
         if self.time_logged.utcoffset() is None:
+            # A caller bug, not input (a plain ValueError): the listener makes aware records.
             raise ValueError("RejectRecord.time_logged must be timezone-aware")
         if self.remote_port is not None and not 0 <= self.remote_port <= 65535:
+            # A caller bug, not input (a plain ValueError): the port comes from the socket.
             raise ValueError(f"remote port {self.remote_port} is outside 0-65535")
 
 

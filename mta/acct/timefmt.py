@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
+from mta.errors import InvalidValueError
+
 __all__ = ["format_time", "parse_time"]
 
 # Deliberately lenient superset of PowerMTA's form and RFC 3339 section 5.6:
@@ -37,6 +39,7 @@ def format_time(value: datetime) -> str:
     """
     offset = value.utcoffset()
     if offset is None:
+        # A caller bug, not input (a plain ValueError): every timestamp we write is made aware.
         raise ValueError(f"refusing naive datetime {value.isoformat()}: give it a tzinfo")
     if offset % timedelta(minutes=1):
         # ±hhmm cannot carry seconds; UTC keeps the instant exact.
@@ -63,14 +66,14 @@ def parse_time(text: str) -> datetime:
         try:
             return datetime.fromtimestamp(int(stripped), tz=UTC)
         except (OverflowError, OSError, ValueError) as exc:
-            raise ValueError(f"timestamp {text!r} is out of range: {exc}") from None
+            raise InvalidValueError(f"timestamp {text!r} is out of range: {exc}") from None
     match = _TIMESTAMP.fullmatch(stripped)
     if match is None:
-        raise ValueError(
+        raise InvalidValueError(
             f"timestamp {text!r} is not 'YYYY-MM-DD HH:MM:SS+hhmm', ISO 8601 or a UNIX time"
         )
     if match["offset"] is None:
-        raise ValueError(f"timestamp {text!r} has no UTC offset; refusing to guess one")
+        raise InvalidValueError(f"timestamp {text!r} has no UTC offset; refusing to guess one")
     try:
         return datetime(
             int(match["year"]),
@@ -83,7 +86,7 @@ def parse_time(text: str) -> datetime:
             tzinfo=_parse_offset(match["offset"]),
         )
     except ValueError as exc:
-        raise ValueError(f"timestamp {text!r} is not a valid date and time: {exc}") from None
+        raise InvalidValueError(f"timestamp {text!r} is not a valid date and time: {exc}") from None
 
 
 def _parse_offset(text: str) -> timezone:
@@ -92,7 +95,7 @@ def _parse_offset(text: str) -> timezone:
     digits = text[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:] or "0")
     if minutes >= 60:
-        raise ValueError(f"offset minutes {minutes} out of range")
+        raise InvalidValueError(f"offset minutes {minutes} out of range")
     delta = timedelta(hours=hours, minutes=minutes)
     # timezone() itself refuses offsets of 24 hours or more.
     return timezone(-delta if text[0] == "-" else delta)

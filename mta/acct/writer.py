@@ -60,6 +60,7 @@ class AccountingEncoder:
         """
         kind = record.get("type")
         if not isinstance(kind, str) or not is_record_type(kind):
+            # A caller bug, not input (a plain ValueError): a Literal, checked by mypy.
             raise ValueError(f"record type {kind!r} is not one of PowerMTA's record types")
         return encode_row([_render(name, record.get(name)) for name in self._fields])
 

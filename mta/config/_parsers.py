@@ -11,6 +11,7 @@ from typing import Final
 from mta.acct.fields import RECORD_TYPES, RecordType, is_known_field
 from mta.config.model import HttpAccess, Route, SourceHost
 from mta.config.values import parse_address, parse_bool, parse_int, parse_network
+from mta.errors import InvalidValueError
 
 __all__ = [
     "RECORD_TYPE_NAMES",
@@ -70,7 +71,7 @@ def parse_name(text: str) -> str:
     """A single name token (vmta, pool, pattern list, ``{source}``)."""
     s = unquote(text)
     if not _NAME_TOKEN.fullmatch(s):
-        raise ValueError(f"expected a single name, got {text!r}")
+        raise InvalidValueError(f"expected a single name, got {text!r}")
     return s
 
 
@@ -78,7 +79,7 @@ def parse_email(text: str) -> str:
     """An e-mail address such as ``postmaster@example.com``."""
     s = unquote(text)
     if not _EMAIL.fullmatch(s):
-        raise ValueError(f"expected an e-mail address, got {text!r}")
+        raise InvalidValueError(f"expected an e-mail address, got {text!r}")
     return s
 
 
@@ -99,15 +100,15 @@ def parse_address_pattern(text: str) -> tuple[str, bool]:
     m = _ADDRESS_REGEX.fullmatch(s)
     if m is None:
         if s.startswith("/"):
-            raise ValueError(f"expected /regex/ or an e-mail address, got {text!r}")
+            raise InvalidValueError(f"expected /regex/ or an e-mail address, got {text!r}")
         return parse_email(s).strip("<>").lower(), False
     body = m.group("body")
     if not body:
-        raise ValueError("empty /regex/ would match every address")
+        raise InvalidValueError("empty /regex/ would match every address")
     try:
         re.compile(body, re.IGNORECASE)
     except re.error as exc:
-        raise ValueError(f"bad regular expression /{body}/: {exc}") from None
+        raise InvalidValueError(f"bad regular expression /{body}/: {exc}") from None
     return body, True
 
 
@@ -116,9 +117,9 @@ def parse_float(text: str) -> float:
     try:
         value = float(text.strip())
     except ValueError:
-        raise ValueError(f"expected a number, got {text!r}") from None
+        raise InvalidValueError(f"expected a number, got {text!r}") from None
     if not value > 0 or value == float("inf"):
-        raise ValueError(f"must be a positive number, got {text!r}")
+        raise InvalidValueError(f"must be a positive number, got {text!r}")
     return value
 
 
@@ -127,7 +128,7 @@ def parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+        raise InvalidValueError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
 def parse_enum(*choices: str) -> Callable[[str], str]:
@@ -136,7 +137,7 @@ def parse_enum(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         low = text.strip().lower()
         if low not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}; got {text!r}")
+            raise InvalidValueError(f"expected one of {', '.join(choices)}; got {text!r}")
         return low
 
     return parse
@@ -146,7 +147,7 @@ def parse_list(text: str) -> tuple[str, ...]:
     """Items separated by commas and/or white space."""
     items = tuple(p for p in re.split(r"[\s,]+", text.strip()) if p)
     if not items:
-        raise ValueError("expected one or more items")
+        raise InvalidValueError("expected one or more items")
     return items
 
 
@@ -154,11 +155,11 @@ def parse_source_host(text: str) -> SourceHost:
     """``smtp-source-host IP [HOSTNAME]``."""
     parts = text.split()
     if not 1 <= len(parts) <= 2:
-        raise ValueError("expected an IP address and a host name")
+        raise InvalidValueError("expected an IP address and a host name")
     ip = parts[0]
     parse_network(ip)  # validates the address
     if "/" in ip:
-        raise ValueError(f"expected a single address, not a network: {ip!r}")
+        raise InvalidValueError(f"expected a single address, not a network: {ip!r}")
     return SourceHost(ip, parts[1] if len(parts) == 2 else None)
 
 
@@ -166,7 +167,7 @@ def parse_http_access(text: str) -> HttpAccess:
     """``http-access ADDR/CIDR none|monitor|admin``."""
     parts = text.split()
     if len(parts) != 2:
-        raise ValueError("expected an address (or CIDR) and a level: none, monitor or admin")
+        raise InvalidValueError("expected an address (or CIDR) and a level: none, monitor or admin")
     level = parse_enum("none", "monitor", "admin")(parts[1])
     return HttpAccess(parse_network(parts[0]), level)
 
@@ -178,7 +179,7 @@ def parse_host_names(text: str) -> tuple[str, ...]:
         if not re.fullmatch(
             r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", name
         ):
-            raise ValueError(f"not a host name: {name!r}")
+            raise InvalidValueError(f"not a host name: {name!r}")
     return names
 
 
@@ -188,10 +189,10 @@ def parse_admin_key(text: str) -> str:
     if key.lower().startswith("sha256:"):
         digest = key[7:].lower()
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
-            raise ValueError("expected sha256: and 64 hexadecimal digits")
+            raise InvalidValueError("expected sha256: and 64 hexadecimal digits")
         return f"sha256:{digest}"
     if len(key) < 16:
-        raise ValueError("a key of at least 16 characters is needed (or sha256:HEX)")
+        raise InvalidValueError("a key of at least 16 characters is needed (or sha256:HEX)")
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -199,7 +200,9 @@ def parse_domain_key(text: str) -> tuple[str, str, str]:
     """``domain-key SELECTOR,DOMAIN,KEYFILE`` (PowerMTA separates with commas)."""
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 3 or not all(parts):
-        raise ValueError("expected SELECTOR,DOMAIN,KEYFILE (three parts separated by commas)")
+        raise InvalidValueError(
+            "expected SELECTOR,DOMAIN,KEYFILE (three parts separated by commas)"
+        )
     return parts[0], parts[1].lower(), unquote(parts[2])
 
 
@@ -207,7 +210,9 @@ def parse_domain_macro(text: str) -> tuple[str, tuple[str, ...]]:
     """``domain-macro NAME d1, d2, …``."""
     name, _, rest = text.strip().partition(" ")
     if not name or not rest.strip():
-        raise ValueError("expected a macro name followed by domains, e.g. ms hotmail.com,live.com")
+        raise InvalidValueError(
+            "expected a macro name followed by domains, e.g. ms hotmail.com,live.com"
+        )
     # Macro names are case-insensitive, like the domains they stand for.
     return parse_name(name).lower(), tuple(d.lower() for d in parse_list(rest))
 
@@ -216,7 +221,7 @@ def parse_pickup_line(text: str) -> tuple[str, str | None]:
     """PowerMTA's ``pickup DIR [BADDIR]``."""
     parts = text.split()
     if not 1 <= len(parts) <= 2:
-        raise ValueError("expected a pickup directory and optionally a bad-mail directory")
+        raise InvalidValueError("expected a pickup directory and optionally a bad-mail directory")
     return parts[0], parts[1] if len(parts) == 2 else None
 
 
@@ -226,7 +231,7 @@ def parse_records(text: str) -> tuple[str, ...]:
     for item in parse_list(text):
         code = RECORD_TYPE_NAMES.get(item.lower())
         if code is None:
-            raise ValueError(f"unknown record type {item!r} (use {', '.join(_SHORT_TYPES)})")
+            raise InvalidValueError(f"unknown record type {item!r} (use {', '.join(_SHORT_TYPES)})")
         if code not in out:
             out.append(code)
     return tuple(out)
@@ -240,11 +245,11 @@ def parse_record_fields(text: str) -> tuple[str, tuple[str, ...]]:
     kind, _, rest = text.strip().partition(" ")
     code = RECORD_TYPE_NAMES.get(kind.lower())
     if code is None:
-        raise ValueError(f"unknown record type {kind!r}")
+        raise InvalidValueError(f"unknown record type {kind!r}")
     fields = parse_list(rest)
     unknown = [f for f in fields if f != "*" and not is_known_field(f)]
     if unknown:
-        raise ValueError(f"unknown accounting field {unknown[0]!r} (see docs/accounting.md)")
+        raise InvalidValueError(f"unknown accounting field {unknown[0]!r} (see docs/accounting.md)")
     return code, fields
 
 
@@ -260,7 +265,7 @@ def parse_route(text: str) -> tuple[Route, ...]:
         if item:
             (options if "=" in item or item == "backup" else hosts).append(item)
     if not hosts:
-        raise ValueError("expected a host[:port]")
+        raise InvalidValueError("expected a host[:port]")
     priority, backup = 10, False
     for opt in options:
         key, sep, value = opt.partition("=")
@@ -271,8 +276,10 @@ def parse_route(text: str) -> tuple[Route, ...]:
         elif key == "priority" and sep:
             priority = parse_int(value, maximum=1000)
         else:
-            raise ValueError(f"unknown route option {opt[:40]!r} (use priority=N or backup=yes)")
+            raise InvalidValueError(
+                f"unknown route option {opt[:40]!r} (use priority=N or backup=yes)"
+            )
     for host in hosts:
         if host.lower().startswith("lookup-mx:"):
-            raise ValueError("lookup-mx hosts are not supported; name the hosts instead")
+            raise InvalidValueError("lookup-mx hosts are not supported; name the hosts instead")
     return tuple(Route(parse_address(h, default_port=25), priority, backup) for h in hosts)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 
 from mta.config import schema
 from mta.config.model import Config, DomainBlock, DomainSettings
+from mta.errors import InvalidValueError
 
 __all__ = ["DOMAIN_DIRECTIVES", "Effective", "effective_settings", "match_order"]
 
@@ -90,7 +91,7 @@ def effective_settings(config: Config, domain: str, vmta: str | None = None) -> 
     if vmta is not None:
         if vmta not in config.virtual_mtas:
             known = ", ".join(sorted(config.virtual_mtas)) or "none defined"
-            raise ValueError(f"unknown virtual-mta {vmta!r} (known: {known})")
+            raise InvalidValueError(f"unknown virtual-mta {vmta!r} (known: {known})")
         own = config.virtual_mtas[vmta]
         if own.dkim_sign is not None:
             # `dkim-sign` written in <virtual-mta> itself is that vmta's default; any

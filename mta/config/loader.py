@@ -21,7 +21,7 @@ from mta.config._lexer import NAME, Directive, Statement, Where, error_at, lex
 from mta.config._parsers import unquote
 from mta.config._tree import build_tree
 from mta.config.model import Config, RuleFile
-from mta.errors import ConfigError, InvalidConfigError
+from mta.errors import BadFormatError, ConfigError, InvalidConfigError
 
 __all__ = [
     "MAX_ERRORS",
@@ -58,17 +58,17 @@ def read_regular_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
+            raise BadFormatError("not a regular file")
         too_big = f"larger than {_size_text(limit)}"
         if info.st_size > limit:
-            raise ValueError(too_big)
+            raise BadFormatError(too_big)
         chunks: list[bytes] = []
         size = 0
         while chunk := os.read(fd, limit + 1 - size):
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:  # it grew after fstat
-                raise ValueError(too_big)
+                raise BadFormatError(too_big)
     finally:
         os.close(fd)
     return b"".join(chunks)
@@ -82,11 +82,11 @@ def _read_file(path: str) -> str:
     """Read a configuration file: a regular file of at most ``MAX_FILE_BYTES`` of UTF-8 text."""
     data = read_regular_file(path)
     if b"\0" in data:
-        raise ValueError("not a text file (it holds NUL bytes)")
+        raise BadFormatError("not a text file (it holds NUL bytes)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 text (byte {exc.start})") from None
+        raise BadFormatError(f"not UTF-8 text (byte {exc.start})") from exc
 
 
 def _reason(exc: OSError | ValueError) -> str:

@@ -21,6 +21,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from mta.errors import InvalidValueError
+
 __all__ = [
     "Address",
     "Rate",
@@ -63,7 +65,7 @@ def parse_bool(text: str) -> bool:
         return True
     if low in _FALSE:
         return False
-    raise ValueError(f"expected yes or no, got {quote_token(text)}")
+    raise InvalidValueError(f"expected yes or no, got {quote_token(text)}")
 
 
 def parse_int(
@@ -81,12 +83,12 @@ def parse_int(
     if unlimited is not None and low == "unlimited":
         return unlimited
     if not re.fullmatch(r"[+-]?\d{1,30}", low):
-        raise ValueError(f"expected a whole number, got {quote_token(text)}")
+        raise InvalidValueError(f"expected a whole number, got {quote_token(text)}")
     value = int(low)
     if minimum is not None and value < minimum:
-        raise ValueError(f"must be at least {minimum}, got {value}")
+        raise InvalidValueError(f"must be at least {minimum}, got {value}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"must be at most {maximum}, got {value}")
+        raise InvalidValueError(f"must be at most {maximum}, got {value}")
     return value
 
 
@@ -102,18 +104,20 @@ def parse_duration(
     if low == "never":
         if allow_never:
             return None
-        raise ValueError("'never' is not allowed here")
+        raise InvalidValueError("'never' is not allowed here")
     if not low:
-        raise ValueError("expected a duration such as 30s, 5m, 24h or 4d12h")
+        raise InvalidValueError("expected a duration such as 30s, 5m, 24h or 4d12h")
     total = 0.0
     pos = 0
     while pos < len(low):
         m = _DURATION_PIECE.match(low, pos)
         if m is None or m.end() == pos:
-            raise ValueError(f"expected a duration such as 30s, 5m, 24h or 4d12h, got {whole}")
+            raise InvalidValueError(
+                f"expected a duration such as 30s, 5m, 24h or 4d12h, got {whole}"
+            )
         number, unit = m.groups()
         if unit not in _UNIT_SECONDS and unit != "":
-            raise ValueError(
+            raise InvalidValueError(
                 f"unknown time unit {quote_token(unit, 20)} in {whole} (use s, m, h, d or w)"
             )
         total += float(number) * _UNIT_SECONDS.get(unit, 1)
@@ -142,7 +146,7 @@ def parse_duration_list(text: str) -> tuple[float, ...]:
     """Parse a comma-separated retry schedule such as ``1h,3h,6h,12h``."""
     parts = [p for p in (s.strip() for s in text.split(",")) if p]
     if not parts:
-        raise ValueError("expected one or more durations separated by commas")
+        raise InvalidValueError("expected one or more durations separated by commas")
     out: list[float] = []
     for part in parts:
         seconds = parse_duration(part)
@@ -187,21 +191,21 @@ def parse_rate(text: str) -> Rate:
         return UNLIMITED
     count_text, sep, per_text = low.partition("/")
     if not sep:
-        raise ValueError(
+        raise InvalidValueError(
             f"expected a rate such as 30/s, 2000/h or 10/minute, got {quote_token(text)}"
         )
     try:
         count = float(count_text.strip())
     except ValueError:
-        raise ValueError(f"rate {quote_token(text)} must start with a number") from None
+        raise InvalidValueError(f"rate {quote_token(text)} must start with a number") from None
     if count < 0 or math.isnan(count) or math.isinf(count):
-        raise ValueError(f"rate {quote_token(text)} must be a finite number >= 0")
+        raise InvalidValueError(f"rate {quote_token(text)} must be a finite number >= 0")
     per_text = per_text.strip()
     if per_text and per_text[0].isalpha():
         per_text = "1" + per_text
     per = parse_duration(per_text, shown=text) if per_text else None
     if not per:
-        raise ValueError(f"rate {quote_token(text)} needs a positive period after '/'")
+        raise InvalidValueError(f"rate {quote_token(text)} needs a positive period after '/'")
     return Rate(count, per)
 
 
@@ -212,7 +216,9 @@ def parse_size(text: str) -> int | None:
         return None
     m = _SIZE.match(low)
     if m is None:
-        raise ValueError(f"expected a size such as 100M, 512K or 2G, got {quote_token(text)}")
+        raise InvalidValueError(
+            f"expected a size such as 100M, 512K or 2G, got {quote_token(text)}"
+        )
     return int(float(m.group(1)) * _SIZE_MULT[m.group(2)])
 
 
@@ -243,7 +249,9 @@ def quote_token(text: str, limit: int = 60) -> str:
 def _parse_port(text: str, whole: str, *, allow_zero: bool = False) -> int:
     low = 0 if allow_zero else 1
     if not text.isdigit() or len(text) > 5 or not low <= int(text) < 65536:
-        raise ValueError(f"bad port {quote_token(text)} in {quote_token(whole)} ({low}-65535)")
+        raise InvalidValueError(
+            f"bad port {quote_token(text)} in {quote_token(whole)} ({low}-65535)"
+        )
     return int(text)
 
 
@@ -257,7 +265,9 @@ def _bracketed_host(inner: str, whole: str) -> str:
         pass
     if ":" not in host and _HOST_NAME.fullmatch(host):
         return host
-    raise ValueError(f"bad bracketed address {quote_token(whole)} (an IP address or a host name)")
+    raise InvalidValueError(
+        f"bad bracketed address {quote_token(whole)} (an IP address or a host name)"
+    )
 
 
 def parse_address(
@@ -271,25 +281,27 @@ def parse_address(
     """
     raw = text.strip()
     if not raw:
-        raise ValueError("expected host[:port]")
+        raise InvalidValueError("expected host[:port]")
     if raw.startswith("["):
         inner, close, rest = raw[1:].partition("]")
         if not close or (rest and not rest.startswith(":")):
-            raise ValueError(f"bad bracketed address {quote_token(text)} (write [ADDRESS]:PORT)")
+            raise InvalidValueError(
+                f"bad bracketed address {quote_token(text)} (write [ADDRESS]:PORT)"
+            )
         port = _parse_port(rest[1:], raw, allow_zero=allow_zero_port) if rest else default_port
         return Address(_bracketed_host(inner, raw), port)
     if raw.count(":") > 1:  # a bare IPv6 address has no port
         try:
             ipaddress.IPv6Address(raw)
         except ValueError:
-            raise ValueError(f"bad address {quote_token(raw)} (write [IPv6]:PORT)") from None
+            raise InvalidValueError(f"bad address {quote_token(raw)} (write [IPv6]:PORT)") from None
         return Address(raw, default_port)
     host, sep, port_text = raw.partition(":")
     port = _parse_port(port_text, raw, allow_zero=allow_zero_port) if sep else default_port
     if host == "0/0":
         host = "0.0.0.0"  # noqa: S104 - PowerMTA's spelling of "every IPv4 address"
     if not _HOST_NAME.fullmatch(host):
-        raise ValueError(f"bad host name or address {quote_token(host)}")
+        raise InvalidValueError(f"bad host name or address {quote_token(host)}")
     return Address(host, port)
 
 
@@ -301,6 +313,6 @@ def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(raw, strict=False)
     except ValueError:
-        raise ValueError(
+        raise InvalidValueError(
             f"expected an address or CIDR such as 10.0.0.0/8, got {quote_token(text)}"
         ) from None

@@ -133,6 +133,7 @@ def sign(raw: bytes, key: SigningKey, sender_domain: str | None = None) -> bytes
     ``*`` key, ``sender_domain``)."""
     domain = key.domain if key.domain != "*" else (sender_domain or "")
     if not domain:
+        # A caller bug, not input (a plain ValueError): the engine gives the sender domain.
         raise ValueError("a '*' domain-key needs the sender's domain to sign for")
     present = {line.split(b":", 1)[0].strip().lower() for line in _header_lines(raw)}
     headers = [h for h in SIGNED_HEADERS if h in present]

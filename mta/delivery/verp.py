@@ -9,6 +9,8 @@ form (it cannot import this module) and a test holds the two together.
 
 from __future__ import annotations
 
+from mta.errors import InvalidValueError
+
 __all__ = ["decode_verp", "encode_verp"]
 
 
@@ -17,9 +19,9 @@ def encode_verp(bounce_mailbox: str, recipient: str) -> str:
     prefix, sep, bounce_domain = bounce_mailbox.rpartition("@")
     local, at, domain = recipient.rpartition("@")
     if not (sep and at and prefix and local and domain and bounce_domain):
-        raise ValueError(f"cannot VERP-encode {recipient!r} into {bounce_mailbox!r}")
+        raise InvalidValueError(f"cannot VERP-encode {recipient!r} into {bounce_mailbox!r}")
     if "+" in prefix:
-        raise ValueError(f"the bounce mailbox {bounce_mailbox!r} must not contain '+'")
+        raise InvalidValueError(f"the bounce mailbox {bounce_mailbox!r} must not contain '+'")
     return f"{prefix}+{local}={domain.lower()}@{bounce_domain}"
 
 

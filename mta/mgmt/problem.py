@@ -64,11 +64,13 @@ def problem_response(
     detail: str,
     *,
     headers: Mapping[str, str] | None = None,
+    problem_type: str = "about:blank",
     **extensions: Any,
 ) -> JSONResponse:
-    """A ``problem+json`` response for ``status`` with ``detail`` and extension members."""
+    """A ``problem+json`` response for ``status`` with ``detail`` and extension members;
+    ``problem_type`` is the RFC 9457 ``type`` (``about:blank``: the status says it all)."""
     body: dict[str, Any] = {
-        "type": "about:blank",
+        "type": problem_type,
         "title": status_title(status),
         "status": status,
         "detail": detail,

@@ -146,6 +146,7 @@ class ReturnsProcessor:
         (:class:`ValueError`).
         """
         if now.tzinfo is None or now.utcoffset() is None:
+            # A caller bug, not input (a plain ValueError): the clock is aware.
             raise ValueError("now must be timezone-aware")
         local = [(r, procs) for r in recipients if (procs := self.processors_for(r))]
         processors = tuple(dict.fromkeys(p for _, procs in local for p in procs))

@@ -967,3 +967,40 @@ def test_sendmail_transcript_leaves_out_recipients_the_server_accepted() -> None
     assert [(f.address, f.diag) for f in found] == [
         ("ok@example.org", "554 5.7.1 Message rejected as spam")
     ]
+
+
+class _CrashingDialect:
+    """A plug-in that fails on every message, as a buggy third-party reader would."""
+
+    name = "crashy"
+
+    def detect(self, msg: Message, text: str) -> list[Finding] | None:
+        raise KeyError("boom")
+
+
+def test_a_crashing_plug_in_is_named_in_the_reason_and_the_next_reader_still_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dialect plug-in that raises does not stop classification: the next plug-in reads
+    the bounce, and the report's reason names the crashed plug-in and its exception class."""
+    import classifiers.message as message
+
+    monkeypatch.setattr(message, "DIALECTS", (_CrashingDialect(), *DIALECTS))
+    report = message.classify_message(QMAIL)
+    assert report.detector == "qmail"
+    assert [r.address for r in report.recipients] == ["fay@example.net", "gus@flaky.example"]
+    assert report.reason == (
+        "non-standard bounce (qmail); dialect plug-in crashed: crashy (KeyError)"
+    )
+
+
+def test_a_crash_is_recorded_even_when_no_reader_finds_a_recipient(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When every plug-in fails or declines, the unknown report still names the crash."""
+    import classifiers.message as message
+
+    monkeypatch.setattr(message, "DIALECTS", (_CrashingDialect(),))
+    report = message.classify_message(b"From: a@example.com\nSubject: hello\n\nJust a note.\n")
+    assert report.kind == "unknown"
+    assert report.reason.endswith("; dialect plug-in crashed: crashy (KeyError)")

@@ -40,6 +40,7 @@ from typing import Final, get_args
 from acctpipe._csvsafe import restore
 from acctpipe.policy.types import SuppressionReason
 from classifiers import classify_diag
+from mta.errors import BadFormatError
 
 __all__ = [
     "ADDRESS_KEYS",
@@ -104,8 +105,8 @@ def parse_time(text: str) -> datetime | None:
     except ValueError:
         try:
             parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            raise ValueError(f"unreadable time {value!r}") from None
+        except (TypeError, ValueError, IndexError) as exc:
+            raise BadFormatError(f"unreadable time {value!r}") from exc
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -135,7 +136,7 @@ def _bounce(address: str, diag: str, status: str, source: str, created: datetime
 def _acctpipe(row: Row) -> Parsed:
     reason = row["reason"].strip()
     if reason not in _REASONS:
-        raise ValueError(f"unknown reason {reason!r}")
+        raise BadFormatError(f"unknown reason {reason!r}")
     # Our export wrote a would-be formula as "'=…" (acctpipe._csvsafe): take it back.
     return Parsed(
         address=restore(row["address"]),
@@ -153,7 +154,7 @@ _SES: Final[dict[str, SuppressionReason]] = {"bounce": "hard-bounce", "complaint
 def _ses(row: Row) -> Parsed:
     reason = _SES.get(row["reason"].strip().lower())
     if reason is None:
-        raise ValueError(f"unknown SES reason {row['reason']!r} (BOUNCE or COMPLAINT)")
+        raise BadFormatError(f"unknown SES reason {row['reason']!r} (BOUNCE or COMPLAINT)")
     created = _created(row, "lastupdatetime")
     return Parsed(row["emailaddress"], reason, f"ses {row['reason'].strip().lower()}", created)
 
@@ -201,7 +202,7 @@ def _postmark(row: Row) -> Parsed:
     raw = _first(row, ("suppressionreason", "reason", "type"))
     key = header_key(raw)
     if key not in _POSTMARK:
-        raise ValueError(f"unknown Postmark reason {raw!r}")
+        raise BadFormatError(f"unknown Postmark reason {raw!r}")
     reason = _POSTMARK[key]
     if reason is None:
         raise SkippedRow(f"Postmark {raw!r} does not suppress an address")

@@ -39,6 +39,7 @@ from acctpipe.sqlstore.suppressions._formats import (
 )
 from acctpipe.sqlstore.suppressions.model import Suppression
 from acctpipe.sqlstore.suppressions.store import SuppressionStore
+from mta.errors import BadFormatError, InvalidValueError
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -204,18 +205,18 @@ class _Import:
             found = _BY_NAME["plain"] if headerless else detect_format(head)
             if found is None:
                 shown = ",".join(head)[:120]
-                raise ValueError(
+                raise BadFormatError(
                     f"unrecognised header {shown!r}: not one of the known export formats "
                     f"({', '.join(FORMAT_NAMES)}); name the address column email or address"
                 )
             return found, headerless
         if wanted not in _BY_NAME:
-            raise ValueError(f"unknown format {wanted!r} (auto, {', '.join(FORMAT_NAMES)})")
+            raise InvalidValueError(f"unknown format {wanted!r} (auto, {', '.join(FORMAT_NAMES)})")
         chosen = _BY_NAME[wanted]
         if headerless and chosen.name == "plain":
             return chosen, True
         if not chosen.detect(frozenset(header_key(h) for h in head)):
-            raise ValueError(f"the header {','.join(head)[:120]!r} is not a {wanted} header")
+            raise BadFormatError(f"the header {','.join(head)[:120]!r} is not a {wanted} header")
         return chosen, False
 
     def _decision(self, fmt: ImportFormat, parsed: Parsed) -> SuppressionDecision:
