@@ -31,10 +31,19 @@ __all__ = [
     "open_store_engine",
     "out",
     "parse_moment",
+    "state",
     "table_of",
     "when",
 ]
 
+
+class _State:
+    """What the root callback learned for every command (``--verbose``)."""
+
+    verbose = False
+
+
+state = _State()
 out = make_console()
 err = make_console(stderr=True, soft_wrap=True)  # one error, one line
 
