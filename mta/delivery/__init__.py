@@ -1,7 +1,11 @@
 """Delivery: queues per (destination, virtual MTA), connections, throttles, retries.
 
-* :mod:`~mta.delivery.engine` — the delivery engine: schedules queues and runs attempts;
-* :mod:`~mta.delivery.attempt` — one attempt's outcome, decided without I/O;
+* :mod:`~mta.delivery.engine` — the delivery engine's front door: queues, start/stop, control;
+* :mod:`~mta.delivery.scheduler` — which queue gets a connection when;
+* :mod:`~mta.delivery.connections` — an outbound connection's life, and a queue that cannot connect;
+* :mod:`~mta.delivery.transfer` — one message on an open connection, and its outcome;
+* :mod:`~mta.delivery.attempt` — one attempt's verdicts, records and outcomes, without I/O;
+* :mod:`~mta.delivery.ledger` — every recipient accounted for, then the message settled;
 * :mod:`~mta.delivery.settle` — the attempt's last step: the message leaves ``active/``;
 * :mod:`~mta.delivery.queue` — one queue's state (sans-IO);
 * :mod:`~mta.delivery.client` — the outbound SMTP connection (aiosmtplib);

@@ -13,6 +13,21 @@ reply                   before expiry    after ``bounce-after``
 5xx                     bounced (b)      bounced (b)
 4xx / no answer         deferred (t)     expired (b, 4.4.7)
 ======================  ===============  ===================
+
+What became of one message handed to an open connection is an :data:`Outcome`;
+:data:`ENDS_CONNECTION` says whether the connection carries another message after it:
+
+==================  ===============  ===================================================
+outcome             connection       what happened
+==================  ===============  ===================================================
+``sent``            takes the next   sent; every recipient's reply accounted
+``closed``          finished         sent and accounted, but the session is gone (the
+                                     receiver hung up, said 421, or the line dropped)
+``all-suppressed``  takes the next   every recipient suppressed: nothing was sent
+``gone``            takes the next   no longer in the spool (an operator removed it)
+``unreadable``      finished         the spool could not be read: requeued for later
+``local-error``     finished         a local failure mid-attempt: deferred, not stranded
+==================  ===============  ===================================================
 """
 
 from __future__ import annotations
@@ -26,9 +41,11 @@ from typing import Final, Literal
 from classifiers import RuleTable, classify_reply
 
 __all__ = [
+    "ENDS_CONNECTION",
     "NO_ANSWER",
     "SUPPRESSED_DIAG",
     "Context",
+    "Outcome",
     "Reply",
     "Verdict",
     "attempt_record",
@@ -39,6 +56,17 @@ __all__ = [
 ]
 
 Verdict = Literal["delivered", "bounced", "deferred", "expired"]
+Outcome = Literal["sent", "closed", "all-suppressed", "gone", "unreadable", "local-error"]
+
+# Whether the connection that carried a message is finished after it (see the module table).
+ENDS_CONNECTION: Final[Mapping[Outcome, bool]] = {
+    "sent": False,
+    "closed": True,
+    "all-suppressed": False,
+    "gone": False,
+    "unreadable": True,
+    "local-error": True,
+}
 
 # RFC 3463: status-code = class "." subject "." detail; class 2/4/5, up to 3 digits each.
 _STATUS: Final = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")

@@ -42,7 +42,7 @@ async def test_a_zero_rate_holds_its_queue_and_nothing_else(tmp_path: Path) -> N
                 await send(mta, f"u{i}@other.example")
             await until(lambda: len(sim.messages) == 3)
             await asyncio.sleep(0.3)
-            scheduler = mta.engine._scheduler
+            scheduler = mta.engine.scheduler.task
             assert scheduler is not None
             assert not scheduler.done()
             assert mta.engine.queues[("stopped.example", "default")].queued == 1
