@@ -19,7 +19,7 @@ from acctpipe.sqlstore import make_engine
 from acctpipe.sqlstore.schema import webhook_messages, webhook_subscriptions
 from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from tests.acctpipe.analytics._data import NOW, Row, build, raw_events
-from tests.acctpipe.suppress._decisions import decision
+from tests.acctpipe.sqlstore._decisions import decision
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -1,4 +1,4 @@
-"""Found in review: the read-only SQL guard must never let a query read a file."""
+"""The read-only SQL guard must never let a query read a file."""
 
 from __future__ import annotations
 

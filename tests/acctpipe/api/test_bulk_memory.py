@@ -1,4 +1,4 @@
-"""Found in review: a bulk request never materialises its body, whatever its line lengths."""
+"""A bulk request never materialises its body, whatever its line lengths."""
 
 from __future__ import annotations
 

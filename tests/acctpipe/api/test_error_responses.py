@@ -1,4 +1,4 @@
-"""Found in review: every response, a 500 included, is problem+json with a request id."""
+"""Every response, a 500 included, is problem+json with a request id."""
 
 from __future__ import annotations
 

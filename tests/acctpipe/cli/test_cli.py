@@ -10,10 +10,13 @@ import pytest
 
 from acctpipe.cli.app import main
 from acctpipe.cli.console import make_console
+from tests._paths import DATA as TEST_DATA
+from tests._paths import ROOT as REPO
+from tests._paths import SNAPSHOTS as TEST_SNAPSHOTS
 from tests.acctpipe._cli import assert_help_snapshot, run_cli
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "config"
-SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
+DATA = TEST_DATA / "config"
+SNAPSHOTS = TEST_SNAPSHOTS
 
 
 def test_check_config_accepts_the_hot_config() -> None:
@@ -99,7 +102,7 @@ def test_help_output_is_stable(command: str) -> None:
 def test_every_console_prints_data_literally() -> None:
     """No CLI module builds its own rich Console: they all come from make_console, which
     never reads markup or emoji codes in what it prints."""
-    package = Path(__file__).resolve().parents[2] / "acctpipe"
+    package = REPO / "acctpipe"
     offenders = [
         str(path.relative_to(package))
         for path in package.rglob("*.py")

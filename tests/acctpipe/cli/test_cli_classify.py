@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from acctpipe.cli.app import main
+from tests._paths import MAIL as TEST_MAIL
 from tests.acctpipe._cli import run_cli
 
-MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
+MAIL = TEST_MAIL
 KEYS = {"file", "kind", "recipients", "feedback", "reason"}
 RCPT_KEYS = {"address", "action", "status", "diag", "category", "class", "rule", "fault"}
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests._paths import SNAPSHOTS as TEST_SNAPSHOTS
 from tests.acctpipe._acct import header, rows
 from tests.acctpipe._cli import assert_help_snapshot, run_cli
 
-SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
+SNAPSHOTS = TEST_SNAPSHOTS
 
 
 def test_ingest_prints_a_summary_and_is_safe_to_repeat(tmp_path: Path) -> None:

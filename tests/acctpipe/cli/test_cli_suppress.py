@@ -10,9 +10,10 @@ import pytest
 from acctpipe.policy.types import ThrottleDecision
 from acctpipe.sqlstore import make_engine
 from acctpipe.sqlstore.suppressions import ThrottleStore
+from tests._paths import DATA as TEST_DATA
 from tests.acctpipe._cli import assert_help_snapshot, run_cli
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "suppress"
+DATA = TEST_DATA / "suppress"
 
 
 def test_add_check_remove(db_url: str) -> None:

@@ -13,7 +13,7 @@ import httpx
 from acctpipe.api import ApiKeyStore
 from acctpipe.sim.server import IspSimulator
 from acctpipe.sqlstore import open_database
-from tests.acctpipe.run.nodes import start_node
+from tests.acctpipe.node.nodes import start_node
 
 MESSAGE = "From: news@sender.test\r\nTo: {to}\r\nSubject: news\r\n\r\nHello.\r\n"
 

@@ -15,10 +15,10 @@ from sqlalchemy import make_url
 from acctpipe.sim.server import IspSimulator
 from acctpipe.sqlstore import make_engine, open_database
 from acctpipe.sqlstore.suppressions import SuppressionStore
-from tests.acctpipe.db.fixtures import fresh_postgres_database
-from tests.acctpipe.db.proxy import FreezableProxy
-from tests.acctpipe.run.nodes import start_node
-from tests.acctpipe.run.test_run_process import send
+from tests.acctpipe.node.nodes import start_node
+from tests.acctpipe.node.test_run_process import send
+from tests.acctpipe.sqlstore.fixtures import fresh_postgres_database
+from tests.acctpipe.sqlstore.proxy import FreezableProxy
 
 
 @pytest.fixture

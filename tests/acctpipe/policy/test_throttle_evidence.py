@@ -18,7 +18,7 @@ from acctpipe.sqlstore import open_database
 from acctpipe.sqlstore.suppressions import SuppressionStore
 from tests.acctpipe._cli import run_cli
 from tests.acctpipe.policy._events import GMAIL_4728, at, bounds, event
-from tests.acctpipe.suppress._decisions import decision as suppression
+from tests.acctpipe.sqlstore._decisions import decision as suppression
 
 PAIR = {"queue": "example.com", "vmta": "v1"}
 SAMPLE = 5  # the default table's `sample`

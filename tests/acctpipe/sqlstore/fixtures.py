@@ -2,7 +2,7 @@
 
 Each test's SQLite file is a copy of one migrated per session (running the
 migrations for every one of hundreds of tests cost more than the tests did);
-``tests/acctpipe/db`` still migrates real files of its own, step by step.
+``tests/acctpipe/sqlstore`` still migrates real files of its own, step by step.
 
 PostgreSQL (user postgres, trust authentication; override the server with
 ``ACCTPIPE_TEST_POSTGRES_URL``) gets a uniquely named database per session,

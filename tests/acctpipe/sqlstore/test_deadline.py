@@ -10,7 +10,7 @@ from sqlalchemy import exc, text
 
 from acctpipe.sqlstore import make_engine
 from acctpipe.sqlstore.deadline import deadline_of
-from tests.acctpipe.db.proxy import FreezableProxy
+from tests.acctpipe.sqlstore.proxy import FreezableProxy
 
 
 def test_a_call_to_a_frozen_server_fails_within_the_client_deadline(postgres_url: str) -> None:

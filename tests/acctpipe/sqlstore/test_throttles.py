@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from acctpipe.policy.types import ThrottleAction, ThrottleDecision
 from acctpipe.sqlstore import throttle_decisions
 from acctpipe.sqlstore.suppressions import ThrottleStore
-from tests.acctpipe.suppress._decisions import T0
+from tests.acctpipe.sqlstore._decisions import T0
 
 
 def _decision(

@@ -1,4 +1,4 @@
-"""Found in review: a webhook is retried for at least 24 hours before it is dead-lettered."""
+"""A webhook is retried for at least 24 hours before it is dead-lettered."""
 
 from __future__ import annotations
 

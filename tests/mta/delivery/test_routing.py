@@ -7,8 +7,7 @@ import pytest
 from mta.config import effective_settings
 from mta.delivery.routing import NullMxError, StaticResolver, delivery_hosts
 from mta.errors import PermanentPeerError, TransientPeerError
-
-from .config.conftest import parse
+from tests.mta.config.conftest import parse
 
 PLAIN = effective_settings(parse(""), "example.com").settings
 RESOLVER = StaticResolver(

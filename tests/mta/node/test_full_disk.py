@@ -19,8 +19,8 @@ from mta.config import parse_config_text
 from mta.delivery.routing import StaticResolver
 from mta.errors import LocalError
 from mta.node.process import MtaServer
-from tests.mta._disk import small_disk
 from tests.mta._mta import ACCT, rows, running_mta, send, until
+from tests.mta.node._disk import small_disk
 
 N = 40  # rows enough to overflow the last page the accounting file already has
 

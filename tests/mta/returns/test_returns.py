@@ -14,8 +14,9 @@ from mta.acct.acctfile import AccountingFile
 from mta.config import Config, parse_config_text
 from mta.delivery.verp import encode_verp
 from mta.returns.intake import ReturnsProcessor
+from tests._paths import MAIL
 
-MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
+MAIL = MAIL
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 CORPUS_BOUNCE = "bounces@bounces.sender.example"  # the corpus's shared envelope sender
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from mta.config import parse_config_text
 from mta.returns.intake import ReturnsProcessor
+from tests._paths import MAIL
 
-MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
+MAIL = MAIL
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 CONFIG = """\
 <bounce-processor>

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from mta.acct import DEFAULT_HEADER, AccountingEncoder
 from mta.config import parse_config_text
 from mta.returns.intake import ReturnsProcessor
+from tests._paths import MAIL
 
-MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
+MAIL = MAIL
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 SAMPLES = sorted(MAIL.rglob("*.eml"))
 PROCESSOR = ReturnsProcessor(

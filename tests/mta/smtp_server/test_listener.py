@@ -8,7 +8,7 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from tests.mta._listener_kit import (
+from tests.mta.smtp_server._listener_kit import (
     CONFIG,
     MESSAGE,
     LocalSink,

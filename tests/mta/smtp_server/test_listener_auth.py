@@ -9,7 +9,7 @@ import aiosmtplib
 import pytest
 
 from mta.errors import ConfigError
-from tests.mta._listener_kit import (
+from tests.mta.smtp_server._listener_kit import (
     CONFIG,
     MESSAGE,
     PASSWORD,

@@ -26,7 +26,7 @@ from mta.smtp_server.decisions import (
     with_protocol,
 )
 from mta.smtp_server.relay import Decision
-from tests.mta._listener_kit import parse
+from tests.mta.smtp_server._listener_kit import parse
 
 CONFIG = parse()
 LISTENER = CONFIG.listeners[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mta._listener_kit import bounded, raw_client, running
+from tests.mta.smtp_server._listener_kit import bounded, raw_client, running
 
 
 @pytest.mark.parametrize(

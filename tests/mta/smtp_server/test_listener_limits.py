@@ -11,7 +11,7 @@ import pytest
 
 from mta.smtp_server.authlimit import AuthLimiter
 from mta.smtp_server.listener import DEFAULT_MAX_SMTP_IN
-from tests.mta._listener_kit import (
+from tests.mta.smtp_server._listener_kit import (
     CONFIG,
     PASSWORD,
     RawClient,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests._paths import ROOT as REPO
+
+ROOT = REPO
 # A reason written as a literal, or an f-string's text before its first {field}.
 _REASON = re.compile(r'reason = f?"([^"{]+)|refuse\([^()]*?,\s*f?"([^"{]+)"?[^()]*\)', re.S)
 

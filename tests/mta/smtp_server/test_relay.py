@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from mta.config import load_config
 from mta.smtp_server.relay import check_connect, check_mail_from, check_rcpt, check_size, source_for
-
-from .config.conftest import DATA, parse
+from tests.mta.config.conftest import DATA, parse
 
 HOT = load_config(DATA / "hot.conf")
 

@@ -16,8 +16,9 @@ from acctpipe._csvsafe import Verbatim, csv_line, restore
 from acctpipe.sqlstore import make_engine, migrate
 from acctpipe.sqlstore.suppressions import SuppressionStore, export_csv, import_csv
 from acctpipe.sqlstore.suppressions.csvio import EXPORT_COLUMNS
+from tests._paths import DATA as TEST_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "suppress"
+DATA = TEST_DATA / "suppress"
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 # file → (format, {address: reason}, {line: skipped}, {line: bad})

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from acctpipe.sqlstore.suppressions._merge import MAX_EVENT_IDS, merge
 from acctpipe.sqlstore.suppressions.model import Suppression
-from tests.acctpipe.suppress._decisions import T0, decision
+from tests.acctpipe.sqlstore._decisions import T0, decision
 
 
 def _row(reason: str = "hard-bounce", days: float | None = None) -> Suppression:

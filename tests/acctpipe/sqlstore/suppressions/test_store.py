@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from acctpipe.sqlstore.schema import suppression_changes
 from acctpipe.sqlstore.suppressions import Change, SuppressionStore
-from tests.acctpipe.suppress._decisions import T0, decision
+from tests.acctpipe.sqlstore._decisions import T0, decision
 
 
 @pytest.fixture
