@@ -7,8 +7,13 @@ import pytest
 from mta.config.model import HttpAccess
 from mta.mgmt.access import access_level, required_level
 from mta.mgmt.app import create_mgmt_app
-
-from .test_mgmt import FakeProvider, access, app_for, assert_problem, call
+from tests.mta.mgmt._mgmt import (
+    FakeProvider,
+    access,
+    app_for,
+    assert_problem,
+    call,
+)
 
 ENTRIES = """\
 http-access 127.0.0.1 monitor

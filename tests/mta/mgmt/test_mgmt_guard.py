@@ -15,9 +15,10 @@ from mta.config import parse_config_text
 from mta.errors import InvalidConfigError
 from mta.mgmt.app import MgmtServer, create_mgmt_app
 from mta.mgmt.guard import host_name, is_allowed_host
-
-from .test_mgmt import FakeProvider
-from .test_mgmt_server import serving
+from tests.mta.mgmt._mgmt import (
+    FakeProvider,
+    serving,
+)
 
 KEY = "correct-horse-battery-staple"
 CONFIG = f"""\

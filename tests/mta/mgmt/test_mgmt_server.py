@@ -9,27 +9,18 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 
 from mta.errors import ConfigError, LocalError
 from mta.mgmt.app import MgmtServer, create_mgmt_app
-
-from .test_mgmt import TIMEOUT, FakeProvider, access
-
-OPS_TIMEOUT = 20.0  # seconds for start/stop on a loaded machine; only stops a hang
-
-
-@contextlib.asynccontextmanager
-async def serving(server: MgmtServer) -> AsyncIterator[httpx.AsyncClient]:
-    """Start ``server``, yield a real HTTP client for it, always stop it."""
-    await asyncio.wait_for(server.start(), OPS_TIMEOUT)
-    try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as client:
-            yield client
-    finally:
-        await asyncio.wait_for(server.stop(), OPS_TIMEOUT)
+from tests.mta.mgmt._mgmt import (
+    OPS_TIMEOUT,
+    TIMEOUT,
+    FakeProvider,
+    access,
+    serving,
+)
 
 
 def is_listening(port: int) -> bool:
