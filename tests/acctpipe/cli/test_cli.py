@@ -19,6 +19,7 @@ DATA = TEST_DATA / "config"
 SNAPSHOTS = TEST_SNAPSHOTS
 
 
+@pytest.mark.slow
 def test_check_config_accepts_the_hot_config() -> None:
     """A valid config prints a summary, its warnings on stderr, and exits 0."""
     proc = run_cli("check-config", str(DATA / "hot.conf"))
@@ -29,6 +30,7 @@ def test_check_config_accepts_the_hot_config() -> None:
     assert f"{DATA / 'hot.conf'}:14: 'log-file'" in proc.stderr
 
 
+@pytest.mark.slow
 def test_check_config_prints_every_error_on_its_own_line(tmp_path: Path) -> None:
     """An invalid config exits 2 and prints PATH:LINE: message for each error, unwrapped."""
     bad = tmp_path / "bad.conf"
@@ -47,6 +49,7 @@ def test_check_config_prints_every_error_on_its_own_line(tmp_path: Path) -> None
     assert lines[2] == f"{bad}: 2 errors; configuration refused"
 
 
+@pytest.mark.slow
 def test_check_config_domain_shows_merged_values_and_their_origin() -> None:
     """--domain prints each effective value with the file:line block it came from."""
     proc = run_cli("check-config", str(DATA / "hot.conf"), "--domain", "outlook.com")
@@ -58,6 +61,7 @@ def test_check_config_domain_shows_merged_values_and_their_origin() -> None:
     assert "30/h → 4000/h over 10d" in out
 
 
+@pytest.mark.slow
 def test_check_config_missing_file_is_one_line(tmp_path: Path) -> None:
     """A missing file is one clear line and exit 2, not a traceback."""
     proc = run_cli("check-config", str(tmp_path / "nope.conf"))
@@ -78,6 +82,7 @@ def test_version_and_usage_errors() -> None:
     assert main(["no-such-command"]) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "command",
     [
@@ -114,6 +119,7 @@ def test_every_console_prints_data_literally() -> None:
     assert buffer.getvalue() == "root:x:0:0 [red]x[/red] :thumbs_up:\n"
 
 
+@pytest.mark.slow
 def test_terminal_control_sequences_in_data_are_shown_not_obeyed(tmp_path: Path) -> None:
     """A stored text holding ESC sequences (clear screen, retitle, clipboard) prints them as
     \\x1b escapes in tables and lines, so it cannot drive the operator's terminal."""

@@ -45,6 +45,7 @@ def test_classify_mail_reads_mbox_and_reports_feedback(
     assert all(o["kind"] == "arf" and o["feedback"]["type"] for o in objs)
 
 
+@pytest.mark.slow
 def test_classify_mail_from_stdin() -> None:
     """`-` reads one message from standard input."""
     sample = (MAIL / "dsn-postfix" / "user-unknown.eml").read_bytes()
@@ -63,6 +64,7 @@ def test_classify_mail_summary_table(capsys: pytest.CaptureFixture[str]) -> None
     assert "recipients by class" in out
 
 
+@pytest.mark.slow
 def test_classify_mail_missing_path_is_one_line() -> None:
     """A path that does not exist is a one-line error, not a traceback."""
     proc = run_cli("classify-mail", "/no/such/dir")
@@ -71,6 +73,7 @@ def test_classify_mail_missing_path_is_one_line() -> None:
     assert "no such file or directory" in proc.stderr
 
 
+@pytest.mark.slow
 def test_classify_diag_arguments_and_stdin() -> None:
     """Diagnostics come from arguments or stdin lines; each gives one JSON object."""
     proc = run_cli("classify-diag", "smtp;550 5.1.1 <a@example.com>: Recipient address rejected")
@@ -83,6 +86,7 @@ def test_classify_diag_arguments_and_stdin() -> None:
     assert classes == ["soft", "spam"]
 
 
+@pytest.mark.slow
 def test_user_rule_files_come_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A --rules file is checked before the built-in table, and `rules explain` says so."""
     rules = tmp_path / "mine.toml"
@@ -99,6 +103,7 @@ def test_user_rule_files_come_first(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "acme-gateway-full" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_bad_rule_file_is_a_clear_error(tmp_path: Path) -> None:
     """A rule file with a broken regex names the file and the rule; exit status 1."""
     rules = tmp_path / "bad.toml"
@@ -111,6 +116,7 @@ def test_bad_rule_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "broken" in proc.stderr
 
 
+@pytest.mark.slow
 def test_rules_list_and_explain_show_the_fallbacks(capsys: pytest.CaptureFixture[str]) -> None:
     """`rules list` marks the fallback rules; `rules explain` says when one decided."""
     listed = run_cli("rules", "list")  # a fixed width, so each rule's row starts on one line

@@ -12,6 +12,8 @@ from tests._paths import SNAPSHOTS as TEST_SNAPSHOTS
 from tests.acctpipe._acct import header, rows
 from tests.acctpipe._cli import assert_help_snapshot, run_cli
 
+pytestmark = pytest.mark.slow  # every test here takes over a second
+
 SNAPSHOTS = TEST_SNAPSHOTS
 
 

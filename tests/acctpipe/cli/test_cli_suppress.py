@@ -13,6 +13,8 @@ from acctpipe.sqlstore.suppressions import ThrottleStore
 from tests._paths import DATA as TEST_DATA
 from tests.acctpipe._cli import assert_help_snapshot, run_cli
 
+pytestmark = pytest.mark.slow  # every test here takes over a second
+
 DATA = TEST_DATA / "suppress"
 
 

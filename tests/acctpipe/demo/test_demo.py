@@ -32,6 +32,7 @@ def _column(conn: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
     return {str(r[0]) for r in conn.execute(sql).fetchall()}
 
 
+@pytest.mark.slow
 def test_demo_runs_the_loop_and_leaves_a_queryable_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

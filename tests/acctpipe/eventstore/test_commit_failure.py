@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 # Runs in a child: it caps its own file size (RLIMIT_FSIZE, SIGXFSZ ignored) so the
 # store's write-ahead log hits EFBIG the way it hits ENOSPC on a full disk.
 CHILD = textwrap.dedent(
@@ -29,6 +31,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_commit_the_disk_refuses_reports_the_write_error(tmp_path: Path) -> None:
     """When the disk refuses a batch, the error the tailer reports (and /readyz shows) is
     the write failure, not DuckDB's 'cannot rollback - no transaction is active'."""

@@ -18,6 +18,8 @@ from mta.errors import StoreError
 from mta.node.runtime import Mta, MtaOptions
 from tests.acctpipe.sqlstore.proxy import FreezableProxy
 
+pytestmark = pytest.mark.slow  # every test here starts an MTA
+
 
 def _mta(tmp_path: Path) -> Mta:
     config = parse_config_text("suppressed-recipients reject\n")

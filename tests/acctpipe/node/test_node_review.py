@@ -88,6 +88,7 @@ async def node_factory(tmp_path: Path) -> AsyncIterator[Any]:
         await node.stop()
 
 
+@pytest.mark.slow
 async def test_a_failed_parquet_export_does_not_stop_ingestion(
     tmp_path: Path, node_factory: Any
 ) -> None:
@@ -107,6 +108,7 @@ async def test_a_failed_parquet_export_does_not_stop_ingestion(
     assert node._checks["tailer"]() is None
 
 
+@pytest.mark.slow
 async def test_rows_logged_while_the_node_was_down_are_summarised(
     tmp_path: Path, node_factory: Any
 ) -> None:

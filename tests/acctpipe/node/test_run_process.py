@@ -9,6 +9,7 @@ from pathlib import Path
 import aiosmtplib
 import duckdb
 import httpx
+import pytest
 
 from acctpipe.api import ApiKeyStore
 from acctpipe.sim.server import IspSimulator
@@ -29,6 +30,7 @@ async def send(smtp: tuple[str, int], *rcpts: str) -> dict[str, int]:
     return {r: e.code for r, e in errors.items()}
 
 
+@pytest.mark.slow
 async def test_run_delivers_ingests_suppresses_and_stops_cleanly(tmp_path: Path) -> None:
     """Mail in → delivered and bounced → events in DuckDB → suppression → 550 at RCPT; SIGTERM."""
     url = f"sqlite:///{tmp_path / 'node' / 'acctpipe.sqlite'}"

@@ -66,6 +66,7 @@ def _bounced(data: Path) -> float | None:
     return None
 
 
+@pytest.mark.slow
 async def test_two_nodes_share_one_store(
     cluster: tuple[RunningNode, RunningNode], shared_url: str
 ) -> None:

@@ -43,6 +43,7 @@ async def _readyz(api: str) -> dict[str, object]:
         return out
 
 
+@pytest.mark.slow
 async def test_a_node_starts_with_the_store_down_and_stops_while_it_is_frozen(
     tmp_path: Path, shared_url: str
 ) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from acctpipe.node.api import delivery_summary
 from tests.acctpipe.api.events import events_file
 
 
+@pytest.mark.slow
 def test_delivery_summary_counts_the_window_per_domain_and_vmta(tmp_path: Path) -> None:
     """Totals equal the sum of the groups and the events ingested in the window, by type."""
     path = events_file(tmp_path / "events.duckdb", rows=400)

@@ -13,6 +13,7 @@ from acctpipe.sqlstore.deadline import deadline_of
 from tests.acctpipe.sqlstore.proxy import FreezableProxy
 
 
+@pytest.mark.slow
 def test_a_call_to_a_frozen_server_fails_within_the_client_deadline(postgres_url: str) -> None:
     """A query to a server frozen mid-session raises within the deadline instead of waiting
     for ever; once the server answers again, the next call works."""

@@ -40,6 +40,7 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_upgrade_to_head_then_downgrade_to_base(empty_db_url: str) -> None:
     """A new database migrates to head (all tables), and back to base (none), and up again."""
     assert current_revision(empty_db_url) is None
@@ -87,6 +88,7 @@ def test_constraint_names_follow_the_naming_convention(empty_db_url: str) -> Non
         assert primary["name"] == "pk_suppressions"
 
 
+@pytest.mark.slow
 def test_migrate_is_idempotent_and_safe_to_race(empty_db_url: str) -> None:
     """Several processes' worth of migrate() at once leave one correct schema, no error."""
     errors: list[BaseException] = []

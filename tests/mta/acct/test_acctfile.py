@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from mta.acct import Row, read_accounting
 from mta.acct.acctfile import AccountingFile, fields_for
 from mta.config import AcctFile, parse_config_text
@@ -109,6 +111,7 @@ def test_move_interval_rotates_a_quiet_file_on_the_timer(tmp_path: Path) -> None
     assert rotated.name.startswith("a-2026-11-25-")
 
 
+@pytest.mark.slow
 def test_size_rotation_keeps_filling_each_new_file_up_to_max_size(tmp_path: Path) -> None:
     """Over many `max-size` rotations every file but the live one is about max-size, none
     holds a single row, and every row is written once (issue 14: one file per row after

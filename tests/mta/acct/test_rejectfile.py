@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from mta.acct.rejectfile import REJECT_KINDS, RejectLogFile
 from mta.acct.rejectlog import RejectLogDecoder, RejectRecord, RejectRow
 from mta.config import RejectLog, parse_config_text
@@ -85,6 +87,7 @@ def test_rotation_by_size_and_interval(tmp_path: Path) -> None:
     assert log.rotate() is None  # nothing left to rotate
 
 
+@pytest.mark.slow
 def test_size_rotation_keeps_filling_each_new_file_up_to_max_size(tmp_path: Path) -> None:
     """Over many `max-size` rotations each reject log holds many rows up to max-size, not
     one row per file, and every refusal is written once."""

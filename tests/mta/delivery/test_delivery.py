@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import dkim
+import pytest
 
 from acctpipe.sim.profile import IspProfile
 from acctpipe.sim.server import IspSimulator
@@ -14,6 +15,8 @@ from mta.config.values import parse_rate
 from mta.delivery.routing import StaticResolver
 from mta.delivery.signing import generate_key
 from tests.mta._mta import rows, running_mta, send, settled, until
+
+pytestmark = pytest.mark.slow  # every test here starts an MTA or the ISP simulator
 
 
 def _route(sim: IspSimulator, extra: str = "") -> str:

@@ -21,6 +21,8 @@ from mta.node.runtime import Mta, MtaOptions
 from mta.spool.durable import Spool
 from tests.mta._mta import ACCT, rows, running_mta, send, settled, until
 
+pytestmark = pytest.mark.slow  # every test here starts an MTA or the ISP simulator
+
 
 def _closed_port() -> int:
     with socket.socket() as s:

@@ -26,6 +26,7 @@ def _verify(signed: bytes, key: SigningKey) -> bool:
     return bool(dkim.verify(signed, dnsfunc=txt))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["rsa-sha256", "ed25519-sha256"])
 def test_signed_mail_verifies(algorithm: str) -> None:
     """A signature made with either algorithm verifies against the published TXT record."""
@@ -36,6 +37,7 @@ def test_signed_mail_verifies(algorithm: str) -> None:
     assert _verify(signed, key)
 
 
+@pytest.mark.slow
 def test_tampering_breaks_the_signature() -> None:
     """A changed body no longer verifies."""
     _, key = generate_key("s2026", "example.test")

@@ -21,6 +21,7 @@ def test_encode_and_decode() -> None:
     assert decode_verp(f"<{verp}>") == "alice@example.com"
 
 
+@pytest.mark.slow
 @given(_LOCAL)
 def test_round_trip_and_classifier_agree(local: str) -> None:
     """Any local part (with + or =) survives the trip, and the classifier reads the same."""

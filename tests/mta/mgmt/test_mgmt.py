@@ -238,6 +238,7 @@ async def test_the_app_mounts_under_a_prefix() -> None:
     assert_problem(await call(outer, "GET", "/mta/status", ip="192.0.2.1"), 403)
 
 
+@pytest.mark.slow
 async def test_the_openapi_document_names_operations_and_problems() -> None:
     """The schema lists every endpoint with a short operationId and problem+json errors."""
     document = (await call(app_for(), "GET", "/openapi.json")).json()

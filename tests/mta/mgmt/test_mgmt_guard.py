@@ -140,6 +140,7 @@ def test_the_admin_key_is_kept_as_a_digest() -> None:
         parse_config_text("http-mgmt-host-names evil@example\n", "t.conf")
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="abcdelmnotx.:[]@1270-", min_size=1, max_size=20))
 def test_only_our_own_names_pass_the_host_check(host: str) -> None:

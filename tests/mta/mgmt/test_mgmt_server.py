@@ -46,6 +46,7 @@ async def test_serves_over_a_real_socket_on_an_ephemeral_port() -> None:
     assert not is_listening(server.port)
 
 
+@pytest.mark.slow
 async def test_leaves_the_mta_signal_handlers_alone() -> None:
     """uvicorn must not take SIGTERM/SIGINT from the MTA while it serves, or after."""
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

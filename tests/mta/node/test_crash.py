@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from acctpipe.sim.profile import IspProfile
 from acctpipe.sim.server import IspSimulator
 from tests.mta._mta import running_mta, until
@@ -43,6 +45,7 @@ def _config(port: int) -> str:
     return f"<domain *>\n    route 127.0.0.1:{port}\n    max-smtp-out 4\n</domain>\n"
 
 
+@pytest.mark.slow
 async def test_kill_9_mid_delivery_then_restart_delivers_every_acknowledged_message(
     tmp_path: Path,
 ) -> None:

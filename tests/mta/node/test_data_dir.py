@@ -12,6 +12,7 @@ from mta.node.runtime import Mta, MtaOptions
 from mta.tls import make_self_signed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spool", ["", "spool custom\n"])
 def test_relative_data_dir_holds_the_spool_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spool: str
@@ -49,6 +50,7 @@ async def test_relative_tls_paths_start_at_the_config_file(
         await server.stop()
 
 
+@pytest.mark.slow
 def test_relative_move_to_is_under_the_data_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

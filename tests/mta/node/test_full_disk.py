@@ -29,6 +29,7 @@ def _leftovers(spool: Path) -> list[Path]:
     return sorted(spool.rglob("*.new"))
 
 
+@pytest.mark.slow
 async def test_a_deferral_the_full_spool_cannot_save_is_queued_then_retried(
     tmp_path: Path,
 ) -> None:
@@ -61,6 +62,7 @@ async def test_a_deferral_the_full_spool_cannot_save_is_queued_then_retried(
     assert len(sim.messages) == 0
 
 
+@pytest.mark.slow
 async def test_records_wait_for_space_and_no_mail_is_taken_meanwhile(tmp_path: Path) -> None:
     """While accounting rows cannot be written: new mail gets 452 4.3.1, attempted messages
     stay in active/ (a crash would send them again), and once space returns every row
@@ -174,6 +176,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 async def test_kill_9_while_rows_are_held_loses_no_row(tmp_path: Path) -> None:
     """kill -9 while delivery rows wait for disk space: after a restart with space, every
     recipient has its d row (its message was kept in the spool and sent again)."""

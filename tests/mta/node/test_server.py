@@ -123,6 +123,7 @@ def mta_process(tmp_path: Path, data: Path) -> Iterator[list[_Process]]:
             proc.proc.stderr.close()
 
 
+@pytest.mark.slow
 async def test_smtp_auth_and_pickup_in_simulator_out_returns_back_reload_and_stop(
     tmp_path: Path, data: Path, mta_process: list[_Process]
 ) -> None:

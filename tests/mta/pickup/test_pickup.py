@@ -238,6 +238,7 @@ async def test_spool_failure_leaves_the_file_for_the_next_scan(tmp_path: Path) -
     assert await asyncio.wait_for(retry.scan_once(), WAIT) == 2
 
 
+@pytest.mark.slow
 async def test_running_folder_backs_off_while_the_spool_fails(tmp_path: Path) -> None:
     """A failing spool is retried once per scan interval, not in a tight loop."""
     full = FullSpool()
@@ -364,6 +365,7 @@ def test_relative_paths_are_taken_from_base(tmp_path: Path) -> None:
     assert pickup.done_dir == tmp_path / "in" / "done"
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -126,6 +126,7 @@ def test_default_vmta_that_disappeared_from_the_config_is_refused() -> None:
     assert isinstance(_parse(data, default_vmta="gone"), Refused)
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=400))
 def test_arbitrary_bytes_never_raise(data: bytes) -> None:
@@ -152,6 +153,7 @@ PLAUSIBLE_LINES = [
 ]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(PLAUSIBLE_LINES), max_size=8), st.sampled_from([b"\n", b"\r\n"]))
 def test_shuffled_header_lines_never_raise(lines: list[bytes], newline: bytes) -> None:

@@ -120,6 +120,7 @@ def test_auto_replies_and_other_mail_give_no_record(row: dict[str, str]) -> None
     assert not outcome.deliver  # deliver-unmatched-email defaults to no
 
 
+@pytest.mark.slow
 def test_corpus_records_are_writable_and_counted() -> None:
     """Every record of the corpus encodes in a PowerMTA file; stats add up to the corpus."""
     rp = ReturnsProcessor(_config())

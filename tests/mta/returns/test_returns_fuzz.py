@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,8 @@ from mta.acct import DEFAULT_HEADER, AccountingEncoder
 from mta.config import parse_config_text
 from mta.returns.intake import ReturnsProcessor
 from tests._paths import MAIL
+
+pytestmark = pytest.mark.slow  # every test here takes over a second
 
 MAIL = MAIL
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)

@@ -6,6 +6,8 @@ import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from acctpipe.sim.reports import make_arf
 from mta.config import parse_config_text
 from mta.delivery.routing import StaticResolver
@@ -32,6 +34,7 @@ ORIGINAL = (
 )
 
 
+@pytest.mark.slow
 async def test_pickup_file_to_the_fbl_address_becomes_an_f_record(tmp_path: Path) -> None:
     """A complaint addressed to fbl@ gives an f record; a second recipient is still spooled."""
     server = MtaServer(parse_config_text(_CONFIG), data_dir=tmp_path, resolver=StaticResolver())

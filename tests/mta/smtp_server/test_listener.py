@@ -18,6 +18,8 @@ from tests.mta.smtp_server._listener_kit import (
     running,
 )
 
+pytestmark = pytest.mark.slow  # every test here starts the SMTP listener
+
 SENDER = "app@example.test"
 
 

@@ -21,6 +21,8 @@ from tests.mta.smtp_server._listener_kit import (
     shared_cert,
 )
 
+pytestmark = pytest.mark.slow  # every test here starts the SMTP listener
+
 SENDER = "app@example.test"
 
 

@@ -211,6 +211,7 @@ _FIELD = st.builds(
 _BLOCK = st.one_of(st.lists(_FIELD, max_size=8).map(b"".join), st.binary(max_size=200))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     block=_BLOCK,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,6 +42,7 @@ _LINE = st.binary(max_size=60).map(lambda b: b.replace(b"\r", b"").replace(b"\n"
 _BODY = st.lists(_LINE, max_size=20).map(lambda ls: b"".join(line + b"\r\n" for line in ls))
 
 
+@pytest.mark.slow
 @given(_BODY, st.lists(st.integers(min_value=0), max_size=6), st.sampled_from([8, 64, 2**16]))
 def test_any_body_split_anywhere_reads_back_exactly(
     body: bytes, cuts: list[int], buffer: int
@@ -80,6 +82,7 @@ _ATOM = st.text(alphabet="abcXYZ019!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=8)
 _LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?", fullmatch=True)
 
 
+@pytest.mark.slow
 @given(
     st.lists(_ATOM, min_size=1, max_size=3).map(".".join),
     st.lists(_LABEL, min_size=1, max_size=3).map(".".join),

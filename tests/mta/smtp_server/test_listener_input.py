@@ -8,6 +8,8 @@ import pytest
 
 from tests.mta.smtp_server._listener_kit import bounded, raw_client, running
 
+pytestmark = pytest.mark.slow  # every test here starts the SMTP listener
+
 
 @pytest.mark.parametrize(
     "line",

@@ -37,6 +37,7 @@ async def _auth(port: int, source: str, user: str, password: str) -> tuple[int, 
         return code, loop.time() - started
 
 
+@pytest.mark.slow
 @bounded
 async def test_auth_guessing_over_new_connections_is_slowed_then_locked_out(
     tmp_path: Path,
@@ -64,6 +65,7 @@ async def test_auth_guessing_over_new_connections_is_slowed_then_locked_out(
     assert PASSWORD.encode() not in run.reject_path.read_bytes()
 
 
+@pytest.mark.slow
 @bounded
 async def test_one_user_guessed_from_many_addresses_is_locked_out(tmp_path: Path) -> None:
     """Failures for one user name count across client addresses: after the limit, that user
@@ -75,6 +77,7 @@ async def test_one_user_guessed_from_many_addresses_is_locked_out(tmp_path: Path
         assert (await _auth(run.port, "127.0.0.8", "app", PASSWORD))[0] == 421
 
 
+@pytest.mark.slow
 @bounded
 async def test_a_success_does_not_clear_another_address(tmp_path: Path) -> None:
     """A good AUTH from one address forgets that address's failures, not another's."""
@@ -87,6 +90,7 @@ async def test_a_success_does_not_clear_another_address(tmp_path: Path) -> None:
         assert (await _auth(run.port, "127.0.0.2", "app", PASSWORD))[0] == 421
 
 
+@pytest.mark.slow
 def test_the_limiter_grows_delays_expires_and_stays_bounded() -> None:
     """Delays double per failure up to the cap; a lockout ends after the window; endless
     user names cannot grow the tables beyond their bound."""
@@ -117,6 +121,7 @@ async def _until_open(run_stats: object, count: int) -> None:
     raise AssertionError(f"the listener never got to {count} sessions")
 
 
+@pytest.mark.slow
 @bounded
 async def test_total_max_smtp_in_caps_idle_connections(tmp_path: Path) -> None:
     """total-max-smtp-in 3: three idle sockets hold every slot, the fourth gets
@@ -138,6 +143,7 @@ async def test_total_max_smtp_in_caps_idle_connections(tmp_path: Path) -> None:
     assert row.reason == "total-max-smtp-in 3 (all listeners)"
 
 
+@pytest.mark.slow
 @bounded
 async def test_without_max_smtp_in_each_address_has_a_default_cap(tmp_path: Path) -> None:
     """A source without max-smtp-in (here 0/0) still caps each client address at the default
@@ -157,6 +163,7 @@ async def test_without_max_smtp_in_each_address_has_a_default_cap(tmp_path: Path
     assert row.reason == f"max-smtp-in {DEFAULT_MAX_SMTP_IN} (address 127.0.0.9)"
 
 
+@pytest.mark.slow
 @bounded
 async def test_start_raises_the_open_file_limit_for_the_cap(tmp_path: Path) -> None:
     """Starting a listener raises the soft open-file limit to total-max-smtp-in plus headroom
@@ -175,6 +182,7 @@ async def test_start_raises_the_open_file_limit_for_the_cap(tmp_path: Path) -> N
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+@pytest.mark.slow
 @bounded
 async def test_the_third_failed_auth_gets_535_then_421_and_a_hang_up(tmp_path: Path) -> None:
     """On one connection, the third failed AUTH is answered 535 5.7.8 like the others, then

@@ -133,6 +133,7 @@ def _attempt(raw: str, casefold: bool = True) -> str | None:
         return None
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(anything, st.booleans())
 def test_normalisation_is_idempotent_and_only_raises_value_error(raw: str, casefold: bool) -> None:
@@ -142,6 +143,7 @@ def test_normalisation_is_idempotent_and_only_raises_value_error(raw: str, casef
         assert normalise_address(normal, casefold_local=casefold) == normal
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.emails())
 def test_every_generated_email_is_accepted(raw: str) -> None:
@@ -149,6 +151,7 @@ def test_every_generated_email_is_accepted(raw: str) -> None:
     assert "@" in normalise_address(raw)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(anything)
 def test_a_valid_address_keeps_the_key_it_always_had(raw: str) -> None:
@@ -159,6 +162,7 @@ def test_a_valid_address_keeps_the_key_it_always_had(raw: str) -> None:
         assert normal == address_key(raw)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.text(st.sampled_from(_ATEXT + '@ <>"\\[]:'), max_size=40) | st.emails().map(str))
 def test_fast_path_agrees_with_the_full_rules(raw: str) -> None:
@@ -177,6 +181,7 @@ def test_fast_path_agrees_with_the_full_rules(raw: str) -> None:
     assert fast == slow
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(addresses)
 def test_domain_case_never_matters(raw: str) -> None:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
@@ -29,6 +30,7 @@ def _linger(_conn: Connection, _changes: Sequence[Change]) -> None:
     time.sleep(random.uniform(0, 0.004))
 
 
+@pytest.mark.slow
 def test_concurrent_writers_and_a_following_reader(engine: Engine) -> None:
     """With writers adding and removing at once, the reader sees each change exactly once."""
     written: list[int] = []

@@ -168,6 +168,7 @@ def test_unknown_or_mismatched_headers_are_refused(store: SuppressionStore) -> N
     assert empty.rows == 0
 
 
+@pytest.mark.slow
 def test_export_round_trips(store: SuppressionStore, tmp_path: Path) -> None:
     """Exported CSV imports into another database unchanged (scope, reason, dates, detail)."""
     for name in EXPECTED:

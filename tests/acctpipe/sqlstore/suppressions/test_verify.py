@@ -12,6 +12,8 @@ from acctpipe.sqlstore import make_engine
 from acctpipe.sqlstore.schema import suppressions
 from tests.acctpipe._cli import run_cli
 
+pytestmark = pytest.mark.slow  # every test here starts an MTA
+
 LEGACY = ("john..doe@example.com", "user@exa_mple.com", "bad\ufffd@example.com")
 
 
