@@ -171,6 +171,7 @@ def _documents_with_examples() -> list[Path]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", _documents_with_examples(), ids=lambda p: p.name)
 def test_the_documented_examples_print_what_they_show(path: Path, tmp_path: Path) -> None:
     """Every command shown in a doc, run as a reader would, prints the output shown."""

@@ -41,6 +41,7 @@ def _imports(path: Path) -> set[str]:
     return found & PROJECT
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_imports_only_point_down_the_design_table(package: str) -> None:
     """A module may import only the packages below its own in DESIGN.md's table."""

@@ -6,8 +6,9 @@ import pytest
 
 from benchmarks import ingest, tail_latency
 
+pytestmark = pytest.mark.slow  # every test here takes over a second
 
-@pytest.mark.slow
+
 def test_ingest_benchmark_runs_on_a_small_file(capsys: pytest.CaptureFixture[str]) -> None:
     """`python -m benchmarks.ingest --rows 500` prints both loaders and their ratio."""
     assert ingest.main(["--rows", "500"]) == 0
@@ -17,7 +18,6 @@ def test_ingest_benchmark_runs_on_a_small_file(capsys: pytest.CaptureFixture[str
     assert "ratio ours/duckdb" in out
 
 
-@pytest.mark.slow
 def test_latency_benchmark_runs_briefly(capsys: pytest.CaptureFixture[str]) -> None:
     """`python -m benchmarks.tail_latency` prints latency percentiles for a short run."""
     assert tail_latency.main(["--rate", "500", "--seconds", "1"]) == 0

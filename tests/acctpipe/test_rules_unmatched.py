@@ -82,6 +82,7 @@ def test_the_same_odd_reply_to_many_recipients_is_one_counted_row(
     assert not any(str(r["rule"]).startswith("gmail-") for r in rows)
 
 
+@pytest.mark.slow
 def test_limit_since_and_csv(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--limit caps the rows, --since drops older events, csv has the same columns."""
     assert len(_json(capsys, "--db", str(db), "--limit", "1")) == 1
@@ -105,6 +106,7 @@ def test_a_table_written_to_a_pipe_is_not_truncated(
     assert "…" not in out
 
 
+@pytest.mark.slow
 def test_a_user_fallback_rule_counts_as_unmatched(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -146,6 +148,7 @@ def test_no_unmatched_diagnostics_says_so(
 _LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     local=st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,20}", fullmatch=True),

@@ -940,6 +940,7 @@ def test_every_dialect_module_is_registered_once() -> None:
     assert len({d.name for d in DIALECTS}) == len(DIALECTS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dialect", DIALECTS, ids=[d.name for d in DIALECTS])
 def test_truncated_bounces_never_raise(dialect: Dialect) -> None:
     """Every prefix of every inline sample gives a list or None, never an exception."""

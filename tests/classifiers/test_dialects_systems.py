@@ -364,6 +364,7 @@ def test_new_dialects_leave_the_older_dialects_samples_alone(dialect: Dialect, s
     assert _detect(dialect, OTHER_SAMPLES[sample]) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dialect", NEW, ids=[d.name for d in NEW])
 def test_truncated_notices_never_raise(dialect: Dialect) -> None:
     """Every prefix of every sample gives a list or None, never an exception."""
@@ -459,6 +460,7 @@ _LINES = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(lines=_LINES, name=st.sampled_from(sorted(SAMPLES)))
 def test_text_in_the_returned_original_never_changes_the_findings(

@@ -214,6 +214,7 @@ _JSON = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(value=_JSON, kind=st.sampled_from(["Bounce", "Complaint", "DeliveryDelay"]))
 def test_malformed_notifications_never_raise(value: object, kind: str) -> None:

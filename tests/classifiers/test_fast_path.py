@@ -76,6 +76,7 @@ _VALUE = st.lists(_WORD, max_size=30).map(" ".join)
 _NAME = st.sampled_from(["Feedback-Type", "Original-Rcpt-To", "Authentication-Results", "X-Y"])
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(_NAME, _VALUE), min_size=1, max_size=8))
 def test_feedback_shortcut_agrees_on_generated_fields(fields: list[tuple[str, str]]) -> None:

@@ -117,6 +117,7 @@ def test_a_rule_may_say_its_own_fault() -> None:
         )
 
 
+@pytest.mark.slow
 @given(
     st.sampled_from(BOUNCE_CATEGORIES),
     st.from_regex(r"\A([245]\.[0-9]{1,3}\.[0-9]{1,3})?\Z"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,6 +48,7 @@ _FORMS = (
 _LOCAL = st.from_regex(r"[a-z][a-z0-9.]{0,10}[a-z0-9]", fullmatch=True)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     locals_=st.lists(_LOCAL, min_size=1, max_size=9, unique=True),

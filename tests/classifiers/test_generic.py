@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from email.message import Message
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -229,6 +230,7 @@ _DIVIDERS = [
 ]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.one_of(_line(_NOTE), _NOISE), max_size=8),
@@ -258,6 +260,7 @@ def test_recipients_never_come_from_the_returned_original(
         assert not [f for f in found if f.address.endswith("@orig.example")]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(_line(_NOTE), _NOISE, st.sampled_from(_DIVIDERS)), max_size=12))
 def test_any_text_never_raises(lines: list[str]) -> None:

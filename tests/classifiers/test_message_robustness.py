@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +45,7 @@ _FRAGMENTS = [
 ]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000))
 def test_random_bytes_never_raise(data: bytes) -> None:
@@ -52,6 +54,7 @@ def test_random_bytes_never_raise(data: bytes) -> None:
     assert report.kind in MESSAGE_KINDS
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(_FRAGMENTS), max_size=40).map(b"".join))
 def test_report_shaped_noise_never_raises(data: bytes) -> None:

@@ -172,6 +172,7 @@ def test_a_4xx_reply_is_never_hard(code: int, status: str, text: str) -> None:
     assert classify_reply(code, status, text).cls != "hard"
 
 
+@pytest.mark.slow
 @given(
     code=st.one_of(st.none(), st.integers(200, 599)),
     status=st.builds("{}.7.{}".format, st.sampled_from("245"), st.integers(0, 999)),
@@ -191,6 +192,7 @@ _EVERYTHING_HARD = load_rules(
 )
 
 
+@pytest.mark.slow
 @given(code=st.integers(400, 499), status=_STATUS_TEXT, text=_TEXTS)
 def test_a_4xx_reply_is_never_hard_with_user_rules_either(
     code: int, status: str, text: str
@@ -199,6 +201,7 @@ def test_a_4xx_reply_is_never_hard_with_user_rules_either(
     assert classify_reply(code, status, text, table=_EVERYTHING_HARD).cls != "hard"
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(diag=st.text(), status=st.text(max_size=40))
 def test_classify_diag_never_raises_on_any_text(diag: str, status: str) -> None:

@@ -94,6 +94,7 @@ def _default_patterns() -> list[tuple[str, str]]:
     return found
 
 
+@pytest.mark.slow
 def test_every_default_pattern_compiles_in_rust_regex() -> None:
     """Every pattern of the packaged table compiles in polars (Rust regex) as it is used."""
     probe = pl.Series(["smtp;550 5.1.1 user unknown", ""])

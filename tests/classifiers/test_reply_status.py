@@ -139,6 +139,7 @@ def test_status_parts_and_temporary_failures() -> None:
 _STATUS = re.compile(r"[245]\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
 
 
+@pytest.mark.slow
 @given(st.text())
 def test_parse_diag_never_raises_and_returns_normal_forms(diag: str) -> None:
     """Any string parses to a 2xx-5xx code or None, a normalised status or "", a clean text."""

@@ -37,6 +37,7 @@ def _corpus_frame() -> pl.DataFrame:
     return pl.DataFrame({"dsnDiag": [r.diag for r in rows], "dsnStatus": [r.status for r in rows]})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("few", "one_pass"),
     [(0, 0), (0, 10**9), (10**9, 0)],
@@ -53,6 +54,7 @@ def test_vector_equals_scalar_on_the_whole_corpus(
     assert _vector(frame, scalar_below=0) == expected
 
 
+@pytest.mark.slow
 def test_vector_equals_scalar_on_a_shuffled_duplicated_corpus() -> None:
     """Order and repetition do not matter: a shuffled, 7-fold corpus still agrees row by row."""
     frame = pl.concat([_corpus_frame()] * 7).sample(fraction=1.0, shuffle=True, seed=20261125)
@@ -61,6 +63,7 @@ def test_vector_equals_scalar_on_a_shuffled_duplicated_corpus() -> None:
     assert _vector(frame) == expected  # few distinct values: the scalar shortcut
 
 
+@pytest.mark.slow
 def test_vector_equals_scalar_when_most_rows_are_distinct() -> None:
     """A mostly-distinct column skips deduplication and still agrees row by row."""
     rng = random.Random(7)
@@ -134,6 +137,7 @@ def test_custom_column_names_and_a_missing_status_column() -> None:
     assert without["bounce_rule"].to_list() == ["code-5xx"]
 
 
+@pytest.mark.slow
 def test_the_lazy_variant_matches_the_eager_one() -> None:
     """classify_lazy adds the same columns inside a lazy query."""
     frame = _corpus_frame()
@@ -170,6 +174,7 @@ fault = "network"
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("few", "one_pass"),
     [(0, 0), (0, 10**9), (10**9, 0)],
@@ -246,6 +251,7 @@ _DIAGS = st.lists(st.one_of(_PIECES, _FRAGMENTS, st.text(max_size=6)), max_size=
 _STATUSES = st.one_of(st.none(), st.sampled_from(["", "5.1.1 (x)", "4.0.0", "2.0.0", "junk"]))
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_DIAGS, min_size=1, max_size=40))
 def test_vectorised_parse_equals_parse_diag_on_generated_text(diags: list[str]) -> None:
@@ -268,6 +274,7 @@ def test_vector_equals_scalar_on_generated_text(rows: list[tuple[str, str | None
     assert _vector(frame, scalar_below=0) == _scalar(diags, statuses)
 
 
+@pytest.mark.slow
 def test_texts_a_block_claims_wrongly_still_reach_later_rules(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

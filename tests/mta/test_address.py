@@ -84,6 +84,7 @@ def test_non_ascii_needs_utf8() -> None:
 _ATEXT = "abcXYZ019!#$%&'*+-/=?^_`{|}~."
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     st.text(max_size=80) | st.text(st.sampled_from(_ATEXT + '@ <>"\\[]:\x00\x7f-_'), max_size=40)
@@ -101,6 +102,7 @@ def test_any_text_is_a_mailbox_or_an_address_error(text: str) -> None:
     assert f"{box.local}@{box.domain}" == text
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.emails())
 def test_generated_rfc_addresses_pass(address: str) -> None:
@@ -108,6 +110,7 @@ def test_generated_rfc_addresses_pass(address: str) -> None:
     assert mailbox_problem(address) is None
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(
     st.from_regex(r"[a-z0-9]([a-z0-9.]{0,20}[a-z0-9])?", fullmatch=True),

@@ -65,6 +65,7 @@ smtp-listener 127.0.0.1:0
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["reject", "drop"])
 async def test_suppressed_recipient_refused_at_rcpt_or_dropped_with_a_record(
     tmp_path: Path, mode: str
@@ -98,6 +99,7 @@ async def test_suppressed_recipient_refused_at_rcpt_or_dropped_with_a_record(
         assert b[0]["dsnDiag"] == "acctpipe;suppressed (hard-bounce)"
 
 
+@pytest.mark.slow
 async def test_suppressed_after_queueing_is_not_sent(tmp_path: Path) -> None:
     """An address suppressed while its message waits is bounced (record) before the attempt."""
     async with (
@@ -116,6 +118,7 @@ async def test_suppressed_after_queueing_is_not_sent(tmp_path: Path) -> None:
         assert mta.spool.counts()["incoming"] == 0
 
 
+@pytest.mark.slow
 async def test_throttle_override_slows_pauses_and_lapses(tmp_path: Path) -> None:
     """A rate override caps the queue; a pause holds it; an expired override is lifted."""
     async with (
@@ -137,6 +140,7 @@ async def test_throttle_override_slows_pauses_and_lapses(tmp_path: Path) -> None
         assert queue.override_rate is None
 
 
+@pytest.mark.slow
 @given(
     st.lists(
         st.tuples(

@@ -19,7 +19,7 @@ from acctpipe.sqlstore import make_engine
 from acctpipe.sqlstore.schema import webhook_messages, webhook_subscriptions
 from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from tests.acctpipe.analytics._data import NOW, Row, build, raw_events
-from tests.acctpipe.suppress._decisions import decision
+from tests.acctpipe.sqlstore._decisions import decision
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -82,6 +82,7 @@ def test_event_metrics_equal_the_store(shared: SharedStore, rows: list[Row]) -> 
     assert samples[("acctpipe_scrape_errors", (("component", "events"),))] == 0
 
 
+@pytest.mark.slow
 def test_metrics_are_read_at_scrape_time(tmp_path: Path) -> None:
     """Building the registry reads nothing; each scrape sees the store as it is then."""
     store = Store.open(tmp_path / "empty.duckdb")

@@ -25,6 +25,7 @@ def shared(tmp_path: Path) -> Iterator[SharedStore]:
     store.close()
 
 
+@pytest.mark.slow
 def test_every_duckdb_type_comes_back_json_safe(shared: SharedStore) -> None:
     """Timestamps, dates, decimals, UUIDs, blobs, intervals, lists, structs and maps all dump."""
     result = run_readonly(

@@ -153,6 +153,7 @@ def _attempt(home: Path, wrapper: str, reader: str, name: str, spelling: int, ca
     return wrapper.format(call=call, quoted=quoted)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -189,6 +190,7 @@ def test_no_generated_escape_shows_the_canary(
     assert "out.csv" not in _listing(canary)
 
 
+@pytest.mark.slow
 def test_answers_say_how_old_their_snapshot_is(events_db: Path, tmp_path: Path) -> None:
     """A new row shows up once the snapshot is older than max_age; until then the old count."""
     db = tmp_path / "events.duckdb"
@@ -230,6 +232,7 @@ def test_rows_are_cut_at_the_byte_limit(shared: SharedStore) -> None:
     sandbox.close()
 
 
+@pytest.mark.slow
 def test_a_dead_worker_is_replaced(shared: SharedStore) -> None:
     """If a worker process dies, that query fails with a reason and the next one runs."""
     sandbox = SqlSandbox(shared, workers=1, memory_limit=64 << 20)
@@ -273,6 +276,7 @@ def test_a_copy_in_use_outlives_its_replacement(events_db: Path, tmp_path: Path)
         store.close()
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_start_is_a_503_and_the_next_query_retries(
     shared: SharedStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -286,6 +290,7 @@ def test_a_worker_that_cannot_start_is_a_503_and_the_next_query_retries(
     sandbox.close()
 
 
+@pytest.mark.slow
 def test_a_query_that_runs_out_of_memory_does_not_spoil_the_next_ones(
     shared: SharedStore,
 ) -> None:
@@ -316,6 +321,7 @@ def _deleted_files(pids: list[int]) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 def test_idle_workers_let_go_of_deleted_copies(
     events_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

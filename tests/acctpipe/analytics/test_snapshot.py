@@ -54,6 +54,7 @@ def _killed_server_copies(db: Path) -> Path:
     return home
 
 
+@pytest.mark.slow
 def test_copies_of_a_killed_server_go_even_when_its_pid_is_reused(events_db: Path) -> None:
     """A copy left by a killed server is removed by the next one, even if it got the same pid.
 
@@ -72,6 +73,7 @@ def test_copies_of_a_killed_server_go_even_when_its_pid_is_reused(events_db: Pat
         snapshots.close()
 
 
+@pytest.mark.slow
 def test_start_up_removes_dead_copies_and_keeps_live_ones(events_db: Path) -> None:
     """Removing stale copies at start leaves alone the copies of a server that still runs."""
     live = Snapshots(ReadOnlyFile(events_db), max_age=0)
@@ -107,6 +109,7 @@ def _add_row(db: Path) -> None:
     conn.close()
 
 
+@pytest.mark.slow
 def test_queries_cannot_keep_a_big_store_copying(events_db: Path) -> None:
     """Querying nonstop while data arrives copies the store at most once per ten copy times,
     so ingestion (which waits for each copy) is held a tenth of the time at most."""

@@ -51,6 +51,7 @@ def held_elsewhere(events_db: Path, tmp_path: Path) -> Iterator[Path]:
         holder.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_shared_store_serves_worker_threads_concurrently(events_db: Path) -> None:
     """Several API threads query through the writer's store at once, each on its own cursor."""
     store = Store.open(events_db)
@@ -121,6 +122,7 @@ def test_a_missing_file_is_unavailable_with_a_hint(tmp_path: Path) -> None:
     assert not missing.exists()
 
 
+@pytest.mark.slow
 def test_a_file_held_by_another_process_is_unavailable_with_the_fix(
     held_elsewhere: Path,
 ) -> None:

@@ -193,6 +193,7 @@ def test_reads_outside_the_events_database_are_refused(
     assert reason in caught.value.reason
 
 
+@pytest.mark.slow
 def test_the_refusal_suite_leaves_the_database_byte_for_byte_unchanged(
     events_db: Path, tmp_path: Path, bait: Path
 ) -> None:
@@ -258,6 +259,7 @@ def _write_variants(draw: st.DrawFn) -> str:
     return "".join(out)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

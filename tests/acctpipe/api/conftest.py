@@ -1,4 +1,4 @@
-"""Fixtures for these tests (tests/acctpipe/db/fixtures.py and tests/acctpipe/api/fixtures.py)."""
+"""The API fixtures of these tests (defined in fixtures.py; databases come from ../conftest.py)."""
 
 from tests.acctpipe.api.fixtures import (  # noqa: F401 - fixtures are found by name
     Keys,
@@ -7,12 +7,4 @@ from tests.acctpipe.api.fixtures import (  # noqa: F401 - fixtures are found by 
     keys,
     services,
     settings,
-)
-from tests.acctpipe.db.fixtures import (  # noqa: F401 - fixtures are found by name
-    db_url,
-    empty_db_url,
-    engine,
-    postgres_server,
-    postgres_url,
-    sqlite_template,
 )

@@ -23,6 +23,7 @@ async def test_health_and_readiness_need_no_key(client: httpx.AsyncClient) -> No
     assert ready.json()["components"]["sql"]["ok"] is True
 
 
+@pytest.mark.slow
 async def test_every_other_endpoint_needs_a_key(client: httpx.AsyncClient) -> None:
     """Without a key: 401 problem+json with WWW-Authenticate, naming how to get one."""
     for path in ("/v1/suppressions", "/metrics", "/openapi.json", "/docs", "/v1/throttles"):
@@ -60,6 +61,7 @@ async def test_wrong_malformed_and_revoked_keys_are_refused(
     assert (await client.get("/v1/suppressions", headers=keys.auth("write"))).status_code == 200
 
 
+@pytest.mark.slow
 async def test_scopes_are_ordered(client: httpx.AsyncClient, keys: Keys) -> None:
     """read may read; write may also add; only admin may steer throttles."""
     body = {"address": "a@example.com"}
@@ -77,6 +79,7 @@ async def test_scopes_are_ordered(client: httpx.AsyncClient, keys: Keys) -> None
     assert allowed.status_code == 201
 
 
+@pytest.mark.slow
 async def test_rate_limit_per_key(client: httpx.AsyncClient, services: Services) -> None:
     """A key over its rate gets 429 with Retry-After; another key is unaffected."""
     _, slow = services.keys.create("slow", "read", rate_limit=60)
@@ -131,6 +134,7 @@ def test_store_refuses_bad_input(services: Services) -> None:
         store.create("x", "root")  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 async def test_a_stream_of_bogus_keys_is_throttled_per_address(
     client: httpx.AsyncClient, services: Services
 ) -> None:
@@ -171,6 +175,7 @@ def test_failed_authentications_use_bounded_memory() -> None:
     assert limiter.wait("192.0.2.2") == 0
 
 
+@pytest.mark.slow
 async def test_the_failure_budget_is_a_setting(services: Services) -> None:
     """ApiSettings.auth_failures_per_minute sets how many bad keys an address may try."""
     services.settings = ApiSettings(auth_failures_per_minute=600, key_cache_seconds=0)

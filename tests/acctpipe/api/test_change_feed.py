@@ -55,6 +55,7 @@ async def test_feed_carries_adds_updates_and_removals(
     assert empty.json() == {"changes": [], "next_cursor": page["next_cursor"], "has_more": False}
 
 
+@pytest.mark.slow
 async def test_limit_and_has_more(
     client: httpx.AsyncClient, keys: Keys, services: Services
 ) -> None:
@@ -104,6 +105,7 @@ async def test_long_poll_times_out_empty(client: httpx.AsyncClient, keys: Keys) 
     assert page == {"changes": [], "next_cursor": 0, "has_more": False}
 
 
+@pytest.mark.slow
 async def test_concurrent_writers_a_following_client_sees_each_change_once(
     server: str, keys: Keys, services: Services
 ) -> None:
@@ -151,6 +153,7 @@ async def test_concurrent_writers_a_following_client_sees_each_change_once(
     assert sorted(seen) == sorted(written)
 
 
+@pytest.mark.slow
 async def test_sse_stream_replays_then_follows(server: str, keys: Keys, services: Services) -> None:
     """The SSE stream sends past changes, then new ones; ids are cursors; Last-Event-ID resumes."""
     services.suppressions.add("one@example.com")
@@ -181,6 +184,7 @@ async def test_sse_stream_replays_then_follows(server: str, keys: Keys, services
     assert ids == sorted(ids)
 
 
+@pytest.mark.slow
 async def test_sse_stream_ends_when_its_key_is_revoked(
     server: str, keys: Keys, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:

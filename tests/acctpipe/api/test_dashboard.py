@@ -232,6 +232,7 @@ def _blob(page: str) -> str:
 # -- the browser --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_browser_login_then_dashboard_matches_the_api(sqlite_world: World) -> None:
     """In Chromium: / sends to the login form; after logging in every figure, row and chart
     matches /v1/dashboard, a refresh redraws them, and the page logs no error, runs no
@@ -294,6 +295,7 @@ async def test_browser_login_then_dashboard_matches_the_api(sqlite_world: World)
 # -- without a browser --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_dashboard_without_a_key_redirects_to_login(dash: httpx.AsyncClient) -> None:
     """Opening / without a key (or with a bad cookie) sends the browser to /login."""
     for cookies in ({}, {COOKIE_NAME: "acp_not-a-key"}):
@@ -308,6 +310,7 @@ async def test_dashboard_without_a_key_redirects_to_login(dash: httpx.AsyncClien
     assert "gmail.com" not in form.text
 
 
+@pytest.mark.slow
 async def test_login_with_a_bad_key_is_refused(dash: httpx.AsyncClient) -> None:
     """A wrong key on the login form answers 401 with the form and a message, and no cookie."""
     for body in ("key=acp_wrong", "", "key=" + "x" * 5000):
@@ -341,6 +344,7 @@ async def test_login_sets_an_httponly_samesite_strict_cookie(
     assert re.search(r"\son[a-z]+=", page.text) is None  # no inline event handlers
 
 
+@pytest.mark.slow
 async def test_secure_cookies_setting_marks_the_cookie_secure(world: World) -> None:
     """With secure_cookies on (behind HTTPS), the session cookie is also Secure."""
     world.services.settings = ApiSettings(secure_cookies=True, key_cache_seconds=0)
@@ -352,6 +356,7 @@ async def test_secure_cookies_setting_marks_the_cookie_secure(world: World) -> N
     assert "secure" in {a.strip().lower() for a in response.headers["set-cookie"].split(";")}
 
 
+@pytest.mark.slow
 async def test_the_session_cookie_cannot_change_anything(
     dash: httpx.AsyncClient, world: World
 ) -> None:
@@ -369,6 +374,7 @@ async def test_the_session_cookie_cannot_change_anything(
     assert (await dash.get("/")).status_code == 303
 
 
+@pytest.mark.slow
 async def test_the_json_has_todays_figures(dash: httpx.AsyncClient, world: World) -> None:
     """/v1/dashboard counts today's events only, per pair, with suppressions, throttles
     and the webhook backlog."""
@@ -403,6 +409,7 @@ async def test_the_json_has_todays_figures(dash: httpx.AsyncClient, world: World
     assert (await dash.get("/v1/dashboard")).status_code == 401
 
 
+@pytest.mark.slow
 async def test_hostile_strings_are_escaped_in_the_page_and_its_json(
     dash: httpx.AsyncClient, world: World
 ) -> None:
@@ -424,6 +431,7 @@ async def test_hostile_strings_are_escaped_in_the_page_and_its_json(
     assert embedded["throttles"] == api["throttles"]
 
 
+@pytest.mark.slow
 async def test_static_files_are_a_fixed_list(dash: httpx.AsyncClient, world: World) -> None:
     """Only the stylesheet (public) and charts.js (read key) are served, with their types;
     any other name, or a path out of the folder, is 404."""
@@ -450,6 +458,7 @@ async def test_static_files_are_a_fixed_list(dash: httpx.AsyncClient, world: Wor
     assert raw.status_code == 404
 
 
+@pytest.mark.slow
 async def test_without_event_store_or_webhooks_the_rest_still_shows(
     services: Services, keys: Keys, app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -469,6 +478,7 @@ async def test_without_event_store_or_webhooks_the_rest_still_shows(
     assert "webhooks are off" in page
 
 
+@pytest.mark.slow
 async def test_only_the_json_is_in_the_openapi_document(
     client: httpx.AsyncClient, keys: Keys
 ) -> None:

@@ -29,6 +29,7 @@ async def test_bulk_body_over_the_limit_is_413(services: Services, keys: Keys) -
     assert services.suppressions.count() == 0
 
 
+@pytest.mark.slow
 async def test_sql_queries_beyond_the_slots_get_429(
     app: FastAPI, services: Services, keys: Keys
 ) -> None:
@@ -66,6 +67,7 @@ async def test_readiness_never_shows_error_text(
     assert "server log" in detail
 
 
+@pytest.mark.slow
 async def test_login_from_another_site_is_refused(client: httpx.AsyncClient, keys: Keys) -> None:
     """A login form posted from another origin is refused (no login CSRF)."""
     response = await client.post(
@@ -90,6 +92,7 @@ async def test_login_from_another_site_is_refused(client: httpx.AsyncClient, key
     assert cross.status_code == 403
 
 
+@pytest.mark.slow
 async def test_login_needs_proof_that_the_form_is_ours(
     client: httpx.AsyncClient, keys: Keys
 ) -> None:
@@ -115,6 +118,7 @@ async def test_login_needs_proof_that_the_form_is_ours(
         assert response.status_code == 303, extra
 
 
+@pytest.mark.slow
 async def test_logout_only_from_our_own_page(client: httpx.AsyncClient) -> None:
     """Another site cannot log a user out: a cross-site or header-less POST /logout is 403,
     and /logout takes no GET."""
@@ -127,6 +131,7 @@ async def test_logout_only_from_our_own_page(client: httpx.AsyncClient) -> None:
     assert ours.status_code == 303
 
 
+@pytest.mark.slow
 async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient) -> None:
     """Guessing keys at /login is limited per client address."""
     statuses = []

@@ -46,6 +46,7 @@ async def link(request: pytest.FixtureRequest, mta: Mta) -> AsyncIterator[MtaLin
         await server.stop()
 
 
+@pytest.mark.slow
 async def test_queues_status_pause_and_resume(
     link: MtaLink, mta: Mta, services: Services, keys: Keys
 ) -> None:
@@ -76,6 +77,7 @@ async def test_queues_status_pause_and_resume(
         assert unknown.status_code == 404
 
 
+@pytest.mark.slow
 async def test_an_unreachable_mta_is_503(services: Services, keys: Keys) -> None:
     """A management port nobody listens on answers 503 with what to check."""
     services.mta = HttpMtaLink(f"http://127.0.0.1:{_dead_port()}", timeout=2)
@@ -86,6 +88,7 @@ async def test_an_unreachable_mta_is_503(services: Services, keys: Keys) -> None
     assert "did not answer" in response.json()["detail"]
 
 
+@pytest.mark.slow
 async def test_the_link_presents_the_mtas_admin_key(mta: Mta) -> None:
     """With http-admin-key on the MTA, the link given http://:KEY@host:port can pause a queue,
     without the key it is refused, and the key never appears in its URL or errors."""
@@ -107,6 +110,7 @@ async def test_the_link_presents_the_mtas_admin_key(mta: Mta) -> None:
         await server.stop()
 
 
+@pytest.mark.slow
 async def test_metrics_show_the_linked_mtas_queue_sizes(
     link: MtaLink, mta: Mta, services: Services, keys: Keys
 ) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +26,8 @@ from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
 from acctpipe.sqlstore import open_database
 from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from acctpipe.webhooks import WebhookStore
+
+pytestmark = pytest.mark.slow  # every test here takes over a second
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "snapshots" / "openapi.json"
 FUZZ_EXAMPLES = int(os.environ.get("ACCTPIPE_FUZZ_EXAMPLES", "12"))

@@ -105,6 +105,7 @@ def _gauge(text: str, name: str) -> float:
     return float(found.group(1))
 
 
+@pytest.mark.slow
 async def test_every_surface_shows_the_same_bounce_and_complaint_rates(
     client: httpx.AsyncClient,
 ) -> None:
@@ -152,6 +153,7 @@ def _title(page: str) -> str:
     return html.unescape(found.group(1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("node", "dashboard", "login"),
     [

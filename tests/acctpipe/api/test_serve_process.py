@@ -100,6 +100,7 @@ def _until(check: Callable[[], bool], timeout: float = 20.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+@pytest.mark.slow
 def test_serve_tails_suppresses_and_signs_webhooks(
     served: tuple[str, str, Path, subprocess.Popen[str]], tmp_path: Path
 ) -> None:

@@ -149,6 +149,7 @@ def _escapes(host: Host) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 async def test_no_escape_reads_or_changes_a_file_of_the_host(
     client: httpx.AsyncClient, services: Services, host: Host
 ) -> None:
@@ -190,6 +191,7 @@ def _peak_rss() -> int:
     raise AssertionError("no VmHWM in /proc/self/status")
 
 
+@pytest.mark.slow
 async def test_a_huge_value_is_bounded_in_bytes_and_server_memory(
     client: httpx.AsyncClient, services: Services
 ) -> None:
@@ -215,6 +217,7 @@ async def test_a_huge_value_is_bounded_in_bytes_and_server_memory(
         assert grown < 120 << 20, f"the server grew by {grown >> 20} MiB"
 
 
+@pytest.mark.slow
 async def test_one_key_cannot_take_every_query_slot(
     client: httpx.AsyncClient, services: Services
 ) -> None:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from acctpipe.api import ApiKeyStore, Services, create_app
 from acctpipe.sqlstore import open_database
@@ -15,6 +16,7 @@ from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from tests.acctpipe.api.fixtures import Keys
 
 
+@pytest.mark.slow
 async def test_add_lookup_remove(client: httpx.AsyncClient, keys: Keys) -> None:
     """Add answers 201 with the change, 200 when nothing changed; lookup and remove agree."""
     w = keys.auth("write")
@@ -72,6 +74,7 @@ async def test_bad_input_is_a_problem(client: httpx.AsyncClient, keys: Keys) -> 
     assert token.status_code == 422
 
 
+@pytest.mark.slow
 async def test_keyset_pages_cover_the_list_once(
     client: httpx.AsyncClient, keys: Keys, services: Services
 ) -> None:
@@ -103,6 +106,7 @@ async def test_filters(client: httpx.AsyncClient, keys: Keys, services: Services
     assert [i["address"] for i in listed["items"]] == ["c@example.com"]
 
 
+@pytest.mark.slow
 async def test_bulk_ndjson_add_and_remove(
     client: httpx.AsyncClient, keys: Keys, services: Services
 ) -> None:
@@ -165,6 +169,7 @@ async def test_bulk_needs_a_known_content_type(client: httpx.AsyncClient, keys: 
     assert response.status_code == 415
 
 
+@pytest.mark.slow
 async def test_csv_export_round_trips(
     client: httpx.AsyncClient, keys: Keys, services: Services
 ) -> None:
@@ -190,6 +195,7 @@ async def test_csv_export_writes_no_spreadsheet_formula(
     assert line.startswith("\"'=cmd|'calc'!a0@example.com\",global,manual,\"'-2+3\",")
 
 
+@pytest.mark.slow
 async def test_bulk_takes_100k_rows_in_one_request(tmp_path: Path) -> None:
     """One NDJSON request of 100,000 suppressions is applied whole (streamed, batched)."""
     engine = open_database(f"sqlite:///{tmp_path / 'bulk.sqlite'}")

@@ -44,6 +44,7 @@ def _ingest(settings: EspSettings, tmp_path: Path) -> list[tuple[object, ...]]:
         store.close()
 
 
+@pytest.mark.slow
 async def test_sns_bounce_and_complaint_become_rb_and_f_events_once(
     api: Api, esp_settings: EspSettings, served: CertServer, write_key: str, tmp_path: Path
 ) -> None:
@@ -101,6 +102,7 @@ async def test_forged_stale_foreign_and_off_topic_sns_messages_are_refused(
     assert _rows(esp_settings) == []
 
 
+@pytest.mark.slow
 async def test_a_pinned_certificate_verifies_without_any_fetch(
     api: Api, esp_settings: EspSettings, write_key: str, tmp_path: Path
 ) -> None:
@@ -118,6 +120,7 @@ async def test_a_pinned_certificate_verifies_without_any_fetch(
     assert len(_rows(esp_settings)) == 1
 
 
+@pytest.mark.slow
 async def test_subscription_is_recorded_for_the_operator_or_confirmed(
     api: Api, esp_settings: EspSettings, served: CertServer, write_key: str
 ) -> None:
@@ -148,6 +151,7 @@ async def test_subscription_is_recorded_for_the_operator_or_confirmed(
     assert _rows(esp_settings) == []
 
 
+@pytest.mark.slow
 async def test_the_key_comes_as_basic_auth_and_is_never_logged(
     api: Api,
     esp_settings: EspSettings,
@@ -173,6 +177,7 @@ async def test_the_key_comes_as_basic_auth_and_is_never_logged(
     assert read_key not in caplog.text
 
 
+@pytest.mark.slow
 async def test_sendgrid_batches_are_verified_by_ecdsa(
     api: Api, esp_settings: EspSettings, write_key: str, tmp_path: Path
 ) -> None:
@@ -204,6 +209,7 @@ async def test_sendgrid_batches_are_verified_by_ecdsa(
     ]
 
 
+@pytest.mark.slow
 async def test_mailgun_events_are_verified_by_hmac(
     api: Api, esp_settings: EspSettings, write_key: str
 ) -> None:
@@ -231,6 +237,7 @@ async def test_mailgun_events_are_verified_by_hmac(
     assert len(_rows(esp_settings)) == 1
 
 
+@pytest.mark.slow
 async def test_postmark_and_sparkpost_need_only_the_key(
     api: Api, esp_settings: EspSettings, write_key: str, tmp_path: Path
 ) -> None:
@@ -251,6 +258,7 @@ async def test_postmark_and_sparkpost_need_only_the_key(
     ]
 
 
+@pytest.mark.slow
 async def test_large_bodies_and_batches_are_refused_with_413(
     api: Api, esp_settings: EspSettings, write_key: str
 ) -> None:
@@ -265,6 +273,7 @@ async def test_large_bodies_and_batches_are_refused_with_413(
     assert _rows(esp_settings) == []
 
 
+@pytest.mark.slow
 async def test_the_dedupe_window_survives_a_restart(
     api: Api, esp_settings: EspSettings, write_key: str
 ) -> None:
@@ -289,6 +298,7 @@ def test_a_wildcard_stands_for_one_dns_label() -> None:
     assert not host_allowed("sns.eu-west-1.amazonaws.com.evil.example", patterns)
 
 
+@pytest.mark.slow
 async def test_a_refused_write_is_503_and_its_retry_is_written_once(
     api: Api, esp_settings: EspSettings, write_key: str
 ) -> None:

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import pytest
 
 from acctpipe.esp import EspSettings
 from acctpipe.node.api import Node, NodeOptions
 from tests.acctpipe.esp import samples
 
 
+@pytest.mark.slow
 async def test_a_post_to_a_serving_node_is_ingested_by_its_tailer(tmp_path: Path) -> None:
     """`acctpipe serve --watch … --esp-dir …`: the ESP directory is tailed with the others,
     and a Postmark bounce posted with the key in the URL (basic auth) is an rb event."""

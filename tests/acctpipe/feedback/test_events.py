@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from acctpipe.eventstore import Store
 from acctpipe.feedback.events import history, load_progress, new_events, save_progress
 from acctpipe.ingest.loader import Loader
@@ -18,6 +20,7 @@ def _write(path: Path, rows: list[str]) -> None:
         f.write((HEADER if new else "") + "".join(r + "\r\n" for r in rows))
 
 
+@pytest.mark.slow
 def test_new_events_in_order_without_our_own_suppression_rows(tmp_path: Path) -> None:
     """Rows come back once, in commit order, classified; acctpipe;suppressed rows are skipped."""
     acct = tmp_path / "acct.csv"

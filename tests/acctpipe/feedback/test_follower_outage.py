@@ -16,7 +16,9 @@ from mta.config import parse_config_text
 from mta.delivery.routing import StaticResolver
 from mta.errors import StoreError
 from mta.node.runtime import Mta, MtaOptions
-from tests.acctpipe.db.proxy import FreezableProxy
+from tests.acctpipe.sqlstore.proxy import FreezableProxy
+
+pytestmark = pytest.mark.slow  # every test here starts an MTA
 
 
 def _mta(tmp_path: Path) -> Mta:

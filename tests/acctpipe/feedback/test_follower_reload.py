@@ -8,6 +8,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from acctpipe.feedback.follower import MtaFollower
 from acctpipe.policy.types import SuppressionDecision
 from acctpipe.sqlstore.migrate import open_database
@@ -24,6 +26,7 @@ def _decision(address: str) -> SuppressionDecision:
     return SuppressionDecision(address, "global", "manual", (), now)
 
 
+@pytest.mark.slow
 async def test_a_restored_store_is_reloaded_without_a_gap_in_suppression(tmp_path: Path) -> None:
     """When the store's change log goes back (a database restored from a backup), the
     follower reloads the whole list; an address suppressed before and after is refused

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from acctpipe.eventstore import Store
 from acctpipe.feedback.follower import overrides
 from acctpipe.feedback.loop import PolicyLoop, bounds_from_config
@@ -24,6 +26,7 @@ HEADER = "type,timeLogged,orig,rcpt,feedbackType,dsnStatus,dsnDiag,vmta\r\n"
 T = "2026-11-25 10:00:00+0000"
 
 
+@pytest.mark.slow
 def test_only_complaint_feedback_types_suppress_and_history_is_not_backfilled(
     tmp_path: Path,
 ) -> None:

@@ -90,6 +90,7 @@ async def _send(port: int, *rcpts: str) -> dict[str, int]:
     return {r: e.code for r, e in errors.items()}
 
 
+@pytest.mark.slow
 async def test_bounce_and_complaint_suppressed_and_refused_at_rcpt(
     tmp_path: Path, db_url: str, processes: list[subprocess.Popen[bytes]]
 ) -> None:

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+import pytest
+
 from acctpipe.eventstore import Store
 from acctpipe.feedback.follower import MtaFollower
 from acctpipe.feedback.loop import PolicyLoop
@@ -33,6 +35,7 @@ MESSAGES = 120
 FAST_RAMP = '[[throttle.rule]]\nid = "clean-ramp"\nwindow = "3s"\n'
 
 
+@pytest.mark.slow
 async def test_controller_slows_below_the_receivers_limit_then_ramps_back(tmp_path: Path) -> None:
     """Slowed below 10/s after the 421 burst, ramped after clean deliveries, nothing lost."""
     profile = IspProfile(

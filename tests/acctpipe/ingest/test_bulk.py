@@ -85,6 +85,7 @@ PIECES = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunker", list(CHUNKERS.values()), ids=list(CHUNKERS))
 @pytest.mark.parametrize("data", [MIXED, UNION, MESSY], ids=["mixed", "union", "messy"])
 def test_fast_path_equals_the_decoder_on_the_fixtures(data: bytes, chunker: Chunker) -> None:
@@ -92,6 +93,7 @@ def test_fast_path_equals_the_decoder_on_the_fixtures(data: bytes, chunker: Chun
     assert_same(chunker(data))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", [MIXED, UNION, MESSY], ids=["mixed", "union", "messy"])
 def test_fast_path_holds_back_a_partial_tail(data: bytes) -> None:
     """A half-written last record stays pending with the same offset as the decoder's."""
@@ -105,6 +107,7 @@ def test_fast_path_parses_powermta_files_in_blocks() -> None:
     assert assert_same(whole(MIXED)) == 1
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(PIECES, max_size=40), st.integers(0, 2**32), st.booleans())
 def test_fast_path_equals_the_decoder_on_generated_files(
@@ -116,6 +119,7 @@ def test_fast_path_equals_the_decoder_on_generated_files(
     assert_same(random_splits(data, seed), close=finish)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(st.lists(PIECES, max_size=12))
 def test_fast_path_equals_the_decoder_byte_by_byte(pieces: list[bytes]) -> None:
@@ -123,6 +127,7 @@ def test_fast_path_equals_the_decoder_byte_by_byte(pieces: list[bytes]) -> None:
     assert_same(bytewise(b"".join(pieces)))
 
 
+@pytest.mark.slow
 def test_runaway_quote_falls_back_to_the_decoder() -> None:
     """A stray quote longer than max_record_size is cut back exactly as the decoder does."""
     row = b"d,2026-11-25 07:00:00+0000,o@x,a@x,smtp;250 ok,spring\r\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from acctpipe.eventstore import Store
 from acctpipe.ingest import Loader
 from mta.acct import (
@@ -15,6 +17,8 @@ from mta.acct import (
     encode_reject_header,
 )
 from tests.acctpipe._acct import header, record, rows
+
+pytestmark = pytest.mark.slow  # every test here takes over a second
 
 
 def _load(tmp_path: Path, data: bytes, name: str = "acct.csv") -> Store:

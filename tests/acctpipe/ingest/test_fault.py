@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from acctpipe.eventstore import MIGRATIONS, Store
 from acctpipe.feedback.events import new_events
 from acctpipe.ingest import Loader
 from tests.acctpipe._acct import ENCODER, header, record
+
+pytestmark = pytest.mark.slow  # every test here takes over a second
 
 
 def _bounce(n: int, diag: str) -> bytes:

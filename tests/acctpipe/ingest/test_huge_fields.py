@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from acctpipe.eventstore import Store
 from acctpipe.ingest import Loader
 from mta.acct import DEFAULT_MAX_RECORD_SIZE
@@ -16,6 +18,7 @@ def _row(n: int, diag: str) -> bytes:
     return ENCODER.encode(rec)
 
 
+@pytest.mark.slow
 def test_a_record_over_the_limit_is_quarantined_and_one_just_under_is_ingested(
     tmp_path: Path,
 ) -> None:

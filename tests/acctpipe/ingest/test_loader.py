@@ -14,6 +14,8 @@ from acctpipe.ingest import Loader, discover
 from mta.acct import AccountingEncoder
 from tests.acctpipe._acct import append, expected, header, rcpts, record, rows
 
+pytestmark = pytest.mark.slow  # every test here takes over a second
+
 
 def _ingest(db: Path, *paths: Path, batch_rows: int = 7) -> Loader:
     store = Store.open(db)

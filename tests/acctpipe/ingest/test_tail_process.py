@@ -14,6 +14,8 @@ import pytest
 
 from tests.acctpipe._acct import append, expected, header, rcpts, rows
 
+pytestmark = pytest.mark.slow  # every test here takes over a second
+
 
 def _start(db: Path, directory: Path, stdout: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
@@ -59,7 +61,6 @@ def _catch_up(db: Path, directory: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.slow
 def test_tail_follows_appends_and_rotation_then_stops_on_sigterm(tmp_path: Path) -> None:
     """A running tail ingests appended rows and a rotated-by-rename file, and exits 0 on SIGTERM."""
     logs = tmp_path / "logs"
@@ -80,7 +81,6 @@ def test_tail_follows_appends_and_rotation_then_stops_on_sigterm(tmp_path: Path)
     assert rcpts(tmp_path / "db.duckdb") == expected(range(40))
 
 
-@pytest.mark.slow
 def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> None:
     """kill -9 of a real tail process, repeatedly, while a writer appends: table == input."""
     rng = random.Random(5)

@@ -6,6 +6,7 @@ import random
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ from acctpipe.policy.suppression import (
 )
 from acctpipe.policy.types import Event
 from tests.acctpipe.policy._events import T0
+
+pytestmark = pytest.mark.slow  # every test here takes over a second
 
 POLICY = default_suppression_policy()
 NOW = T0 + timedelta(days=10)

@@ -294,6 +294,7 @@ def test_pair_is_queue_or_recipient_domain_and_vmta() -> None:
     assert c.pairs() == ()
 
 
+@pytest.mark.slow
 def test_memory_is_bounded_however_many_events_a_pair_sees() -> None:
     """A million events for one pair leave a few hundred counters, not a million rows."""
 
@@ -421,6 +422,7 @@ def test_backoff_level_resets_after_a_whole_backoff_max_without_blocks() -> None
     assert [d.evidence["pause_s"] for d in decide(c, 303, b)] == [10]
 
 
+@pytest.mark.slow
 def test_caches_stay_bounded_with_ever_new_diagnostics_and_domains() -> None:
     """Per-message diagnostics and many domains do not grow the match and queue caches forever."""
     c = ThrottleController()

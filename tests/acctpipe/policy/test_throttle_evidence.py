@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,7 @@ from acctpipe.sqlstore import open_database
 from acctpipe.sqlstore.suppressions import SuppressionStore
 from tests.acctpipe._cli import run_cli
 from tests.acctpipe.policy._events import GMAIL_4728, at, bounds, event
-from tests.acctpipe.suppress._decisions import decision as suppression
+from tests.acctpipe.sqlstore._decisions import decision as suppression
 
 PAIR = {"queue": "example.com", "vmta": "v1"}
 SAMPLE = 5  # the default table's `sample`
@@ -49,6 +50,7 @@ def test_an_event_at_the_windows_old_edge_is_listed_when_it_is_counted() -> None
     assert decision.events_caption() == "events"
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     steps=st.lists(
@@ -97,6 +99,7 @@ def test_every_decision_lists_the_events_it_counted(
             last_decision = now
 
 
+@pytest.mark.slow
 def test_suppress_check_says_when_it_shows_only_part_of_the_evidence(tmp_path: Path) -> None:
     """`suppress check` lists a suppression's event ids and says "10 of 12 shown" when
     it cuts the list, instead of passing 10 off as all of them."""

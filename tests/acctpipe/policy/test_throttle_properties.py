@@ -20,6 +20,8 @@ from tests.acctpipe.policy._events import (
     at,
 )
 
+pytestmark = pytest.mark.slow  # every test here takes over a second
+
 REPLIES = {
     "d": {},
     "t-defer": DEFER_421,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+import pytest
+
 from acctpipe.policy.throttle import ThrottleController
 from acctpipe.policy.types import Event, ThrottleDecision
 from tests.acctpipe.policy._events import DEFER_421, at, bounds
@@ -68,6 +70,7 @@ def simulate(messages: int, seconds: float, limit_until: float) -> Run:
     return run
 
 
+@pytest.mark.slow
 def test_controller_converges_below_the_receivers_rate_then_ramps_back() -> None:
     """The pair drops below 10 msg/s within seconds, defers rarely, and returns to normal after."""
     run = simulate(messages=12_000, seconds=900, limit_until=400)

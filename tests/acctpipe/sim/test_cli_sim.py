@@ -9,8 +9,12 @@ import smtplib
 import subprocess
 import sys
 
+import pytest
+
 from tests.acctpipe._cli import assert_help_snapshot, run_cli
 from tests.acctpipe.sim._client import MESSAGE
+
+pytestmark = pytest.mark.slow  # every test here takes over a second
 
 
 def test_non_loopback_listen_address_is_one_line_and_exit_2() -> None:

@@ -85,6 +85,7 @@ def test_redacted_arf_recipient_is_recovered_from_our_stamps(original: bytes, ho
     assert report.recipients[0].address == "bob@isp.test"
 
 
+@pytest.mark.slow
 async def test_simulator_sends_dsn_and_arf_back_to_the_senders_listener() -> None:
     """send_dsn / send_arf deliver over loopback with a null sender, and classify on arrival."""
     async with IspSimulator("default") as inbound:

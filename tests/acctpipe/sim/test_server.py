@@ -19,6 +19,7 @@ from tests.acctpipe.sim._client import MESSAGE, client, send_one
 BASE = IspProfile("test", hostname="mx.isp.test")
 
 
+@pytest.mark.slow
 async def test_accepts_with_a_queue_id_and_keeps_the_message() -> None:
     """A good message gets the profile's 250 with a queue id and is kept byte for byte."""
     async with IspSimulator(BUILTIN_PROFILES["gmail"]) as sim:
@@ -39,6 +40,7 @@ async def test_accepts_with_a_queue_id_and_keeps_the_message() -> None:
         assert (stats.messages_accepted, stats.connections_opened, stats.concurrent) == (1, 1, 0)
 
 
+@pytest.mark.slow
 async def test_refuses_unknown_users_and_full_mailboxes_per_recipient() -> None:
     """unknown* and listed users get 550 5.1.1, full* gets 452 4.2.2; others are accepted."""
     profile = dataclasses.replace(BASE, unknown_users=frozenset({"carol"}))
@@ -56,6 +58,7 @@ async def test_refuses_unknown_users_and_full_mailboxes_per_recipient() -> None:
         assert stats.recipients_accepted == 1
 
 
+@pytest.mark.slow
 async def test_message_rate_defers_per_source_ip_and_counters_prove_it() -> None:
     """With 3 messages per 60 s, each source IP gets 3 accepted and 450 4.7.28 after that."""
     profile = dataclasses.replace(BASE, message_rate=Rate(3, 60))
@@ -78,6 +81,7 @@ async def test_message_rate_defers_per_source_ip_and_counters_prove_it() -> None
             assert snap[source].max_in_window(60) == 3
 
 
+@pytest.mark.slow
 async def test_a_421_rate_reply_closes_the_connection() -> None:
     """Yahoo-style 421 4.7.0 [TSS04] deferral is followed by the server hanging up."""
     profile = dataclasses.replace(BUILTIN_PROFILES["yahoo"], message_rate=Rate(1, 60))
@@ -95,6 +99,7 @@ async def test_a_421_rate_reply_closes_the_connection() -> None:
         assert sim.counters.for_ip("127.0.0.2").rejected_with(421) == 1
 
 
+@pytest.mark.slow
 async def test_connection_rate_refuses_at_connect_with_421() -> None:
     """Beyond 2 connections per 60 s from one IP the banner is a 421; another IP is fine."""
     profile = dataclasses.replace(BASE, connection_rate=Rate(2, 60))
@@ -108,6 +113,7 @@ async def test_connection_rate_refuses_at_connect_with_421() -> None:
         assert (stats.connections_opened, stats.rejected) == (3, {"421 4.7.0": 1})
 
 
+@pytest.mark.slow
 async def test_concurrent_connections_per_ip_are_capped_and_observed() -> None:
     """With max 2 per IP the third simultaneous connection gets 421; max_concurrent shows 3."""
     profile = dataclasses.replace(BASE, max_connections_per_ip=2)
@@ -131,6 +137,7 @@ async def test_concurrent_connections_per_ip_are_capped_and_observed() -> None:
         assert snap["127.0.0.3"].max_concurrent == 1
 
 
+@pytest.mark.slow
 async def test_blocked_ips_get_554_at_connect_or_550_at_rcpt() -> None:
     """The blocker refuses the banner with 554 5.7.1; Outlook-style blocks at RCPT."""
     async with IspSimulator("blocker") as sim:
@@ -147,6 +154,7 @@ async def test_blocked_ips_get_554_at_connect_or_550_at_rcpt() -> None:
         assert (await send_one(sim.port, "127.0.0.2"))[0] == {}
 
 
+@pytest.mark.slow
 async def test_greylisting_defers_the_first_attempt_then_accepts_after_the_delay() -> None:
     """451 4.7.1 for a new triplet, still 451 before the delay, 250 once it has passed."""
     profile = dataclasses.replace(BASE, greylist_delay=0.3)
@@ -163,6 +171,7 @@ async def test_greylisting_defers_the_first_attempt_then_accepts_after_the_delay
         assert (stats.messages_accepted, stats.rejected) == (1, {"451 4.7.1": 3})
 
 
+@pytest.mark.slow
 async def test_slow_banner_delays_the_greeting() -> None:
     """A profile with banner_delay makes the 220 arrive that much later."""
     profile = dataclasses.replace(BASE, banner_delay=0.3)
@@ -174,6 +183,7 @@ async def test_slow_banner_delays_the_greeting() -> None:
         await smtp.quit()
 
 
+@pytest.mark.slow
 async def test_flaky_profile_hangs_up_after_n_commands() -> None:
     """With drop_after_commands=2 and probability 1 the 2nd command gets no answer, only EOF."""
     profile = dataclasses.replace(BASE, drop_after_commands=2, drop_probability=1.0)
@@ -189,6 +199,7 @@ async def test_flaky_profile_hangs_up_after_n_commands() -> None:
         assert (stats.dropped, stats.messages_accepted, stats.concurrent) == (1, 0, 0)
 
 
+@pytest.mark.slow
 async def test_starttls_with_the_generated_certificate_and_extensions() -> None:
     """EHLO offers SIZE, PIPELINING and STARTTLS; TLS verifies against the sim's own cert."""
     async with IspSimulator(BASE) as sim:
@@ -205,6 +216,7 @@ async def test_starttls_with_the_generated_certificate_and_extensions() -> None:
         assert sim.counters.for_ip("127.0.0.2").tls_sessions == 1
 
 
+@pytest.mark.slow
 async def test_store_is_bounded_and_maildir_gets_every_message(tmp_path: Path) -> None:
     """Memory keeps the last N; the Maildir has one complete file per accepted message."""
     async with IspSimulator(BASE, keep=2, maildir=tmp_path) as sim:
@@ -217,6 +229,7 @@ async def test_store_is_bounded_and_maildir_gets_every_message(tmp_path: Path) -
     assert files[0].read_bytes() == b"Return-Path: <news@sender.test>\r\n" + MESSAGE
 
 
+@pytest.mark.slow
 async def test_stop_hangs_up_on_idle_clients() -> None:
     """Leaving the context closes connections still open, so shutdown never hangs."""
     sim = IspSimulator(BASE)
@@ -240,6 +253,7 @@ def test_threaded_variant_serves_sync_clients_and_counts_live() -> None:
         assert len(sim.messages) == 1
 
 
+@pytest.mark.slow
 def test_only_loopback_addresses_are_allowed() -> None:
     """Listening or reporting to a non-loopback address is refused before anything binds."""
     with pytest.raises(ConfigError, match="not a loopback address"):
@@ -248,6 +262,7 @@ def test_only_loopback_addresses_are_allowed() -> None:
         IspSimulator(BASE, report_to=("192.0.2.1", 25))
 
 
+@pytest.mark.slow
 async def test_rcpt_and_data_replies_refuse_by_recipient_pattern() -> None:
     """A profile's rcpt_replies answer RCPT TO, its data_replies the end of DATA."""
     profile = IspProfile(

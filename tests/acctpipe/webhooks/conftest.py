@@ -1,4 +1,4 @@
-"""Fixtures for the webhook tests: the databases, and a loopback webhook receiver."""
+"""Fixtures for the webhook tests: a loopback webhook receiver (the databases: ../conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.acctpipe.db.fixtures import (  # noqa: F401 - fixtures are found by name
-    db_url,
-    empty_db_url,
-    engine,
-    postgres_server,
-    postgres_url,
-    sqlite_template,
-)
 from tests.acctpipe.webhooks._receiver import Receiver
 
 

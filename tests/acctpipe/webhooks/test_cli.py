@@ -12,6 +12,8 @@ from acctpipe.webhooks import Outbox, new_secret, summary_event
 from tests.acctpipe._cli import run_cli
 from tests.acctpipe.webhooks._receiver import Receiver
 
+pytestmark = pytest.mark.slow  # every test here takes over a second
+
 
 def test_test_sends_one_verifiable_event(receiver: Receiver) -> None:
     """`webhook test URL --secret S --type T` POSTs a sample T signed with S, and shows it."""
@@ -55,7 +57,6 @@ def test_test_failures_are_one_line(receiver: Receiver) -> None:
     assert bad.stderr.strip().startswith("acctpipe: error: unknown event type 'bounce'")
 
 
-@pytest.mark.slow
 def test_subscription_lifecycle(tmp_path: Path, receiver: Receiver) -> None:
     """add (secret shown once), list, deliver --once, messages, replay, rotate-secret, remove."""
     url = f"sqlite:///{tmp_path / 'hooks.sqlite'}"

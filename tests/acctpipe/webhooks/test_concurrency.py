@@ -6,6 +6,8 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from acctpipe.sqlstore import make_engine
 from acctpipe.webhooks import Outbox, WebhookStore, WebhookWorker, summary_event
 from tests.acctpipe.webhooks._receiver import Receiver
@@ -13,6 +15,7 @@ from tests.acctpipe.webhooks._receiver import Receiver
 N = 40
 
 
+@pytest.mark.slow
 def test_two_workers_never_deliver_a_message_twice(db_url: str, receiver: Receiver) -> None:
     """Workers racing for the same outbox split it: the receiver sees each of N webhook-ids once."""
     engines = [make_engine(db_url), make_engine(db_url)]

@@ -77,6 +77,7 @@ def _hidden(text: str) -> bool:
     return PASSWORD not in text and USER not in text
 
 
+@pytest.mark.slow
 def test_the_cli_never_shows_the_credentials(tmp_path: Path, echoing: EchoingReceiver) -> None:
     """webhook add, list, test and messages show the URL as http://***@host/…."""
     db = ("--database-url", f"sqlite:///{tmp_path / 'hooks.sqlite'}")
@@ -91,6 +92,7 @@ def test_the_cli_never_shows_the_credentials(tmp_path: Path, echoing: EchoingRec
     assert echoing.authorizations[-1].startswith("Basic ")  # still sent to the receiver
 
 
+@pytest.mark.slow
 async def test_the_api_the_store_and_the_log_never_show_the_credentials(
     tmp_path: Path, echoing: EchoingReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -159,6 +161,7 @@ _SAFE = st.text(
 )
 
 
+@pytest.mark.slow
 @given(user=_SAFE, password=_SAFE, tail=st.sampled_from(("/hooks?a=b", "", ":8443/x#y")))
 def test_redaction_removes_any_userinfo(user: str, password: str, tail: str) -> None:
     """Whatever the user name and password, the redacted URL keeps the rest and not them."""

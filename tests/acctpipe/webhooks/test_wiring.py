@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from acctpipe.sqlstore import open_database
 from acctpipe.webhooks import WebhookStore
 from tests.acctpipe._cli import run_cli
 
 
+@pytest.mark.slow
 def test_suppress_cli_changes_reach_the_outbox(tmp_path: Path) -> None:
     """`acctpipe suppress add` and `remove` each queue a webhook for a subscriber."""
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"

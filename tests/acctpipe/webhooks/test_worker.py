@@ -67,6 +67,7 @@ async def test_rotation_signs_with_both_secrets(engine: Engine, receiver: Receiv
     request.verify(sub.secret)
 
 
+@pytest.mark.slow
 async def test_retries_on_500_with_the_same_webhook_id(engine: Engine, receiver: Receiver) -> None:
     """A 500 is retried after the schedule's delay; every attempt has the same webhook-id, body."""
     store, sub, outbox = _setup(engine, receiver.url)
@@ -105,6 +106,7 @@ async def test_backoff_follows_the_schedule_with_jitter(engine: Engine, receiver
     assert len(receiver.requests()) == 2
 
 
+@pytest.mark.slow
 async def test_dead_letter_after_the_default_schedule(engine: Engine, receiver: Receiver) -> None:
     """Eight failed attempts over more than 24 h, then the message is dead, never tried again."""
     assert sum(DEFAULT_SCHEDULE, timedelta(0)) >= timedelta(hours=24)
@@ -176,6 +178,7 @@ async def test_gone_disables_the_subscription(engine: Engine, receiver: Receiver
     assert len(receiver.requests()) == 1
 
 
+@pytest.mark.slow
 async def test_redirects_are_not_followed(engine: Engine, receiver: Receiver) -> None:
     """A 3xx answer is a failed attempt: the worker never contacts another URL."""
     store, _, outbox = _setup(engine, receiver.url)

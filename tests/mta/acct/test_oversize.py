@@ -34,6 +34,7 @@ def _chunks(data: bytes, how: str) -> list[bytes]:
     return [data[i : i + 7] for i in range(0, len(data), 7)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["whole", "bytewise", "sevens"])
 @pytest.mark.parametrize("bulk", [False, True], ids=["rows", "bulk"])
 def test_a_line_over_the_limit_is_quarantined_and_the_next_rows_are_read(

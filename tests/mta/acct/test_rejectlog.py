@@ -193,6 +193,7 @@ texts = st.text(
 )
 
 
+@pytest.mark.slow
 @given(
     st.builds(
         RejectRecord,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -51,6 +52,7 @@ def test_a_typical_record_round_trips() -> None:
     assert row.fields["bounceCat"] == ""
 
 
+@pytest.mark.slow
 @given(st.lists(records, min_size=1, max_size=8), st.integers(0, 2**16))
 def test_any_text_values_round_trip_exactly(batch: list[dict[str, str]], seed: int) -> None:
     """Any text — commas, quotes, CR, LF, non-ASCII — reads back exactly, however it is chunked."""
@@ -65,6 +67,7 @@ def test_any_text_values_round_trip_exactly(batch: list[dict[str, str]], seed: i
     assert sum(e.length for e in events) == len(data)
 
 
+@pytest.mark.slow
 @given(st.sampled_from(RECORD_TYPES), texts, texts)
 def test_a_custom_field_list_round_trips(kind: RecordType, rcpt: str, campaign: str) -> None:
     """A configured subset with a header_ column round-trips in that column order."""

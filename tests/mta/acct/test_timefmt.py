@@ -115,6 +115,7 @@ def test_parse_rejects_bad_text_clearly(text: str, message: str) -> None:
     assert repr(text) in str(info.value)
 
 
+@pytest.mark.slow
 @given(
     st.datetimes(
         min_value=datetime(1970, 1, 2),  # noqa: DTZ001 - hypothesis bounds are naive

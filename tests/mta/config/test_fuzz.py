@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mta.config import parse_config_text
 from mta.errors import ConfigError
+
+pytestmark = pytest.mark.slow  # every test here takes over a second
 
 _WORDS = [
     "<domain", "<domain *>", "</domain>", "<virtual-mta v>", "</virtual-mta>", "<warmup>",

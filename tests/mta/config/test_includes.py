@@ -38,6 +38,7 @@ def test_include_of_a_fifo_does_not_block(tmp_path: Path) -> None:
     assert "not a regular file" in _errors(main)
 
 
+@pytest.mark.slow
 def test_oversized_files_are_refused(tmp_path: Path) -> None:
     """A config file or include over 1 MiB, or includes over 8 MiB in all, are refused."""
     big = tmp_path / "big.conf"
@@ -72,6 +73,7 @@ def test_a_file_that_is_not_a_config_is_not_echoed(tmp_path: Path) -> None:
     assert all(len(line) < 400 for line in text.splitlines())
 
 
+@pytest.mark.slow
 def test_reload_refuses_an_include_of_a_device_and_keeps_running(tmp_path: Path) -> None:
     """A SIGHUP reload reads includes the same bounded way: /dev/zero is refused at once."""
     main = tmp_path / "main.conf"
@@ -94,6 +96,7 @@ def test_a_dkim_key_file_that_is_a_device_is_refused(tmp_path: Path) -> None:
         load_key(cfg.domain_keys[0])
 
 
+@pytest.mark.slow
 def test_an_included_file_of_junk_costs_a_few_error_lines(tmp_path: Path) -> None:
     """`include` of a big file that is no configuration (100,000 lines of junk) is refused
     in a few lines and quickly: a reload logged one error per line (100,000 log lines,
@@ -112,6 +115,7 @@ def test_an_included_file_of_junk_costs_a_few_error_lines(tmp_path: Path) -> Non
     assert mta.config.host_name == "mta.example.test"
 
 
+@pytest.mark.slow
 def test_a_config_with_very_many_errors_lists_the_first_hundred(tmp_path: Path) -> None:
     """Hundreds of errors (typos, bad values) are listed up to 100, then counted."""
     main = tmp_path / "main.conf"

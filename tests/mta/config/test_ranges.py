@@ -65,6 +65,7 @@ _BOUNDED = sorted(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None)
 @given(spec=st.sampled_from(_BOUNDED), offset=st.integers(-3, 3), high=st.booleans())
 def test_int_range_boundaries(

@@ -65,6 +65,7 @@ def test_malformed_bracketed_hosts_are_refused_with_the_line(value: str) -> None
 _IPS = st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(ip=_IPS, port=st.one_of(st.none(), st.integers(1, 65535)))
 def test_any_bracketed_address_and_port_round_trips(

@@ -1,8 +1,0 @@
-"""Database fixtures for the feedback-loop tests (defined in tests/acctpipe/db/fixtures.py)."""
-
-from tests.acctpipe.db.fixtures import (  # noqa: F401 - fixtures are found by name
-    db_url,
-    postgres_server,
-    postgres_url,
-    sqlite_template,
-)

@@ -1,0 +1,294 @@
+"""The sans-IO SMTP core, with bytes alone: events out of bytes in, state moved by replies."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mta.smtp_server.protocol import (
+    Answer,
+    Auth,
+    AuthResponse,
+    DataCommand,
+    Event,
+    Hello,
+    MailFrom,
+    Message,
+    RcptTo,
+    ServerCore,
+    StartTls,
+)
+from mta.smtp_server.states import ALLOWED, COMMANDS, REFUSAL
+from tests._paths import ROOT
+
+SESSION = (
+    b"EHLO client.test\r\n"
+    b"MAIL FROM:<app@example.test> SIZE=100 BODY=8BITMIME\r\n"
+    b"RCPT TO:<a@example.net>\r\n"
+    b"RCPT TO:<b@example.net> NOTIFY=NEVER\r\n"
+    b"DATA\r\n"
+    b"Subject: hi\r\n\r\n..dot\r\nend.\r\n.\r\n"
+    b"QUIT\r\n"
+)
+
+
+def _reply(event: Event) -> str:
+    """What a permissive application answers to each event."""
+    match event:
+        case Hello():
+            return "250 ok"
+        case MailFrom() | RcptTo():
+            return "250 ok"
+        case DataCommand():
+            return "354 go on"
+        case Message():
+            return "250 queued"
+        case Answer():
+            return event.reply
+        case StartTls():
+            return "220 go"
+        case Auth() | AuthResponse():
+            return "235 ok"
+    raise AssertionError(event)  # pragma: no cover
+
+
+def drive(chunks: Iterable[bytes], core: ServerCore | None = None) -> tuple[list[Event], bytes]:
+    """Feed ``chunks`` one by one, answering every event; the events and the bytes written."""
+    core = core or ServerCore()
+    events: list[Event] = []
+    out = bytearray()
+    for chunk in chunks:
+        core.receive_data(chunk)
+        while (event := core.next_event()) is not None:
+            events.append(event)
+            out += core.send(_reply(event))
+    return events, bytes(out)
+
+
+def test_a_pipelined_session_in_one_chunk() -> None:
+    """EHLO, MAIL, two RCPT, DATA, the message and QUIT written at once come out as seven
+    events in order; DSN parameters are taken out, dot-stuffing undone, QUIT closes."""
+    events, out = drive([SESSION])
+    assert [type(e).__name__ for e in events] == [
+        "Hello",
+        "MailFrom",
+        "RcptTo",
+        "RcptTo",
+        "DataCommand",
+        "Message",
+        "Answer",
+    ]
+    mail = events[1]
+    assert isinstance(mail, MailFrom)
+    assert (mail.address, mail.size, mail.params) == (
+        "app@example.test",
+        100,
+        ("SIZE=100", "BODY=8BITMIME"),
+    )
+    assert events[3] == RcptTo("b@example.net", (), "RCPT TO:<b@example.net> NOTIFY=NEVER")
+    assert events[5] == Message(b"Subject: hi\r\n\r\n.dot\r\nend.\r\n")
+    assert out.endswith(b"250 queued\r\n221 Bye\r\n")
+
+
+def test_one_byte_at_a_time_gives_the_same_events_and_bytes() -> None:
+    """Whatever the split, the events and the reply bytes are the same."""
+    assert drive([bytes([b]) for b in SESSION]) == drive([SESSION])
+
+
+@given(st.lists(st.integers(min_value=0, max_value=len(SESSION)), max_size=8))
+def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
+    """Random chunk boundaries (inside CRLF, inside the end marker) change nothing."""
+    points = sorted(set(cuts))
+    chunks = [SESSION[a:b] for a, b in zip([0, *points], [*points, len(SESSION)], strict=True)]
+    assert drive(chunks) == drive([SESSION])
+
+
+def test_the_state_table_refuses_out_of_order_commands() -> None:
+    """MAIL before HELO, RCPT before MAIL and DATA before RCPT get the table's 503s,
+    once each, and the session goes on."""
+    events, out = drive(
+        [b"MAIL FROM:<a@b.test>\r\nEHLO x\r\nRCPT TO:<a@b.test>\r\nDATA\r\nNOOP\r\n"]
+    )
+    assert out.split(b"\r\n")[:-1] == [
+        b"503 Error: send HELO first",
+        b"250 ok",
+        b"503 Error: need MAIL command",
+        b"503 Error: need RCPT command",
+        b"250 OK",
+    ]
+    assert all(isinstance(e, Answer) for e in events if not isinstance(e, Hello))
+
+
+def test_every_refusal_in_the_table_names_a_known_state_and_command() -> None:
+    """The refusal texts cover exactly the (command, state) pairs the table does not allow
+    among the states where commands are read."""
+    reading = {"greeted", "ready", "mail", "rcpt"}
+    missing = {
+        (verb, state)
+        for verb in COMMANDS
+        for state in reading
+        if state not in ALLOWED[verb] and (verb, state) not in REFUSAL
+    }
+    assert missing == set()
+
+
+def test_nested_mail_and_parameters_are_checked_like_before() -> None:
+    """A second MAIL is nested (503); unknown parameters 555; a bad BODY or SIZE 501;
+    a malformed path 553; RCPT parameters other than DSN ones 555."""
+    _, out = drive(
+        [
+            b"EHLO x\r\nMAIL FROM:<a@b.test>\r\nMAIL FROM:<a@b.test>\r\n",
+            b"RCPT TO:<c@d.test> FOO=1\r\nRSET\r\n",
+            b"MAIL FROM:<a@b.test> FOO=1\r\nMAIL FROM:<a@b.test> BODY=9BIT\r\n",
+            b"MAIL FROM:<a@b.test> SIZE=x\r\nMAIL FROM:<a b@c>\r\n",
+        ]
+    )
+    assert [line[:3] for line in out.split(b"\r\n")[:-1]] == [
+        b"250",
+        b"250",
+        b"503",
+        b"555",
+        b"250",
+        b"555",
+        b"501",
+        b"501",
+        b"553",
+    ]
+
+
+def test_overlong_lines_and_unknown_commands() -> None:
+    """A command over 512 octets gets 500 (the rest of the line is read first); the fifth
+    unknown command says goodbye and closes."""
+    long_line = b"NOOP " + b"x" * 5000 + b"\r\n"
+    events, out = drive([long_line[:700], long_line[700:], b"XYZZY\r\n" * 5, b"NOOP\r\n"])
+    lines = out.split(b"\r\n")[:-1]
+    assert lines[0] == b"500 Command line too long"
+    assert lines[1:5] == [b'500 Error: command "XYZZY" not recognized'] * 4
+    assert lines[5] == b"502 5.5.1 Too many unrecognized commands, goodbye."
+    assert len(lines) == 6  # nothing is read after the close
+    assert isinstance(events[-1], Answer)
+    assert events[-1].close
+
+
+def test_data_limits_are_answered_after_the_end_marker() -> None:
+    """Too much data is 552 after the marker (with a reason to log), a line over 1000
+    octets 500; either way the transaction ends and the next command is read."""
+    core = ServerCore(data_size_limit=50)
+    head = b"HELO x\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n"
+    events, _out = drive([head, b"x" * 80 + b"\r\n.\r\nMAIL FROM:<a@b.test>\r\n"], core)
+    refused = events[4]
+    assert isinstance(refused, Answer)
+    assert (refused.reply, refused.kind) == ("552 Error: Too much mail data", "data")
+    assert refused.reason == "message larger than 50 bytes"
+    assert isinstance(events[5], MailFrom)
+    core = ServerCore()
+    events, _ = drive([head, b"y" * 1200 + b"\r\n.\r\n"], core)
+    assert isinstance(events[4], Answer)
+    assert events[4].reply.startswith("500 Line too long")
+    assert core.state == "ready"
+
+
+def test_control_characters_are_refused_with_a_kind_to_log() -> None:
+    """A control character in HELO/MAIL/RCPT is a 501 5.5.2 the application logs."""
+    events, _ = drive([b"EHLO a\x00b\r\n"])
+    (event,) = events
+    assert isinstance(event, Answer)
+    assert (event.reply[:9], event.kind) == ("501 5.5.2", "helo")
+
+
+def test_starttls_drops_what_was_pipelined_after_it() -> None:
+    """RFC 3207: bytes after STARTTLS, before the handshake, are never acted on; after
+    tls_started the session starts afresh (EHLO needed again)."""
+    core = ServerCore()
+    core.receive_data(b"EHLO x\r\nSTARTTLS\r\nMAIL FROM:<evil@x.test>\r\n")
+    assert isinstance(hello := core.next_event(), Hello)
+    core.send("250 ok")
+    assert hello.name == "x"
+    assert isinstance(core.next_event(), StartTls)
+    core.send("220 go")
+    assert core.next_event() is None
+    core.tls_started()
+    core.receive_data(b"MAIL FROM:<a@b.test>\r\n")
+    event = core.next_event()
+    assert isinstance(event, Answer)
+    assert event.reply == "503 Error: send HELO first"
+
+
+def test_auth_exchange_and_an_overlong_response() -> None:
+    """AUTH PLAIN without an initial response: a 334 makes the next line a SASL response
+    (not a command); a response line past the limit is refused and closes."""
+    core = ServerCore(auth_mechanisms=frozenset({"PLAIN"}))
+    core.receive_data(b"EHLO x\r\nAUTH PLAIN\r\nQUIT\r\n")
+    core.next_event()
+    core.send("250 ok")
+    auth = core.next_event()
+    assert auth == Auth("PLAIN", None, "AUTH PLAIN")
+    core.send("334 ")
+    assert core.next_event() == AuthResponse(b"QUIT")
+    core.send("535 no")
+    core.receive_data(b"AUTH PLAIN\r\n" + b"A" * 2000)
+    core.next_event()
+    core.send("334 ")
+    too_long = core.next_event()
+    assert isinstance(too_long, Answer)
+    assert too_long.close
+    assert too_long.reply.startswith("500 5.5.6")
+
+
+def test_auth_needs_ehlo_and_a_known_mechanism() -> None:
+    """AUTH before EHLO is 503, after HELO 500, an unknown mechanism 504."""
+    _, out = drive([b"AUTH PLAIN\r\nHELO x\r\nAUTH PLAIN\r\nEHLO x\r\nAUTH CRAM-MD5\r\n"])
+    assert [line[:3] for line in out.split(b"\r\n")[:-1]] == [
+        b"503",
+        b"250",
+        b"500",
+        b"250",
+        b"504",
+    ]
+
+
+def test_an_event_must_be_answered_before_the_next() -> None:
+    """Asking for the next event with a reply still owed is a bug in the application."""
+    core = ServerCore()
+    core.receive_data(b"NOOP\r\nNOOP\r\n")
+    core.next_event()
+    with pytest.raises(RuntimeError):
+        core.next_event()
+
+
+def test_mta_does_not_import_aiosmtpd() -> None:
+    """The MTA's SMTP server is our own: no module under mta/ imports aiosmtpd."""
+    root = ROOT / "mta"
+    offenders = []
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if "aiosmtpd" not in text:  # only a file naming it can import it
+            continue
+        for node in ast.walk(ast.parse(text)):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(name.split(".")[0] == "aiosmtpd" for name in names):
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []
+
+
+def test_deliberate_differences_from_aiosmtpd() -> None:
+    """EHLO without a name is a 501 syntax error; VRFY of a bare user name is 252; a
+    second STARTTLS inside TLS is 503."""
+    _, out = drive([b"EHLO\r\nHELO\r\nVRFY postmaster\r\n"])
+    assert out.split(b"\r\n")[:-1] == [
+        b"501 Syntax: EHLO hostname",
+        b"501 Syntax: HELO hostname",
+        b"252 Cannot VRFY user, but will accept message and attempt delivery",
+    ]
+    core = ServerCore()
+    core.tls_started()
+    _, out = drive([b"STARTTLS\r\n"], core)
+    assert out == b"503 5.5.1 TLS already active\r\n"
