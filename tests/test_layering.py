@@ -112,6 +112,7 @@ def _private_reaches(root: str) -> list[str]:
     return offenders
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("root", PRIVATE_RULE_ROOTS)
 def test_no_module_imports_another_packages_private_modules(root: str) -> None:
     """A ``_module`` (or ``_name``) is private to the package (or module) that holds it,
@@ -202,6 +203,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("top", ["acctpipe", "mta"])
 def test_subpackages_import_each_other_without_cycles(top: str) -> None:
     """The subpackages of acctpipe/ and of mta/ form a DAG at module level

@@ -174,6 +174,7 @@ async def test_no_escape_reads_or_changes_a_file_of_the_host(
     assert response.json()["rows"] == [[SYNTHETIC + 3]]
 
 
+@pytest.mark.slow
 async def test_pg_sleep_is_refused_at_once(client: httpx.AsyncClient, services: Services) -> None:
     """pg_sleep (a macro over the refused sleep_ms) is refused before it runs, not slept."""
     auth = _auth(services)

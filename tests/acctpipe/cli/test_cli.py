@@ -76,6 +76,7 @@ def test_unknown_vmta_for_domain_view_exits_2() -> None:
     assert code == 2
 
 
+@pytest.mark.slow
 def test_version_and_usage_errors() -> None:
     """--version prints the version; an unknown command is a usage error (exit 2)."""
     assert main(["--version"]) == 0

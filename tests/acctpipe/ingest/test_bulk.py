@@ -147,6 +147,7 @@ def test_block_and_rows_give_the_same_events_frame() -> None:
     assert refused_block == refused_rows
 
 
+@pytest.mark.slow
 def test_long_quoted_value_that_closes_falls_back_to_the_decoder() -> None:
     """A quoted value spanning lines past max_record_size is quarantined as the decoder does.
 

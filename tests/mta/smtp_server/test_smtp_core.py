@@ -99,6 +99,7 @@ def test_one_byte_at_a_time_gives_the_same_events_and_bytes() -> None:
     assert drive([bytes([b]) for b in SESSION]) == drive([SESSION])
 
 
+@pytest.mark.slow
 @given(st.lists(st.integers(min_value=0, max_value=len(SESSION)), max_size=8))
 def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
     """Random chunk boundaries (inside CRLF, inside the end marker) change nothing."""
