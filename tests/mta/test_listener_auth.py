@@ -262,3 +262,30 @@ async def test_an_overlong_auth_line_is_refused_without_a_traceback(
         (row,) = run.rejects()
     assert (row.command, row.reason) == ("AUTH LOGIN", "auth line too long")
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@bounded
+async def test_commands_pipelined_after_starttls_are_discarded(tmp_path: Path) -> None:
+    """CVE-2011-0411 class: MAIL and RCPT written in the same packet as STARTTLS are
+    never executed after the handshake, and the EHLO name is forgotten (RFC 3207
+    section 4.2): the first command through TLS gets only its own reply, MAIL needs a
+    new EHLO, and after it MAIL opens a fresh transaction (not a nested one)."""
+    async with running(tmp_path) as run:
+        raw = await raw_client(run.port, "127.0.0.2")
+        try:
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            raw.writer.write(
+                b"STARTTLS\r\nMAIL FROM:<evil@example.test>\r\nRCPT TO:<x@example.net>\r\n"
+            )
+            assert (await raw.reply())[0] == 220
+            await raw.writer.start_tls(client_tls(), server_hostname="127.0.0.1")
+            assert await raw.send(b"MAIL FROM:<app@example.test>") == (
+                503,
+                "Error: send HELO first",
+            )
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+            assert (await raw.send(b"RCPT TO:<x@example.net>"))[0] == 550  # 127.0.0.2 may not relay
+            assert (await raw.send(b"QUIT"))[0] == 221
+        finally:
+            raw.close()
