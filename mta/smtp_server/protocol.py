@@ -397,6 +397,8 @@ class ServerCore:
                 self.state = "data"
                 self._data = DataReader(self.data_size_limit)
             case Message() | Answer(verb="DATA") if self.state == "data":
+                if good and isinstance(event, Message):
+                    self._errors = 0  # the limit counts errors "without delivering mail"
                 self._end_transaction()
             case Answer(verb="RSET") if good:
                 self._end_transaction()

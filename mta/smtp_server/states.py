@@ -95,8 +95,9 @@ BOGUS_LIMIT: Final = 5
 
 ERROR_LIMIT: Final = 20
 """Commands the core refuses itself (4xx/5xx: syntax, order, length, unknown) before it
-answers ``too_many_errors`` and closes; the twentieth closes (Postfix's
-``smtpd_hard_error_limit`` has the same default). The application's own refusals
+answers ``too_many_errors`` and closes; the twentieth closes, and a message taken
+with 2xx starts the count again (Postfix's ``smtpd_hard_error_limit``: errors "without
+delivering mail", default 20). The application's own refusals
 (relay denied, unknown user) are policy, not counted here."""
 
 REPLIES: Final = {

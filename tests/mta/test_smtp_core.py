@@ -374,6 +374,17 @@ def test_too_many_errors_hang_up() -> None:
     assert core.state == "closed"
 
 
+def test_a_delivered_message_starts_the_error_count_again() -> None:
+    """The limit counts errors made without delivering mail (as Postfix's): nineteen
+    errors, a message taken with 250, then nineteen more leave the session open."""
+    core = ServerCore()
+    drive([b"EHLO c.test\r\n", b"\r\n" * 19, _TRANSACTION[13:] + b"hi\r\n.\r\n"], core)
+    events, _ = drive([b"\r\n" * 19], core)
+    assert len(events) == 19
+    assert not any(isinstance(e, Answer) and e.close for e in events)
+    assert core.state == "ready"
+
+
 def test_an_unknown_verb_is_not_echoed_with_control_characters() -> None:
     """The 500 for an unknown command names the verb with control characters replaced,
     so a client cannot put a bare CR, NUL or escape sequence into our reply."""
