@@ -289,3 +289,33 @@ async def test_commands_pipelined_after_starttls_are_discarded(tmp_path: Path) -
             assert (await raw.send(b"QUIT"))[0] == 221
         finally:
             raw.close()
+
+
+@bounded
+async def test_auth_edge_cases_over_a_real_socket(tmp_path: Path) -> None:
+    """RFC 4954: "=" is an empty initial response (AUTH LOGIN = asks for the password
+    next), "*" cancels with 501, base64 garbage is 501; LOGIN then succeeds; AUTH again
+    is 503, and so is AUTH inside a mail transaction."""
+    async with running(tmp_path) as run:
+        raw = await raw_client(run.port, "127.0.0.2")
+        try:
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"STARTTLS"))[0] == 220
+            await raw.writer.start_tls(client_tls(), server_hostname="127.0.0.1")
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"AUTH LOGIN ="))[0] == 334  # the user name was empty
+            assert await raw.send(b"*") == (501, "5.7.0 Auth aborted")
+            assert (await raw.send(b"AUTH PLAIN"))[0] == 334
+            assert await raw.send(b"!!not base64") == (501, "5.5.2 Can't decode base64")
+            assert (await raw.send(b"AUTH LOGIN"))[0] == 334
+            assert (await raw.send(base64.b64encode(b"app")))[0] == 334
+            assert (await raw.send(base64.b64encode(PASSWORD.encode())))[0] == 235
+            assert (await raw.send(b"AUTH PLAIN " + _plain("app", PASSWORD)))[0] == 503
+            assert (await raw.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+            assert await raw.send(b"AUTH PLAIN") == (
+                503,
+                "5.5.1 Error: MAIL transaction in progress",
+            )
+            assert (await raw.send(b"QUIT"))[0] == 221
+        finally:
+            raw.close()
