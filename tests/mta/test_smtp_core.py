@@ -426,3 +426,15 @@ def test_bdat_is_an_unknown_command() -> None:
         [b"EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nBDAT 4 LAST\r\n"]
     )
     assert events[-1] == Answer("BDAT", '500 Error: command "BDAT" not recognized', "BDAT 4 LAST")
+
+
+def test_bare_lf_does_not_end_a_line_for_the_line_limit() -> None:
+    """Bare LF is content, not a line end (as in aiosmtpd, which reads DATA up to CRLF):
+    a message written with bare LF line ends is measured as one line, so over 1000
+    octets it is 500; under it, it is taken byte for byte."""
+    short = b"Subject: x\n\n" + (b"z" * 80 + b"\n") * 10
+    events, _ = drive([_TRANSACTION + short + b"\r\n.\r\n"])
+    assert events[-1] == Message(short + b"\r\n")
+    for long_line in (short * 2 + b"\r\n", b"w" * 999 + b"\r\n"):
+        events, _ = drive([_TRANSACTION + long_line + b".\r\n"])
+        assert events[-1] == Answer("DATA", "500 Line too long (see RFC5321 4.5.3.1.6)", "DATA")
