@@ -155,3 +155,25 @@ async def test_a_client_that_only_errs_is_hung_up_on(tmp_path: Path) -> None:
             assert await asyncio.wait_for(raw.reader.read(), 10) == b""
         finally:
             raw.close()
+
+
+@bounded
+async def test_a_slow_message_is_not_cut_while_bytes_keep_coming(tmp_path: Path) -> None:
+    """The idle timeout counts time without bytes, not time without a command: a DATA
+    that trickles in over several timeouts (a big message on a slow link) is taken."""
+    async with running(tmp_path, idle_timeout=0.5) as run:
+        raw = await raw_client(run.port)
+        try:
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+            assert (await raw.send(b"RCPT TO:<a@example.net>"))[0] == 250
+            assert (await raw.send(b"DATA"))[0] == 354
+            raw.writer.write(b"Subject: slow\r\n\r\n")
+            for _ in range(8):  # 1.6 s in all, never 0.5 s without a byte
+                await asyncio.sleep(0.2)
+                raw.writer.write(b"line\r\n")
+                await raw.writer.drain()
+            assert (await raw.send(b"."))[0] == 250
+        finally:
+            raw.close()
+        assert len(run.spooled()) == 1
