@@ -319,3 +319,30 @@ async def test_auth_edge_cases_over_a_real_socket(tmp_path: Path) -> None:
             assert (await raw.send(b"QUIT"))[0] == 221
         finally:
             raw.close()
+
+
+@bounded
+async def test_starttls_forgets_an_authentication_made_before_it(tmp_path: Path) -> None:
+    """RFC 3207 section 4.2: what the client said before TLS is discarded, AUTH
+    included: after STARTTLS an AUTH made on the plain connection no longer lets the
+    client relay, and it may (must) authenticate again."""
+    text = CONFIG.replace(
+        "<source 0/0>\n",
+        "<source 127.0.0.2>\n    allow-unencrypted-plain-auth yes\n</source>\n<source 0/0>\n",
+    )
+    async with running(tmp_path, text) as run:
+        raw = await raw_client(run.port, "127.0.0.2")
+        try:
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"AUTH PLAIN " + _plain("app", PASSWORD)))[0] == 235
+            assert (await raw.send(b"STARTTLS"))[0] == 220
+            await raw.writer.start_tls(client_tls(), server_hostname="127.0.0.1")
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+            assert (await raw.send(b"RCPT TO:<x@example.net>"))[0] == 550
+            assert (await raw.send(b"RSET"))[0] == 250
+            assert (await raw.send(b"AUTH PLAIN " + _plain("app", PASSWORD)))[0] == 235
+            assert (await raw.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+            assert (await raw.send(b"RCPT TO:<x@example.net>"))[0] == 250
+        finally:
+            raw.close()
