@@ -6,7 +6,11 @@ per 76-byte line (RFC 5321 section 4.1.1.4: the data ends with
 ``CRLF . CRLF``; the CRLF that opens it ends the last data line, or is implied
 right after the 354). The size limit and the 1000-octet line limit (RFC 5321
 section 4.5.3.1.6) are answered only once the terminator arrives, and
-dot-stuffing is undone (section 4.5.2). :func:`read_data` drives it from an
+dot-stuffing is undone (section 4.5.2). Only ``CRLF . CRLF`` ends the data: a
+bare LF or bare CR (``LF . LF``, ``CRLF . LF``, ``CR . CR``: the 2023 SMTP
+smuggling variants) is message content, kept as it came, so no second
+transaction can hide inside a message (docs/smtp-listener.md says why we keep
+rather than refuse it). :func:`read_data` drives it from an
 ``asyncio.StreamReader`` (for callers that have one).
 """
 

@@ -314,7 +314,9 @@ class InboundHandler:
         if event.initial is None:
             conn.reply("334 " if event.mechanism == "PLAIN" else _LOGIN_USER)
             return
-        await self._sasl_step(conn, event.initial.encode("utf-8", "surrogateescape"))
+        # RFC 4954 section 4: an initial response of "=" is a zero-length one.
+        initial = b"" if event.initial == "=" else event.initial.encode("utf-8", "surrogateescape")
+        await self._sasl_step(conn, initial)
 
     async def auth_response(self, conn: InboundSession, line: bytes) -> None:
         """One SASL response: ``*`` cancels (RFC 4954 section 4), else base64 credentials."""

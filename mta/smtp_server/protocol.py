@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from mta.acct.rejectlog import reject_reason
 from mta.smtp_server.data import DataReader
-from mta.smtp_server.decisions import command_refusal, parse_params, split_path
+from mta.smtp_server.decisions import command_refusal, parse_params, printable, split_path
 from mta.smtp_server.events import (
     Answer,
     Auth,
@@ -48,6 +48,7 @@ from mta.smtp_server.states import (
     BOGUS_LIMIT,
     COMMAND_LIMIT,
     COMMANDS,
+    ERROR_LIMIT,
     HELP_SYNTAX,
     LINE_LIMIT,
     MAIL_COMMAND_LIMIT,
@@ -97,6 +98,7 @@ class ServerCore:
         self._buffer = bytearray()
         self._skipping = False  # inside an overlong line: drop until its end
         self._bogus = BOGUS_LIMIT
+        self._errors = 0  # refusals the core made itself (see ERROR_LIMIT)
         self._pending: Event | None = None
         self._sasl_return: State = "ready"
         self._data: DataReader | None = None
@@ -152,11 +154,14 @@ class ServerCore:
         line = self._line(AUTH_LINE_LIMIT if state == "sasl" else LINE_LIMIT)
         if line is None:
             return None
-        if isinstance(line, Answer):
-            return line
-        if state == "sasl":
+        if state == "sasl" and isinstance(line, bytes):
             return AuthResponse(line.strip())
-        return self._command(line)
+        event = self._command(line) if isinstance(line, bytes) else line
+        if isinstance(event, Answer) and event.reply[:1] in ("4", "5") and not event.close:
+            self._errors += 1
+            if self._errors >= ERROR_LIMIT:
+                return Answer(event.verb, REPLIES["too_many_errors"], event.command, close=True)
+        return event
 
     def _line(self, limit: int) -> bytes | Answer | None:
         buffer = self._buffer
@@ -221,7 +226,8 @@ class ServerCore:
             self._bogus -= 1
             if self._bogus < 1:
                 return Answer(verb, REPLIES["too_many_unknown"], command, close=True)
-            return Answer(verb, REPLIES["unknown"].format(verb=verb), command)
+            # echoed with control characters replaced: no bare CR, NUL or ESC in a reply
+            return Answer(verb, REPLIES["unknown"].format(verb=printable(verb, 40)), command)
         kind = _REFUSES_CONTROL.get(verb)
         if kind is not None and arg is not None:
             refusal = command_refusal(arg)
@@ -391,6 +397,8 @@ class ServerCore:
                 self.state = "data"
                 self._data = DataReader(self.data_size_limit)
             case Message() | Answer(verb="DATA") if self.state == "data":
+                if good and isinstance(event, Message):
+                    self._errors = 0  # the limit counts errors "without delivering mail"
                 self._end_transaction()
             case Answer(verb="RSET") if good:
                 self._end_transaction()

@@ -327,6 +327,9 @@ class InboundSession(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the core; answer what it makes of it (in a task, one event at a time)."""
+        # Idle means no bytes (RFC 5321 section 4.5.3.2.6 times DATA between reads):
+        # a big message on a slow link yields no event until its end, yet is not idle.
+        self._active = self.loop.time()
         self.core.receive_data(data)
         if self.core.buffered > HIGH_WATER and self.transport is not None:
             self.transport.pause_reading()

@@ -24,6 +24,7 @@ __all__ = [
     "BOGUS_LIMIT",
     "COMMANDS",
     "COMMAND_LIMIT",
+    "ERROR_LIMIT",
     "HELP_SYNTAX",
     "LINE_LIMIT",
     "MAIL_COMMAND_LIMIT",
@@ -53,7 +54,8 @@ ALLOWED: Final[dict[str, frozenset[State]]] = {
     "HELP": _ANYWHERE,
     "VRFY": _ANYWHERE,
     "STARTTLS": _ANYWHERE,
-    "AUTH": _GREETED,
+    # RFC 4954 section 4: AUTH is not permitted during a mail transaction (503).
+    "AUTH": frozenset({"ready"}),
     "MAIL": _GREETED,
     "RCPT": frozenset({"mail", "rcpt"}),
     "DATA": frozenset({"rcpt"}),
@@ -62,6 +64,8 @@ ALLOWED: Final[dict[str, frozenset[State]]] = {
 
 REFUSAL: Final[dict[tuple[str, State], str]] = {
     ("AUTH", "greeted"): "503 Error: send EHLO first",
+    ("AUTH", "mail"): "503 5.5.1 Error: MAIL transaction in progress",
+    ("AUTH", "rcpt"): "503 5.5.1 Error: MAIL transaction in progress",
     ("MAIL", "greeted"): "503 Error: send HELO first",
     ("RCPT", "greeted"): "503 Error: send HELO first",
     ("RCPT", "ready"): "503 Error: need MAIL command",
@@ -89,11 +93,19 @@ the RFC's suggestion for the command, our credentials are short)."""
 BOGUS_LIMIT: Final = 5
 """Unrecognised commands before we say goodbye (the fifth one closes the session)."""
 
+ERROR_LIMIT: Final = 20
+"""Commands the core refuses itself (4xx/5xx: syntax, order, length, unknown) before it
+answers ``too_many_errors`` and closes; the twentieth closes, and a message taken
+with 2xx starts the count again (Postfix's ``smtpd_hard_error_limit``: errors "without
+delivering mail", default 20). The application's own refusals
+(relay denied, unknown user) are policy, not counted here."""
+
 REPLIES: Final = {
     "line_too_long": "500 Command line too long",
     "bad_syntax": "500 Error: bad syntax",
     "unknown": '500 Error: command "{verb}" not recognized',
     "too_many_unknown": "502 5.5.1 Too many unrecognized commands, goodbye.",
+    "too_many_errors": "421 4.7.0 Too many errors, goodbye",
     "helo_syntax": "501 Syntax: HELO hostname",
     "ehlo_syntax": "501 Syntax: EHLO hostname",
     "quit_syntax": "501 Syntax: QUIT",

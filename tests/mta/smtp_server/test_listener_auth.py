@@ -264,3 +264,87 @@ async def test_an_overlong_auth_line_is_refused_without_a_traceback(
         (row,) = run.rejects()
     assert (row.command, row.reason) == ("AUTH LOGIN", "auth line too long")
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@bounded
+async def test_commands_pipelined_after_starttls_are_discarded(tmp_path: Path) -> None:
+    """CVE-2011-0411 class: MAIL and RCPT written in the same packet as STARTTLS are
+    never executed after the handshake, and the EHLO name is forgotten (RFC 3207
+    section 4.2): the first command through TLS gets only its own reply, MAIL needs a
+    new EHLO, and after it MAIL opens a fresh transaction (not a nested one)."""
+    async with running(tmp_path) as run:
+        raw = await raw_client(run.port, "127.0.0.2")
+        try:
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            raw.writer.write(
+                b"STARTTLS\r\nMAIL FROM:<evil@example.test>\r\nRCPT TO:<x@example.net>\r\n"
+            )
+            assert (await raw.reply())[0] == 220
+            await raw.writer.start_tls(client_tls(), server_hostname="127.0.0.1")
+            assert await raw.send(b"MAIL FROM:<app@example.test>") == (
+                503,
+                "Error: send HELO first",
+            )
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+            assert (await raw.send(b"RCPT TO:<x@example.net>"))[0] == 550  # 127.0.0.2 may not relay
+            assert (await raw.send(b"QUIT"))[0] == 221
+        finally:
+            raw.close()
+
+
+@bounded
+async def test_auth_edge_cases_over_a_real_socket(tmp_path: Path) -> None:
+    """RFC 4954: "=" is an empty initial response (AUTH LOGIN = asks for the password
+    next), "*" cancels with 501, base64 garbage is 501; LOGIN then succeeds; AUTH again
+    is 503, and so is AUTH inside a mail transaction."""
+    async with running(tmp_path) as run:
+        raw = await raw_client(run.port, "127.0.0.2")
+        try:
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"STARTTLS"))[0] == 220
+            await raw.writer.start_tls(client_tls(), server_hostname="127.0.0.1")
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"AUTH LOGIN ="))[0] == 334  # the user name was empty
+            assert await raw.send(b"*") == (501, "5.7.0 Auth aborted")
+            assert (await raw.send(b"AUTH PLAIN"))[0] == 334
+            assert await raw.send(b"!!not base64") == (501, "5.5.2 Can't decode base64")
+            assert (await raw.send(b"AUTH LOGIN"))[0] == 334
+            assert (await raw.send(base64.b64encode(b"app")))[0] == 334
+            assert (await raw.send(base64.b64encode(PASSWORD.encode())))[0] == 235
+            assert (await raw.send(b"AUTH PLAIN " + _plain("app", PASSWORD)))[0] == 503
+            assert (await raw.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+            assert await raw.send(b"AUTH PLAIN") == (
+                503,
+                "5.5.1 Error: MAIL transaction in progress",
+            )
+            assert (await raw.send(b"QUIT"))[0] == 221
+        finally:
+            raw.close()
+
+
+@bounded
+async def test_starttls_forgets_an_authentication_made_before_it(tmp_path: Path) -> None:
+    """RFC 3207 section 4.2: what the client said before TLS is discarded, AUTH
+    included: after STARTTLS an AUTH made on the plain connection no longer lets the
+    client relay, and it may (must) authenticate again."""
+    text = CONFIG.replace(
+        "<source 0/0>\n",
+        "<source 127.0.0.2>\n    allow-unencrypted-plain-auth yes\n</source>\n<source 0/0>\n",
+    )
+    async with running(tmp_path, text) as run:
+        raw = await raw_client(run.port, "127.0.0.2")
+        try:
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"AUTH PLAIN " + _plain("app", PASSWORD)))[0] == 235
+            assert (await raw.send(b"STARTTLS"))[0] == 220
+            await raw.writer.start_tls(client_tls(), server_hostname="127.0.0.1")
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+            assert (await raw.send(b"RCPT TO:<x@example.net>"))[0] == 550
+            assert (await raw.send(b"RSET"))[0] == 250
+            assert (await raw.send(b"AUTH PLAIN " + _plain("app", PASSWORD)))[0] == 235
+            assert (await raw.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+            assert (await raw.send(b"RCPT TO:<x@example.net>"))[0] == 250
+        finally:
+            raw.close()

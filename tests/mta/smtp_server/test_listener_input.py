@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from tests.mta.smtp_server._listener_kit import bounded, raw_client, running
+from tests.mta.smtp_server._listener_kit import RawClient, bounded, raw_client, running
 
 pytestmark = pytest.mark.slow  # every test here starts the SMTP listener
 
@@ -115,3 +116,66 @@ async def test_mail_before_helo_gets_exactly_one_503(tmp_path: Path) -> None:
         assert (await smtp.send(b"EHLO client.test"))[0] == 250
         assert (await smtp.send(b"MAIL FROM:<app@example.test>"))[0] == 250
         smtp.close()
+
+
+@bounded
+async def test_pipelined_commands_early_talk_and_quit_after_the_data(tmp_path: Path) -> None:
+    """A client that writes EHLO before reading the banner gets the banner first, then
+    its reply; MAIL, RCPT and DATA in one packet get their three replies in order
+    (RFC 2920); the message's end and QUIT in one packet get 250 then 221 and the
+    connection closes; exactly one message is spooled."""
+    async with running(tmp_path) as run:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", run.port, local_addr=("127.0.0.1", 0)
+        )
+        raw = RawClient(reader, writer)
+        try:
+            writer.write(b"EHLO client.test\r\n")  # before the banner is read
+            assert (await raw.reply())[0] == 220
+            assert (await raw.reply())[0] == 250
+            writer.write(b"MAIL FROM:<app@example.test>\r\nRCPT TO:<a@example.net>\r\nDATA\r\n")
+            assert [(await raw.reply())[0] for _ in range(3)] == [250, 250, 354]
+            writer.write(b"Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+            assert [(await raw.reply())[0] for _ in range(2)] == [250, 221]
+            assert await asyncio.wait_for(reader.read(), 10) == b""
+        finally:
+            raw.close()
+        assert len(run.spooled()) == 1
+
+
+@bounded
+async def test_a_client_that_only_errs_is_hung_up_on(tmp_path: Path) -> None:
+    """Twenty errors the core answers itself (here: empty lines) without a message in
+    between: nineteen 500s, then 421 4.7.0 and the server closes the connection."""
+    async with running(tmp_path) as run:
+        raw = await raw_client(run.port)
+        try:
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            raw.writer.write(b"\r\n" * 25)
+            codes = [(await raw.reply())[0] for _ in range(20)]
+            assert codes == [500] * 19 + [421]
+            assert await asyncio.wait_for(raw.reader.read(), 10) == b""
+        finally:
+            raw.close()
+
+
+@bounded
+async def test_a_slow_message_is_not_cut_while_bytes_keep_coming(tmp_path: Path) -> None:
+    """The idle timeout counts time without bytes, not time without a command: a DATA
+    that trickles in over several timeouts (a big message on a slow link) is taken."""
+    async with running(tmp_path, idle_timeout=0.5) as run:
+        raw = await raw_client(run.port)
+        try:
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+            assert (await raw.send(b"RCPT TO:<a@example.net>"))[0] == 250
+            assert (await raw.send(b"DATA"))[0] == 354
+            raw.writer.write(b"Subject: slow\r\n\r\n")
+            for _ in range(8):  # 1.6 s in all, never 0.5 s without a byte
+                await asyncio.sleep(0.2)
+                raw.writer.write(b"line\r\n")
+                await raw.writer.drain()
+            assert (await raw.send(b"."))[0] == 250
+        finally:
+            raw.close()
+        assert len(run.spooled()) == 1

@@ -233,3 +233,22 @@ def test_an_ipv6_guesser_cannot_escape_by_changing_address_in_its_64() -> None:
     assert limiter.locked("::ffff:192.0.2.1") is None
     limiter.failure("::ffff:192.0.2.1", "a")
     assert limiter.failure("192.0.2.1", "b").by_address == 2  # IPv4-mapped is the IPv4 address
+
+
+@bounded
+async def test_the_thousand_and_first_recipient_is_452(tmp_path: Path) -> None:
+    """A transaction takes 1000 recipients (pipelined in one write, answered in order);
+    the next RCPT gets 452 4.5.3 and the transaction goes on to deliver to the 1000."""
+    async with running(tmp_path) as run:
+        raw = await raw_client(run.port)
+        try:
+            assert (await raw.send(b"EHLO client.test"))[0] == 250
+            assert (await raw.send(b"MAIL FROM:<app@example.test>"))[0] == 250
+            raw.writer.write(b"".join(b"RCPT TO:<r%d@example.net>\r\n" % i for i in range(1001)))
+            codes = [(await raw.reply())[0] for _ in range(1001)]
+            assert codes == [250] * 1000 + [452]
+            assert (await raw.send(b"DATA"))[0] == 354
+            assert (await raw.send(b"Subject: x\r\n\r\nhi\r\n."))[0] == 250
+        finally:
+            raw.close()
+        assert len(run.spooled()[0][1].recipients) == 1000

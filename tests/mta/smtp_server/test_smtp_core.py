@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterable
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from mta.smtp_server.data import unstuff
 from mta.smtp_server.protocol import (
     Answer,
     Auth,
@@ -293,3 +295,147 @@ def test_deliberate_differences_from_aiosmtpd() -> None:
     core.tls_started()
     _, out = drive([b"STARTTLS\r\n"], core)
     assert out == b"503 5.5.1 TLS already active\r\n"
+
+
+_TRANSACTION = b"EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n"
+_SMUGGLED = b"MAIL FROM:<spoof@victim.test>\r\nRCPT TO:<z@y.test>\r\nDATA\r\nforged\r\n"
+# Ends of DATA that are not CRLF "." CRLF (the 2023 SMTP smuggling variants).
+_FALSE_ENDS = [b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r", b"\r\n.\r", b"\r.\r\n", b"\n.\r\r\n"]
+
+
+@given(
+    st.sampled_from(_FALSE_ENDS),
+    st.binary(max_size=20),
+    st.lists(st.integers(min_value=0, max_value=300), max_size=4),
+)
+def test_smuggled_end_of_data_never_starts_a_second_transaction(
+    false_end: bytes, filler: bytes, cuts: list[int]
+) -> None:
+    """Only CRLF "." CRLF ends DATA (RFC 5321 section 4.1.1.4). A bare LF or bare CR
+    variant of the marker (CVE-2023-51764/51765/51766) is message content, kept byte
+    for byte: what follows it is never parsed as commands, however the bytes are split,
+    so exactly one message comes out and it holds the would-be smuggled transaction."""
+    content = b"hi" + filler + false_end + _SMUGGLED
+    assume(b"\r\n.\r\n" not in b"\r\n" + content)
+    wire = _TRANSACTION + content + b".\r\nQUIT\r\n"
+    bounds = sorted({0, len(wire), *(c % (len(wire) + 1) for c in cuts)})
+    events, _ = drive([wire[a:b] for a, b in itertools.pairwise(bounds)])
+    assert [type(e).__name__ for e in events].count("MailFrom") == 1
+    messages = [e for e in events if isinstance(e, Message)]
+    assert len(messages) == 1
+    assert messages[0].content == unstuff(content)  # "\r\n.\n" is a stuffed line
+
+
+def test_dot_unstuffing_and_a_message_without_a_final_crlf() -> None:
+    """A line ".." is a line "." once unstuffed and does not end the data; "a." with the
+    marker right after it keeps its dot; an empty message is empty (RFC 5321 4.5.2)."""
+    for body, content in [
+        (b"a\r\n..\r\nb\r\n.\r\n", b"a\r\n.\r\nb\r\n"),
+        (b"a.\r\n.\r\n", b"a.\r\n"),
+        (b".\r\n", b""),
+        (b"...\r\n.\r\n", b"..\r\n"),
+    ]:
+        events, _ = drive([_TRANSACTION + body])
+        assert events[-1] == Message(content), body
+
+
+def test_auth_inside_a_mail_transaction_is_503() -> None:
+    """RFC 4954 section 4: AUTH during a mail transaction MUST be refused with 503;
+    the transaction goes on (RCPT is still taken)."""
+    core = ServerCore(auth_mechanisms=frozenset({"PLAIN"}))
+    events, _out = drive(
+        [
+            b"EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nAUTH PLAIN\r\nRCPT TO:<x@y.test>\r\n"
+            b"AUTH PLAIN\r\n"
+        ],
+        core,
+    )
+    assert events[2] == Answer(
+        "AUTH", "503 5.5.1 Error: MAIL transaction in progress", "AUTH PLAIN"
+    )
+    assert isinstance(events[3], RcptTo)
+    assert isinstance(events[4], Answer)
+    assert events[4].reply.startswith("503")
+    assert not core.authenticated
+    assert core.state == "rcpt"
+
+
+def test_too_many_errors_hang_up() -> None:
+    """Lines the core refuses itself (empty, overlong, out of order, bad syntax) are
+    counted like Postfix's smtpd_hard_error_limit: the twentieth gets 421 and closes,
+    so a client cannot loop on errors forever; good commands in between do not reset it."""
+    lines = [b"\r\n", b"RCPT TO:<x@y.test>\r\n", b"MAIL FROM:\r\n", b"X" * 600 + b"\r\n"] * 5
+    core = ServerCore()
+    events, out = drive([b"EHLO c.test\r\n", b"NOOP\r\n".join(lines), b"NOOP\r\n"], core)
+    errors = [e for e in events if isinstance(e, Answer) and e.reply[0] in "45"]
+    assert len(errors) == 20
+    assert errors[-1].reply == "421 4.7.0 Too many errors, goodbye"
+    assert errors[-1].close
+    assert out.endswith(b"421 4.7.0 Too many errors, goodbye\r\n")
+    assert core.state == "closed"
+
+
+def test_a_delivered_message_starts_the_error_count_again() -> None:
+    """The limit counts errors made without delivering mail (as Postfix's): nineteen
+    errors, a message taken with 250, then nineteen more leave the session open."""
+    core = ServerCore()
+    drive([b"EHLO c.test\r\n", b"\r\n" * 19, _TRANSACTION[13:] + b"hi\r\n.\r\n"], core)
+    events, _ = drive([b"\r\n" * 19], core)
+    assert len(events) == 19
+    assert not any(isinstance(e, Answer) and e.close for e in events)
+    assert core.state == "ready"
+
+
+def test_an_unknown_verb_is_not_echoed_with_control_characters() -> None:
+    """The 500 for an unknown command names the verb with control characters replaced,
+    so a client cannot put a bare CR, NUL or escape sequence into our reply."""
+    _, out = drive([b"EHLO c.test\r\nNO\x00O\rP\x1b[2J\r\n"])
+    assert out.endswith(b'500 Error: command "NO?O?P?[2J" not recognized\r\n')
+
+
+def test_an_endless_line_keeps_memory_bounded() -> None:
+    """A client that sends megabytes without a line end: the core never holds more than
+    one line limit plus the last chunk, answers one 500 when the line finally ends, and
+    the session goes on; in a SASL exchange the same hangs up (500 5.5.6)."""
+    core = ServerCore(auth_mechanisms=frozenset({"PLAIN"}))
+    events, _ = drive([b"EHLO c.test\r\n"], core)
+    chunk = b"A" * 65536
+    for _ in range(160):  # 10 MiB
+        core.receive_data(chunk)
+        assert core.next_event() is None
+        assert core.buffered <= 1001 + len(chunk)
+    events, _ = drive([b"\r\nNOOP\r\n"], core)
+    assert [e.reply for e in events if isinstance(e, Answer)] == [
+        "500 Command line too long",
+        "250 OK",
+    ]
+    core.receive_data(b"AUTH PLAIN\r\n")
+    assert isinstance(core.next_event(), Auth)
+    core.send("334 ")
+    core.receive_data(chunk)
+    event = core.next_event()
+    assert isinstance(event, Answer)
+    assert event.close
+    assert event.reply.startswith("500 5.5.6")
+    assert core.buffered == 0
+
+
+def test_bdat_is_an_unknown_command() -> None:
+    """CHUNKING (RFC 3030) is not offered, so BDAT is an unrecognised command (500,
+    counted towards the five that hang up); its chunk bytes are read as lines."""
+    events, _ = drive(
+        [b"EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nBDAT 4 LAST\r\n"]
+    )
+    assert events[-1] == Answer("BDAT", '500 Error: command "BDAT" not recognized', "BDAT 4 LAST")
+
+
+def test_bare_lf_does_not_end_a_line_for_the_line_limit() -> None:
+    """Bare LF is content, not a line end (as in aiosmtpd, which reads DATA up to CRLF):
+    a message written with bare LF line ends is measured as one line, so over 1000
+    octets it is 500; under it, it is taken byte for byte."""
+    short = b"Subject: x\n\n" + (b"z" * 80 + b"\n") * 10
+    events, _ = drive([_TRANSACTION + short + b"\r\n.\r\n"])
+    assert events[-1] == Message(short + b"\r\n")
+    for long_line in (short * 2 + b"\r\n", b"w" * 999 + b"\r\n"):
+        events, _ = drive([_TRANSACTION + long_line + b".\r\n"])
+        assert events[-1] == Answer("DATA", "500 Line too long (see RFC5321 4.5.3.1.6)", "DATA")
