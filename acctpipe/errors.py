@@ -23,7 +23,11 @@ raise them re-export their own for older imports. The tree, keyed on *who* faile
     │   └── RejectedError                   an ESP post refused (``status`` to answer)
     ├── LocalError
     │   ├── StoreError
-    │   │   └── EventsUnavailableError      the DuckDB file missing or locked
+    │   │   ├── EventsUnavailableError      the DuckDB file missing or locked
+    │   │   └── SqlStoreError               the SQL database refused a statement (a
+    │   │       │                           constraint, bad SQL); retrying does not help
+    │   │       └── SqlStoreUnavailableError  the SQL database cannot be reached or did
+    │   │                                   not answer in time; retrying helps
     │   ├── MtaUnavailableError             the MTA's management port did not answer
     │   └── DemoDirError                    the demo's data directory cannot be used
     └── RemotePeerError
@@ -86,6 +90,8 @@ __all__ = [
     "RuleError",
     "SqlError",
     "SqlRefusedError",
+    "SqlStoreError",
+    "SqlStoreUnavailableError",
     "SqlTimeoutError",
     "StoreError",
     "TransientPeerError",
@@ -109,6 +115,34 @@ class EventsUnavailableError(StoreError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class SqlStoreError(StoreError):
+    """The SQL store (SQLite or PostgreSQL) failed a statement for a reason a retry does
+    not mend: a constraint the store does not handle itself, SQL the database refuses.
+
+    Raised in place of SQLAlchemy's ``DBAPIError`` by the engines
+    :func:`acctpipe.sqlstore.make_engine` makes; the driver's exception is the
+    ``__cause__`` and SQLAlchemy's wrapper is ``original``. The message names the URL
+    (password hidden) and the driver's error class and code, never the driver's text
+    (which can quote hosts, users and row values).
+    """
+
+    retryable = False
+
+    def __init__(
+        self, message: str, *, path: str | None = None, original: Exception | None = None
+    ) -> None:
+        super().__init__(message, path=path)
+        self.original = original
+
+
+class SqlStoreUnavailableError(SqlStoreError):
+    """The SQL store cannot be reached now: a refused or dropped connection, a server
+    shutting down, a statement timeout, a call cut off by the client-side deadline
+    (:mod:`acctpipe.sqlstore.deadline`). Retrying later can succeed."""
+
+    retryable = True
 
 
 class SqlError(InputDataError):

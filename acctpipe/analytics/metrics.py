@@ -27,7 +27,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, case, func, or_, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from acctpipe.analytics.reports import REPORTS
 from acctpipe.analytics.source import EventSource
@@ -94,7 +93,7 @@ class _Collector(Collector):
         for component, gather in parts:
             try:
                 metrics = gather()
-            except (AcctpipeError, SQLAlchemyError, duckdb.Error) as exc:  # expected: one line
+            except (AcctpipeError, duckdb.Error) as exc:  # expected: one line
                 _LOG.warning("metrics: cannot read %s: %s", component, exc)
                 errors.add_metric([component], 1)
                 continue

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.responses import Response
 
 from acctpipe.analytics.errors import (
@@ -30,7 +29,7 @@ from acctpipe.analytics.errors import (
     UnknownReportError,
 )
 from acctpipe.api.middleware import request_id
-from acctpipe.errors import MtaUnavailableError
+from acctpipe.errors import MtaUnavailableError, SqlStoreError, SqlStoreUnavailableError
 from classifiers import RuleError
 from mta.errors import (
     AccountingFormatError,
@@ -111,6 +110,10 @@ PROBLEM_TABLE: Final[Mapping[type[Exception], ProblemRow]] = {
     ConfigError: ProblemRow(422, "invalid-config"),
     # This host: a retry may help.
     EventsUnavailableError: ProblemRow(503, "events-unavailable"),
+    # The SQL store (connection refused, a failover, a call cut off: retrying helps) and
+    # a statement it refused (a bug of ours): the text names the URL, so it is hidden.
+    SqlStoreUnavailableError: ProblemRow(503, "sql-unavailable", hidden=_SQL_DOWN, retry_after="2"),
+    SqlStoreError: ProblemRow(500, "internal", hidden=_UNEXPECTED),
     MtaUnavailableError: ProblemRow(503, "mta-unavailable"),
     StoreError: ProblemRow(503, "store-unavailable"),
     LocalError: ProblemRow(503, "local-failure"),
@@ -119,10 +122,7 @@ PROBLEM_TABLE: Final[Mapping[type[Exception], ProblemRow]] = {
     PermanentPeerError: ProblemRow(502, "peer-refused"),
     RemotePeerError: ProblemRow(502, "peer-failed"),
     AcctpipeError: ProblemRow(500, "internal", hidden=_UNEXPECTED),
-    # Foreign errors: the SQL driver (connection refused, a failover: retrying helps; its
-    # text can name hosts and users), and a bug's ValueError or TypeError.
-    OperationalError: ProblemRow(503, "sql-unavailable", hidden=_SQL_DOWN, retry_after="2"),
-    InterfaceError: ProblemRow(503, "sql-unavailable", hidden=_SQL_DOWN, retry_after="2"),
+    # Foreign errors: a bug's ValueError or TypeError.
     ValueError: ProblemRow(500, "internal", hidden=_UNEXPECTED),
     TypeError: ProblemRow(500, "internal", hidden=_UNEXPECTED),
 }

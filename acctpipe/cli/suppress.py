@@ -196,8 +196,6 @@ def check(
     database_url: DatabaseOption = DEFAULT_URL,
 ) -> None:
     """Is mail to ADDRESS suppressed? Prints the reason, since when and until when."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from acctpipe.errors import AcctpipeError, one_line
     from acctpipe.webhooks.wiring import stores_with_webhooks
 
@@ -209,7 +207,7 @@ def check(
             normal = store.key(address)
         finally:
             engine.dispose()
-    except (ValueError, AcctpipeError, SQLAlchemyError, OSError) as exc:
+    except (ValueError, AcctpipeError, OSError) as exc:
         err.print(f"acctpipe: error: {one_line(exc)}", markup=False)
         raise typer.Exit(2) from None
     if found is None:
@@ -246,8 +244,6 @@ def verify(
     database_url: DatabaseOption = DEFAULT_URL,
 ) -> None:
     """List stored suppressions whose address the address check (RFC 5321/6531) refuses."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from acctpipe.errors import AcctpipeError, one_line
     from acctpipe.sqlstore.suppressions.verify import failing_rows
     from acctpipe.webhooks.wiring import stores_with_webhooks
@@ -267,7 +263,7 @@ def verify(
             total = store.count()
         finally:
             engine.dispose()
-    except (ValueError, AcctpipeError, SQLAlchemyError, OSError) as exc:
+    except (ValueError, AcctpipeError, OSError) as exc:
         err.print(f"acctpipe: error: {one_line(exc)}", markup=False)
         raise typer.Exit(2) from None
     out.print(

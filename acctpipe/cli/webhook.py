@@ -51,13 +51,11 @@ webhook_app = typer.Typer(
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
     """Known failures (bad input, unknown ids, an unreachable database) as one line, exit 1."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from acctpipe.errors import AcctpipeError, one_line
 
     try:
         yield
-    except (ValueError, LookupError, AcctpipeError, SQLAlchemyError, OSError) as exc:
+    except (ValueError, LookupError, AcctpipeError, OSError) as exc:
         err.print(f"acctpipe: error: {one_line(exc)}", markup=False)
         raise typer.Exit(1) from None
 

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-from sqlalchemy.exc import SQLAlchemyError
 
+from acctpipe.errors import SqlStoreError
 from acctpipe.feedback.events import (
     history,
     last_rowid,
@@ -167,7 +167,7 @@ class PolicyLoop:
         """
         try:
             read = self._run(now or datetime.now(UTC))
-        except (SQLAlchemyError, OSError, duckdb.Error) as exc:
+        except (SqlStoreError, OSError, duckdb.Error) as exc:
             self._failures.failed(exc)  # kept to its first line by FailureLog
             return 0
         self._failures.succeeded()

@@ -7,8 +7,9 @@ waits on the socket for ever, and with it the follower, the readiness probe and
 shutdown. The bound that holds is on our side. A :class:`Deadline` watches
 every connection of one engine from a daemon thread: a connection busy with
 the same command for longer than ``limit`` seconds has its socket shut down,
-which wakes the blocked call with an ``OperationalError`` (the pool then drops
-the connection, and the caller's retry opens a new one, bounded by
+which wakes the blocked call with an ``OperationalError`` (raised to the caller as
+:class:`~acctpipe.errors.SqlStoreUnavailableError` by the engine's error hook; the
+pool drops the connection, and the caller's retry opens a new one, bounded by
 ``connect_timeout``). :meth:`Deadline.shorten` lowers the limit at shutdown,
 so no stop waits long for a server that does not answer.
 

@@ -12,6 +12,18 @@ reads anything (see :func:`write_transaction`).
 
 PostgreSQL URLs (``postgresql://`` or ``postgres://``) are mapped to the psycopg
 (v3) driver unless they name a driver themselves.
+
+SQLAlchemy's exceptions do not leave an engine made here: a ``handle_error`` event
+(:func:`_translate`) raises, in place of every ``DBAPIError``, an error of the tree —
+:class:`~acctpipe.errors.SqlStoreUnavailableError` for a connection-level failure (an
+``OperationalError`` or ``InterfaceError``, a disconnect, a call the client-side deadline
+cut off: retrying helps) and :class:`~acctpipe.errors.SqlStoreError` for the rest (an
+``IntegrityError`` or ``ProgrammingError``, SQLite's plain ``SQLITE_ERROR``: it does
+not). The driver's exception is kept as ``__cause__``. Errors that are not the
+database's (a naive datetime refused by a column type: SQLAlchemy's ``StatementError``)
+stay as they are, and so does a failed pre-ping, which SQLAlchemy handles itself by
+reconnecting. A URL SQLAlchemy cannot parse or has no dialect for is an
+:class:`~acctpipe.errors.InvalidValueError`.
 """
 
 from __future__ import annotations
@@ -24,9 +36,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import URL, Connection, ExceptionContext
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 
+from acctpipe.errors import InvalidValueError, SqlStoreError, SqlStoreUnavailableError
+from acctpipe.redact import redact_url
 from acctpipe.sqlstore.deadline import Deadline
 
 __all__ = [
@@ -50,8 +65,17 @@ CALL_LIMIT: Final = 35.0  # seconds a PostgreSQL call may wait for the server, c
 _IMMEDIATE: Final = "acctpipe_begin_immediate"  # execution option read by the begin hook
 
 
+def _parse(url: str | URL) -> URL:
+    """``url`` parsed; one SQLAlchemy cannot parse is an :class:`InvalidValueError`."""
+    try:
+        return make_url(url)
+    except ArgumentError as error:
+        shown = redact_url(str(url))
+        raise InvalidValueError(f"not a database URL: {shown!r}", field="database_url") from error
+
+
 def _url(url: str | URL) -> URL:
-    parsed = make_url(url)
+    parsed = _parse(url)
     if parsed.drivername in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -64,7 +88,7 @@ def is_sqlite(engine: Engine | Connection) -> bool:
 
 def sqlite_path(url: str | URL) -> Path | None:
     """The database file of a SQLite URL (None for PostgreSQL or an in-memory SQLite)."""
-    parsed = make_url(url)
+    parsed = _parse(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
@@ -72,7 +96,7 @@ def sqlite_path(url: str | URL) -> Path | None:
 
 def redacted(url: str | URL) -> str:
     """``url`` with any password hidden, for messages and logs."""
-    return make_url(url).render_as_string(hide_password=True)
+    return _parse(url).render_as_string(hide_password=True)
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
@@ -85,7 +109,9 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     parsed = _url(url)
     call_limit = float(kwargs.pop("call_limit", CALL_LIMIT))
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, **kwargs)
+        engine = _create(_sqlite_engine, parsed, **kwargs)
+        _translate_errors(engine, redacted(url))
+        return engine
     kwargs.setdefault("pool_pre_ping", True)  # a shared server restarts; don't hand out dead ones
     # psycopg prepares a statement on the server after 5 runs, and PostgreSQL may then
     # keep a generic plan made while the table was small: a sequential scan that an
@@ -101,9 +127,68 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         "options": "-c statement_timeout=30000",
     }
     connect_args.update(kwargs.pop("connect_args", {}))
-    engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+    engine = _create(create_engine, parsed, connect_args=connect_args, **kwargs)
     Deadline(engine, call_limit)
+    _translate_errors(engine, redacted(url))
     return engine
+
+
+def _create(factory: Any, url: URL, **kwargs: Any) -> Engine:
+    """``factory(url, **kwargs)``; a URL naming a dialect or driver we do not have is an
+    :class:`InvalidValueError` (SQLAlchemy's ``NoSuchModuleError`` as its cause)."""
+    try:
+        engine: Engine = factory(url, **kwargs)
+    except ArgumentError as error:
+        shown = url.render_as_string(hide_password=True)
+        raise InvalidValueError(
+            f"cannot use database URL {shown!r}: {error}", field="database_url"
+        ) from error
+    return engine
+
+
+def _translate_errors(engine: Engine, where: str) -> None:
+    """Raise the tree's errors instead of SQLAlchemy's from every call on ``engine``,
+    naming ``where`` (the URL as the operator gave it, password hidden)."""
+
+    def _on_error(context: ExceptionContext) -> None:
+        _translate(context, where)
+
+    event.listen(engine, "handle_error", _on_error)
+
+
+def _translate(context: ExceptionContext, where: str) -> None:
+    """The ``handle_error`` hook: raise the tree's error for a DBAPI error (SQLAlchemy
+    raises it in place of its own, ``from`` the driver's exception, after its cleanup:
+    a disconnected connection is still invalidated). Anything else is left alone."""
+    error = context.sqlalchemy_exception
+    if context.is_pre_ping or not isinstance(error, DBAPIError):
+        return  # a pre-ping's failure makes the pool reconnect; a non-DBAPI error is a bug
+    # SQLite files its plain SQL errors (no such table, a syntax error) under
+    # OperationalError too, with the generic code SQLITE_ERROR: a fault of ours.
+    local = getattr(context.original_exception, "sqlite_errorname", None) == "SQLITE_ERROR"
+    unavailable = context.is_disconnect or (
+        isinstance(error, OperationalError | InterfaceError) and not local
+    )
+    kind = _kind(context.original_exception)
+    if unavailable:
+        message = f"the SQL store is unavailable ({kind}); retry shortly"
+        raise SqlStoreUnavailableError(message, path=where, original=error)
+    raise SqlStoreError(f"the SQL store refused a statement ({kind})", path=where, original=error)
+
+
+def _kind(driver_error: BaseException) -> str:
+    """The driver's error as its class and code (never its text, which can quote hosts,
+    users and values): ``psycopg.errors.UniqueViolation, SQLSTATE 23505``,
+    ``sqlite3.IntegrityError, SQLITE_CONSTRAINT_UNIQUE``."""
+    klass = type(driver_error)
+    name = f"{klass.__module__}.{klass.__qualname__}"
+    sqlstate = getattr(driver_error, "sqlstate", None)  # psycopg
+    errorname = getattr(driver_error, "sqlite_errorname", None)  # sqlite3
+    if isinstance(sqlstate, str) and sqlstate.isalnum():
+        name += f", SQLSTATE {sqlstate}"
+    elif isinstance(errorname, str) and errorname.replace("_", "").isalnum():
+        name += f", {errorname}"
+    return name
 
 
 def _use_wal(cursor: Any) -> None:

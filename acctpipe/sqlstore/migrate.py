@@ -20,6 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, exc
 
+from acctpipe.errors import SqlStoreError
 from acctpipe.sqlstore.engine import (
     MIGRATION_LOCK,
     make_engine,
@@ -106,7 +107,8 @@ def open_database(url: str, *, upgrade: bool = True) -> Engine:
 
     A SQLite file's directory is created if missing. A database that cannot be
     reached or migrated raises :class:`~mta.errors.StoreError` naming the URL
-    (password hidden).
+    (password hidden): :class:`~acctpipe.errors.SqlStoreUnavailableError` when it cannot
+    be reached.
     """
     path = sqlite_path(url)
     if path is not None:
@@ -116,7 +118,10 @@ def open_database(url: str, *, upgrade: bool = True) -> Engine:
         return engine
     try:
         migrate(engine)
-    except exc.SQLAlchemyError as error:
+    except SqlStoreError:  # already names the URL, password hidden
+        engine.dispose()
+        raise
+    except exc.SQLAlchemyError as error:  # not the database's: Alembic's, SQLAlchemy's own
         engine.dispose()
         message = str(error.orig if isinstance(error, exc.DBAPIError) else error)
         raise StoreError(message.strip().splitlines()[0], path=redacted(url)) from error

@@ -37,8 +37,8 @@ from typing import Final
 
 import httpx
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
+from acctpipe.errors import SqlStoreError
 from acctpipe.redact import redact_url, split_userinfo
 from acctpipe.webhooks._lease import Claimed, Outcome, claim, finish, release
 from acctpipe.webhooks._tx import utcnow
@@ -131,7 +131,7 @@ class WebhookWorker:
             while not stop.is_set():
                 try:
                     busy = await self._batch(client)
-                except (SQLAlchemyError, OSError) as exc:
+                except (SqlStoreError, OSError) as exc:
                     failures.failed(_short(redact_url(str(exc))))
                     busy = 0
                 else:

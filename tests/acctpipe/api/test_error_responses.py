@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.exc import OperationalError
 
 from acctpipe.api import Services
+from acctpipe.errors import SqlStoreUnavailableError
 from tests.acctpipe.api.fixtures import Keys
 
 
@@ -17,7 +17,7 @@ async def test_database_down_is_a_problem_with_request_id(
     """When the SQL store is unreachable the answer is 503 problem+json with X-Request-ID."""
 
     def down(*_args: object, **_kwargs: object) -> None:
-        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+        raise SqlStoreUnavailableError("the SQL store is unavailable", path="postgresql://db")
 
     monkeypatch.setattr(services.suppressions, "page", down)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -8,7 +8,6 @@ import logging
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.exc import OperationalError
 
 from acctpipe import errors
 from acctpipe.api import _problems
@@ -43,6 +42,8 @@ CASES: list[tuple[Exception, int, str]] = [
     (errors.EventsUnavailableError("locked"), 503, "events-unavailable"),
     (errors.MtaUnavailableError("no answer"), 503, "mta-unavailable"),
     (errors.StoreError("cannot open", path="e.duckdb"), 503, "store-unavailable"),
+    (errors.SqlStoreUnavailableError("unavailable", path="sqlite://"), 503, "sql-unavailable"),
+    (errors.SqlStoreError("refused a statement", path="sqlite://"), 500, "internal"),
     (errors.LocalError("disk full"), 503, "local-failure"),
     (errors.TransientPeerError("421 later", reply_code=421), 503, "peer-unavailable"),
     (errors.PermanentPeerError("550 no", reply_code=550), 502, "peer-refused"),
@@ -115,9 +116,11 @@ async def test_a_bugs_value_error_is_a_500_that_keeps_its_text_in_the_log(
 
 
 async def test_a_database_outage_is_a_503_that_hides_the_drivers_text() -> None:
-    """A refused SQL connection answers 503 with Retry-After; the driver's text (hosts,
-    users) is not shown."""
-    exc = OperationalError("SELECT 1", {}, Exception("could not connect to db.internal as bob"))
+    """A refused SQL connection (the store's SqlStoreUnavailableError) answers 503 with
+    Retry-After; its text (the URL: hosts, users) is not shown."""
+    exc = errors.SqlStoreUnavailableError(
+        "the SQL store is unavailable", path="postgresql://bob:***@db.internal/acct"
+    )
     response = await _get(_app_raising(exc))
     assert response.status_code == 503
     assert response.headers["retry-after"] == "2"

@@ -81,3 +81,39 @@ def test_queue_to_names_take_the_settings_of_their_domains() -> None:
     bounds = bounds_from_config(config)("yahoo-all", "default")
     assert bounds.adaptive
     assert bounds.ceiling == 10.0
+
+
+def test_a_locked_sql_store_is_retried_on_the_next_run(tmp_path: Path) -> None:
+    """A SQL store locked past its busy timeout (SqlStoreUnavailableError) fails one run:
+    run_once logs it and returns 0; the next run, the lock gone, acts on the events."""
+    import sqlite3
+    from typing import Any
+
+    from sqlalchemy import event
+
+    acct = tmp_path / "acct.csv"
+    acct.write_text(HEADER + f"f,{T},n@s.test,abuse@example.com,abuse,,,v\r\n")
+    path = tmp_path / "s.sqlite"
+    engine = open_database(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _impatient(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout=50")
+
+    engine.dispose()  # new connections, with the short busy timeout
+    store = Store.open(tmp_path / "e.duckdb")
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        Loader(store).load(acct)
+        suppressions = SuppressionStore(engine)
+        loop = PolicyLoop(store.conn, suppressions, ThrottleStore(engine), backfill=True)
+        holder.execute("BEGIN IMMEDIATE")
+        assert loop.run_once(datetime(2026, 11, 25, 10, 1, tzinfo=UTC)) == 0
+        holder.execute("ROLLBACK")
+        assert loop.run_once(datetime(2026, 11, 25, 10, 1, tzinfo=UTC)) == 1
+        suppressed = [s.address for s in suppressions.iter_all()]
+    finally:
+        holder.close()
+        store.close()
+        engine.dispose()
+    assert suppressed == ["abuse@example.com"]

@@ -8,6 +8,7 @@ import time
 import pytest
 from sqlalchemy import exc, text
 
+from acctpipe.errors import SqlStoreUnavailableError
 from acctpipe.sqlstore import make_engine
 from acctpipe.sqlstore.deadline import deadline_of
 from tests.acctpipe.sqlstore.proxy import FreezableProxy
@@ -16,7 +17,8 @@ from tests.acctpipe.sqlstore.proxy import FreezableProxy
 @pytest.mark.slow
 def test_a_call_to_a_frozen_server_fails_within_the_client_deadline(postgres_url: str) -> None:
     """A query to a server frozen mid-session raises within the deadline instead of waiting
-    for ever; once the server answers again, the next call works."""
+    for ever, as SqlStoreUnavailableError (retryable) over SQLAlchemy's OperationalError;
+    once the server answers again, the next call works."""
     with FreezableProxy() as proxy:
         # 1 s for a call, 2 s to connect: a frozen server costs at most about both.
         url = proxy.url(postgres_url)
@@ -41,7 +43,10 @@ def test_a_call_to_a_frozen_server_fails_within_the_client_deadline(postgres_url
             worker.join(10)
             assert not worker.is_alive(), "the call still waits on the frozen server"
             assert time.monotonic() - started < 6
-            assert isinstance(outcome[0], exc.OperationalError)
+            error = outcome[0]
+            assert isinstance(error, SqlStoreUnavailableError)
+            assert error.retryable
+            assert isinstance(error.original, exc.OperationalError)
             proxy.thaw()
             with engine.connect() as conn:
                 assert conn.execute(text("SELECT 3")).scalar() == 3

@@ -267,3 +267,27 @@ def test_settings_are_checked(engine: Engine) -> None:
         WebhookWorker(engine, node="n", schedule=[])
     with pytest.raises(ValueError, match="jitter"):
         WebhookWorker(engine, node="n", jitter=1.5)
+
+
+async def test_the_worker_rides_out_a_sql_store_that_cannot_be_reached(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A store that refuses connections raises SqlStoreUnavailableError from a batch; the
+    worker logs it (without the password) and keeps running until told to stop."""
+    from acctpipe.sqlstore import make_engine
+
+    engine = make_engine(
+        "postgresql://bob:pw-9d1@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
+    )
+    worker = WebhookWorker(engine, node="node-a")
+    stop = asyncio.Event()
+    try:
+        task = asyncio.create_task(worker.run(stop, idle=0.05))
+        await asyncio.sleep(0.5)
+        assert not task.done()
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    finally:
+        engine.dispose()
+    assert "the SQL store is unavailable" in caplog.text
+    assert "pw-9d1" not in caplog.text
