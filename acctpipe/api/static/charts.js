@@ -127,7 +127,7 @@
       format: FORMATS.pct,
       series: [{
         name: "bounce rate", cls: "bar-rate",
-        // bounce_rate as acctpipe/store/rates.py defines it: (b + rb) / attempted (d + b)
+        // bounce_rate as acctpipe/eventstore/rates.py defines it: (b + rb) / attempted (d + b)
         values: domains.map(function (d) { return d.attempted ? d.bounced / d.attempted : 0; }),
       }],
     });
