@@ -182,7 +182,7 @@ def run_sql(
     format: OutputFormat = "table",
     output: Path | None = None,
 ) -> int:
-    """Run one query on a read-only connection and write the result (see :mod:`acctpipe.cli.render`)."""
+    """Run one query on a read-only connection and write the result (acctpipe.cli.render)."""
     store = Store.open(db, read_only=True)
     try:
         columns, rows = store.query(sql)
