@@ -18,7 +18,7 @@ from acctpipe.ingest.bulk import RowBlock, block_rows, parse_block
 from acctpipe.ingest.frames import events_frame
 from mta.acct import AccountingDecoder, AccountingEvent, Row
 from tests.mta.acct._feeding import CHUNKERS, Chunker, bytewise, random_splits, whole
-from tests.mta.acct.test_reader import MESSY, MIXED, UNION
+from tests.mta.acct._samples import MESSY, MIXED, UNION
 
 Events = list[AccountingEvent]
 

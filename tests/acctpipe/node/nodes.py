@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiosmtplib
+
 NODE_CONFIG = """
 host-name {name}.sender.test
 smtp-listener {ip}:0
@@ -86,3 +88,17 @@ def start_node(
     with log.open("wb") as sink:
         proc = subprocess.Popen(args, env=env, stdout=sink, stderr=sink)
     return RunningNode(name, proc, data, log)
+
+
+MESSAGE = "From: news@sender.test\r\nTo: {to}\r\nSubject: news\r\n\r\nHello.\r\n"
+
+
+async def send(smtp: tuple[str, int], *rcpts: str) -> dict[str, int]:
+    """Send one message through a node; each refused recipient's reply code."""
+    host, port = smtp
+    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False, timeout=10) as client:
+        try:
+            errors, _ = await client.sendmail("news@sender.test", list(rcpts), MESSAGE)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            return {r.recipient: r.code for r in exc.recipients}
+    return {r: e.code for r, e in errors.items()}

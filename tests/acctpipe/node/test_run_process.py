@@ -6,7 +6,6 @@ import asyncio
 import csv
 from pathlib import Path
 
-import aiosmtplib
 import duckdb
 import httpx
 import pytest
@@ -14,20 +13,7 @@ import pytest
 from acctpipe.api import ApiKeyStore
 from acctpipe.sim.server import IspSimulator
 from acctpipe.sqlstore import open_database
-from tests.acctpipe.node.nodes import start_node
-
-MESSAGE = "From: news@sender.test\r\nTo: {to}\r\nSubject: news\r\n\r\nHello.\r\n"
-
-
-async def send(smtp: tuple[str, int], *rcpts: str) -> dict[str, int]:
-    """Send one message through a node; each refused recipient's reply code."""
-    host, port = smtp
-    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False, timeout=10) as client:
-        try:
-            errors, _ = await client.sendmail("news@sender.test", list(rcpts), MESSAGE)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            return {r.recipient: r.code for r in exc.recipients}
-    return {r: e.code for r, e in errors.items()}
+from tests.acctpipe.node.nodes import send, start_node
 
 
 @pytest.mark.slow

@@ -23,8 +23,7 @@ from acctpipe.api import ApiKeyStore
 from acctpipe.sim.server import IspSimulator
 from acctpipe.sqlstore import make_engine, open_database
 from acctpipe.webhooks import WebhookStore
-from tests.acctpipe.node.nodes import RunningNode, start_node
-from tests.acctpipe.node.test_run_process import send
+from tests.acctpipe.node.nodes import RunningNode, send, start_node
 from tests.acctpipe.sqlstore.fixtures import fresh_postgres_database
 from tests.acctpipe.webhooks._receiver import Receiver
 

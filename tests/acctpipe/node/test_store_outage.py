@@ -15,8 +15,7 @@ from sqlalchemy import make_url
 from acctpipe.sim.server import IspSimulator
 from acctpipe.sqlstore import make_engine, open_database
 from acctpipe.sqlstore.suppressions import SuppressionStore
-from tests.acctpipe.node.nodes import start_node
-from tests.acctpipe.node.test_run_process import send
+from tests.acctpipe.node.nodes import send, start_node
 from tests.acctpipe.sqlstore.fixtures import fresh_postgres_database
 from tests.acctpipe.sqlstore.proxy import FreezableProxy
 

@@ -19,10 +19,7 @@ from mta.acct.timefmt import parse_time
 from mta.acct.writer import AccountingEncoder
 
 from ._feeding import CHUNKERS, Chunker, bytewise, feed_chunks, whole
-
-DATA = Path(__file__).resolve().parents[2] / "data" / "acct"
-MIXED = (DATA / "powermta-mixed.csv").read_bytes()
-UNION = (DATA / "union-header.csv").read_bytes()
+from ._samples import MESSY, MIXED, UNION
 
 B_DIAG = (
     'smtp;550-5.1.1 The email account "jane.doe" does not exist, please check, then retry\r\n'
@@ -136,19 +133,6 @@ def test_union_header_rows_leave_other_types_fields_empty() -> None:
 
 
 # --- STYLE rule 10: whole, byte by byte, partial trailing record --------------
-
-MESSY = (
-    b"d,1795592600,o@x,early@x,,,,,,,,,,,,,,,,,,,\n"  # before any header: 23 default fields
-    + UNION
-    + b"\r\n   \n"  # blank lines
-    + b'b,1795592650,o@x,"q,uoted@x",,"multi\nline ""diag"""\n'
-    + b"d,1795592651,o@x,short@x\n"  # wrong field count
-    + b"zz,1795592652,o@x,z@x,,\r\n"  # unknown type
-    + b"d,1795592653,o@x,caf\xe9@x,,\n"  # latin-1
-    + b"type,timeLogged,rcpt\n"  # header mid-file
-    + b"t,1795592654,after@x\n"
-    + b"t,1795592655,partial@x"  # no terminator
-)
 
 
 @pytest.mark.parametrize("chunker", list(CHUNKERS.values()), ids=list(CHUNKERS))
