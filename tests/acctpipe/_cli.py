@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
+from tests._paths import ROOT as REPO
+
+SNAPSHOTS = REPO / "tests" / "snapshots"
 
 
 def run_cli(

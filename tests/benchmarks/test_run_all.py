@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.run_all import BENCHMARKS, Benchmark, markdown, run_benchmark
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests._paths import ROOT
 
 
 @pytest.mark.slow

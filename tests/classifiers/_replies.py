@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-REPLIES = Path(__file__).resolve().parents[1] / "data" / "replies" / "replies.csv"
+from tests._paths import ROOT as REPO
+
+REPLIES = REPO / "tests" / "data" / "replies" / "replies.csv"
 
 
 @dataclass(frozen=True, slots=True)

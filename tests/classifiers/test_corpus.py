@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from classifiers.fault import FAULTS
 from classifiers.message import classify_message
+from tests._paths import ROOT as REPO
 
-MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
+MAIL = REPO / "tests" / "data" / "mail"
 
 
 @dataclass(frozen=True)

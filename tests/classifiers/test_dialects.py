@@ -37,9 +37,10 @@ from classifiers.dialects import (
 )
 from classifiers.dialects._japanese import gloss, with_gloss
 from classifiers.dialects.registry import DIALECTS
+from tests._paths import ROOT as REPO
 
-MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
-DIALECTS_DIR = Path(__file__).resolve().parents[2] / "classifiers" / "dialects"
+MAIL = REPO / "tests" / "data" / "mail"
+DIALECTS_DIR = REPO / "classifiers" / "dialects"
 
 ORIGINAL = b"""Return-Path: <bounce+ann=example.org@bounces.sender.example>
 From: "Example Store" <news@sender.example>

@@ -28,9 +28,10 @@ from classifiers.dialects import (
 from classifiers.dialects.registry import DIALECTS
 from classifiers.message import classify_message
 from classifiers.reply import classify_diag
+from tests._paths import ROOT as REPO
 from tests.classifiers.test_dialects import SAMPLES as OTHER_SAMPLES
 
-MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
+MAIL = REPO / "tests" / "data" / "mail"
 
 ORIGINAL = b"""Return-Path: <bounce+ann=example.org@bounces.sender.example>
 From: "Example Store" <news@sender.example>

@@ -10,15 +10,13 @@ shows the same table; a test keeps the two together.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from classifiers.dialects.registry import DIALECTS
 from classifiers.esp import mailgun, mandrill, postmark, sendgrid, ses, sparkpost
 from classifiers.reply import default_table
+from tests._paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 MAIL = ROOT / "tests" / "data" / "mail"
 DOC = ROOT / "docs" / "corpus.md"
 MIN_SAMPLES = 5

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from classifiers import arf, message
 from classifiers._fastdsn import fast_dsn
 from classifiers._mime import field_blocks, parse_bytes, part_body, text_of
+from tests._paths import ROOT as REPO
 
-MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
+MAIL = REPO / "tests" / "data" / "mail"
 SAMPLES = sorted(MAIL.rglob("*.eml"))
 
 

@@ -7,13 +7,12 @@ whose fault each refusal is and the one reading the captures corrected: Exim's
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from classifiers import classify_message
+from tests._paths import ROOT as REPO
 
-MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
+MAIL = REPO / "tests" / "data" / "mail"
 
 
 @pytest.mark.parametrize(

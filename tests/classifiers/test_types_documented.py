@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from classifiers.fault import CATEGORY_FAULT, FAULTS
 from classifiers.types import BOUNCE_CATEGORIES, BOUNCE_CLASSES
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests._paths import ROOT
 
 
 def _doc(name: str) -> str:

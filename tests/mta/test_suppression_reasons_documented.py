@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from acctpipe.policy.types import SuppressionReason as PolicyReason
 from mta.suppression import REASONS, SuppressionReason
+from tests._paths import ROOT as REPO
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = REPO / "docs"
 
 
 def test_the_docs_list_every_suppression_reason_in_order() -> None:

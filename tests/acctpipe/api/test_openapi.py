@@ -26,10 +26,11 @@ from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
 from acctpipe.sqlstore import open_database
 from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from acctpipe.webhooks import WebhookStore
+from tests._paths import ROOT as REPO
 
 pytestmark = pytest.mark.slow  # every test here takes over a second
 
-SNAPSHOT = Path(__file__).resolve().parents[2] / "snapshots" / "openapi.json"
+SNAPSHOT = REPO / "tests" / "snapshots" / "openapi.json"
 FUZZ_EXAMPLES = int(os.environ.get("ACCTPIPE_FUZZ_EXAMPLES", "12"))
 
 

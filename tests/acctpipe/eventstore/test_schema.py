@@ -10,8 +10,9 @@ import pytest
 
 from acctpipe.eventstore import MIGRATIONS, SCHEMA_VERSION, Store, migrate
 from mta.errors import StoreError
+from tests._paths import ROOT as REPO
 
-SNAPSHOT = Path(__file__).resolve().parents[2] / "snapshots" / "duckdb-schema.sql"
+SNAPSHOT = REPO / "tests" / "snapshots" / "duckdb-schema.sql"
 
 
 def _ddl(conn: duckdb.DuckDBPyConnection) -> str:

@@ -4,12 +4,10 @@ config's ``records`` directive know."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from mta.acct.fields import RECORD_TYPE_DESCRIPTIONS, RECORD_TYPES
 from mta.config._parsers import RECORD_TYPE_NAMES, parse_records
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests._paths import ROOT
 
 
 def _doc(name: str) -> str:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from mta.acct.fields import DEFAULT_HEADER, union_fields
 from mta.acct.writer import AccountingEncoder, AccountingWriter
 from mta.errors import ConfigError
+from tests._paths import ROOT as REPO
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "acct"
+DATA = REPO / "tests" / "data" / "acct"
 WHEN = datetime(2026, 11, 25, 7, 43, 47, tzinfo=UTC)
 
 

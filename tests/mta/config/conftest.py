@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from mta.config import Config, parse_config_text
 from mta.errors import InvalidConfigError
+from tests._paths import ROOT as REPO
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "config"
+DATA = REPO / "tests" / "data" / "config"
 
 
 def errors_of(text: str, path: str = "t.conf") -> list[str]:

@@ -8,6 +8,7 @@ import pytest
 
 from mta.config import load_config, parse_config_text
 from mta.errors import InvalidConfigError
+from tests._paths import ROOT as REPO
 
 from .conftest import DATA, errors_of, parse
 
@@ -256,7 +257,7 @@ def test_pattern_list_lines_accept_tabs_and_any_case() -> None:
 def test_the_readme_error_example_is_what_the_loader_says() -> None:
     """The README's broken-config example is the loader's real output, line for line (a rate
     with an unknown unit quotes the rate as written, not an internal form)."""
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
     shown = [line for line in readme.splitlines() if line.startswith("hot.conf:")][:2]
     text = "<domain gmail.com>\nmax-msg-rate 30/fortnight\nmax-smtp-outt 5\n</domain>\n"
     assert errors_of(text, "hot.conf") == shown

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mta.config import schema
 from mta.config.render import reference_markdown
+from tests._paths import ROOT as REPO
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "config-reference.md"
+DOC = REPO / "docs" / "config-reference.md"
 
 
 def test_docs_config_reference_is_generated_from_the_table() -> None:
