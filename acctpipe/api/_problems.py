@@ -22,16 +22,8 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from acctpipe.analytics.errors import (
-    EventsUnavailableError,
-    ReportParameterError,
-    SqlError,
-    UnknownReportError,
-)
 from acctpipe.api.middleware import request_id
-from acctpipe.errors import MtaUnavailableError, SqlStoreError, SqlStoreUnavailableError
-from classifiers import RuleError
-from mta.errors import (
+from acctpipe.errors import (
     AccountingFormatError,
     AcctpipeError,
     AddressError,
@@ -39,6 +31,7 @@ from mta.errors import (
     BadFilterError,
     BadFormatError,
     ConfigError,
+    EventsUnavailableError,
     InputDataError,
     InputError,
     InvalidConfigError,
@@ -46,11 +39,18 @@ from mta.errors import (
     InvalidSubscriptionError,
     InvalidValueError,
     LocalError,
+    MtaUnavailableError,
     NotFoundError,
     PermanentPeerError,
     RemotePeerError,
+    ReportParameterError,
+    RuleError,
+    SqlError,
+    SqlStoreError,
+    SqlStoreUnavailableError,
     StoreError,
     TransientPeerError,
+    UnknownReportError,
 )
 from mta.mgmt.app import (
     PROBLEM_JSON,
