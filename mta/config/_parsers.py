@@ -231,13 +231,10 @@ def parse_records(text: str) -> tuple[str, ...]:
     for item in parse_list(text):
         code = RECORD_TYPE_NAMES.get(item.lower())
         if code is None:
-            raise InvalidValueError(f"unknown record type {item!r} (use {', '.join(_SHORT_TYPES)})")
+            raise InvalidValueError(f"unknown record type {item!r} (use {', '.join(RECORD_TYPES)})")
         if code not in out:
             out.append(code)
     return tuple(out)
-
-
-_SHORT_TYPES: Final = RECORD_TYPES
 
 
 def parse_record_fields(text: str) -> tuple[str, tuple[str, ...]]:
