@@ -31,6 +31,7 @@ from mta.delivery.client import Connection
 from mta.delivery.prepare import return_path
 from mta.delivery.queue import DeliveryQueue, QueuedMessage
 from mta.delivery.settle import RETRY_SECONDS
+from mta.spool.durable import CorruptMessageError
 
 if TYPE_CHECKING:
     from mta.delivery.engine import DeliveryEngine
@@ -64,7 +65,7 @@ class Transfer:
             queue.defer(message, time.time() + RETRY_SECONDS)
             return "unreadable"
         if raw is None:
-            return "gone"  # removed by an operator: nothing to do
+            return "gone"  # removed by an operator (or corrupt, in bad/): nothing to do
         ledger = engine.ledger
         ledger.inflight.add(spool_id)
         try:
@@ -108,7 +109,13 @@ class Transfer:
         engine = self.engine
         if not engine.spool.take(spool_id):
             return None
-        raw = engine.spool.read_bytes("active", spool_id)
+        try:
+            raw = engine.spool.read_bytes("active", spool_id)
+        except CorruptMessageError as exc:
+            # Never sent half a message: the file goes to bad/ for an operator to look at.
+            log.error("%s; moved to bad/", exc)
+            engine.spool.bury(spool_id, "active", str(exc))
+            return None
         if not sign:
             return raw
         try:
