@@ -37,6 +37,7 @@ from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from benchmarks._sink import Sink, start_sink
 from mta.config import parse_config_text
 from mta.delivery.routing import StaticResolver
+from mta.eventloop import LOOPS, loop_factory, loop_name
 from mta.node.process import MtaServer
 
 _CONFIG = """
@@ -110,12 +111,15 @@ async def _ours(sink: Sink, count: int, size: int, profile: Path | None) -> dict
     }
 
 
-def run(count: int, size: int, *, sink_kind: str, profile: Path | None) -> dict[str, float | str]:
+def run(
+    count: int, size: int, *, sink_kind: str, profile: Path | None, loop: str
+) -> dict[str, float | str]:
     """Both phases against one sink; the figures."""
     sink = start_sink(prefer=sink_kind)
     try:
         bare = _client(sink.port, count, size)
-        ours = asyncio.run(_ours(sink, count, size, profile))
+        with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+            ours = runner.run(_ours(sink, count, size, profile))
     finally:
         sink.stop()
     return {"sink": sink.name, "bare_rate": count / (bare["ended"] - bare["started"]), **ours}
@@ -129,11 +133,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sink", choices=("smtp-sink", "tiny"), default="smtp-sink",
                         help="the sink: Postfix's smtp-sink when it can run, or ours")  # fmt: skip
     parser.add_argument("--profile", type=Path, help="write a cProfile of the MTA side here")
+    parser.add_argument("--loop", choices=LOOPS, default="auto",
+                        help="the MTA's event loop (auto: uvloop when installed)")  # fmt: skip
     add_json_argument(parser)
     args = parser.parse_args(argv)
-    r = run(args.count, args.size, sink_kind=args.sink, profile=args.profile)
+    r = run(args.count, args.size, sink_kind=args.sink, profile=args.profile, loop=args.loop)
     bare, rate = float(r["bare_rate"]), float(r["rate"])
-    print(f"{args.count} messages of {args.size} bytes, one smtplib connection, sink: {r['sink']}")
+    print(f"{args.count} messages of {args.size} bytes, one smtplib connection, sink: {r['sink']}"
+          f", MTA loop: {loop_name(args.loop)}")  # fmt: skip
     print(f"{'path':<52}{'msg/s':>10}")
     print(f"{'smtplib -> sink (ceiling)':<52}{bare:>10,.0f}")
     print(f"{'smtplib -> our MTA (fsync, 250) -> sink, end to end':<52}{rate:>10,.0f}")
