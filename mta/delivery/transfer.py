@@ -4,8 +4,8 @@
 takes from its queue:
 
 1. claim the message (``incoming/`` → ``active/``) and read it, DKIM-signing it
-   when the queue says so — in a worker thread. Mail DKIM cannot sign goes out
-   unsigned rather than sticking;
+   when the queue says so — signing in a worker thread. Mail DKIM cannot sign
+   goes out unsigned rather than sticking;
 2. drop the suppressed recipients (each gets its ``b`` record now);
 3. send to the others with the VERP or plain return path;
 4. hand every recipient's reply to the :mod:`~mta.delivery.ledger`, which
@@ -54,10 +54,14 @@ class Transfer:
         """Send one message on ``conn``; say what became of it."""
         engine = self.engine
         spool_id = message.spool_id
+        sign = queue.settings.dkim_sign
         try:
-            raw = await asyncio.to_thread(
-                self._load, spool_id, queue.vmta, queue.settings.dkim_sign
-            )
+            if sign:  # signing is CPU work: off the loop
+                raw = await asyncio.to_thread(self._load, spool_id, queue.vmta, sign)
+            else:
+                # A rename and a read of a file just written (in the page cache) cost
+                # less on the loop than the hop to a worker thread and back.
+                raw = self._load(spool_id, queue.vmta, sign)
         except OSError as exc:  # unreadable now: back to incoming/ and to its queue, later
             engine.settler.failures.failed(exc)
             with contextlib.suppress(OSError):
