@@ -19,6 +19,7 @@ where the caller gives none::
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any, Final, TypeVar
@@ -43,12 +44,14 @@ def loop_factory(choice: str | None = None) -> Callable[[], asyncio.AbstractEven
     if choice == "asyncio":
         return None
     try:
-        import uvloop
+        # Imported by name: uvloop is optional, and not installed where mypy runs.
+        uvloop = importlib.import_module("uvloop")
     except ImportError:
         if choice == "uvloop":
             raise
         return None
-    return uvloop.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def loop_name(choice: str | None = None) -> str:
