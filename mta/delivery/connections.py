@@ -162,11 +162,20 @@ class Connections:
         if message is not None or self.engine.stopping:
             return message
         event = self._events[(queue.queue, queue.vmta)]
-        event.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), IDLE_SECONDS)
-        held = queue.paused or time.time() < queue.hold_until
-        return None if self.engine.stopping or held else queue.pop_ready()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + IDLE_SECONDS
+        while (left := deadline - loop.time()) > 0:
+            event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), left)
+            if self.engine.stopping or queue.paused or time.time() < queue.hold_until:
+                return None
+            message = queue.pop_ready()
+            if message is not None:
+                return message
+            # A sibling connection took the message that woke us: keep the session for
+            # the rest of the idle time instead of quitting and reconnecting for the next.
+        return None
 
     async def _send_loop(self, queue: DeliveryQueue, conn: Connection) -> None:
         engine = self.engine

@@ -21,8 +21,9 @@ Every recipient's outcome becomes one accounting record, written before the
 spool forgets the message: a crash in between can send a message twice (at
 least once), never lose it. While records cannot be written (a full disk) no
 connection opens, and an attempted message is parked in ``active/`` until its
-records and its spool move both succeed. Disk work runs in worker threads so
-the event loop only moves bytes.
+records and its spool move both succeed. Disk work that syncs or signs runs in
+worker threads; a rename, an unlink or a read of a file just written costs the
+event loop less than the hop to a thread and back, so those run on it.
 """
 
 from __future__ import annotations

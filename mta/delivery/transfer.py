@@ -4,8 +4,8 @@
 takes from its queue:
 
 1. claim the message (``incoming/`` → ``active/``) and read it, DKIM-signing it
-   when the queue says so — in a worker thread. Mail DKIM cannot sign goes out
-   unsigned rather than sticking;
+   when the queue says so — signing in a worker thread. Mail DKIM cannot sign
+   goes out unsigned rather than sticking;
 2. drop the suppressed recipients (each gets its ``b`` record now);
 3. send to the others with the VERP or plain return path;
 4. hand every recipient's reply to the :mod:`~mta.delivery.ledger`, which
@@ -31,6 +31,7 @@ from mta.delivery.client import Connection
 from mta.delivery.prepare import return_path
 from mta.delivery.queue import DeliveryQueue, QueuedMessage
 from mta.delivery.settle import RETRY_SECONDS
+from mta.spool.durable import CorruptMessageError
 
 if TYPE_CHECKING:
     from mta.delivery.engine import DeliveryEngine
@@ -53,10 +54,14 @@ class Transfer:
         """Send one message on ``conn``; say what became of it."""
         engine = self.engine
         spool_id = message.spool_id
+        sign = queue.settings.dkim_sign
         try:
-            raw = await asyncio.to_thread(
-                self._load, spool_id, queue.vmta, queue.settings.dkim_sign
-            )
+            if sign:  # signing is CPU work: off the loop
+                raw = await asyncio.to_thread(self._load, spool_id, queue.vmta, sign)
+            else:
+                # A rename and a read of a file just written (in the page cache) cost
+                # less on the loop than the hop to a worker thread and back.
+                raw = self._load(spool_id, queue.vmta, sign)
         except OSError as exc:  # unreadable now: back to incoming/ and to its queue, later
             engine.settler.failures.failed(exc)
             with contextlib.suppress(OSError):
@@ -64,7 +69,7 @@ class Transfer:
             queue.defer(message, time.time() + RETRY_SECONDS)
             return "unreadable"
         if raw is None:
-            return "gone"  # removed by an operator: nothing to do
+            return "gone"  # removed by an operator (or corrupt, in bad/): nothing to do
         ledger = engine.ledger
         ledger.inflight.add(spool_id)
         try:
@@ -108,7 +113,13 @@ class Transfer:
         engine = self.engine
         if not engine.spool.take(spool_id):
             return None
-        raw = engine.spool.read_bytes("active", spool_id)
+        try:
+            raw = engine.spool.read_bytes("active", spool_id)
+        except CorruptMessageError as exc:
+            # Never sent half a message: the file goes to bad/ for an operator to look at.
+            log.error("%s; moved to bad/", exc)
+            engine.spool.bury(spool_id, "active", str(exc))
+            return None
         if not sign:
             return raw
         try:

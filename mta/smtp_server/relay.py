@@ -10,6 +10,7 @@ Every refusal carries the reply to send and the reason for the reject log.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -29,6 +30,10 @@ class Decision:
     source: str = ""
 
 
+# A session asks for its source at connect, EHLO, MAIL and RCPT: parse each address once.
+_ip_address = functools.lru_cache(maxsize=4096)(ipaddress.ip_address)
+
+
 def source_for(config: Config, ip: str, auth_user: str | None = None) -> Source | None:
     """The ``<source>`` in force for a client at ``ip`` (and, once authenticated, its user)."""
     if auth_user is not None:
@@ -38,7 +43,7 @@ def source_for(config: Config, ip: str, auth_user: str | None = None) -> Source 
             if named is not None:
                 return named
     try:
-        address = ipaddress.ip_address(ip)
+        address = _ip_address(ip)
     except ValueError:
         return None
     best: Source | None = None

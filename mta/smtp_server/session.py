@@ -20,7 +20,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from mta.acct.rejectlog import RejectRecord, reject_reason
 from mta.config.model import Config, Listener, Source
@@ -275,8 +275,8 @@ class InboundSession(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Check the connection-level policy, then greet (or refuse with 421 and close)."""
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, only alike.
+        self.transport = transport = cast(asyncio.Transport, transport)
         state = self.state
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):

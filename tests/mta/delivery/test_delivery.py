@@ -86,6 +86,21 @@ async def test_max_msg_per_connection_reconnects(tmp_path: Path) -> None:
     assert stats.connections_opened >= 3
 
 
+async def test_a_steady_trickle_reuses_open_connections(tmp_path: Path) -> None:
+    """Messages one after another keep using the open sessions: a connection woken for a
+    message its sibling took waits for the next instead of quitting and reconnecting."""
+    async with (
+        IspSimulator("default") as sim,
+        running_mta(_route(sim, "max-smtp-out 20"), tmp_path) as mta,
+    ):
+        for i in range(60):
+            await send(mta, f"u{i}@example.com")
+        await until(settled(mta, 60))
+        stats = sim.counters.for_ip("127.0.0.1")
+    assert stats.messages_accepted == 60
+    assert stats.connections_opened <= 10, stats.connections_opened
+
+
 async def test_greylisting_is_retried_and_then_delivered(tmp_path: Path) -> None:
     """A 451 greylisting reply defers the message (t record) and the retry delivers it."""
     profile = IspProfile("grey", greylist_delay=0.3)

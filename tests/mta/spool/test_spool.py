@@ -122,3 +122,52 @@ def test_kill_9_never_loses_an_acknowledged_message(tmp_path: Path) -> None:
         assert data.startswith(b"message ")
         assert envelope.sender == "s@x.example"
     assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_accept_many_stores_every_message_of_a_batch(tmp_path: Path) -> None:
+    """A batch is accepted whole: every message readable from incoming/, nothing left in tmp/."""
+    spool = Spool(tmp_path)
+    ids = spool.accept_many([(b"message %d" % n, _env(n), None) for n in range(5)])
+    assert sorted(ids) == spool.ids("incoming")
+    for n, spool_id in enumerate(ids):
+        assert spool.read("incoming", spool_id)[0] == b"message %d" % n
+    assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_recover_moves_a_torn_incoming_file_to_bad_and_keeps_the_whole_ones(
+    tmp_path: Path,
+) -> None:
+    """A file cut short (a crash between the rename and its sync) goes to bad/ with why."""
+    spool = Spool(tmp_path)
+    whole = spool.accept(b"whole message", _env(1))
+    torn = spool.accept(b"torn message", _env(2))
+    path = spool.path("incoming", torn)
+    path.write_bytes(path.read_bytes()[:-4])
+    empty = spool.accept(b"empty", _env(3))
+    spool.path("incoming", empty).write_bytes(b"")
+    spool.recover()
+    assert spool.ids("incoming") == [whole]
+    assert sorted(spool.ids("bad")) == sorted([torn, empty])
+    assert "never answered 250" in (tmp_path / "bad" / f"{torn}.reason").read_text()
+
+
+def test_a_file_without_size_and_crc_is_read_as_before(tmp_path: Path) -> None:
+    """Spool files written before the integrity fields existed stay readable and whole."""
+    spool = Spool(tmp_path)
+    spool_id = Spool.new_id()
+    line = b'{"sender":"s@x.example","recipients":["r@y.example"]}\n'
+    spool.path("incoming", spool_id).write_bytes(line + b"old body")
+    spool.recover()
+    assert spool.read("incoming", spool_id)[0] == b"old body"
+
+
+def test_reading_bytes_that_do_not_match_their_crc_raises(tmp_path: Path) -> None:
+    """A message whose bytes changed on disk is refused (CorruptMessageError), never sent."""
+    from mta.spool.durable import CorruptMessageError
+
+    spool = Spool(tmp_path)
+    spool_id = spool.accept(b"original body", _env())
+    path = spool.path("incoming", spool_id)
+    path.write_bytes(path.read_bytes().replace(b"original", b"ORIGINAL"))
+    with pytest.raises(CorruptMessageError, match="do not match"):
+        spool.read("incoming", spool_id)
