@@ -1,11 +1,13 @@
 """``smtp-workers N``: several MTA processes sharing the listening sockets, one spool each.
 
 One Python process uses one core; ``acctpipe mta`` with ``smtp-workers 2`` uses
-two. The supervisor (the process started, whose pid ``mta.json`` names) binds
-every ``smtp-listener`` once, then forks the workers. Each worker is a whole
-MTA (:class:`~mta.node.process.MtaServer`): it accepts on the shared sockets
-(the kernel hands each connection to whichever worker accepts first, so a busy
-worker takes fewer) and delivers what *it* accepted, from a spool of its own.
+two. The supervisor (the process started, whose pid ``mta.json`` names) binds a
+socket per worker to every ``smtp-listener`` address (``SO_REUSEPORT``: the
+kernel spreads new connections over them evenly), then forks the workers. Each
+worker is a whole MTA (:class:`~mta.node.process.MtaServer`): it accepts on its
+sockets and delivers what *it* accepted, from a spool of its own. The
+supervisor keeps every socket open, so connections the kernel gives a worker
+that has just died wait in the backlog for the worker started in its place.
 Nothing is shared between workers at run time, so each keeps the single
 process's guarantees as they are: fsync before 250, records before the spool
 forgets a message, recovery of ``active/`` after a crash.
@@ -72,7 +74,7 @@ class WorkerRole:
 
     index: int
     count: int
-    sockets: tuple[socket.socket, ...] = ()  # one per smtp-listener, in config order
+    sockets: tuple[socket.socket, ...] = ()  # this worker's, one per smtp-listener, in order
     supervisor_pid: int = 0
 
 
@@ -145,9 +147,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def bind_listeners(listeners: Sequence[Listener]) -> tuple[socket.socket, ...]:
-    """Bind and listen on every ``smtp-listener`` (the first address its host resolves to)."""
-    sockets = []
+def bind_listeners(listeners: Sequence[Listener], count: int) -> list[tuple[socket.socket, ...]]:
+    """For each of ``count`` workers, a socket per ``smtp-listener``, all bound with
+    ``SO_REUSEPORT`` to the same address (the first its host resolves to; port 0 is chosen
+    once): the kernel spreads new connections evenly over the workers' sockets."""
+    per_worker: list[list[socket.socket]] = [[] for _ in range(count)]
     try:
         for spec in listeners:
             host = spec.address.host or None
@@ -155,19 +159,23 @@ def bind_listeners(listeners: Sequence[Listener]) -> tuple[socket.socket, ...]:
             family, kind, proto, _, addr = socket.getaddrinfo(
                 host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
             )[0]
-            sock = socket.socket(family, kind, proto)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(addr)
-            sock.listen(BACKLOG)
-            sock.setblocking(False)
+            for own in per_worker:
+                sock = socket.socket(family, kind, proto)
+                own.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(addr)
+                addr = sock.getsockname()  # port 0: the others take the port the first got
+                sock.listen(BACKLOG)
+                sock.setblocking(False)
     except OSError:
-        for sock in sockets:
-            sock.close()
+        for own in per_worker:
+            for sock in own:
+                sock.close()
         raise
-    return tuple(sockets)
+    return [tuple(own) for own in per_worker]
 
 
 def _die_with_parent(parent: int) -> None:
@@ -204,14 +212,14 @@ def supervise(config: Config, run: Callable[[WorkerRole], int], *, grace: float 
     """Bind the listeners, fork ``smtp-workers`` workers each calling ``run(role)``, and
     supervise them until SIGTERM/SIGINT (SIGHUP is passed on). Returns the exit code."""
     count = worker_count(config)
-    sockets = bind_listeners(config.listeners)
+    sockets = bind_listeners(config.listeners, count)
     me = os.getpid()
     signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     workers: dict[int, tuple[int, float]] = {}  # pid -> (index, started at)
     code = 0
     try:
         for index in range(count):
-            pid = _spawn(WorkerRole(index, count, sockets, me), run)
+            pid = _spawn(WorkerRole(index, count, sockets[index], me), run)
             workers[pid] = (index, time.monotonic())
         log.info("MTA supervisor %d: %d smtp workers", me, count)
         while workers:
@@ -229,14 +237,15 @@ def supervise(config: Config, run: Callable[[WorkerRole], int], *, grace: float 
                     _send(workers, signal.SIGTERM)
                     _stop_all(workers, grace)
                     break
-                new = _spawn(WorkerRole(index, count, sockets, me), run)
+                new = _spawn(WorkerRole(index, count, sockets[index], me), run)
                 workers[new] = (index, time.monotonic())
     finally:
         for pid in workers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        for sock in sockets:
-            sock.close()
+        for own in sockets:
+            for sock in own:
+                sock.close()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
     return code
 
