@@ -215,6 +215,8 @@ def _sign_crlf(raw: bytes, key: SigningKey, domain: str, now: int) -> bytes | No
     last: dict[bytes, tuple[bytes, bytes]] = {}
     for name, value in fields:  # h= names each header once: its bottom-most instance is signed
         last[name.strip(b" \t").lower()] = (name, value)
+    if b"from" not in last:
+        return None  # RFC 6376 requires From in h=: dkimpy refuses it with its own error
     signed = [h for h in SIGNED_HEADERS if h in last]
     body_hash = base64.b64encode(hashlib.sha256(_relaxed_body(body)).digest())
     tags = (
