@@ -87,6 +87,7 @@ BENCHMARKS: Final = (
     Benchmark("tail_latency", "--rate 20000 --seconds 10", "--rate 5000 --seconds 2"),
     Benchmark("mta", "--count 20000", "--count 1000"),
     Benchmark("smtp_core", "--messages 20000", "--messages 1000"),
+    Benchmark("relay_peer", "--count 20000 --workers 0", "--count 1000 --workers 0"),
     Benchmark("submit_single", "--count 2000", "--count 200"),
     Benchmark("suppression", "--entries 1000000", "--entries 100000 --lookups 50000"),
     Benchmark("feedback_latency", "--rounds 30", "--rounds 5"),

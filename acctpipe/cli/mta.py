@@ -12,7 +12,9 @@ from rich.logging import RichHandler
 from acctpipe.feedback.follower import MtaFollower
 from acctpipe.sqlstore.migrate import open_database
 from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
+from mta.config import load_config
 from mta.node.process import MtaServer
+from mta.node.workers import WorkerRole, supervise, worker_count
 
 __all__ = ["run_mta"]
 
@@ -39,11 +41,19 @@ def run_mta(
     )
     for noisy in ("mail.log", "uvicorn.access", "watchdog"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
-    server = MtaServer.from_file(config, data_dir=data_dir)
-    if database_url is not None:
-        engine = open_database(database_url)
-        server.companions.append(
-            MtaFollower(server.mta, SuppressionStore(engine), ThrottleStore(engine))
-        )
-    asyncio.run(server.serve_forever())
-    return 0
+
+    loaded = load_config(config)
+
+    def serve(worker: WorkerRole | None) -> int:
+        server = MtaServer(loaded, data_dir=data_dir, config_path=config, worker=worker)
+        if database_url is not None:
+            engine = open_database(database_url)
+            server.companions.append(
+                MtaFollower(server.mta, SuppressionStore(engine), ThrottleStore(engine))
+            )
+        asyncio.run(server.serve_forever())
+        return 0
+
+    if worker_count(loaded) > 1:  # smtp-workers: this process supervises, workers serve
+        return supervise(loaded, serve)
+    return serve(None)

@@ -484,6 +484,7 @@ class _Builder:
             suppressed_recipients=g(root, "suppressed-recipients"),
             suppressed_recipient_reply=g(root, "suppressed-recipient-reply"),
             total_max_smtp_in=g(root, "total-max-smtp-in"),
+            smtp_workers=g(root, "smtp-workers"),
         )
         self.check_references(config)
         return config

@@ -364,3 +364,4 @@ class Config:
     suppressed_recipients: str = "reject"
     suppressed_recipient_reply: str = "550 5.7.1 <{rcpt}>: recipient suppressed ({reason})"
     total_max_smtp_in: int = 1000  # 0: no cap
+    smtp_workers: int = 1  # acctpipe mta's processes (0: one per CPU)

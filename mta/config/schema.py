@@ -193,6 +193,10 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
        "Concurrent inbound SMTP connections, all listeners and clients together (0 = any); "
        "the open-file limit is raised to fit.",
        _unlimited_int),
+    _d("smtp-workers", {_G}, "int", 1,
+       "Processes `acctpipe mta` runs, each accepting on every `smtp-listener` and delivering "
+       "what it accepted from a spool of its own (0 = one per CPU). See docs/mta.md.",
+       _count, origin="acctpipe"),
     _d("smtp-listener", {_G}, "address", None,
        "Listen for SMTP on ADDR:PORT (`0/0:25` = all IPv4; port 0 = any free port). Repeatable.",
        partial(parse_address, default_port=25, allow_zero_port=True), repeat=True),
@@ -426,6 +430,7 @@ BOUNDS: dict[str, Bounds] = {
     "max-message-size": (1, 2 * GIB),
     "max-smtp-in": (0, 100_000),
     "total-max-smtp-in": (0, 1_000_000),
+    "smtp-workers": (0, 64),
     "max-size": (1024, 1024 * GIB),
     "move-interval": (1, YEAR),
     "delete-after": (60, 10 * YEAR),

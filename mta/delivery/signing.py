@@ -11,6 +11,9 @@ other MTAs.
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -18,8 +21,8 @@ from pathlib import Path
 from typing import Literal
 
 import dkim
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from mta.config.loader import read_regular_file
 from mta.config.model import DomainKey
@@ -128,13 +131,22 @@ def choose_key(keys: Sequence[SigningKey], sender: str) -> SigningKey | None:
     return exact or next((k for k in keys if k.domain == "*"), None)
 
 
-def sign(raw: bytes, key: SigningKey, sender_domain: str | None = None) -> bytes:
+def sign(
+    raw: bytes, key: SigningKey, sender_domain: str | None = None, *, now: int | None = None
+) -> bytes:
     """``raw`` with a DKIM-Signature header prepended (``d=`` is the key's domain or, for a
-    ``*`` key, ``sender_domain``)."""
+    ``*`` key, ``sender_domain``).
+
+    A message with CRLF line ends (all mail that came in over SMTP) is signed here with
+    ``cryptography`` directly; anything else goes through dkimpy, which handles odd input.
+    """
     domain = key.domain if key.domain != "*" else (sender_domain or "")
     if not domain:
         # A caller bug, not input (a plain ValueError): the engine gives the sender domain.
         raise ValueError("a '*' domain-key needs the sender's domain to sign for")
+    fast = _sign_crlf(raw, key, domain, int(time.time()) if now is None else now)
+    if fast is not None:
+        return fast
     present = {line.split(b":", 1)[0].strip().lower() for line in _header_lines(raw)}
     headers = [h for h in SIGNED_HEADERS if h in present]
     signature = dkim.sign(
@@ -147,6 +159,81 @@ def sign(raw: bytes, key: SigningKey, sender_domain: str | None = None) -> bytes
         include_headers=headers,
     )
     return bytes(signature) + raw
+
+
+# -- relaxed/relaxed (RFC 6376 section 3.4.2 and 3.4.4) -----------------------------------
+
+
+def _squeeze(text: bytes) -> bytes:
+    """Every run of spaces and tabs as one space (bytes.replace: Python's re scans a
+    character class byte by byte, several times slower on a 10 KB body)."""
+    text = text.replace(b"\t", b" ")
+    while b"  " in text:
+        text = text.replace(b"  ", b" ")
+    return text
+
+
+def _relaxed_body(body: bytes) -> bytes:
+    # In dkimpy's order (a last line without CRLF keeps its trailing space, then gets CRLF).
+    body = _squeeze(body).replace(b" \r\n", b"\r\n")
+    while body.endswith(b"\r\n\r\n"):
+        body = body[:-2]
+    if body and not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return b"" if body == b"\r\n" else body
+
+
+def _relaxed_header(name: bytes, value: bytes) -> bytes:
+    value = _squeeze(value.replace(b"\r\n", b"")).strip(b" ")  # unfolded: CRLF + WSP
+    return name.strip(b" \t").lower() + b":" + value
+
+
+@functools.lru_cache(maxsize=64)
+def _private_key(algorithm: str, private: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
+    if algorithm == "ed25519-sha256":
+        return ed25519.Ed25519PrivateKey.from_private_bytes(base64.b64decode(private))
+    key = serialization.load_pem_private_key(private, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def _sign_crlf(raw: bytes, key: SigningKey, domain: str, now: int) -> bytes | None:
+    """The signed message, or None when ``raw`` is not plain CRLF mail (dkimpy signs it)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep or b"\n" in head.replace(b"\r\n", b""):
+        return None
+    fields: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, value + b"\r\n" + line)
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon:
+            return None
+        fields.append((name, value))
+    last: dict[bytes, tuple[bytes, bytes]] = {}
+    for name, value in fields:  # h= names each header once: its bottom-most instance is signed
+        last[name.strip(b" \t").lower()] = (name, value)
+    if b"from" not in last:
+        return None  # RFC 6376 requires From in h=: dkimpy refuses it with its own error
+    signed = [h for h in SIGNED_HEADERS if h in last]
+    body_hash = base64.b64encode(hashlib.sha256(_relaxed_body(body)).digest())
+    tags = (
+        f"v=1; a={key.algorithm}; c=relaxed/relaxed; d={domain}; s={key.selector};\r\n"
+        f"\tt={now}; h={' : '.join(h.decode() for h in signed)};\r\n"
+        f"\tbh={body_hash.decode()}; b="
+    ).encode()
+    data = b"".join(_relaxed_header(*last[h]) + b"\r\n" for h in signed)
+    data += _relaxed_header(b"DKIM-Signature", b" " + tags)
+    private = _private_key(key.algorithm, key.private)
+    if isinstance(private, ed25519.Ed25519PrivateKey):  # RFC 8463: Ed25519 over the SHA-256
+        signature = private.sign(hashlib.sha256(data).digest())
+    else:
+        signature = private.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    b = base64.b64encode(signature)
+    folded = b"\r\n\t".join(b[i : i + 72] for i in range(0, len(b), 72))
+    return b"DKIM-Signature: " + tags + b"\r\n\t" + folded + b"\r\n" + raw
 
 
 def _header_lines(raw: bytes) -> list[bytes]:

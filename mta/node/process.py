@@ -36,6 +36,7 @@ from mta.delivery.routing import Resolver
 from mta.errors import AcctpipeError
 from mta.mgmt.app import MgmtServer, create_mgmt_app
 from mta.node.runtime import Mta, MtaOptions
+from mta.node.workers import WorkerRole, for_worker
 from mta.pickup.watcher import PickupFolder
 from mta.returns.intake import ReturnsProcessor
 from mta.smtp_server.listener import AuthLimiter, ConnectionGate, SmtpListener
@@ -114,8 +115,15 @@ class MtaServer:
         data_dir: Path,
         config_path: Path | None = None,
         resolver: Resolver | None = None,
+        worker: WorkerRole | None = None,
     ) -> None:
-        self.mta = Mta(config, MtaOptions(data_dir, config_path=config_path, resolver=resolver))
+        self.worker = worker or WorkerRole(0, 1)
+        index, count = self.worker.index, self.worker.count
+        config = for_worker(config, index)
+        options = MtaOptions(
+            data_dir, config_path=config_path, resolver=resolver, worker=index, workers=count
+        )
+        self.mta = Mta(config, options)
         self.returns = ReturnedMail(self.mta)
         self.rejects = [RejectLogFile(spec, data_dir) for spec in config.reject_logs]
         self.listeners: list[SmtpListener] = []
@@ -126,10 +134,16 @@ class MtaServer:
 
     @classmethod
     def from_file(
-        cls, path: Path, *, data_dir: Path, resolver: Resolver | None = None
+        cls,
+        path: Path,
+        *,
+        data_dir: Path,
+        resolver: Resolver | None = None,
+        worker: WorkerRole | None = None,
     ) -> MtaServer:
         """Load ``path`` (raising its config errors) and build the server."""
-        return cls(load_config(path), data_dir=data_dir, config_path=path, resolver=resolver)
+        config = load_config(path)
+        return cls(config, data_dir=data_dir, config_path=path, resolver=resolver, worker=worker)
 
     @property
     def config(self) -> Config:
@@ -147,7 +161,8 @@ class MtaServer:
         reject_log = self.rejects[0] if self.rejects else None
         # One session count (total-max-smtp-in) and one AUTH-failure count for all listeners.
         gate, auth_limiter = ConnectionGate(), AuthLimiter()
-        for spec in self.config.listeners:
+        shared = self.worker.sockets
+        for i, spec in enumerate(self.config.listeners):
             listener = SmtpListener(
                 lambda: self.mta.config,
                 spec,
@@ -159,6 +174,7 @@ class MtaServer:
                 base=mta.config_base,
                 gate=gate,
                 auth_limiter=auth_limiter,
+                sock=shared[i] if i < len(shared) else None,
             )
             await listener.start()
             self.listeners.append(listener)
@@ -178,12 +194,15 @@ class MtaServer:
             )
             self.mgmt = MgmtServer(app, "127.0.0.1", self.config.http_mgmt_port)
             await self.mgmt.start()
-        self._write_state()
+        if self.worker.index == 0:
+            self._write_state()
         log.info("MTA ready: %s", ", ".join(f"smtp {x.host}:{x.port}" for x in self.listeners))
 
     def _write_state(self) -> None:
         state = {
-            "pid": os.getpid(),
+            # With smtp-workers, the supervisor: signals sent to it reach every worker.
+            "pid": self.worker.supervisor_pid or os.getpid(),
+            "workers": self.worker.count,
             "started_at": self.mta.started_at.isoformat(),
             "listeners": [{"host": x.host, "port": x.port} for x in self.listeners],
             "mgmt_port": self.mgmt.port if self.mgmt else None,
@@ -207,8 +226,9 @@ class MtaServer:
             await self.mgmt.stop()
         for rejects in self.rejects:
             rejects.close()
-        with contextlib.suppress(FileNotFoundError):
-            (self.mta.data_dir / "mta.json").unlink()
+        if self.worker.index == 0:
+            with contextlib.suppress(FileNotFoundError):
+                (self.mta.data_dir / "mta.json").unlink()
 
     def reload(self) -> None:
         """SIGHUP: reload the config; on error, log it and keep running on the old one."""

@@ -37,6 +37,7 @@ from mta.delivery.queue import Override
 from mta.delivery.routing import DnsPythonResolver, Resolver, domain_of
 from mta.errors import AcctpipeError, LocalError
 from mta.failurelog import FailureLog
+from mta.node.workers import adopt_orphans, for_worker, worker_spool
 from mta.spool.commit import GroupCommit
 from mta.spool.durable import Envelope, Spool
 from mta.status import ListenerStatus, MtaStatus
@@ -67,6 +68,8 @@ class MtaOptions:
     resolver: Resolver | None = None
     keep_done: bool = False
     suppressions: SuppressionSet | None = None  # fed by the product's change-log follower
+    worker: int = 0  # which of `smtp-workers` processes this is (0: the only one, or the first)
+    workers: int = 1  # how many run (worker 0 adopts the spools of workers beyond)
 
 
 class Mta:
@@ -80,9 +83,9 @@ class Mta:
         # A relative spool directive is relative to the data directory (and so is the
         # default): joining the default again would nest DATA_DIR/DATA_DIR/spool.
         spool_dir = Path(config.spool or "spool")
+        self.spool_root = spool_dir if spool_dir.is_absolute() else self.data_dir / spool_dir
         self.spool = Spool(
-            spool_dir if spool_dir.is_absolute() else self.data_dir / spool_dir,
-            keep_done=options.keep_done,
+            worker_spool(self.spool_root, options.worker), keep_done=options.keep_done
         )
         self.host_name = config.host_name or "localhost"
         self.table: RuleTable = rule_table(config)
@@ -122,6 +125,10 @@ class Mta:
 
     async def start(self) -> None:
         """Recover the spool after a crash, rebuild the queues, start delivering."""
+        if self.options.worker == 0:  # spools of smtp-workers no longer running are ours
+            adopted = await asyncio.to_thread(adopt_orphans, self.spool_root, self.options.workers)
+            if adopted:
+                log.warning("spool: %d message(s) adopted from stopped smtp workers", adopted)
         requeued, poisoned = await asyncio.to_thread(self.spool.recover)
         if requeued or poisoned:
             log.warning(
@@ -421,7 +428,7 @@ class Mta:
             return "nothing to reload: the MTA was started without a config file"
         started = time.monotonic()
         try:
-            config = load_config(path)
+            config = for_worker(load_config(path), self.options.worker)
             signer = Signer.from_config(config, self._config_base())
             table = rule_table(config)
         except AcctpipeError as exc:

@@ -106,6 +106,7 @@ class SmtpListener:
         base: Path | None = None,
         gate: ConnectionGate | None = None,
         auth_limiter: AuthLimiter | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         name = hostname or get_config().host_name or socket.gethostname()
         self.listener = listener
@@ -130,6 +131,7 @@ class SmtpListener:
         self._server: asyncio.Server | None = None
         self._stopping: asyncio.Future[None] | None = None
         self._base = base  # relative tls-certificate/-private-key paths start here
+        self._sock = sock  # bound and listening already (shared by the smtp-workers processes)
 
     @property
     def hostname(self) -> str:
@@ -176,7 +178,10 @@ class SmtpListener:
                 timeout=self._idle_timeout,
             )
 
-        self._server = await loop.create_server(factory, self.host, self.port)
+        if self._sock is not None:
+            self._server = await loop.create_server(factory, sock=self._sock)
+        else:
+            self._server = await loop.create_server(factory, self.host, self.port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         state.label = f"{self.host}:{self.port}"
 

@@ -57,7 +57,7 @@ SUFFIX: Final = ".msg"
 
 # Ids sort by time of acceptance; the node part and a counter keep them unique
 # without asking the OS for randomness per message.
-_NODE: Final = secrets.token_hex(3)
+_NODE = secrets.token_hex(3)
 _SEQUENCE = itertools.count()
 
 # The envelope line's integrity fields (absent from files written before they existed).
@@ -74,6 +74,15 @@ _SYNCERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="spool-sync")
 
 class CorruptMessageError(LocalError):
     """A spooled file's bytes do not match its envelope line (size or CRC-32)."""
+
+
+def _new_node() -> None:
+    """A forked process (``smtp-workers``) names its messages apart from its parent's."""
+    global _NODE  # the process's identity, set once per process
+    _NODE = secrets.token_hex(3)
+
+
+os.register_at_fork(after_in_child=_new_node)
 
 
 @dataclass(slots=True)

@@ -72,3 +72,37 @@ def test_unreadable_or_bad_keys_are_config_errors(tmp_path: Path) -> None:
         load_key(cfg.domain_keys[0], tmp_path)
     with pytest.raises(ConfigError, match="not a PEM private key"):
         load_key(cfg.domain_keys[1], tmp_path)
+
+
+ODD = (
+    b"From: News\r\n  <news@example.test>\r\nTo:   alice@example.com  \r\n"
+    b"Subject: one\r\nSubject:\tHello \t there \r\nX-Other: x\r\n"
+    b"Content-Type: text/plain;\r\n\tcharset=utf-8\r\n\r\n"
+    b"Hi  there. \t\r\n\r\n  indented\ttab \r\n\r\n\r\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["rsa-sha256", "ed25519-sha256"])
+@pytest.mark.parametrize(
+    "message",
+    [MESSAGE, ODD, MESSAGE.split(b"\r\n\r\n")[0] + b"\r\n\r\n", ODD.rstrip(b"\r\n")],
+    ids=["plain", "folded-spaced-repeated", "empty-body", "no-final-line-end"],
+)
+def test_relaxed_canonicalisation_agrees_with_dkimpy(algorithm: str, message: bytes) -> None:
+    """Folded and repeated headers, runs of white space, blank lines at the end, an empty
+    body, a last line without CRLF: what we sign (without dkimpy) dkimpy verifies."""
+    _, key = generate_key("s2026", "example.test", algorithm)  # type: ignore[arg-type]
+    signed = sign(message, key)
+    assert _verify(signed, key)
+    assert not _verify(signed.replace(b"Subject:\tHello", b"Subject:\tHallo"), key) or (
+        b"Subject:\tHello" not in message
+    )
+
+
+def test_bare_lf_mail_is_signed_by_dkimpy() -> None:
+    """Mail with bare LF line ends (not what SMTP brings) still gets a valid signature."""
+    _, key = generate_key("s2026", "example.test", "ed25519-sha256")
+    signed = sign(MESSAGE.replace(b"\r\n", b"\n"), key)
+    assert signed.startswith(b"DKIM-Signature:")
+    assert _verify(signed, key)
