@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifiers import arf, message
+from classifiers import _mime, arf, message
 from classifiers._fastdsn import fast_dsn
 from classifiers._mime import field_blocks, parse_bytes, part_body, text_of
 from tests._paths import ROOT as REPO
@@ -92,3 +92,17 @@ def test_feedback_shortcut_agrees_on_generated_fields(fields: list[tuple[str, st
     part = arf.find_feedback_part(parse_bytes(data))
     assert part is not None
     assert arf.feedback_fields(part) == field_blocks(text_of(part_body(part), "utf-8"))
+
+
+_PIECES = (
+    "Final-Recipient", "status", ":", " ", "\t", "a", "é", ";", "\n", "\r\n", "\r",
+    "\n\n", "\n \n", "\x0c", "\x1d", "\x85", "\u2028", "rfc822; a@b.example",
+)  # fmt: skip
+_BLOCK_TEXT = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_BLOCK_TEXT)
+def test_field_blocks_agrees_with_line_by_line_reading(text: str) -> None:
+    """The one-regex-per-block reading equals the line-by-line one, line breaks of every kind."""
+    assert field_blocks(text) == _mime._blocks_by_line(text)
