@@ -75,8 +75,8 @@ def _split_head(data: bytes) -> tuple[bytes, bytes] | None:
     return data[:start], data[end:]
 
 
-def _mime_type(head: _Head) -> bytes:
-    return head.field(_CONTENT_TYPE).split(b";", 1)[0].strip().lower()
+def _mime_type(content_type: bytes) -> bytes:
+    return content_type.split(b";", 1)[0].strip().lower()
 
 
 def fast_dsn(data: bytes, table: RuleTable | None) -> MessageReport | None:
@@ -107,8 +107,10 @@ def fast_dsn(data: bytes, table: RuleTable | None) -> MessageReport | None:
             continue
         part_head = _Head(part[0])
         part_body = part[1]
-        mime = _mime_type(part_head)
-        encoded = part_head.field(_CTE).lower() in (b"base64", b"quoted-printable")
+        part_type = part_head.field(_CONTENT_TYPE)
+        mime = _mime_type(part_type)
+        part_cte = part_head.field(_CTE)
+        encoded = part_cte.lower() in (b"base64", b"quoted-printable")
         if mime in _STATUS_TYPES:
             if encoded or status_text is not None:
                 return None  # unusual: let the full parser decode it
@@ -116,9 +118,9 @@ def fast_dsn(data: bytes, table: RuleTable | None) -> MessageReport | None:
         elif mime in (b"text/plain", b"") and not human:  # no Content-Type: text/plain
             # An encoded notice (a gateway re-encoded it) is decoded here, as the full
             # parser would: only its text is used, for a recipient without a diagnostic.
-            cte = part_head.field(_CTE).decode("ascii", "replace")
+            cte = part_cte.decode("ascii", "replace")
             human = decode_cte(part_body, cte) if encoded else part_body
-            charset = _charset(part_head.field(_CONTENT_TYPE))
+            charset = _charset(part_type)
         elif mime.startswith(b"multipart/"):
             nested = True
         elif mime in _ORIGINAL_TYPES and not extra:
