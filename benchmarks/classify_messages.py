@@ -16,8 +16,8 @@ one core, timed by this process's CPU time unless ``--clock wall``. Each of ``--
 runs times ours and then flufl.bounce on the same list (best of ``--repeat`` passes
 each); the figure is the median run, the spread is printed. The corpus repeats, so
 after its first pass the verdict memos (keyed on the raw diagnostic) answer every
-recipient: the figure measures parsing and detection,
-with classification of known diagnostics.
+recipient: the figure measures parsing and detection, with classification of known
+diagnostics.
 
     .venv/bin/python -m benchmarks.classify_messages --messages 20000
 """
