@@ -25,7 +25,7 @@ __all__ = ["fast_dsn"]
 # fraction of the cost (that search steps through every byte of the head).
 _VALUE = re.compile(rb"[ \t]*:[ \t]*((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)")
 _CHARSET = re.compile(rb'(?i)charset\s*=\s*"?([A-Za-z0-9_.:-]+)')
-_UNFOLD = re.compile(rb"\r?\n[ \t]+")
+_UNFOLD = re.compile(rb"\n[ \t]+")
 _BOUNDARY = re.compile(rb'(?i)boundary\s*=\s*(?:"([^"]+)"|([^\s;]+))')
 _STATUS_TYPES = (b"message/delivery-status", b"message/global-delivery-status")
 _ORIGINAL_TYPES = (b"message/rfc822", b"text/rfc822-headers", b"message/global",
@@ -52,7 +52,12 @@ class _Head:
         while at >= 0:
             m = _VALUE.match(self.text, at + len(key))
             if m is not None:
-                return _UNFOLD.sub(b" ", m.group(1)).strip()
+                value: bytes = m.group(1)
+                if b"\n" not in value:
+                    return value.strip()
+                # Every CR in a value ends a line (_VALUE stops at a lone one): drop
+                # them, and unfold with a pattern that starts with a literal "\n".
+                return _UNFOLD.sub(b" ", value.replace(b"\r\n", b"\n")).strip()
             at = self.low.find(key, at + 1)
         return b""
 
@@ -60,7 +65,8 @@ class _Head:
 def _split_head(data: bytes) -> tuple[bytes, bytes] | None:
     """Split at the first empty line (``\\r?\\n\\r?\\n``), or ``None`` when there is none."""
     lf = data.find(b"\n\n")
-    crlf = data.find(b"\n\r\n")
+    # A CRLF blank line only matters before the first LF one: search no further.
+    crlf = data.find(b"\n\r\n", 0, lf + 2 if lf >= 0 else len(data))
     if lf < 0 and crlf < 0:
         return None
     at = lf if crlf < 0 or 0 <= lf < crlf else crlf
@@ -69,8 +75,8 @@ def _split_head(data: bytes) -> tuple[bytes, bytes] | None:
     return data[:start], data[end:]
 
 
-def _mime_type(head: _Head) -> bytes:
-    return head.field(_CONTENT_TYPE).split(b";", 1)[0].strip().lower()
+def _mime_type(content_type: bytes) -> bytes:
+    return content_type.split(b";", 1)[0].strip().lower()
 
 
 def fast_dsn(data: bytes, table: RuleTable | None) -> MessageReport | None:
@@ -101,8 +107,10 @@ def fast_dsn(data: bytes, table: RuleTable | None) -> MessageReport | None:
             continue
         part_head = _Head(part[0])
         part_body = part[1]
-        mime = _mime_type(part_head)
-        encoded = part_head.field(_CTE).lower() in (b"base64", b"quoted-printable")
+        part_type = part_head.field(_CONTENT_TYPE)
+        mime = _mime_type(part_type)
+        part_cte = part_head.field(_CTE)
+        encoded = part_cte.lower() in (b"base64", b"quoted-printable")
         if mime in _STATUS_TYPES:
             if encoded or status_text is not None:
                 return None  # unusual: let the full parser decode it
@@ -110,9 +118,9 @@ def fast_dsn(data: bytes, table: RuleTable | None) -> MessageReport | None:
         elif mime in (b"text/plain", b"") and not human:  # no Content-Type: text/plain
             # An encoded notice (a gateway re-encoded it) is decoded here, as the full
             # parser would: only its text is used, for a recipient without a diagnostic.
-            cte = part_head.field(_CTE).decode("ascii", "replace")
+            cte = part_cte.decode("ascii", "replace")
             human = decode_cte(part_body, cte) if encoded else part_body
-            charset = _charset(part_head.field(_CONTENT_TYPE))
+            charset = _charset(part_type)
         elif mime.startswith(b"multipart/"):
             nested = True
         elif mime in _ORIGINAL_TYPES and not extra:

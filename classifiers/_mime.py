@@ -17,7 +17,7 @@ from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "body_text",
@@ -39,6 +39,12 @@ _ENTRY: Final = re.compile(r"^\s*<?[^\s<>@:]+@[^\s<>@:]+>?:")
 _HEADER_ECHO = re.compile(r"^\s*(?:to|cc|bcc|from|subject|sent|date)\s*:", re.IGNORECASE)
 _BLANK_LINE = re.compile(r"\r?\n[ \t]*\r?\n")
 _FIELD = re.compile(r"^([!-9;-~]+)[ \t]*:(.*)$")  # RFC 5322 field-name = 1*ftext
+# The same on text whose lines end in LF alone. A pattern that starts with a literal
+# is searched for that character; one that starts with "\r?" is tried at every offset
+# (ten times slower on a status part).
+_FIELD_LINE = re.compile(r"^([!-9;-~]+)[ \t]*:(.*)$", re.MULTILINE)
+_FOLD_LF = re.compile(r"\n[ \t]+")
+_BLANK_LINE_LF = re.compile(r"\n[ \t]*\n")
 
 
 _ANY_CR = re.compile(rb"\r\n?")
@@ -61,7 +67,81 @@ def normalise_newlines(data: bytes) -> bytes:
 
 def parse_bytes(data: bytes) -> Message:
     """Parse raw message bytes leniently (never raises on malformed input)."""
-    return message_from_bytes(normalise_newlines(data), policy=compat32)
+    return message_from_bytes(normalise_newlines(data), _IndexedMessage, policy=compat32)
+
+
+class _IndexedMessage(Message):
+    """A compat32 ``Message`` whose header look-ups use an index by lower-cased name.
+
+    ``Message.get`` walks every field and lower-cases each name, and classification asks
+    a message for dozens of fields. The index is built at the first look-up and dropped
+    by every change to the fields (assigning the field list, or the methods that change
+    it in place), so the answers are always what ``Message`` itself would give.
+    """
+
+    _index: dict[str, list[tuple[str, Any]]] | None = None
+    _ctype: tuple[str, str] | None = None  # (default type, content type), with the index
+    _fields: list[tuple[str, Any]]
+
+    @property
+    def _headers(self) -> list[tuple[str, Any]]:
+        return self._fields
+
+    @_headers.setter
+    def _headers(self, fields: list[tuple[str, Any]]) -> None:
+        self._fields = fields
+        self._index = self._ctype = None
+
+    def _by_name(self) -> dict[str, list[tuple[str, Any]]]:
+        index: dict[str, list[tuple[str, Any]]] = {}
+        for name, value in self._fields:
+            known = index.get(lowered := name.lower())
+            if known is None:
+                index[lowered] = [(name, value)]
+            else:
+                known.append((name, value))
+        self._index = index
+        return index
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        """As ``Message.get``: the first field called ``name`` (any case), else ``failobj``."""
+        found = (self._index or self._by_name()).get(name.lower())
+        if found is None:
+            return failobj
+        return self.policy.header_fetch_parse(*found[0])
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        """As ``Message.get_all``: every field called ``name`` (any case), else ``failobj``."""
+        found = (self._index or self._by_name()).get(name.lower())
+        if found is None:
+            return failobj
+        return [self.policy.header_fetch_parse(k, v) for k, v in found]
+
+    def get_content_type(self) -> str:
+        """As ``Message.get_content_type`` (remembered with the index: asked many times)."""
+        known = self._ctype
+        if known is not None and self._index is not None and known[0] == self.get_default_type():
+            return known[1]
+        ctype = super().get_content_type()
+        self._ctype = (self.get_default_type(), ctype)
+        return ctype
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in (self._index or self._by_name())
+
+    def __setitem__(self, name: str, val: Any) -> None:
+        super().__setitem__(name, val)
+        self._index = self._ctype = None
+
+    def set_raw(self, name: str, value: Any) -> None:
+        """As ``Message.set_raw``."""
+        super().set_raw(name, value)
+        self._index = self._ctype = None
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        """As ``Message.replace_header``."""
+        super().replace_header(_name, _value)
+        self._index = self._ctype = None
 
 
 def decode_header_value(value: object) -> str:
@@ -179,6 +259,47 @@ def field_blocks(text: str) -> list[dict[str, list[str]]]:
     (``Original-Rcpt-To`` does), so values are lists. Lines that are not fields
     are skipped: deliberately lenient, as real reports contain junk.
     """
+    # The usual text breaks lines only at LF or CRLF: its fields are found with one
+    # multi-line regex per block. Any other character str.splitlines breaks at (a lone
+    # CR, a form feed, U+2028 …) takes the line-by-line reading, which is the definition.
+    plain = text.replace("\r\n", "\n") if "\r" in text else text
+    if _odd_breaks(plain):
+        return _blocks_by_line(text)
+    blocks: list[dict[str, list[str]]] = []
+    for chunk in _BLANK_LINE_LF.split(plain.strip("\n")):
+        fields: dict[str, list[str]] = {}
+        for raw_name, value in _FIELD_LINE.findall(_FOLD_LF.sub(" ", chunk)):
+            name = raw_name.lower()
+            known = fields.get(name)
+            if known is None:
+                fields[name] = [value.strip()]
+                continue
+            if name == "final-recipient":
+                blocks.append(fields)  # see _blocks_by_line
+                fields = {name: [value.strip()]}
+                continue
+            known.append(value.strip())
+        if fields:
+            blocks.append(fields)
+    return blocks
+
+
+def _odd_breaks(text: str) -> bool:
+    """Whether ``str.splitlines`` breaks ``text`` anywhere but at LF."""
+    if (
+        "\r" in text
+        or "\x0b" in text
+        or "\x0c" in text
+        or "\x1c" in text
+        or "\x1d" in text
+        or "\x1e" in text
+    ):
+        return True
+    return not text.isascii() and ("\x85" in text or "\u2028" in text or "\u2029" in text)
+
+
+def _blocks_by_line(text: str) -> list[dict[str, list[str]]]:
+    """:func:`field_blocks`, one ``str.splitlines`` line at a time."""
     blocks: list[dict[str, list[str]]] = []
     for chunk in _BLANK_LINE.split(text.strip("\r\n")):
         fields: dict[str, list[str]] = {}

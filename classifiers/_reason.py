@@ -18,9 +18,10 @@ from email.message import Message
 from typing import Final
 
 from classifiers._rules import RuleTable
+from classifiers._verdicts import verdict_of
 from classifiers.dialects import lines_before, notification_text
 from classifiers.dialects.generic import DIVIDER
-from classifiers.reply import classify_diag, default_table
+from classifiers.reply import default_table
 from classifiers.types import Classification
 
 __all__ = ["decided", "notification_reason"]
@@ -47,7 +48,7 @@ def notification_reason(msg: Message, text: str, table: RuleTable | None) -> str
         line = raw.strip()[:_MAX_LINE]
         if not line:
             continue
-        verdict = classify_diag(line, "", table=table)
+        verdict = verdict_of(line, "", table)
         if decided(verdict, table):
             classes.add(verdict.cls)
             first = first or line

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 from email.message import Message
+from typing import Final
 
+from classifiers._gate import may_contain
 from classifiers._mime import decode_header_value
 
 __all__ = ["autoreply_reason"]
@@ -58,6 +60,8 @@ _CHALLENGE = re.compile(
     re.IGNORECASE,
 )
 _CHALLENGE_SCAN = 2000  # the request is stated at the top
+# Every _CHALLENGE match contains one of these (the gate before its scan).
+_CHALLENGE_WORDS: Final = ("confirm", "verif", "challenge")
 
 
 def autoreply_reason(msg: Message) -> str:
@@ -84,7 +88,7 @@ def _is_challenge(msg: Message) -> bool:
             )
         except LookupError:
             text = payload[:_CHALLENGE_SCAN].decode("latin-1")
-        return _CHALLENGE.search(text) is not None
+        return may_contain(text, _CHALLENGE_WORDS) and _CHALLENGE.search(text) is not None
     return False
 
 

@@ -25,7 +25,7 @@ from typing import Final
 from classifiers._mime import field_blocks, iter_parts, part_body, text_near, text_of
 from classifiers._original import address_of
 from classifiers._rules import RuleTable, default_table
-from classifiers.reply import classify_diag
+from classifiers._verdicts import verdict_of
 from classifiers.status import parse_enhanced_status
 from classifiers.types import Classification, MessageKind, MessageReport, RecipientReport
 
@@ -146,10 +146,10 @@ def _reason_before_expiry(diag: str, status: str, table: RuleTable | None) -> Cl
 
     The expiry wins only when the reply alone is decided by a fallback or a weak text.
     """
-    verdict = classify_diag(diag, status, table=table)
+    verdict = verdict_of(diag, status, table)
     if verdict.rule_id != "message-expired" or not _EXIM_GAVE_UP.search(diag):
         return verdict
-    cause = classify_diag(_EXIM_GAVE_UP.sub("", diag), status, table=table)
+    cause = verdict_of(_EXIM_GAVE_UP.sub("", diag), status, table)
     weak = (table or default_table()).fallback_ids
     if cause.rule_id in weak or cause.category in ("other", "unknown"):
         return verdict

@@ -30,12 +30,12 @@ from classifiers._mime import body_text, decode_header_value, iter_parts, parse_
 from classifiers._original import address_of, header, original_headers, returned_recipient
 from classifiers._reason import decided, notification_reason
 from classifiers._rules import RuleTable
+from classifiers._verdicts import verdict_of
 from classifiers.autoreply import autoreply_reason
 from classifiers.dialects import Finding
 from classifiers.dialects.generic import is_list_mail
 from classifiers.dialects.registry import DIALECTS
 from classifiers.esp import notification_report
-from classifiers.reply import classify_diag
 from classifiers.status import parse_enhanced_status
 from classifiers.types import MessageKind, MessageReport, RecipientReport
 from classifiers.unsubscribe import unsubscribe_report
@@ -304,7 +304,7 @@ def _from_findings(
         address = address_of(f.address)
         if address and address.lower() not in unique and address.lower() not in own:
             unique[address.lower()] = Finding(address, f.diag, f.temporary)
-    verdicts = {key: classify_diag(f.diag, "", table=table) for key, f in unique.items()}
+    verdicts = {key: verdict_of(f.diag, "", table) for key, f in unique.items()}
     # No address has a reason (or a status) of its own: the notice may give one for them all.
     if (
         unique
@@ -312,7 +312,7 @@ def _from_findings(
         and (reason := notification_reason(msg, text, table))
     ):
         unique = {k: Finding(f.address, reason, f.temporary) for k, f in unique.items()}
-        verdicts = {k: classify_diag(reason, "", table=table) for k in unique}
+        verdicts = {k: verdict_of(reason, "", table) for k in unique}
     for key, f in unique.items():
         address, verdict = f.address, verdicts[key]
         cls, rule = verdict.cls, verdict.rule_id

@@ -38,6 +38,7 @@ import re
 from email.message import Message
 from typing import Final
 
+from classifiers._gate import may_contain
 from classifiers.dialects import Finding
 from classifiers.dialects._common import (
     ADDRESS,
@@ -56,6 +57,8 @@ _OPENING: Final = re.compile(
     r"I'm afraid I wasn't able to deliver your message to the following addresses",
     re.IGNORECASE,
 )
+# Every _OPENING match contains one of these (the gate before its scan).
+_OPENING_WORDS: Final = ("this is the qmail-send program at", "i'm afraid i wasn't able to")
 _SUBJECT: Final = re.compile(r"^\s*failure notice\s*$", re.IGNORECASE)
 _NOT_PERMANENT: Final = re.compile(r"This is not a permanent error", re.IGNORECASE)
 # "--- Below this line is a copy of the message." / "--- Enclosed are the original headers"
@@ -78,7 +81,7 @@ class QmailDialect:
         if has_report_part(msg):
             return None
         body = notification_text(msg, text)
-        if not _OPENING.search(body):
+        if not may_contain(body, _OPENING_WORDS) or not _OPENING.search(body):
             return None
         if not (is_system_sender(msg) or _SUBJECT.match(header_text(msg, "Subject"))):
             return None

@@ -37,6 +37,7 @@ import re
 from email.message import Message
 from typing import Final
 
+from classifiers._gate import may_contain
 from classifiers.dialects import Finding
 from classifiers.dialects._common import (
     ADDRESS,
@@ -53,6 +54,8 @@ _OPENING: Final = re.compile(
     r"Your message (?:cannot|could not) be delivered to the following recipients?:",
     re.IGNORECASE,
 )
+# Every _OPENING match contains one of these (the gate before its scan).
+_OPENING_WORDS: Final = ("this report relates to ", " be delivered to the following recipient")
 # Each heading opens a section; its kind says whether the blocks under it failed.
 _HEADING: Final = re.compile(
     r"^\s*Your message (?P<what>cannot be delivered|could not be delivered|"
@@ -78,7 +81,7 @@ class SunMessagingDialect:
         if has_report_part(msg) or not is_system_sender(msg):
             return None  # the sender is postmaster ("Internet Mail Delivery"), never a person
         body = notification_text(msg, text)
-        if not _OPENING.search(body):
+        if not may_contain(body, _OPENING_WORDS) or not _OPENING.search(body):
             return None
         headings = list(_HEADING.finditer(body))
         if not headings:

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifiers import arf, message
+from classifiers import _mime, arf, autoreply, message
 from classifiers._fastdsn import fast_dsn
+from classifiers._gate import may_contain
 from classifiers._mime import field_blocks, parse_bytes, part_body, text_of
+from classifiers.dialects import qmail, sun_messaging
 from tests._paths import ROOT as REPO
 
 MAIL = REPO / "tests" / "data" / "mail"
@@ -92,3 +94,41 @@ def test_feedback_shortcut_agrees_on_generated_fields(fields: list[tuple[str, st
     part = arf.find_feedback_part(parse_bytes(data))
     assert part is not None
     assert arf.feedback_fields(part) == field_blocks(text_of(part_body(part), "utf-8"))
+
+
+_PIECES = (
+    "Final-Recipient", "status", ":", " ", "\t", "a", "é", ";", "\n", "\r\n", "\r",
+    "\n\n", "\n \n", "\x0c", "\x1d", "\x85", "\u2028", "rfc822; a@b.example",
+)  # fmt: skip
+_BLOCK_TEXT = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_BLOCK_TEXT)
+def test_field_blocks_agrees_with_line_by_line_reading(text: str) -> None:
+    """The one-regex-per-block reading equals the line-by-line one, line breaks of every kind."""
+    assert field_blocks(text) == _mime._blocks_by_line(text)
+
+
+_GATED = (
+    (autoreply._CHALLENGE, autoreply._CHALLENGE_WORDS),
+    (qmail._OPENING, qmail._OPENING_WORDS),
+    (sun_messaging._OPENING, sun_messaging._OPENING_WORDS),
+)
+_SENTENCES = (
+    "Please CONFIRM that you are human", "sender Verification", "Challenge-Response",
+    "This is the QMAIL-send program at x", "I'M AFRAID I WASN'T ABLE TO deliver your message"
+    " to the following addresses", "this report relates to your message you sent",
+    "Your message could not be delivered to the following recipient:", "plain words",
+    "K\u212aelvin", "ver\u0131fication needed", "\u017fender verification",
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_SENTENCES), max_size=4).map(" ".join))
+def test_word_gates_never_hide_a_match(text: str) -> None:
+    """A text the gate turns away is one its regex would not match, in any case."""
+    for pattern, words in _GATED:
+        for variant in (text, text.upper(), text.swapcase()):
+            if pattern.search(variant):
+                assert may_contain(variant, words)
