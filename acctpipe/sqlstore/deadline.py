@@ -146,7 +146,9 @@ def _run() -> None:
     while True:
         time.sleep(TICK)
         now = time.monotonic()
-        for deadline in list(_watched):
+        with _lock:  # another thread adding a deadline mid-copy would change the set's size
+            watched = list(_watched)
+        for deadline in watched:
             deadline.check(now)
 
 
