@@ -15,6 +15,9 @@ Deliberate differences, kept out of the generated input and pinned elsewhere:
   (tests/mta/test_listener_input.py); aiosmtpd takes it.
 * VRFY with any argument is 252; aiosmtpd answered 502 to one it could not parse.
 * STARTTLS once TLS is active is 503 (aiosmtpd tried a second handshake).
+* After ERROR_LIMIT refused commands we answer 421 and close (Postfix's
+  ``smtpd_hard_error_limit``); aiosmtpd has no such limit, so the replies are
+  compared up to it.
 * MAIL's length limit after EHLO is a fixed 548 octets; aiosmtpd's grows by 36
   with every EHLO of any session (a class-level table).
 """
@@ -206,7 +209,15 @@ def test_reply_classes_agree_with_aiosmtpd(lines: list[bytes]) -> None:
     unrecognised commands)."""
     wire = b"".join(line + b"\r\n" for line in lines)
     theirs = _classes(asyncio.run(_aiosmtpd(wire)))
-    ours = _classes(_ours(wire))
+    out = _ours(wire)
+    ours = _classes(out)
+    if out.endswith(b"421 4.7.0 Too many errors, goodbye\r\n"):
+        # Our error limit (aiosmtpd has none): the same replies up to it, and aiosmtpd's
+        # answer to the command we closed on is an error too.
+        last = len(ours) - 1
+        assert ours[:last] == theirs[:last], (lines, ours, theirs)
+        assert theirs[last] in "45", (lines, ours, theirs)
+        return
     assert ours == theirs, (lines, ours, theirs)
 
 
