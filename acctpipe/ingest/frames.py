@@ -92,7 +92,29 @@ def _segment(rows: Sequence[Row | RowBlock]) -> list[RowBlock]:
         run.append(row)
     if run:
         blocks.append(_block(run))
-    return blocks
+    return _merged(blocks)
+
+
+def _merged(blocks: list[RowBlock]) -> list[RowBlock]:
+    """Join neighbouring blocks under the same header: one typing pass instead of many."""
+    out: list[RowBlock] = []
+    group: list[RowBlock] = []
+    for block in [*blocks, None]:
+        if group and (block is None or block.fields != group[0].fields):
+            out.append(
+                group[0]
+                if len(group) == 1
+                else RowBlock(
+                    group[0].fields,
+                    pl.concat([b.frame for b in group]),
+                    pl.concat([b.offsets for b in group]),
+                    pl.concat([b.lengths for b in group]),
+                )
+            )
+            group = []
+        if block is not None:
+            group.append(block)
+    return out
 
 
 def _block(run: list[Row]) -> RowBlock:
@@ -191,7 +213,7 @@ def events_frame(
     if not frames:
         return pl.DataFrame(schema={n: _TYPES[k.split()[0]] for n, k, _ in EVENT_COLUMNS}), []
     frame = pl.concat(frames, how="vertical")
-    return _classify(frame, table, verdicts or Verdicts()), rejected
+    return _classify(frame, table, Verdicts() if verdicts is None else verdicts), rejected
 
 
 def rejects_frame(rows: Sequence[RejectRow], source_file: str, file_id: int) -> pl.DataFrame:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import polars as pl
 
+from acctpipe.ingest import events_frame
+from acctpipe.ingest.bulk import parse_block
 from acctpipe.ingest.verdicts import Verdicts
 from classifiers import load_rules
 from classifiers.vector import OUTPUT_COLUMNS, classify_frame
+from mta.acct import DEFAULT_HEADER
+from tests.acctpipe._acct import header, rows
 
 DIAGS = [
     "smtp;550 5.1.1 The email account that you tried to reach does not exist",
@@ -51,3 +55,13 @@ def test_a_new_table_starts_over_and_the_limit_bounds_memory() -> None:
     assert len(verdicts) == 1
     verdicts.of(pl.Series(["a", "b", "c"]), pl.Series(["", "", ""]), table)
     assert len(verdicts) == 3  # over the limit: started over with this batch's pairs
+
+
+def test_events_frame_fills_the_verdicts_it_is_given() -> None:
+    block = parse_block(DEFAULT_HEADER, len(header()), rows(0, 8))
+    assert block is not None
+    verdicts = Verdicts()  # empty, so falsy: it must still be the one filled
+    frame, _ = events_frame([block], "acct.csv", 1, verdicts=verdicts)
+    assert len(verdicts) > 0
+    again, _ = events_frame([block], "acct.csv", 1, verdicts=verdicts)
+    assert again.equals(frame)
