@@ -3,10 +3,11 @@
 A writer thread appends synthetic records at ``--rate`` rows/s (a burst every
 10 ms; the bytes are encoded before the clock starts, so the writer costs the
 tailer no CPU) for ``--seconds``; a :class:`~acctpipe.ingest.Tailer` follows
-the directory in the same process, as ``acctpipe tail`` runs it. Each
-transaction's commit is timestamped as it returns (from then on a query sees
-its rows), so a row's latency is the end of the first commit that holds it
-minus its append time. Prints p50/p99/max against the issue's 250 ms target.
+the directory in the same process, as ``acctpipe tail`` runs it. A reader on
+its own cursor counts the ``events`` rows every few milliseconds, so a row's
+latency is when a query first sees it minus its append time (a commit that
+then checkpoints has made its rows queryable before it returns; the commit's
+own return is noted too). Prints p50/p99/max against the issue's 250 ms target.
 
     .venv/bin/python -m benchmarks.tail_latency --rate 20000 --seconds 10
 """
@@ -31,6 +32,35 @@ from mta.acct import DEFAULT_HEADER, AccountingEncoder
 
 _TARGET_MS = 250.0
 _BURSTS_PER_SECOND = 100
+
+
+_POLL = 0.005  # seconds between the reader's counts
+
+
+def _count_rows(store: Store, stop: threading.Event, seen: list[tuple[float, int]]) -> None:
+    """Note (time, rows queryable) until ``stop``, on a cursor of the store's own database."""
+    cursor = store.conn.cursor()
+    try:
+        while not stop.is_set():
+            row = cursor.execute("SELECT count(*) FROM events").fetchone()
+            seen.append((time.perf_counter(), int(row[0]) if row else 0))
+            time.sleep(_POLL)
+    finally:
+        cursor.close()
+
+
+def _latencies(
+    appended: list[float], per_burst: int, total: int, seen: list[tuple[float, int]]
+) -> list[float]:
+    """Each burst's latency: the first time ``seen`` holds its rows minus its append time."""
+    counts = [n for _, n in seen]
+    out: list[float] = []
+    for i, when in enumerate(appended):
+        upto = min(total, (i + 1) * per_burst)  # the rows appended up to this burst
+        k = bisect.bisect_left(counts, upto)
+        if k < len(seen):
+            out.append(seen[k][0] - when)
+    return sorted(out)
 
 
 class _TimedStore(Store):
@@ -89,24 +119,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         tailer = Tailer(loader, [logs])
         follower = threading.Thread(target=tailer.run)
         follower.start()
+        done = threading.Event()
+        seen: list[tuple[float, int]] = []
+        reader = threading.Thread(target=_count_rows, args=(store, done, seen))
+        reader.start()
         appended: list[float] = []
         _writer(logs / "acct.csv", bursts, appended)
         deadline = time.perf_counter() + 30
         while loader.stats.rows < total and time.perf_counter() < deadline:
             time.sleep(0.05)
+        time.sleep(2 * _POLL)
+        done.set()
+        reader.join()
         tailer.stop()
         follower.join()
         store.close()
-        committed = store.commits
 
-    counts = [n for _, n in committed]
-    latencies: list[float] = []
-    for i, when in enumerate(appended):
-        upto = min(total, (i + 1) * rows_per_burst)  # the rows appended up to this burst
-        i = bisect.bisect_left(counts, upto)
-        if i < len(committed):
-            latencies.append(committed[i][0] - when)
-    latencies.sort()
+    latencies = _latencies(appended, rows_per_burst, total, seen)
+    returned = _latencies(appended, rows_per_burst, total, store.commits)
     if not latencies:
         print("no rows committed", file=sys.stderr)
         return 1
@@ -116,18 +146,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(
         f"appended {total} rows at {args.rate} rows/s for {args.seconds:g}s; "
-        f"committed {loader.stats.rows} in {len(committed)} transactions"
+        f"committed {loader.stats.rows} in {len(store.commits)} transactions"
     )
+    if returned:
+        print(
+            f"latency append → commit returned: p50 {returned[len(returned) // 2] * 1000:.0f} ms,"
+            f" p99 {returned[min(len(returned) - 1, int(0.99 * len(returned)))] * 1000:.0f} ms"
+        )
     print(
-        f"latency append → committed: p50 {pct(0.5) * 1000:.0f} ms, "
+        f"latency append → queryable: p50 {pct(0.5) * 1000:.0f} ms, "
         f"p99 {pct(0.99) * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms "
         f"(target p99 < {_TARGET_MS:.0f})"
     )
     at = f"at {args.rate:,} rows/s"
     figures = [
-        Figure(f"append → committed p50, {at}", pct(0.5) * 1000, "ms"),
+        Figure(f"append → queryable p50, {at}", pct(0.5) * 1000, "ms"),
         Figure(
-            f"append → committed p99, {at}",
+            f"append → queryable p99, {at}",
             pct(0.99) * 1000,
             "ms",
             target=Target("<", _TARGET_MS),
