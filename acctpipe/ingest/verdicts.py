@@ -8,7 +8,8 @@ verdict depends on the pair and the rule table alone) and takes every row's
 verdict by a join on its pair. Without it each batch of a tailer would compile
 the table's patterns for polars again (polars keeps only 32 compiled regexes).
 
-Memory stays bounded: past ``limit`` pairs the kept frame starts over. A new rule
+Memory stays bounded: past ``limit`` pairs, or ``limit_bytes`` of diagnostic text,
+the kept frame starts over. A new rule
 table (``acctpipe tail --rules`` reloads) starts over too, so a verdict never
 outlives the table that gave it.
 """
@@ -22,10 +23,13 @@ import polars as pl
 from classifiers import RuleTable
 from classifiers.vector import OUTPUT_COLUMNS, classify_frame
 
-__all__ = ["DEFAULT_LIMIT", "Verdicts"]
+__all__ = ["DEFAULT_LIMIT", "DEFAULT_LIMIT_BYTES", "Verdicts"]
 
-DEFAULT_LIMIT: Final = 200_000
-"""Distinct pairs kept before starting over (a few tens of MB at most)."""
+DEFAULT_LIMIT: Final = 100_000
+"""Distinct pairs kept before starting over."""
+
+DEFAULT_LIMIT_BYTES: Final = 32 << 20
+"""Bytes of diagnostic text kept before starting over (long diagnostics fill it first)."""
 
 _KEYS: Final = ("_d", "_s")
 
@@ -33,8 +37,10 @@ _KEYS: Final = ("_d", "_s")
 class Verdicts:
     """The verdicts of the ``(diag, status)`` pairs seen so far, under one rule table."""
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
         self._limit = limit
+        self._limit_bytes = limit_bytes
+        self._bytes = 0
         self._table: RuleTable | None = None
         self._known = self._empty()
 
@@ -48,7 +54,7 @@ class Verdicts:
     def of(self, diags: pl.Series, statuses: pl.Series, table: RuleTable | None) -> pl.DataFrame:
         """The :data:`~classifiers.vector.OUTPUT_COLUMNS` for each row (nulls count as "")."""
         if table is not self._table:
-            self._table, self._known = table, self._empty()
+            self._table, self._known, self._bytes = table, self._empty(), 0
         keys = pl.DataFrame(
             {
                 "_d": diags.cast(pl.String).fill_null(""),
@@ -58,8 +64,13 @@ class Verdicts:
         new = keys.unique(maintain_order=True).join(self._known, on=_KEYS, how="anti")
         if new.height:
             done = classify_frame(new, diag="_d", status="_s", table=table)
-            if self._known.height + done.height > self._limit:
-                self._known = self._empty()
+            size = int(new.get_column("_d").str.len_bytes().sum())
+            if (
+                self._known.height + done.height > self._limit
+                or self._bytes + size > self._limit_bytes
+            ):
+                self._known, self._bytes = self._empty(), 0
+            self._bytes += size
             self._known = pl.concat([self._known, done.select(*_KEYS, *OUTPUT_COLUMNS)])
         joined = keys.join(self._known, on=_KEYS, how="left", maintain_order="left")
         return joined.select(OUTPUT_COLUMNS)

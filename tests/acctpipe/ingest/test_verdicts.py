@@ -65,3 +65,11 @@ def test_events_frame_fills_the_verdicts_it_is_given() -> None:
     assert len(verdicts) > 0
     again, _ = events_frame([block], "acct.csv", 1, verdicts=verdicts)
     assert again.equals(frame)
+
+
+def test_long_diagnostics_are_bounded_by_bytes_too() -> None:
+    verdicts = Verdicts(limit_bytes=100)
+    verdicts.of(pl.Series(["x" * 60, "y" * 30]), pl.Series(["", ""]), None)
+    assert len(verdicts) == 2
+    verdicts.of(pl.Series(["z" * 60]), pl.Series([""]), None)
+    assert len(verdicts) == 1  # 150 bytes would be over: started over
