@@ -76,8 +76,9 @@ def parse_block(fields: tuple[str, ...], offset: int, data: bytes) -> RowBlock |
     if not raw.height or raw.get_column("c0").is_in(RECORD_TYPES).not_().any():
         return None
     # Only a value holding , " CR or LF is quoted; most columns hold none, so find those
-    # that do in one pass and leave the rest as they are.
-    quoting = raw.select(pl.col(n).str.contains(_MUST_QUOTE).any() for n in names).row(0)
+    # that do and leave the rest as they are. A column's values joined end to end hold
+    # one of those characters exactly when a value does: one scan, not one per value.
+    quoting = raw.select(pl.col(n).str.join("").str.contains(_MUST_QUOTE) for n in names).row(0)
     line = raw.select(
         pl.concat_str(
             [_canonical(n) if q else pl.col(n) for n, q in zip(names, quoting, strict=True)],

@@ -18,14 +18,18 @@ import polars as pl
 
 from acctpipe.eventstore.schema import EVENT_COLUMNS
 from acctpipe.ingest.bulk import RowBlock
+from acctpipe.ingest.verdicts import Verdicts
 from classifiers import RuleTable
-from classifiers.vector import classify_frame
+from classifiers.vector import OUTPUT_COLUMNS
 from mta.acct import RejectRow, Row, parse_time
 
 __all__ = ["CLASSIFIED_TYPES", "Rejected", "events_frame", "rejects_frame"]
 
 CLASSIFIED_TYPES: Final = ("b", "t", "tq", "rb")
 """Record types whose diagnostic is classified."""
+
+_VERDICT_COLUMNS: Final = ("bounce_category", "bounce_class", "bounce_rule", "fault")
+"""Where :data:`classifiers.vector.OUTPUT_COLUMNS` go in ``events``, in that order."""
 
 _TYPES: Final[dict[str, pl.DataType]] = {
     "VARCHAR": pl.String(),
@@ -88,7 +92,29 @@ def _segment(rows: Sequence[Row | RowBlock]) -> list[RowBlock]:
         run.append(row)
     if run:
         blocks.append(_block(run))
-    return blocks
+    return _merged(blocks)
+
+
+def _merged(blocks: list[RowBlock]) -> list[RowBlock]:
+    """Join neighbouring blocks under the same header: one typing pass instead of many."""
+    out: list[RowBlock] = []
+    group: list[RowBlock] = []
+    for block in [*blocks, None]:
+        if group and (block is None or block.fields != group[0].fields):
+            out.append(
+                group[0]
+                if len(group) == 1
+                else RowBlock(
+                    group[0].fields,
+                    pl.concat([b.frame for b in group]),
+                    pl.concat([b.offsets for b in group]),
+                    pl.concat([b.lengths for b in group]),
+                )
+            )
+            group = []
+        if block is not None:
+            group.append(block)
+    return out
 
 
 def _block(run: list[Row]) -> RowBlock:
@@ -138,19 +164,31 @@ def _typed(block: RowBlock, source_file: str, file_id: int) -> tuple[pl.DataFram
     return frame.select([n for n, _, _ in EVENT_COLUMNS]), rejected
 
 
-def _classify(frame: pl.DataFrame, table: RuleTable | None) -> pl.DataFrame:
-    wanted = pl.col("type").is_in(CLASSIFIED_TYPES)
-    if not frame.height or not frame.select(wanted.any()).item():
+def _classify(frame: pl.DataFrame, table: RuleTable | None, verdicts: Verdicts) -> pl.DataFrame:
+    """Fill the verdict columns of the classified types; other rows keep nulls."""
+    if not frame.height:
         return frame
-    marked = frame.with_row_index("_row")
-    todo = marked.filter(wanted)
-    done = classify_frame(todo, diag="dsn_diag", status="dsn_status", table=table)
-    verdicts = done.select("_row", "bounce_category", "bounce_class", "bounce_rule", "bounce_fault")
-    out = marked.drop("bounce_category", "bounce_class", "bounce_rule", "fault").join(
-        verdicts, on="_row", how="left", maintain_order="left"
+    wanted = frame.get_column("type").is_in(CLASSIFIED_TYPES)
+    if not wanted.any():
+        return frame
+    found = verdicts.of(
+        frame.get_column("dsn_diag").filter(wanted),
+        frame.get_column("dsn_status").filter(wanted),
+        table,
     )
-    out = out.rename({"bounce_fault": "fault"})
-    return out.select([n for n, _, _ in EVENT_COLUMNS])
+    # A classified row takes the verdict numbered by how many classified rows precede
+    # it; any other row, the row of nulls appended after the last verdict.
+    position = pl.select(
+        pl.when(wanted)
+        .then(wanted.cast(pl.UInt32).cum_sum() - 1)
+        .otherwise(pl.lit(found.height, pl.UInt32))
+    ).to_series()
+    padded = pl.concat([found, found.clear(1)])
+    spread = padded.select(pl.all().gather(position))
+    return frame.with_columns(
+        spread.get_column(src).alias(dst)
+        for src, dst in zip(OUTPUT_COLUMNS, _VERDICT_COLUMNS, strict=True)
+    )
 
 
 def events_frame(
@@ -159,8 +197,13 @@ def events_frame(
     file_id: int,
     *,
     table: RuleTable | None = None,
+    verdicts: Verdicts | None = None,
 ) -> tuple[pl.DataFrame, list[Rejected]]:
-    """The ``events`` rows for ``rows`` (rows or blocks, any headers) and the rows refused."""
+    """The ``events`` rows for ``rows`` (rows or blocks, any headers) and the rows refused.
+
+    ``verdicts`` keeps the diagnostics' verdicts from one call to the next (a loader
+    passes its own); without it each call classifies its distinct diagnostics afresh.
+    """
     frames: list[pl.DataFrame] = []
     rejected: list[Rejected] = []
     for block in _segment(rows):
@@ -169,7 +212,8 @@ def events_frame(
         rejected.extend(bad)
     if not frames:
         return pl.DataFrame(schema={n: _TYPES[k.split()[0]] for n, k, _ in EVENT_COLUMNS}), []
-    return _classify(pl.concat(frames, how="vertical"), table), rejected
+    frame = pl.concat(frames, how="vertical")
+    return _classify(frame, table, Verdicts() if verdicts is None else verdicts), rejected
 
 
 def rejects_frame(rows: Sequence[RejectRow], source_file: str, file_id: int) -> pl.DataFrame:

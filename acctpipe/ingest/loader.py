@@ -29,6 +29,7 @@ from acctpipe.ingest.bulk import RowBlock, parse_block
 from acctpipe.ingest.files import decoder_for, kind_of
 from acctpipe.ingest.frames import events_frame, rejects_frame
 from acctpipe.ingest.identity import HEADER_PROBE, FileIdentity, fingerprint, identify
+from acctpipe.ingest.verdicts import Verdicts
 from classifiers import RuleTable
 from mta.acct import AccountingDecoder, MalformedRow, RejectLogDecoder, RejectRow, Row
 
@@ -75,6 +76,8 @@ class Loader:
         self._progress = progress
         self._row_group = row_group
         self._pending: Future[None] | None = None
+        # Verdicts of the diagnostics seen so far (used on the commit worker only).
+        self._verdicts = Verdicts()
 
     @property
     def table(self) -> RuleTable | None:
@@ -247,7 +250,9 @@ class Loader:
         size_seen: int,
     ) -> None:
         """Type the batch and commit it with the file moved to ``state`` (on the worker)."""
-        frame, refused = events_frame(rows, state.path, state.file_id, table=self._table)
+        frame, refused = events_frame(
+            rows, state.path, state.file_id, table=self._table, verdicts=self._verdicts
+        )
         bad = bad + [
             MalformedRow(r.offset, r.length, os.pread(fd, r.length, r.offset), r.reason)
             for r in refused
