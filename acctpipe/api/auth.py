@@ -140,8 +140,13 @@ def presented_key(request: Request) -> str | None:
     return None
 
 
-def services(request: Request) -> Services:
-    """The app's :class:`Services` (a FastAPI dependency)."""
+async def services(request: Request) -> Services:
+    """The app's :class:`Services` (a FastAPI dependency).
+
+    ``async`` on purpose: FastAPI runs a plain ``def`` dependency in its thread
+    pool, and a hop to a thread to read an attribute cost more than the lookup it
+    served (measured with ``benchmarks.api_lookup``).
+    """
     found: Services = request.app.state.services
     return found
 
@@ -193,7 +198,7 @@ def require(scope: Scope, *, basic: bool = False) -> Callable[..., Awaitable[Api
             raise HTTPException(
                 403, f"this key has scope {key.scope!r}; this needs {scope!r} or higher"
             )
-        settings = services(request).settings
+        settings = request.app.state.services.settings  # (services() is a dependency)
         wait = auth.limiter.take(key.key_id, key.rate_limit or settings.rate_limit)
         if wait > 0:
             raise HTTPException(
