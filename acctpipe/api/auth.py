@@ -38,6 +38,7 @@ __all__ = [
     "Authenticator",
     "basic_password",
     "client_address",
+    "header_token",
     "presented_key",
     "require",
     "services",
@@ -88,7 +89,7 @@ class Authenticator:
         Raises a 429 HTTPException, before looking the key up, while ``client``
         is over its budget of failed authentications.
         """
-        digest = hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()
+        digest = _digest(presented)
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)
@@ -120,6 +121,19 @@ class Authenticator:
                 self._cache[digest] = (key, now + self.ttl)
         return key
 
+    def cached(self, presented: str) -> ApiKey | None:
+        """The key ``presented`` is if :meth:`check` verified it less than ``ttl`` ago, else
+        None (nothing looked up, nothing counted: ask :meth:`check`)."""
+        digest = _digest(presented)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+        return hit[0] if hit is not None and hit[1] > now else None
+
+
+def _digest(presented: str) -> str:
+    return hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()
+
 
 def client_address(request: Request) -> str:
     """The address a request came from (the socket's, never a forwarded header)."""
@@ -138,6 +152,13 @@ def presented_key(request: Request) -> str | None:
     if request.method in ("GET", "HEAD"):
         return request.cookies.get(COOKIE_NAME) or None
     return None
+
+
+async def header_token(request: Request) -> str | None:
+    """The key in a request's headers, read as :func:`require` reads it: ``Authorization:
+    Bearer``, else ``X-API-Key`` (None when neither holds one)."""
+    bearer = await _bearer(request)
+    return bearer.credentials if bearer is not None else await _header(request)
 
 
 async def services(request: Request) -> Services:

@@ -42,7 +42,7 @@ from acctpipe.sqlstore.suppressions import (
     export_row,
 )
 
-__all__ = ["router"]
+__all__ = ["lookup_answer", "router"]
 
 MAX_PAGE: Final = 1000
 router = APIRouter(prefix="/v1/suppressions", tags=["suppressions"])
@@ -144,12 +144,13 @@ async def lookup(
     ] = None,
 ) -> LookupOut:
     """Whether mail to ``address`` is stopped (global, sender-domain and list scopes)."""
-    return await run_in_threadpool(_lookup, svc, address, sender_domain, list_name or ())
+    return await run_in_threadpool(lookup_answer, svc, address, sender_domain, list_name or ())
 
 
-def _lookup(
+def lookup_answer(
     svc: Services, address: str, sender_domain: str | None, lists: Sequence[str]
 ) -> LookupOut:
+    """The lookup's answer (blocking: call it off the event loop)."""
     now = datetime.now(UTC)
     normalised = svc.suppressions.key(address)  # a row stored before the address check too
     found, applies = svc.suppressions.lookup(
