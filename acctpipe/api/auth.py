@@ -35,6 +35,7 @@ from acctpipe.api.settings import Services
 
 __all__ = [
     "COOKIE_NAME",
+    "RATE_TAKEN",
     "Authenticator",
     "basic_password",
     "client_address",
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 COOKIE_NAME: Final = "acctpipe_key"
+# Set in the request's state (to the key's id) by whoever already spent this request's
+# rate-limit token (the fast lookup path, before falling back to the route).
+RATE_TAKEN: Final = "rate_limit_taken"
 DEFAULT_AUTH_FAILURES: Final = 30  # bad keys per minute per client address
 _CACHE_LIMIT: Final = 10_000
 _VOUCHED_FOR: Final = 600.0  # seconds a key that worked is looked up despite its address's limit
@@ -220,6 +224,9 @@ def require(scope: Scope, *, basic: bool = False) -> Callable[..., Awaitable[Api
                 403, f"this key has scope {key.scope!r}; this needs {scope!r} or higher"
             )
         settings = request.app.state.services.settings  # (services() is a dependency)
+        state = request.scope.get("state") or {}
+        if state.pop(RATE_TAKEN, None) == key.key_id:
+            return key  # the fast lookup path took this request's token, then fell back
         wait = auth.limiter.take(key.key_id, key.rate_limit or settings.rate_limit)
         if wait > 0:
             raise HTTPException(

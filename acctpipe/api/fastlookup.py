@@ -15,32 +15,36 @@ a key that :class:`~acctpipe.api.auth.Authenticator` verified less than its TTL
 ago, whose rate limit has room. Everything else — no key, an unknown, revoked or
 uncached key, a cookie, query parameters, an address that is not one, a key over
 its rate, an error from the store — goes on to the route, which answers exactly
-as it always did (for a store error, the route asks the store again). So no
-request is let in here that the route would refuse, and every refusal comes from
-the route. It sits inside the request-id middleware: the response carries
+as it always did (for a store error, the route asks the store again, without
+spending a second token of the key's rate limit). So no request is let in here
+that the route would refuse, and every refusal comes from the route. Paths under
+the prefix that are routes of their own (``changes``, ``export.csv``, …) are read
+from the app's routes the first time a request arrives, so a new route is never
+taken for an address. It sits inside the request-id middleware: the response carries
 ``X-Request-ID`` and the access log names the key, as for any other request.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Final
 
+import fastapi.routing
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from acctpipe.api.auth import Authenticator, header_token
+from acctpipe.api.auth import RATE_TAKEN, Authenticator, header_token
 from acctpipe.api.keys import allows
 from acctpipe.api.routes_suppressions import lookup_answer
 from acctpipe.api.settings import Services
 
-__all__ = ["FastLookup"]
+__all__ = ["FastLookup", "literal_segments"]
 
 _log = logging.getLogger("acctpipe.api")
 PREFIX: Final = "/v1/suppressions/"
-# Single segments under the prefix that are routes of their own, not addresses.
-_OTHER_ROUTES: Final = frozenset({"changes", "export.csv", "bulk"})
 _JSON: Final = b"application/json"
 
 
@@ -49,6 +53,9 @@ class FastLookup:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The single path segments under PREFIX that are routes of their own (any
+        # method), from the app's routes at the first request: see literal_segments().
+        self._literal: frozenset[str] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
@@ -65,10 +72,13 @@ class FastLookup:
 
     async def _answer(self, scope: Scope, send: Send) -> bool:
         """Send the lookup's answer and return True, or return False having sent nothing."""
-        address = scope["path"][len(PREFIX) :]
-        if not address or "/" in address or address in _OTHER_ROUTES:
-            return False
         app = scope["app"]
+        literal = self._literal
+        if literal is None:
+            literal = self._literal = literal_segments(app.routes)
+        address = scope["path"][len(PREFIX) :]
+        if not address or "/" in address or address in literal:
+            return False
         svc: Services = app.state.services
         auth: Authenticator = app.state.authenticator
         token = await header_token(Request(scope))
@@ -86,6 +96,7 @@ class FastLookup:
             answer = await run_in_threadpool(lookup_answer, svc, address, None, ())
         except Exception:  # noqa: BLE001 - the route asks again and answers it as it always does
             _log.debug("fast lookup failed; the route answers", exc_info=True)
+            scope["state"][RATE_TAKEN] = key.key_id  # this request has paid its token
             return False
         body = answer.model_dump_json(by_alias=True).encode()
         await send(
@@ -100,3 +111,21 @@ class FastLookup:
         )
         await send({"type": "http.response.body", "body": body})
         return True
+
+
+def literal_segments(routes: Sequence[BaseRoute]) -> frozenset[str]:
+    """The fixed single segments ``s`` of the routes at ``PREFIX + s`` (no ``{param}``).
+
+    Any method counts: ``GET /v1/suppressions/bulk`` is the bulk route's 405, not a
+    lookup of ``bulk``. Routers included into the app are walked too (FastAPI from
+    0.16x keeps them as included routers; older ones copy their routes in).
+    """
+    walk = getattr(fastapi.routing, "iter_route_contexts", None)
+    found = set()
+    for route in walk(routes) if walk is not None else routes:
+        path = getattr(route, "path", None)
+        if isinstance(path, str) and path.startswith(PREFIX):
+            rest = path[len(PREFIX) :]
+            if rest and "/" not in rest and "{" not in rest:
+                found.add(rest)
+    return frozenset(found)

@@ -7,9 +7,10 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import fastapi.routing
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 from acctpipe.api import ApiKeyStore, ApiSettings, Services, create_app
@@ -50,6 +51,17 @@ async def api(fast_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=fast_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
         yield c
+
+
+def _routes(app: FastAPI) -> list[tuple[str, set[str]]]:
+    """(path, methods) of every route of ``app``, through its included routers."""
+    walk = getattr(fastapi.routing, "iter_route_contexts", None)
+    found = []
+    for route in walk(app.routes) if walk is not None else app.routes:
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if isinstance(path, str):
+            found.append((path, set(methods or ())))
+    return found
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -202,4 +214,82 @@ async def test_a_store_error_is_answered_by_the_route(
     response = await api.get(path, headers=_bearer(key))
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
+    assert answered == []
+
+
+def test_every_literal_route_under_the_prefix_is_known(fast_app: FastAPI) -> None:
+    """Each route at /v1/suppressions/<fixed segment> (any method) is read from the app,
+    so a route added later is never shadowed by the lookup."""
+    from acctpipe.api.fastlookup import PREFIX, literal_segments
+
+    literal = literal_segments(fast_app.routes)
+    expected = {
+        path[len(PREFIX) :]
+        for path, _ in _routes(fast_app)
+        if path.startswith(PREFIX) and "/" not in path[len(PREFIX) :] and "{" not in path
+    }
+    assert {"changes", "export.csv", "bulk"} <= expected
+    assert literal == expected
+
+
+async def test_every_literal_get_route_under_the_prefix_goes_to_its_route(
+    api: httpx.AsyncClient, cached_services: Services, fast_app: FastAPI, answered: list[str]
+) -> None:
+    """A GET of each literal route under the prefix, and of one added after create_app,
+    reaches the route, never the lookup."""
+    from acctpipe.api.fastlookup import PREFIX
+
+    extra = APIRouter()
+
+    @extra.get(PREFIX + "new@route.example")
+    async def new_route() -> dict[str, str]:
+        return {"route": "new"}
+
+    # Routes are matched in order: the new one must precede the lookup to be reachable.
+    fast_app.include_router(extra)
+    fast_app.router.routes.insert(0, fast_app.router.routes.pop())
+    _, key = cached_services.keys.create("backend", "read")
+    await api.get("/v1/suppressions/hit@example.com", headers=_bearer(key))  # key cached
+    answered.clear()
+    gets = [
+        path
+        for path, methods in _routes(fast_app)
+        if "GET" in methods
+        and path.startswith(PREFIX)
+        and "/" not in path[len(PREFIX) :]
+        and "{" not in path
+    ]
+    assert PREFIX + "new@route.example" in gets
+    for path in gets:
+        await api.get(path, headers=_bearer(key))
+    assert answered == []
+    new = await api.get(PREFIX + "new@route.example", headers=_bearer(key))
+    assert new.json() == {"route": "new"}
+
+
+async def test_a_store_error_spends_one_rate_token_not_two(
+    engine: Engine, answered: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the fast path took the token and the store failed, the route does not take
+    another: a key of 60/min (bursts of 10) gets ten answers, then 429."""
+    services = Services(
+        engine=engine,
+        suppressions=SuppressionStore(engine),
+        throttles=ThrottleStore(engine),
+        keys=ApiKeyStore(engine),
+        settings=ApiSettings(key_cache_seconds=60),
+    )
+    _, key = services.keys.create("backend", "read", rate_limit=60)
+    transport = httpx.ASGITransport(app=create_app(services))
+    path = "/v1/suppressions/a@example.com"
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as api:
+        first = await api.get(path, headers=_bearer(key))  # the route: verifies the key
+
+        def down(*args: object, **kwargs: object) -> None:
+            raise SqlStoreUnavailableError("the SQL store is unavailable; retry shortly")
+
+        monkeypatch.setattr(services.suppressions, "lookup", down)
+        codes = [(await api.get(path, headers=_bearer(key))).status_code for _ in range(10)]
+    assert first.status_code == 200
+    assert codes == [503] * 9 + [429]
     assert answered == []
