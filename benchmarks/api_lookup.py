@@ -18,6 +18,10 @@ uvicorn, Starlette and the middleware cost per request on this machine in this
 run. Targets (issue 17): lookups >= 2,000 req/s and p99 < 50 ms at 16
 connections.
 
+Both are measured against ``acctpipe serve`` with one worker process and then,
+in the same run, with ``--workers 2`` (two processes on the port with
+``SO_REUSEPORT``; ``--workers`` picks the counts).
+
 ``srv CPU`` is the server's CPU time (all its processes) over the wall time,
 ``wrk CPU`` the load generator's (100% = one core); ``µs/req`` is the server's
 CPU time per request, the figure least skewed by other work on the machine.
@@ -95,19 +99,16 @@ def _load(url: str, count: int, batch: int) -> tuple[str, float]:
     return key, seconds
 
 
-def _server_command(url: str, workers: int | None) -> list[str]:
+def _server_command(url: str, workers: int) -> list[str]:
     script = Path(sys.executable).with_name("acctpipe")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "acctpipe.cli"]
-    command += ["serve", "--database-url", url, "--port", "0"]
-    if workers is not None:
-        command += ["--workers", str(workers)]
-    return command
+    return [*command, "serve", "--database-url", url, "--port", "0", "--workers", str(workers)]
 
 
 @contextlib.contextmanager
-def _server(url: str, tmp: Path, workers: int | None) -> Iterator[tuple[str, int]]:
+def _server(url: str, tmp: Path, workers: int) -> Iterator[tuple[str, int]]:
     """``acctpipe serve`` in the background; yield its base URL and pid."""
-    log = (tmp / "server.log").open("w", encoding="utf-8")
+    log = (tmp / f"server-{workers}.log").open("w", encoding="utf-8")
     proc = subprocess.Popen(
         _server_command(url, workers),
         cwd=tmp,
@@ -129,7 +130,7 @@ def _server(url: str, tmp: Path, workers: int | None) -> Iterator[tuple[str, int
                     if found := _URL.search(line):
                         base = found.group(1)
         if base is None:
-            tail = (tmp / "server.log").read_text(encoding="utf-8")[-2000:]
+            tail = (tmp / f"server-{workers}.log").read_text(encoding="utf-8")[-2000:]
             raise RuntimeError(f"acctpipe serve did not start:\n{tail}")
         yield base, proc.pid
     finally:
@@ -149,8 +150,9 @@ def _cpu_seconds(pid: int) -> float:
     total = 0.0
     pids = [pid]
     with contextlib.suppress(OSError):
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
+        for task in Path(f"/proc/{pid}/task").iterdir():  # children of any of its threads
+            with contextlib.suppress(OSError):
+                pids += [int(c) for c in (task / "children").read_text().split()]
     for p in pids:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
@@ -187,49 +189,54 @@ def _measure(
     return Measured(name, result, server_cpu)
 
 
-def _warm(base: str, key: str) -> None:
-    with httpx.Client(base_url=base, trust_env=False, timeout=30) as client:
-        client.get("/healthz").raise_for_status()
-        answer = client.get(
-            f"/v1/suppressions/{_address(0, 's')}", headers={"Authorization": f"Bearer {key}"}
-        )
-        answer.raise_for_status()
-        if answer.json()["suppressed"] is not True:
-            raise RuntimeError(f"the loaded address is not suppressed: {answer.text}")
+def _warm(base: str, key: str, workers: int) -> None:
+    """A lookup and /healthz on fresh connections, enough of them that every worker
+    process answers some (its first requests build FastAPI's caches: ~300 ms)."""
+    for _ in range(16 * workers):
+        with httpx.Client(base_url=base, trust_env=False, timeout=30) as client:
+            client.get("/healthz").raise_for_status()
+            answer = client.get(
+                f"/v1/suppressions/{_address(0, 's')}", headers={"Authorization": f"Bearer {key}"}
+            )
+            answer.raise_for_status()
+            if answer.json()["suppressed"] is not True:
+                raise RuntimeError(f"the loaded address is not suppressed: {answer.text}")
 
 
-def _print(opts: argparse.Namespace, load_s: float, rows: list[Measured], load: float) -> None:
-    lookups, health = rows[0].result, rows[1].result
-    workers = "the CLI's default" if opts.workers is None else str(opts.workers)
+def _print(
+    opts: argparse.Namespace, load_s: float, runs: dict[int, list[Measured]], load: float
+) -> None:
     print(
         f"server: acctpipe serve (SQLite, {opts.suppressions:,} suppressions loaded in "
-        f"{load_s:.1f} s; workers: {workers}); {os.cpu_count()} CPUs; "
+        f"{load_s:.1f} s; workers: {', '.join(map(str, runs))}); {os.cpu_count()} CPUs; "
         f"load average before the run {load:.1f}"
     )
     print(
         f"load: wrk, {opts.threads} thread(s), {opts.connections} keep-alive connections, "
         f"{opts.seconds:g} s per endpoint, loopback"
     )
-    head = f"{'measure':<42}{'req/s':>9}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+    head = f"{'measure':<46}{'req/s':>9}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'max ms':>8}"
     print(f"{head}{'srv CPU':>8}{'µs/req':>7}{'wrk CPU':>8}{'errors':>7}")
-    for m in rows:
-        r = m.result
+    for workers, rows in runs.items():
+        for m in rows:
+            r = m.result
+            name = f"{m.name} [{workers}w]"
+            print(
+                f"{name:<46}{r.rate:>9,.0f}{r.p50_ms:>8.2f}{r.p90_ms:>8.2f}{r.p99_ms:>8.2f}"
+                f"{r.max_ms:>8.1f}{m.server_cpu:>8.0%}{m.server_cpu / r.rate * 1e6:>7.0f}"
+                f"{r.client_cpu:>8.0%}"
+                f"{r.wrong_answers(opts.connections):>7}"
+            )
+    for workers, rows in runs.items():
+        lookups, health = rows[0].result, rows[1].result
         print(
-            f"{m.name:<42}{r.rate:>9,.0f}{r.p50_ms:>8.2f}{r.p90_ms:>8.2f}{r.p99_ms:>8.2f}"
-            f"{r.max_ms:>8.1f}{m.server_cpu:>8.0%}{m.server_cpu / r.rate * 1e6:>7.0f}"
-            f"{r.client_cpu:>8.0%}"
-            f"{r.wrong_answers(opts.connections):>7}"
+            f"{workers} worker(s): lookups {lookups.rate:,.0f} req/s (target >= "
+            f"{RATE_TARGET:,.0f}), p99 {lookups.p99_ms:.1f} ms (target < {P99_TARGET_MS:g} ms) "
+            f"at {opts.connections} connections; /healthz {health.rate:,.0f} req/s, "
+            f"p99 {health.p99_ms:.1f} ms; ratio lookups/healthz {lookups.rate / health.rate:.2f}; "
+            f"answers checked: {lookups.said_yes:,} suppressed, {lookups.said_no:,} not "
+            f"(asked {lookups.sent_hit:,} / {lookups.sent_miss:,})"
         )
-    print(
-        f"lookups: {lookups.rate:,.0f} req/s (target >= {RATE_TARGET:,.0f}), "
-        f"p99 {lookups.p99_ms:.1f} ms (target < {P99_TARGET_MS:g} ms) at "
-        f"{opts.connections} connections; /healthz {health.rate:,.0f} req/s, "
-        f"p99 {health.p99_ms:.1f} ms; ratio lookups/healthz {lookups.rate / health.rate:.2f}"
-    )
-    print(
-        f"answers checked: {lookups.said_yes:,} suppressed, {lookups.said_no:,} not "
-        f"(asked {lookups.sent_hit:,} / {lookups.sent_miss:,})"
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,12 +253,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint")
     parser.add_argument("--seed", type=int, default=1, help="the addresses asked for")
     parser.add_argument(
-        "--workers", type=int, help="pass --workers N to acctpipe serve (default: its own)"
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="measure acctpipe serve --workers N for each N, in this order",
     )
     add_json_argument(parser)
     args = parser.parse_args(argv)
-    if min(args.suppressions, args.batch, args.connections, args.threads) < 1:
-        parser.error("--suppressions, --batch, --connections and --threads must be >= 1")
+    if min(args.suppressions, args.batch, args.connections, args.threads, *args.workers) < 1:
+        parser.error("--suppressions, --batch, --connections, --threads and --workers must be >= 1")
     if args.seconds < 1:
         parser.error("--seconds must be >= 1")
     wrk_command()  # unpack it now, not inside a timed phase
@@ -264,44 +275,44 @@ def main(argv: Sequence[str] | None = None) -> int:
             tmp / "lookup.lua", suppressed=args.suppressions, domains=_DOMAINS, seed=args.seed
         )
         health_lua = fixed_script(tmp / "healthz.lua", "/healthz")
-        with _server(url, tmp, args.workers) as (base, pid):
-            _warm(base, key)
-            auth = (f"Authorization: Bearer {key}",)
-            rows = [
-                _measure("GET /v1/suppressions/{address}", base, pid, lookups_lua, args, auth),
-                _measure("GET /healthz, no key (ceiling)", base, pid, health_lua, args, ()),
-            ]
-    _print(args, load_s, rows, load)
-    lookups, health = rows[0].result, rows[1].result
-    write_figures(
-        parser,
-        argv,
-        args.json,
-        [
+        runs: dict[int, list[Measured]] = {}
+        for workers in args.workers:
+            with _server(url, tmp, workers) as (base, pid):
+                _warm(base, key, workers)
+                auth = (f"Authorization: Bearer {key}",)
+                runs[workers] = [
+                    _measure("GET /v1/suppressions/{address}", base, pid, lookups_lua, args, auth),
+                    _measure("GET /healthz, no key (ceiling)", base, pid, health_lua, args, ()),
+                ]
+    _print(args, load_s, runs, load)
+    figures = []
+    for workers, (lookup, health) in runs.items():
+        figures += [
             Figure(
-                f"lookups at {args.connections} connections (wrk)",
-                lookups.rate,
+                f"lookups at {args.connections} connections (wrk), {workers} worker(s)",
+                lookup.result.rate,
                 "req/s",
-                "GET /healthz",
-                health.rate,
+                f"GET /healthz, {workers} worker(s)",
+                health.result.rate,
                 Target(">=", RATE_TARGET),
             ),
             Figure(
-                "server CPU per lookup",
-                rows[0].server_cpu / lookups.rate * 1e6,
+                f"server CPU per lookup, {workers} worker(s)",
+                lookup.server_cpu / lookup.result.rate * 1e6,
                 "µs/req",
-                "GET /healthz",
-                rows[1].server_cpu / health.rate * 1e6,
+                f"GET /healthz, {workers} worker(s)",
+                health.server_cpu / health.result.rate * 1e6,
             ),
             Figure(
-                f"lookup p99 at {args.connections} connections (wrk)",
-                lookups.p99_ms,
+                f"lookup p99 at {args.connections} connections (wrk), {workers} worker(s)",
+                lookup.result.p99_ms,
                 "ms",
                 target=Target("<", P99_TARGET_MS),
             ),
-        ],
-    )
-    return 0 if all(m.result.wrong_answers(args.connections) == 0 for m in rows) else 1
+        ]
+    write_figures(parser, argv, args.json, figures)
+    measured = [m for rows in runs.values() for m in rows]
+    return 0 if all(m.result.wrong_answers(args.connections) == 0 for m in measured) else 1
 
 
 if __name__ == "__main__":
