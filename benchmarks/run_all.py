@@ -94,6 +94,9 @@ BENCHMARKS: Final = (
     Benchmark(
         "api", "--changes 200000 --seconds 10", "--changes 5000 --seconds 1 --direct-lookups 500"
     ),
+    Benchmark(
+        "api_lookup", "--suppressions 200000 --seconds 10", "--suppressions 5000 --seconds 1"
+    ),
 )
 
 

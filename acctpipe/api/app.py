@@ -54,6 +54,7 @@ def create_app(services: Services) -> FastAPI:
         routes_throttles,
         routes_webhooks,
     )
+    from acctpipe.api.fastlookup import FastLookup
 
     app = FastAPI(
         title="acctpipe",
@@ -76,6 +77,7 @@ def create_app(services: Services) -> FastAPI:
         failures=FailureLimiter(services.settings.auth_failures_per_minute),
     )
     _problems.install(app)
+    app.add_middleware(FastLookup)  # inside RequestIdMiddleware (added after: outer)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(routes_system.router)
     app.include_router(routes_changes.router)  # before /v1/suppressions/{address}

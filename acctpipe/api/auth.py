@@ -35,15 +35,20 @@ from acctpipe.api.settings import Services
 
 __all__ = [
     "COOKIE_NAME",
+    "RATE_TAKEN",
     "Authenticator",
     "basic_password",
     "client_address",
+    "header_token",
     "presented_key",
     "require",
     "services",
 ]
 
 COOKIE_NAME: Final = "acctpipe_key"
+# Set in the request's state (to the key's id) by whoever already spent this request's
+# rate-limit token (the fast lookup path, before falling back to the route).
+RATE_TAKEN: Final = "rate_limit_taken"
 DEFAULT_AUTH_FAILURES: Final = 30  # bad keys per minute per client address
 _CACHE_LIMIT: Final = 10_000
 _VOUCHED_FOR: Final = 600.0  # seconds a key that worked is looked up despite its address's limit
@@ -88,7 +93,7 @@ class Authenticator:
         Raises a 429 HTTPException, before looking the key up, while ``client``
         is over its budget of failed authentications.
         """
-        digest = hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()
+        digest = _digest(presented)
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)
@@ -120,6 +125,19 @@ class Authenticator:
                 self._cache[digest] = (key, now + self.ttl)
         return key
 
+    def cached(self, presented: str) -> ApiKey | None:
+        """The key ``presented`` is if :meth:`check` verified it less than ``ttl`` ago, else
+        None (nothing looked up, nothing counted: ask :meth:`check`)."""
+        digest = _digest(presented)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+        return hit[0] if hit is not None and hit[1] > now else None
+
+
+def _digest(presented: str) -> str:
+    return hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()
+
 
 def client_address(request: Request) -> str:
     """The address a request came from (the socket's, never a forwarded header)."""
@@ -140,8 +158,20 @@ def presented_key(request: Request) -> str | None:
     return None
 
 
-def services(request: Request) -> Services:
-    """The app's :class:`Services` (a FastAPI dependency)."""
+async def header_token(request: Request) -> str | None:
+    """The key in a request's headers, read as :func:`require` reads it: ``Authorization:
+    Bearer``, else ``X-API-Key`` (None when neither holds one)."""
+    bearer = await _bearer(request)
+    return bearer.credentials if bearer is not None else await _header(request)
+
+
+async def services(request: Request) -> Services:
+    """The app's :class:`Services` (a FastAPI dependency).
+
+    ``async`` on purpose: FastAPI runs a plain ``def`` dependency in its thread
+    pool, and a hop to a thread to read an attribute cost more than the lookup it
+    served (measured with ``benchmarks.api_lookup``).
+    """
     found: Services = request.app.state.services
     return found
 
@@ -193,7 +223,10 @@ def require(scope: Scope, *, basic: bool = False) -> Callable[..., Awaitable[Api
             raise HTTPException(
                 403, f"this key has scope {key.scope!r}; this needs {scope!r} or higher"
             )
-        settings = services(request).settings
+        settings = request.app.state.services.settings  # (services() is a dependency)
+        state = request.scope.get("state") or {}
+        if state.pop(RATE_TAKEN, None) == key.key_id:
+            return key  # the fast lookup path took this request's token, then fell back
         wait = auth.limiter.take(key.key_id, key.rate_limit or settings.rate_limit)
         if wait > 0:
             raise HTTPException(

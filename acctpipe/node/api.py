@@ -83,6 +83,8 @@ class NodeOptions:
     mta_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8025
+    # Bind the API's socket with SO_REUSEPORT: one of several worker processes on the port.
+    reuse_port: bool = False
     webhooks: bool = True
     webhook_schedule: tuple[timedelta, ...] | None = None
     summary_every: float = 3600.0  # 0: no delivery.summary events
@@ -354,7 +356,11 @@ class Node:
             self._tasks.append(asyncio.create_task(self._summaries(events), name="summaries"))
         remote = opts.host not in ("127.0.0.1", "::1", "localhost")
         self._server = MgmtServer(
-            create_app(self.services), opts.host, opts.port, allow_remote=remote
+            create_app(self.services),
+            opts.host,
+            opts.port,
+            allow_remote=remote,
+            reuse_port=opts.reuse_port,
         )
         await self._server.start()
         log.info("API listening on %s (node %s)", self._server.url, opts.node)

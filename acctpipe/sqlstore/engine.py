@@ -48,6 +48,7 @@ __all__ = [
     "CHANGE_LOG_LOCK",
     "DEFAULT_DATABASE_URL",
     "MIGRATION_LOCK",
+    "SINGLE_STATEMENT",
     "is_sqlite",
     "make_engine",
     "redacted",
@@ -63,6 +64,10 @@ MIGRATION_LOCK: Final = 0x61637470_00000002  # "actp" · 2
 _BUSY_TIMEOUT_MS: Final = 30_000
 CALL_LIMIT: Final = 35.0  # seconds a PostgreSQL call may wait for the server, client side
 _IMMEDIATE: Final = "acctpipe_begin_immediate"  # execution option read by the begin hook
+# Execution option: the connection runs one statement (a single SELECT) and needs no
+# transaction around it; on SQLite the begin hook then emits no BEGIN, and the statement
+# runs in autocommit, which reads one consistent snapshot of the database all the same.
+SINGLE_STATEMENT: Final = "acctpipe_single_statement"
 
 
 def _parse(url: str | URL) -> URL:
@@ -230,8 +235,10 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(SINGLE_STATEMENT, False):
+            return  # one statement: SQLite's autocommit is its own consistent read
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_IMMEDIATE, False) else "BEGIN")
 
     return engine
 

@@ -6,6 +6,9 @@ uvicorn is made a guest, not the host: it does not install signal handlers
 ``http-access`` level), and any failure to start is raised from
 :meth:`MgmtServer.start` instead of ``sys.exit``-ing the process. We bind the
 socket ourselves, so a bind error is immediate and port 0 is known at once.
+With ``reuse_port``, the socket is bound with ``SO_REUSEPORT``: several
+processes each bind their own socket to the same port and the kernel spreads
+new connections among them (``acctpipe serve --workers N``).
 """
 
 from __future__ import annotations
@@ -63,7 +66,13 @@ class MgmtServer:
     """Serve ``app`` on ``host:port`` (loopback unless ``allow_remote``) until stopped."""
 
     def __init__(
-        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allow_remote: bool = False,
+        reuse_port: bool = False,
     ) -> None:
         if not allow_remote and not is_loopback_host(host):
             raise ConfigError(
@@ -73,6 +82,7 @@ class MgmtServer:
         self.app = app
         self.host = "127.0.0.1" if host == "localhost" else host
         self._port = port
+        self._reuse_port = reuse_port
         self._server: _GuestServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -95,6 +105,8 @@ class MgmtServer:
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if self._reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((self.host, self._port))
             sock.listen(128)
         except OSError as exc:

@@ -49,7 +49,7 @@ from acctpipe.policy.normalise import (
     normalise_scope,
 )
 from acctpipe.policy.types import SuppressionDecision, SuppressionReason
-from acctpipe.sqlstore.engine import write_transaction
+from acctpipe.sqlstore.engine import SINGLE_STATEMENT, write_transaction
 from acctpipe.sqlstore.schema import suppression_changes, suppressions
 from acctpipe.sqlstore.suppressions._merge import expired, merge
 from acctpipe.sqlstore.suppressions.model import Change, Suppression
@@ -61,6 +61,9 @@ _log = logging.getLogger(__name__)
 _CHUNK: Final = 500  # keys per IN (...) list: well inside every backend's parameter limit
 _S = suppressions.c
 _C = suppression_changes.c
+# Built once: the API's lookup runs it on every request, and building the select
+# cost more than running it.
+_GET: Final = select(suppressions).where(_S.address == bindparam("address")).order_by(_S.scope)
 
 
 def _suppression(row: Row[Any]) -> Suppression:
@@ -125,6 +128,8 @@ class SuppressionStore:
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.engine = engine
+        # The same pool, for reads that are one statement (no BEGIN/ROLLBACK around them).
+        self._single = engine.execution_options(**{SINGLE_STATEMENT: True})
         self.casefold_local = casefold_local
         self._on_changes = on_changes
         self._clock = clock
@@ -355,9 +360,8 @@ class SuppressionStore:
 
     def get(self, address: str) -> list[Suppression]:
         """Every suppression of ``address`` (any scope, expired or not), by scope."""
-        query = select(suppressions).where(_S.address == self.key(address))
-        with self.engine.connect() as conn:
-            return [_suppression(r) for r in conn.execute(query.order_by(_S.scope))]
+        with self._single.connect() as conn:
+            return [_suppression(r) for r in conn.execute(_GET, {"address": self.key(address)})]
 
     def page(
         self,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.engine import Connection
 
 from acctpipe.sqlstore.schema import suppression_changes
@@ -188,3 +188,26 @@ def test_add_defaults_to_now(engine: Engine) -> None:
     SuppressionStore(engine).add("now@example.com")
     (row,) = SuppressionStore(engine).get("now@example.com")
     assert row.created_at >= before - timedelta(seconds=1)
+
+
+def test_a_lookup_is_one_statement_without_a_transaction_around_it(
+    store: SuppressionStore, engine: Engine
+) -> None:
+    """get() runs its SELECT alone (no BEGIN/ROLLBACK on SQLite); writes still lock first."""
+    seen: list[str] = []
+
+    def record(conn: Connection, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        store.add("a@example.com")
+        written = list(seen)
+        seen.clear()
+        (row,) = store.get("A@example.com")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert row.address == "a@example.com"
+    assert seen == ["SELECT"]
+    if engine.dialect.name == "sqlite":
+        assert written[0] == "BEGIN"  # BEGIN IMMEDIATE: the write lock before any read
