@@ -268,6 +268,10 @@ async def test_max_smtp_out_counts_for_the_whole_mta_not_per_worker(
         assert len(acknowledged) == 72
         await until(lambda: _subjects(sim) == set(acknowledged), timeout=90)
         assert sim.counters.for_ip("127.0.0.1").max_concurrent <= cap
+        await until(lambda: len(_rows(mta.data)) >= 72, timeout=30)
+        for name in ("acct.csv", "acct-w1.csv"):  # each worker delivered its own spool's mail
+            with (mta.data / name).open(newline="", encoding="utf-8") as f:
+                assert any(r["type"] == "d" for r in csv.DictReader(f))
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{state['mgmt_port']}", timeout=10
         ) as http:
