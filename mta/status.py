@@ -23,8 +23,8 @@ class QueueStatus:
     queued: int  # messages waiting (ready now or deferred)
     deferred: int  # of which waiting for a retry time
     connections: int  # open outbound SMTP connections
-    max_smtp_out: int
-    msg_rate: float  # messages per second allowed now (after warmup, backoff, overrides)
+    max_smtp_out: int  # this process's share (smtp-workers) of total_max_smtp_out
+    msg_rate: float  # messages per second allowed now (after warmup, backoff, overrides; share)
     configured_msg_rate: float  # max-msg-rate as configured (inf: unlimited)
     delivered: int
     bounced: int
@@ -36,6 +36,9 @@ class QueueStatus:
     last_error: str = ""
     override: str = ""  # why a live throttle override is in force ("" when none)
     held_until: datetime | None = None  # paused by an override until then
+    total_max_smtp_out: int = 0  # max-smtp-out in force for the whole MTA (every worker)
+    total_msg_rate: float = 0.0  # msg_rate for the whole MTA (every worker)
+    workers: int = 1  # smtp-workers processes sharing these limits
 
 
 @dataclass(frozen=True, slots=True)

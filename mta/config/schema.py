@@ -190,12 +190,14 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
     _d("spool", {_G}, "path", None, "Spool directory (default: `<data dir>/spool`).",
        p.parse_string),
     _d("total-max-smtp-in", {_G}, "int", 1000,
-       "Concurrent inbound SMTP connections, all listeners and clients together (0 = any); "
-       "the open-file limit is raised to fit.",
+       "Concurrent inbound SMTP connections, all listeners and clients together (0 = any), "
+       "per smtp worker; the open-file limit is raised to fit.",
        _unlimited_int),
     _d("smtp-workers", {_G}, "int", 1,
        "Processes `acctpipe mta` runs, each accepting on every `smtp-listener` and delivering "
-       "what it accepted from a spool of its own (0 = one per CPU). See docs/mta.md.",
+       "what it accepted from a spool of its own (0 = one per CPU). Outbound limits stay "
+       "per MTA (each worker enforces its share); inbound session limits count per worker. "
+       "See docs/mta.md.",
        _count, origin="acctpipe"),
     _d("smtp-listener", {_G}, "address", None,
        "Listen for SMTP on ADDR:PORT (`0/0:25` = all IPv4; port 0 = any free port). Repeatable.",
@@ -229,7 +231,8 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
     _d("smtp-source-host", {_G, _V}, "source-host", None,
        "`IP HOSTNAME` — local address to bind and its name.", p.parse_source_host),
     # -- domain --------------------------------------------------------------------
-    _d("max-smtp-out", {_D}, "int", 20, "Concurrent connections to the destination.",
+    _d("max-smtp-out", {_D}, "int", 20,
+       "Concurrent connections to the destination (from the whole MTA, every smtp worker).",
        _count),
     _d("max-msg-per-connection", {_D}, "int", 0, "Messages per connection (0 = unlimited).",
        _unlimited_int),

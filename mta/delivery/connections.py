@@ -35,6 +35,7 @@ from mta.delivery.attempt import ENDS_CONNECTION, NO_ANSWER, Reply, queue_record
 from mta.delivery.client import Connection, OpenFailure, TlsMode, open_connection
 from mta.delivery.queue import DeliveryQueue, QueuedMessage
 from mta.delivery.routing import delivery_hosts, domain_of
+from mta.delivery.share import Slots
 from mta.errors import PermanentPeerError, TransientPeerError
 
 if TYPE_CHECKING:
@@ -68,12 +69,26 @@ class Connections:
         for event in self._events.values():
             event.set()
 
-    def spawn(self, queue: DeliveryQueue) -> None:
-        """Start one more connection for ``queue`` (counted at once against ``max-smtp-out``)."""
-        queue.connections += 1
-        self.engine.track(self._run(queue), name=f"smtp-out {queue.queue}/{queue.vmta}")
+    def spawn(self, queue: DeliveryQueue) -> bool:
+        """Start one more connection for ``queue`` (counted at once against ``max-smtp-out``).
 
-    async def _run(self, queue: DeliveryQueue) -> None:
+        A queue whose cap is smaller than the smtp worker count first takes one of its
+        shared slots (:class:`~mta.delivery.share.Slots`); with none free nothing starts
+        (the connection token taken for it is given back) and this returns False.
+        """
+        slot = None
+        if queue.slots is not None and queue.needs_slot(time.time()):
+            slot = queue.slots.take(queue.total_connections(time.time()))
+            if slot is None:
+                queue.conn_bucket.tokens = min(
+                    queue.conn_bucket.burst, queue.conn_bucket.tokens + 1
+                )
+                return False
+        queue.connections += 1
+        self.engine.track(self._run(queue, slot), name=f"smtp-out {queue.queue}/{queue.vmta}")
+        return True
+
+    async def _run(self, queue: DeliveryQueue, slot: int | None = None) -> None:
         conn: Connection | None = None
         try:
             first = queue.ready[0] if queue.ready else None
@@ -87,9 +102,13 @@ class Connections:
             log.exception("connection task for %s/%s failed", queue.queue, queue.vmta)
         finally:
             queue.connections -= 1
-            if conn is not None:
-                await conn.close()
-            self.engine.scheduler.wake()
+            try:
+                if conn is not None:
+                    await conn.close()
+            finally:
+                if slot is not None:  # after the close: the receiver's session is over too
+                    Slots.give(slot)
+                self.engine.scheduler.wake()
 
     def _source(self, vmta_name: str) -> tuple[str | None, str]:
         """(source IP or None, HELO name) for connections through ``vmta_name``."""

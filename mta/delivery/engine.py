@@ -45,6 +45,7 @@ from mta.delivery.prepare import DEFAULT_VMTA, Signer
 from mta.delivery.queue import DeliveryQueue, Override, QueuedMessage
 from mta.delivery.routing import Resolver, domain_of
 from mta.delivery.scheduler import Scheduler
+from mta.delivery.share import Share
 from mta.delivery.transfer import Transfer
 from mta.spool.durable import Envelope, Spool
 from mta.status import QueueStatus
@@ -75,8 +76,10 @@ class DeliveryEngine:
         signer: Signer,
         table: RuleTable | None = None,
         host_name: str = "localhost",
+        share: Share | None = None,
     ) -> None:
         self.spool = spool
+        self.share = share or Share()  # this worker's share of the outbound limits
         self.config = config
         self.resolver = resolver
         self.records = records
@@ -137,7 +140,9 @@ class DeliveryEngine:
                     if first
                     else datetime.fromtimestamp(self._first_use(name, vmta), UTC)
                 )
-            queue = DeliveryQueue(name, vmta, settings, patterns=patterns, warmup_started=started)
+            queue = DeliveryQueue(
+                name, vmta, settings, patterns=patterns, warmup_started=started, share=self.share
+            )
             self.queues[(name, vmta)] = queue
             override = self.overrides.get((name, vmta)) or self.overrides.get((name, "*"))
             if override is not None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from mta.config.model import DomainSettings, PatternList
 from mta.config.values import Rate
 from mta.delivery.attempt import Reply, retry_delay
+from mta.delivery.share import Share, Slots
 from mta.delivery.throttle import TokenBucket, effective_rate, warmup_rate
 from mta.spool.durable import Envelope
 from mta.status import QueueStatus
@@ -102,8 +103,16 @@ class DeliveryQueue:
         *,
         patterns: PatternList | None = None,
         warmup_started: datetime | None = None,
+        share: Share | None = None,
     ) -> None:
         self.queue = queue
+        # This worker's share of every outbound limit (smtp-workers): mta.delivery.share.
+        self.share = share or Share()
+        self.slots = (
+            Slots(self.share.slot_dir, queue, vmta, self.share.index)
+            if self.share.slot_dir is not None and self.share.count > 1
+            else None
+        )
         self.vmta = vmta
         self.ready: deque[QueuedMessage] = deque()
         self.waiting: dict[str, QueuedMessage] = {}
@@ -127,7 +136,7 @@ class DeliveryQueue:
         self.settings = settings
         # The bucket starts at the rate in force (a warmup's day-one rate, not max-msg-rate).
         self.msg_bucket = TokenBucket(self.msg_rate(time.time()))
-        self.conn_bucket = TokenBucket(settings.max_conn_rate)
+        self.conn_bucket = TokenBucket(self.share.rate(settings.max_conn_rate))
         self._patterns = _compile(patterns)
 
     # -- configuration -------------------------------------------------------------------
@@ -136,7 +145,7 @@ class DeliveryQueue:
         """New settings after a reload; tokens earned so far are kept."""
         self.settings = settings
         self._patterns = _compile(patterns)
-        self.conn_bucket.set_rate(settings.max_conn_rate, self.conn_bucket.stamp)
+        self.conn_bucket.set_rate(self.share.rate(settings.max_conn_rate), self.conn_bucket.stamp)
 
     # Backoff and overrides end at a time, not at an event: an idle queue gets no reply
     # or tick to clear them, so whatever depends on them is worked out from ``now`` at
@@ -150,12 +159,21 @@ class DeliveryQueue:
         """A live throttle override is in force at ``now`` (it has not expired)."""
         return self.override_expires > now
 
-    def max_connections(self, now: float) -> int:
-        """``max-smtp-out`` in force at ``now`` (a live override can only lower it)."""
+    def total_connections(self, now: float) -> int:
+        """``max-smtp-out`` in force at ``now`` for the whole MTA (an override only lowers it)."""
         limit = self.settings.max_smtp_out or 1_000_000
         if self.override_smtp_out is not None and self.has_override(now):
             limit = min(limit, self.override_smtp_out)
         return max(limit, 0)
+
+    def max_connections(self, now: float) -> int:
+        """The connections this process may open at ``now``: its share of
+        :meth:`total_connections` (all of it with one worker, or when each takes a slot)."""
+        return self.share.cap(self.total_connections(now))
+
+    def needs_slot(self, now: float) -> bool:
+        """Whether a new connection must first hold one of the queue's shared slots."""
+        return self.slots is not None and self.share.slotted(self.total_connections(now))
 
     def max_msg_per_connection(self, now: float) -> int:
         """Messages per connection before it is closed (0: no limit)."""
@@ -164,7 +182,12 @@ class DeliveryQueue:
         return self.settings.max_msg_per_connection
 
     def msg_rate(self, now: float) -> Rate:
-        """The message rate in force: configured, warmup, backoff and override — the strictest."""
+        """This process's share of :meth:`total_msg_rate`."""
+        return self.share.rate(self.total_msg_rate(now))
+
+    def total_msg_rate(self, now: float) -> Rate:
+        """The message rate in force for the whole MTA: configured, warmup, backoff and
+        override — the strictest."""
         rate = self.settings.max_msg_rate
         warmup = self.settings.warmup
         if warmup is not None and self.warmup_started is not None:
@@ -285,6 +308,9 @@ class DeliveryQueue:
             connections=self.connections,
             max_smtp_out=self.max_connections(now),
             msg_rate=self.msg_rate(now).per_second,
+            total_max_smtp_out=self.total_connections(now),
+            total_msg_rate=self.total_msg_rate(now).per_second,
+            workers=self.share.count,
             configured_msg_rate=self.settings.max_msg_rate.per_second,
             delivered=self.delivered,
             bounced=self.bounced,

@@ -112,7 +112,8 @@ class Scheduler:
             for message in due[moved:]:  # still in deferred/: still queued, tried again soon
                 queue.defer(message, now + RETRY_SECONDS)
         while not engine.held and not engine.blocked() and queue.wants_connection(mono, now):
-            engine.connections.spawn(queue)
+            if not engine.connections.spawn(queue):
+                break  # every shared slot is held by another worker: look again soon
         nearest = queue.next_due()
         if not queue.ready:
             return nearest

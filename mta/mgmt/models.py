@@ -66,9 +66,18 @@ class QueueOut(_Out):
     queued: int
     deferred: int
     connections: int
-    max_smtp_out: int
-    msg_rate: float | None = Field(description="messages/second allowed now; null: unlimited")
+    max_smtp_out: int = Field(description="connections this worker may open (its share)")
+    msg_rate: float | None = Field(
+        description="messages/second this worker may send now (its share); null: unlimited"
+    )
     configured_msg_rate: float | None = Field(description="max-msg-rate; null: unlimited")
+    total_max_smtp_out: int = Field(
+        description="max-smtp-out in force for the whole MTA, every smtp worker together"
+    )
+    total_msg_rate: float | None = Field(
+        description="messages/second in force for the whole MTA; null: unlimited"
+    )
+    workers: int = Field(description="smtp-workers processes these limits are split between")
     delivered: int
     bounced: int
     transient_failures: int
@@ -92,6 +101,9 @@ class QueueOut(_Out):
             max_smtp_out=q.max_smtp_out,
             msg_rate=_rate(q.msg_rate),
             configured_msg_rate=_rate(q.configured_msg_rate),
+            total_max_smtp_out=q.total_max_smtp_out,
+            total_msg_rate=_rate(q.total_msg_rate),
+            workers=q.workers,
             delivered=q.delivered,
             bounced=q.bounced,
             transient_failures=q.transient_failures,

@@ -35,6 +35,7 @@ from mta.delivery.pool import PoolSelector
 from mta.delivery.prepare import DEFAULT_VMTA, Signer, stamp
 from mta.delivery.queue import Override
 from mta.delivery.routing import DnsPythonResolver, Resolver, domain_of
+from mta.delivery.share import SLOT_DIR, Share
 from mta.errors import AcctpipeError, LocalError
 from mta.failurelog import FailureLog
 from mta.node.workers import adopt_orphans, for_worker, worker_spool
@@ -98,6 +99,8 @@ class Mta:
             signer=Signer.from_config(config, self._config_base()),
             table=self.table,
             host_name=self.host_name,
+            # Outbound limits are per MTA: each smtp worker enforces its share of them.
+            share=Share(options.worker, options.workers, self.spool_root / SLOT_DIR),
         )
         self.suppressions = options.suppressions or SuppressionSet()
         self.engine.suppressed = self.suppressed_reason

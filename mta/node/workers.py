@@ -10,7 +10,10 @@ supervisor keeps every socket open, so connections the kernel gives a worker
 that has just died wait in the backlog for the worker started in its place.
 Nothing is shared between workers at run time, so each keeps the single
 process's guarantees as they are: fsync before 250, records before the spool
-forgets a message, recovery of ``active/`` after a crash.
+forgets a message, recovery of ``active/`` after a crash. Outbound limits
+stay per MTA: each worker enforces its share of them
+(:mod:`mta.delivery.share`; a cap below the worker count is a set of slot
+locks under the configured spool's ``out-slots/``).
 
 What each worker owns (worker 0 is exactly the single-process MTA):
 

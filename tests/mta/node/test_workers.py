@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiosmtplib
+import httpx
 import pytest
 
 from acctpipe.sim.profile import IspProfile
@@ -242,3 +243,40 @@ def _alive(state: dict[str, object]) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cap", [1, 2, 3])
+async def test_max_smtp_out_counts_for_the_whole_mta_not_per_worker(
+    tmp_path: Path, processes: list[_Mta], cap: int
+) -> None:
+    """Two workers never have more than max-smtp-out sessions open at the sink together: 2 and
+    3 are split (1+1, 2+1), 1 is a slot the workers take in turn. Every message arrives (no
+    worker's mail is stranded), and worker 0's status shows its share and the total."""
+    slow = IspProfile("slow", data_delay=0.03)
+    async with IspSimulator(slow, keep=10_000) as sim:
+        config = tmp_path / "mta.conf"
+        text = _CONFIG.format(listen=0, workers=2, port=sim.port)
+        text = text.replace("max-smtp-out 4", f"max-smtp-out {cap}\n    max-msg-per-connection 4")
+        config.write_text(text)
+        mta = _Mta(config, tmp_path / "data")
+        processes.append(mta)
+        state = await mta.ready()
+        port = int(state["listeners"][0]["port"])  # type: ignore[index]
+        acknowledged: list[str] = []
+        await _fill(port, acknowledged, connections=12, each=6)
+        assert len(acknowledged) == 72
+        await until(lambda: _subjects(sim) == set(acknowledged), timeout=90)
+        assert sim.counters.for_ip("127.0.0.1").max_concurrent <= cap
+        await until(lambda: len(_rows(mta.data)) >= 72, timeout=30)
+        for name in ("acct.csv", "acct-w1.csv"):  # each worker delivered its own spool's mail
+            with (mta.data / name).open(newline="", encoding="utf-8") as f:
+                assert any(r["type"] == "d" for r in csv.DictReader(f))
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{state['mgmt_port']}", timeout=10
+        ) as http:
+            queues = (await http.get("/queues")).json()["queues"]
+        [queue] = [q for q in queues if q["queue"] == "example.com"]
+        assert queue["workers"] == 2
+        assert queue["total_max_smtp_out"] == cap
+        assert queue["max_smtp_out"] == {1: 1, 2: 1, 3: 2}[cap]
