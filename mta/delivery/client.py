@@ -209,6 +209,7 @@ class Connection:
     esmtp: bool
     sent: int = 0
     extensions: frozenset[str] = field(default_factory=frozenset)
+    pipelining: bool = False  # offered by the receiver and allowed by smtp-pipelining
 
     async def send(
         self, sender: str, recipients: Sequence[str], raw: bytes, *, timeout: float
@@ -245,7 +246,7 @@ class Connection:
     async def _transact(
         self, wire: _Wire, recipients: Sequence[str], lines: list[bytes], raw: bytes
     ) -> SendResult:
-        pipelining = "pipelining" in self.extensions
+        pipelining = self.pipelining
         if pipelining:
             wire.write(b"".join(lines))
         else:
@@ -370,7 +371,13 @@ async def _ehlo(wire: _Wire, helo: str) -> tuple[bool, frozenset[str]]:
 
 
 async def _open_one(
-    address: Address, *, helo: str, source_ip: str | None, tls: TlsMode, timeout: float
+    address: Address,
+    *,
+    helo: str,
+    source_ip: str | None,
+    tls: TlsMode,
+    timeout: float,
+    pipelining: bool,
 ) -> Connection:
     loop = asyncio.get_running_loop()
     port = address.port or 25
@@ -410,7 +417,14 @@ async def _open_one(
             wire.close()
         raise
     return Connection(
-        wire, address.host, port, source_ip or "", secure, esmtp, extensions=extensions
+        wire,
+        address.host,
+        port,
+        source_ip or "",
+        secure,
+        esmtp,
+        extensions=extensions,
+        pipelining=pipelining and "pipelining" in extensions,
     )
 
 
@@ -421,13 +435,23 @@ async def open_connection(
     source_ip: str | None,
     tls: TlsMode,
     timeout: float,
+    pipelining: bool = True,
 ) -> Connection | OpenFailure:
-    """A session with the first host that greets us (and agrees to TLS when required)."""
+    """A session with the first host that greets us (and agrees to TLS when required).
+
+    ``pipelining`` False (``smtp-pipelining no``): one command per round trip even when
+    the receiver offers PIPELINING.
+    """
     failure = OpenFailure(NO_ANSWER("no mail host to try"))
     for address in hosts:
         try:
             return await _open_one(
-                address, helo=helo, source_ip=source_ip, tls=tls, timeout=timeout
+                address,
+                helo=helo,
+                source_ip=source_ip,
+                tls=tls,
+                timeout=timeout,
+                pipelining=pipelining,
             )
         except _RefusedError as exc:
             failure = OpenFailure(exc.reply, address.host)
