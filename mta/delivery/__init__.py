@@ -8,7 +8,7 @@
 * :mod:`~mta.delivery.ledger` — every recipient accounted for, then the message settled;
 * :mod:`~mta.delivery.settle` — the attempt's last step: the message leaves ``active/``;
 * :mod:`~mta.delivery.queue` — one queue's state (sans-IO);
-* :mod:`~mta.delivery.client` — the outbound SMTP connection (aiosmtplib);
+* :mod:`~mta.delivery.client` — the outbound SMTP connection (our own pipelining client);
 * :mod:`~mta.delivery.routing` — where a domain's mail goes: routes, MX, Null MX;
 * :mod:`~mta.delivery.pool` — choosing a virtual MTA from a pool;
 * :mod:`~mta.delivery.throttle` — token buckets and warmup, computed, never slept;

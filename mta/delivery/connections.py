@@ -135,7 +135,12 @@ class Connections:
             else ("opportunistic" if settings.use_starttls else "no")
         )
         opened = await open_connection(
-            hosts, helo=helo, source_ip=source_ip, tls=tls, timeout=settings.connect_timeout
+            hosts,
+            helo=helo,
+            source_ip=source_ip,
+            tls=tls,
+            timeout=settings.connect_timeout,
+            pipelining=settings.smtp_pipelining,
         )
         if isinstance(opened, OpenFailure):
             self.queue_failed(queue, opened.reply, source_ip or "", opened.host)
