@@ -30,7 +30,7 @@ __all__ = ["DEFAULT_RESCAN", "DEFAULT_WAL_CAP", "Tailer"]
 DEFAULT_RESCAN: Final = 2.0
 """Seconds between rescans when no filesystem event arrives."""
 
-DEFAULT_WAL_CAP: Final = 256 << 20
+DEFAULT_WAL_CAP: Final = 64 << 20
 """Bytes of WAL past which a commit checkpoints anyway (the tailer's idle ones come first)."""
 
 _IDLE: Final = 0.1
