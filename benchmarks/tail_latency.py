@@ -26,6 +26,7 @@ from typing import Any
 
 from acctpipe.eventstore import FileState, Store
 from acctpipe.ingest import Loader, Tailer
+from acctpipe.ingest.tailer import DEFAULT_WAL_CAP
 from acctpipe.synth import synthetic_records
 from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from mta.acct import DEFAULT_HEADER, AccountingEncoder
@@ -105,6 +106,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.tail_latency", description=__doc__)
     parser.add_argument("--rate", type=int, default=20_000, help="rows appended per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the writer runs")
+    parser.add_argument(
+        "--wal-cap-mb",
+        type=int,
+        default=DEFAULT_WAL_CAP >> 20,
+        help="WAL size at which a commit checkpoints (0: DuckDB's, inside the commit that"
+        " crosses 64 MB, as before idle checkpoints)",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=0.0, help="seconds the tailer waits after a wake-up"
+    )
     add_json_argument(parser)
     args = parser.parse_args(argv)
 
@@ -116,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.mkdir()
         store = _TimedStore(Store.open(Path(tmp) / "db.duckdb"))
         loader = Loader(store)
-        tailer = Tailer(loader, [logs])
+        tailer = Tailer(loader, [logs], settle=args.settle, wal_cap=(args.wal_cap_mb << 20) or None)
         follower = threading.Thread(target=tailer.run)
         follower.start()
         done = threading.Event()
@@ -133,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reader.join()
         tailer.stop()
         follower.join()
+        wal_mb = store.wal_bytes() / 1e6
         store.close()
 
     latencies = _latencies(appended, rows_per_burst, total, seen)
@@ -146,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(
         f"appended {total} rows at {args.rate} rows/s for {args.seconds:g}s; "
-        f"committed {loader.stats.rows} in {len(store.commits)} transactions"
+        f"committed {loader.stats.rows} in {len(store.commits)} transactions;"
+        f" WAL at the end {wal_mb:.0f} MB"
     )
     if returned:
         print(

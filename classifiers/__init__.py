@@ -13,6 +13,8 @@ No I/O, no clocks, no globals (DESIGN.md); nothing here imports ``mta`` or ``acc
   return intake reads them).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from classifiers._mime import parse_bytes
 from classifiers._original import address_of, header, original_headers
 from classifiers._regex import portability_problem
@@ -25,7 +27,6 @@ from classifiers._rules import (
     load_rules,
     parse_rules,
 )
-from classifiers.message import classify_message
 from classifiers.reply import Explanation, classify_diag, classify_reply, explain, explain_diag
 from classifiers.types import (
     BOUNCE_CATEGORIES,
@@ -38,6 +39,9 @@ from classifiers.types import (
     MessageReport,
     RecipientReport,
 )
+
+if TYPE_CHECKING:
+    from classifiers.message import classify_message
 
 __all__ = [
     "BOUNCE_CATEGORIES",
@@ -68,3 +72,13 @@ __all__ = [
     "parse_rules",
     "portability_problem",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # classify_message pulls in every dialect (a third of a second): only on first use,
+    # so a command that never classifies a message (ingest, tail) does not pay for it.
+    if name == "classify_message":
+        from classifiers.message import classify_message
+
+        return classify_message
+    raise AttributeError(f"module 'classifiers' has no attribute {name!r}")

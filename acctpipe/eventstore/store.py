@@ -116,6 +116,33 @@ class Store:
         """Close the connection (uncommitted work is rolled back)."""
         self.conn.close()
 
+    def defer_checkpoints(self, cap: int | None) -> None:
+        """Let the WAL grow to ``cap`` bytes before a commit folds it in (``None``: 64 MB).
+
+        DuckDB checkpoints inside the commit that crosses the threshold, and every
+        later commit waits for it. A follower that calls :meth:`checkpoint` when it
+        is idle raises the threshold, so the commit path pays for one only at the cap.
+        The setting is the database's: it holds for every connection to it.
+        """
+        threshold = _CHECKPOINT_THRESHOLD if cap is None else f"{max(cap >> 20, 1)}MB"
+        self.conn.execute(f"SET checkpoint_threshold = '{threshold}'")
+
+    def wal_bytes(self) -> int:
+        """Bytes in the write-ahead log (committed, not yet folded into the file)."""
+        try:
+            return Path(self.path + ".wal").stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def checkpoint(self) -> bool:
+        """Fold the WAL into the database file; False if a transaction is busy (try later)."""
+        with self.lock:
+            try:
+                self.conn.execute("CHECKPOINT")
+            except duckdb.TransactionException:
+                return False
+            return True
+
     def states_for_inode(self, device: int, inode: int) -> list[FileState]:
         """Active file states with this device and inode, newest first."""
         rows = self.conn.execute(
