@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from email.message import Message
+from typing import Final
+from weakref import WeakKeyDictionary
 
 from classifiers._mime import decode_header_value, iter_parts, parse_bytes, part_body
 
@@ -65,8 +67,22 @@ def verp_recipient(return_path: str) -> str:
     return f"{m.group('local')}@{m.group('domain').lower()}"
 
 
+# original_headers' answers, for as long as the parsed message lives (weak keys: never
+# keeps a message alive; a message is not changed while it is classified). Asked of the
+# same message by the JMRP check, the identifiers and every dialect's findings: a
+# text/rfc822-headers part would otherwise be parsed again each time.
+_ORIGINAL: Final[WeakKeyDictionary[Message, tuple[Message | None]]] = WeakKeyDictionary()
+
+
 def original_headers(msg: Message) -> Message | None:
     """The headers of the returned original (message/rfc822 or text/rfc822-headers part)."""
+    known = _ORIGINAL.get(msg)
+    if known is None:
+        known = _ORIGINAL[msg] = (_find_original(msg),)
+    return known[0]
+
+
+def _find_original(msg: Message) -> Message | None:
     for part in iter_parts(msg):
         try:
             ctype = part.get_content_type()

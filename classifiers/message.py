@@ -93,7 +93,7 @@ def classify_message(data: bytes, *, table: RuleTable | None = None) -> MessageR
 
 
 def _classify(data: bytes, table: RuleTable | None) -> MessageReport:
-    if not data.strip():
+    if not data or data.isspace():  # as ``not data.strip()``, without copying the message
         return MessageReport("unknown", reason="empty message")
     if len(data) > _MAX_BYTES:
         return MessageReport("unknown", reason=f"message larger than {_MAX_BYTES} bytes")

@@ -52,13 +52,22 @@ _MAX_DEPTH: Final = 8
 # has_report_part's answers, for as long as the parsed message lives (weak keys: the
 # cache never keeps a message alive, and a message is not changed while classified).
 _HAS_REPORT: Final[WeakKeyDictionary[Message, bool]] = WeakKeyDictionary()
+# header_text's answers per message: {field name as asked: decoded value}.
+_HEADERS: Final[WeakKeyDictionary[Message, dict[str, str]]] = WeakKeyDictionary()
 # notification_text's answers per message: {fall_back: (text asked with, answer)}.
 _NOTIFICATION: Final[WeakKeyDictionary[Message, dict[bool, tuple[str, str]]]] = WeakKeyDictionary()
 
 
 def header_text(msg: Message, name: str) -> str:
     """A decoded header value (RFC 2047 words decoded), ``""`` when absent."""
-    return decode_header_value(msg.get(name, ""))
+    # The plug-ins ask the same few fields (From above all) of a message in turn.
+    memo = _HEADERS.get(msg)
+    if memo is None:
+        memo = _HEADERS[msg] = {}
+    known = memo.get(name)
+    if known is None:
+        known = memo[name] = decode_header_value(msg.get(name, ""))
+    return known
 
 
 def is_system_sender(msg: Message) -> bool:

@@ -29,6 +29,7 @@ import re
 from email.message import Message
 from typing import Final
 
+from classifiers._gate import may_contain
 from classifiers.dialects import Finding
 from classifiers.dialects._common import (
     ADDRESS,
@@ -52,6 +53,10 @@ _END: Final = re.compile(r"^\s*-{3,}\s*Original message", re.IGNORECASE)
 _RECIPIENT: Final = re.compile(rf"^<({ADDRESS})>:[ \t]*(.*)$")
 
 
+# Literal words (lower-case) that every match of _MARKER holds: its gate (classifiers._gate).
+_MARKER_WORDS: Final = ("could not be delivered to the following recipient(s)",)
+
+
 class AuKddiDialect:
     """au (KDDI) returned mail (see the module docstring)."""
 
@@ -62,7 +67,7 @@ class AuKddiDialect:
         if has_report_part(msg) or not is_system_sender(msg):
             return None
         body = notification_text(msg, text)
-        marker = _MARKER.search(body)
+        marker = _MARKER.search(body) if may_contain(body, _MARKER_WORDS) else None
         if marker is None:
             return None
         if not (_SUBJECT.match(header_text(msg, "Subject")) or _SENT_ON.search(body)):

@@ -34,6 +34,7 @@ import re
 from email.message import Message
 from typing import Final
 
+from classifiers._gate import may_contain
 from classifiers._original import address_of
 from classifiers.dialects import Finding
 from classifiers.dialects._common import (
@@ -61,6 +62,10 @@ _SAID: Final = re.compile(r"^<<<\s*(.*)$")
 _ERROR: Final = re.compile(r"^[45][0-9]{2}(?:[ -]|$)")
 
 
+# Literal words (lower-case) that every match of _MARKER holds: its gate (classifiers._gate).
+_MARKER_WORDS: Final = ("(reason:", "transcript of session follows")  # the third: not ASCII
+
+
 class DocomoDialect:
     """docomo returned mail (see the module docstring)."""
 
@@ -71,7 +76,7 @@ class DocomoDialect:
         if has_report_part(msg) or not is_system_sender(msg) or not _is_docomo(msg):
             return None
         body = notification_text(msg, text)
-        if not _MARKER.search(body):
+        if not may_contain(body, _MARKER_WORDS) or not _MARKER.search(body):
             return None
         lines = lines_before(body, _END)
         reasons = _reasons(lines)

@@ -46,6 +46,7 @@ import re
 from email.message import Message
 from typing import Final
 
+from classifiers._gate import may_contain
 from classifiers._original import address_of
 from classifiers.dialects import Finding
 from classifiers.dialects._common import (
@@ -75,6 +76,14 @@ _RECIPIENT: Final = re.compile(
 )
 
 
+# Literal words (lower-case) that every match of _MARKER holds: its gate (classifiers._gate).
+_MARKER_WORDS: Final = (
+    "did not reach the following recipient(s):",
+    "the following recipient(s) could not be reached:",
+    "hat folgende(n) empf",
+)
+
+
 class ExchangeLegacyDialect:
     """Exchange 2000/2003 NDRs (see the module docstring)."""
 
@@ -85,7 +94,7 @@ class ExchangeLegacyDialect:
         if has_report_part(msg) or not _is_exchange(msg):
             return None
         body = notification_text(msg, text)
-        marker = _MARKER.search(body)
+        marker = _MARKER.search(body) if may_contain(body, _MARKER_WORDS) else None
         if marker is None:
             return None
         return [Finding(a, diag) for a, diag in _blocks(body[marker.end() :])]

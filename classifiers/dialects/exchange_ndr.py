@@ -41,6 +41,7 @@ import re
 from email.message import Message
 from typing import Final
 
+from classifiers._gate import may_contain
 from classifiers.dialects import Finding
 from classifiers.dialects._common import (
     ADDRESS,
@@ -95,6 +96,16 @@ _HASHES: Final = re.compile(r"^#\s*(.*?)\s*##.*$", re.DOTALL)
 _EXCHANGE_SENDER: Final = re.compile(r"MicrosoftExchange|Microsoft (?:Outlook|Exchange)", re.I)
 
 
+# Literal words (lower-case) that every match of _USER holds: its gate (classifiers._gate).
+_USER_WORDS: Final = (
+    "to these recipients or ",
+    "die zustellung an folgende",
+    "la remise aux destinataires ou groupes suivants",
+    "error en la entrega a estos destinatarios o grupos",
+    "your message to ",
+)
+
+
 class ExchangeNdrDialect:
     """Exchange NDR text without its delivery-status part (see the module docstring)."""
 
@@ -105,7 +116,7 @@ class ExchangeNdrDialect:
         if has_report_part(msg) or not _from_exchange(msg):
             return None
         body = notification_text(msg, text)
-        user = _USER.search(body)
+        user = _USER.search(body) if may_contain(body, _USER_WORDS) else None
         if user is None:
             return None
         temporary = bool(_DELAYED.search(body))

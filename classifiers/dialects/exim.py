@@ -46,6 +46,7 @@ import re
 from email.message import Message
 from typing import Final
 
+from classifiers._gate import may_contain
 from classifiers._original import address_of
 from classifiers.dialects import Finding
 from classifiers.dialects._common import (
@@ -94,6 +95,10 @@ _RETRY_BACKOFF: Final = re.compile(r"retry time not reached", re.IGNORECASE)
 _RETRY_TIMEOUT: Final = re.compile(r"^(.*\S)\s*:\s*retry timeout exceeded\s*$", re.IGNORECASE)
 
 
+# Literal words (lower-case) that every match of _OPENING holds: its gate (classifiers._gate).
+_OPENING_WORDS: Final = ("this message was created automatically by mail delivery software",)
+
+
 class EximDialect:
     """Exim text bounces and delay warnings (see the module docstring)."""
 
@@ -104,7 +109,9 @@ class EximDialect:
         if has_report_part(msg):
             return None
         body = notification_text(msg, text)
-        if not _OPENING.search(body) or not _LIST_START.search(body):
+        if not may_contain(body, _OPENING_WORDS) or not _OPENING.search(body):
+            return None
+        if not _LIST_START.search(body):
             return None
         if not (is_system_sender(msg) or msg.get("X-Failed-Recipients") is not None):
             return None

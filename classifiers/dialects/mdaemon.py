@@ -29,6 +29,7 @@ import re
 from email.message import Message
 from typing import Final
 
+from classifiers._gate import may_contain
 from classifiers._original import address_of
 from classifiers.dialects import Finding
 from classifiers.dialects._common import (
@@ -54,6 +55,10 @@ _RCPT: Final = re.compile(rf"^RCPT TO:\s*<?({ADDRESS})>?", re.IGNORECASE)
 _DATA: Final = re.compile(r"^(?:DATA|BDAT\b|\.)\s*$", re.IGNORECASE)
 
 
+# Literal words (lower-case) that every match of _TRANSCRIPT holds: its gate (classifiers._gate).
+_TRANSCRIPT_WORDS: Final = ("session transcript",)
+
+
 class MDaemonDialect:
     """MDaemon notices (see the module docstring)."""
 
@@ -64,7 +69,7 @@ class MDaemonDialect:
         if has_report_part(msg) or not _is_mdaemon(msg):
             return None
         body = notification_text(msg, text)
-        start = _TRANSCRIPT.search(body)
+        start = _TRANSCRIPT.search(body) if may_contain(body, _TRANSCRIPT_WORDS) else None
         if start is None:
             return None
         temporary = bool(_TEMPORARY.search(header_text(msg, "Subject") + "\n" + body))

@@ -27,6 +27,7 @@ import re
 from email.message import Message
 from typing import Final
 
+from classifiers._gate import may_contain
 from classifiers.dialects import Finding
 from classifiers.dialects._common import ADDRESS, has_report_part, notification_text, squash
 
@@ -46,6 +47,10 @@ _ADDRESS_RE: Final = re.compile(ADDRESS)
 _END: Final = re.compile(r"^\s*-+\s*Message non-deliverable", re.IGNORECASE | re.MULTILINE)
 
 
+# Literal words (lower-case) that every match of _OPENING holds: its gate (classifiers._gate).
+_OPENING_WORDS: Final = ("your message could not be sent",)
+
+
 class SurfControlDialect:
     """SurfControl's transcript notice (see the module docstring)."""
 
@@ -56,7 +61,7 @@ class SurfControlDialect:
         if has_report_part(msg):
             return None
         body = notification_text(msg, text)
-        opening = _OPENING.search(body)
+        opening = _OPENING.search(body) if may_contain(body, _OPENING_WORDS) else None
         if opening is None:
             return None
         end = _END.search(body, opening.end())

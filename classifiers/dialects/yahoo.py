@@ -22,6 +22,7 @@ import re
 from email.message import Message
 from typing import Final
 
+from classifiers._gate import may_contain
 from classifiers.dialects import Finding
 from classifiers.dialects._common import has_report_part, is_system_sender, notification_text
 from classifiers.dialects.qmail import qmail_blocks
@@ -31,6 +32,10 @@ __all__ = ["DIALECT", "YahooDialect"]
 _OPENING: Final = re.compile(
     r"Sorry, we were unable to deliver your message to the following address", re.IGNORECASE
 )
+
+
+# Literal words (lower-case) that every match of _OPENING holds: its gate (classifiers._gate).
+_OPENING_WORDS: Final = ("sorry, we were unable to deliver your message to the following",)
 
 
 class YahooDialect:
@@ -43,7 +48,7 @@ class YahooDialect:
         if has_report_part(msg) or not is_system_sender(msg):
             return None
         body = notification_text(msg, text)
-        if not _OPENING.search(body):
+        if not may_contain(body, _OPENING_WORDS) or not _OPENING.search(body):
             return None
         return [Finding(address, diag) for address, diag in qmail_blocks(body)]
 
