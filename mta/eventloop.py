@@ -1,9 +1,9 @@
 """The event loop an MTA process runs on: uvloop where it is installed, else asyncio's own.
 
 uvloop puts libuv under asyncio's API: the same code, less CPU per socket
-event. Every process that runs MTA work (``acctpipe mta``, ``acctpipe run``,
-worker processes, the benchmarks) starts its loop through :func:`run` so they
-all choose the same way:
+event. ``acctpipe mta`` (each of its ``smtp-workers``) and the submit benchmark
+start their loop through :func:`run`, so they choose the same way (``acctpipe
+run``, which shares its loop with the API server, keeps uvicorn's choice):
 
 * ``auto`` (the default) — uvloop when it can be imported, else asyncio's loop;
 * ``uvloop`` — uvloop or an ImportError;

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from acctpipe.feedback.follower import MtaFollower
 from acctpipe.sqlstore.migrate import open_database
 from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from mta.config import load_config
+from mta.eventloop import run as run_loop
 from mta.node.process import MtaServer
 from mta.node.workers import WorkerRole, supervise, worker_count
 
@@ -51,7 +51,7 @@ def run_mta(
             server.companions.append(
                 MtaFollower(server.mta, SuppressionStore(engine), ThrottleStore(engine))
             )
-        asyncio.run(server.serve_forever())
+        run_loop(server.serve_forever())
         return 0
 
     if worker_count(loaded) > 1:  # smtp-workers: this process supervises, workers serve
