@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from mta.acct._csvcore import encode_row
 from mta.acct.fields import is_known_field, is_record_type
@@ -62,7 +62,16 @@ class AccountingEncoder:
         if not isinstance(kind, str) or not is_record_type(kind):
             # A caller bug, not input (a plain ValueError): a Literal, checked by mypy.
             raise ValueError(f"record type {kind!r} is not one of PowerMTA's record types")
-        return encode_row([_render(name, record.get(name)) for name in self._fields])
+        values = [_render(name, record.get(name)) for name in self._fields]
+        line = ",".join(values)
+        # One scan of the joined row instead of one per field: it needs no quoting
+        # when it holds no quote, CR or LF and only the separating commas.
+        if line.count(",") == len(values) - 1 and _PLAIN.isdisjoint(line):
+            return (line + "\r\n").encode("utf-8")
+        return encode_row(values)
+
+
+_PLAIN: Final = frozenset('"\r\n')
 
 
 def _render(name: str, value: object) -> str:

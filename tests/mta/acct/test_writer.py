@@ -71,6 +71,18 @@ def test_quoting_follows_rfc_4180(value: str, written: bytes) -> None:
     assert encoder.encode({"type": "b", "dsnDiag": value}) == b"b," + written + b"\r\n"
 
 
+@pytest.mark.parametrize("odd", ["a,b", 'q"', "l\nf", "c\rr", ","])
+def test_one_field_needing_quotes_among_many_is_quoted(odd: str) -> None:
+    """A row of many fields with one awkward value quotes exactly that value (the
+    whole-row fast path must not miss it)."""
+    encoder = AccountingEncoder(["orig", "rcpt", "dsnDiag", "vmta"])
+    plain = encoder.encode({"type": "d", "orig": "o@x", "rcpt": "r@y", "vmta": "v"})
+    assert plain == b"d,o@x,r@y,,v\r\n"
+    quoted = '"' + odd.replace('"', '""') + '"'
+    row = encoder.encode({"type": "d", "orig": "o@x", "rcpt": "r@y", "dsnDiag": odd, "vmta": "v"})
+    assert row == f"d,o@x,r@y,{quoted},v\r\n".encode()
+
+
 def test_keys_outside_the_field_list_are_dropped() -> None:
     """A record key that is not a configured field is not written, as in PowerMTA."""
     encoder = AccountingEncoder(["rcpt"])
