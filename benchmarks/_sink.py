@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Sink", "free_port", "start_sink"]
+__all__ = ["Sink", "free_port", "start_sink", "wait_port"]
 
 _COUNT = re.compile(rb"mesg=(\d+)")
 
@@ -38,16 +38,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+def wait_port(
+    port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30.0
+) -> None:
+    """Wait until something listens on 127.0.0.1:``port`` (``proc``, if given, must not exit)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the sink exited with status {proc.returncode}")
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"exited with {proc.returncode} before listening on port {port}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.02)
-    raise RuntimeError(f"the sink did not listen on port {port}")
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
 @dataclass
@@ -122,7 +125,7 @@ def start_sink(*, prefer: str = "smtp-sink") -> Sink:
     with output.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
     try:
-        _wait_port(port, proc)
+        wait_port(port, proc)
     except RuntimeError:
         proc.kill()
         proc.wait()

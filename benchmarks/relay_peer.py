@@ -35,7 +35,6 @@ import contextlib
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks._report import Figure, Target, add_json_argument, write_figures
+from benchmarks._sink import free_port, wait_port
 from mta.delivery.signing import generate_key
 from scripts.peer_mta import postfix
 from scripts.peer_mta.prefix import Namespace, PrefixError
@@ -54,7 +54,7 @@ SENDER = "bench@sender.bench.test"
 RCPT = "rcpt@example.net"
 KUMO_RATE = 2_700_000 / 3600  # KumoMTA's published 2.7M msg/h on 2 CPUs, 100 KB messages
 
-_MAIN_CF = """\
+POSTFIX_MAIN_CF = """\
 compatibility_level = 3.6
 myhostname = postfix.bench.test
 mydestination =
@@ -101,26 +101,6 @@ class Phase:
     def rate(self, count: int) -> float:
         """Messages per second, end to end."""
         return count / self.seconds
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(
-    port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"exited with {proc.returncode} before listening on port {port}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
 def _stop(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
@@ -172,7 +152,7 @@ def _sink(ns: Namespace, port: int) -> Iterator[_Sink]:
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait_port(port, proc=proc)
+        wait_port(port, proc=proc)
         yield _Sink(proc)
     finally:
         _stop(proc, grace=2.0)
@@ -217,18 +197,18 @@ def _relay(ns: Namespace, *, target: int, sink: _Sink, args: argparse.Namespace)
 
 
 def _direct(ns: Namespace, args: argparse.Namespace) -> Phase:
-    port = _free_port()
+    port = free_port()
     with _sink(ns, port) as sink:
         return Phase("sink", _relay(ns, target=port, sink=sink, args=args))
 
 
 def _postfix(ns: Namespace, args: argparse.Namespace) -> Phase:
-    sink_port, port = _free_port(), _free_port()
-    main_cf = _MAIN_CF.format(sink=sink_port, sessions=args.sessions)
+    sink_port, port = free_port(), free_port()
+    main_cf = POSTFIX_MAIN_CF.format(sink=sink_port, sessions=args.sessions)
     with _sink(ns, sink_port) as sink:
         postfix.start(ns, main_cf=main_cf, listen=f"127.0.0.1:{port}")
         try:
-            _wait_port(port)
+            wait_port(port)
             return Phase("postfix", _relay(ns, target=port, sink=sink, args=args))
         finally:
             postfix.stop(ns)
@@ -283,7 +263,7 @@ def _ours(ns: Namespace, args: argparse.Namespace, *, dkim: bool, workdir: Path)
     key = workdir / "bench.pem"
     if not key.exists():
         key.write_bytes(generate_key("bench", "sender.bench.test", "ed25519-sha256")[0])
-    sink_port, port = _free_port(), _free_port()
+    sink_port, port = free_port(), free_port()
     config = data_dir / "mta.conf"
     workers = f"smtp-workers {args.workers}" if args.workers is not None else ""
     config.write_text(_MTA_CONFIG.format(
@@ -297,7 +277,7 @@ def _ours(ns: Namespace, args: argparse.Namespace, *, dkim: bool, workdir: Path)
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         try:
-            _wait_port(port, proc=mta)
+            wait_port(port, proc=mta)
             time.sleep(0.5)  # every worker listening
             before = _cpu(mta.pid)
             seconds = _relay(ns, target=port, sink=sink, args=args)

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks._report import Figure, Target, add_json_argument, write_figures
-from benchmarks._sink import Sink, start_sink
+from benchmarks._sink import Sink, free_port, start_sink, wait_port
 from mta.config import parse_config_text
 from mta.delivery.routing import StaticResolver
 from mta.eventloop import LOOPS, loop_factory, loop_name
@@ -111,18 +111,48 @@ async def _ours(sink: Sink, count: int, size: int, profile: Path | None) -> dict
     }
 
 
+def _postfix(sink: Sink, count: int, size: int) -> float | None:
+    """The same loop through Postfix (its queue fsyncs before 250 too), or None if it cannot run."""
+    try:
+        from benchmarks.relay_peer import POSTFIX_MAIN_CF
+        from scripts.peer_mta import postfix
+        from scripts.peer_mta.prefix import Namespace
+
+        ns = Namespace(postfix.prefix())
+    except Exception as exc:  # noqa: BLE001 - no apt, no root, no namespaces: no peer
+        print(f"Postfix unavailable ({exc}); no peer row", file=sys.stderr)
+        return None
+    with ns:
+        port = free_port()
+        postfix.start(ns, main_cf=POSTFIX_MAIN_CF.format(sink=sink.port, sessions=20),
+                      listen=f"127.0.0.1:{port}")  # fmt: skip
+        try:
+            wait_port(port)
+            before = sink.received()
+            sent = _client(port, count, size)
+            return count / (sink.wait_for(before + count) - sent["started"])
+        finally:
+            postfix.stop(ns)
+
+
 def run(
-    count: int, size: int, *, sink_kind: str, profile: Path | None, loop: str
+    count: int, size: int, *, sink_kind: str, profile: Path | None, loop: str, peer: bool = True
 ) -> dict[str, float | str]:
-    """Both phases against one sink; the figures."""
+    """The phases against one sink; the figures (``postfix_rate`` 0: not measured)."""
     sink = start_sink(prefer=sink_kind)
     try:
         bare = _client(sink.port, count, size)
         with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
             ours = runner.run(_ours(sink, count, size, profile))
+        postfix_rate = (_postfix(sink, count, size) if peer else None) or 0.0
     finally:
         sink.stop()
-    return {"sink": sink.name, "bare_rate": count / (bare["ended"] - bare["started"]), **ours}
+    return {
+        "sink": sink.name,
+        "bare_rate": count / (bare["ended"] - bare["started"]),
+        "postfix_rate": postfix_rate,
+        **ours,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,11 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sink", choices=("smtp-sink", "tiny"), default="smtp-sink",
                         help="the sink: Postfix's smtp-sink when it can run, or ours")  # fmt: skip
     parser.add_argument("--profile", type=Path, help="write a cProfile of the MTA side here")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="skip the Postfix phase (the same loop through Postfix)")  # fmt: skip
     parser.add_argument("--loop", choices=LOOPS, default="auto",
                         help="the MTA's event loop (auto: uvloop when installed)")  # fmt: skip
     add_json_argument(parser)
     args = parser.parse_args(argv)
-    r = run(args.count, args.size, sink_kind=args.sink, profile=args.profile, loop=args.loop)
+    r = run(args.count, args.size, sink_kind=args.sink, profile=args.profile, loop=args.loop,
+            peer=not args.no_peer)  # fmt: skip
     bare, rate = float(r["bare_rate"]), float(r["rate"])
     print(f"{args.count} messages of {args.size} bytes, one smtplib connection, sink: {r['sink']}"
           f", MTA loop: {loop_name(args.loop)}")  # fmt: skip
@@ -145,13 +178,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'smtplib -> sink (ceiling)':<52}{bare:>10,.0f}")
     print(f"{'smtplib -> our MTA (fsync, 250) -> sink, end to end':<52}{rate:>10,.0f}")
     print(f"{'  of which the client loop alone (last 250)':<52}{float(r['accept_rate']):>10,.0f}")
+    peer = float(r["postfix_rate"])
+    if peer:
+        print(f"{'smtplib -> Postfix (fsync, 250) -> sink, end to end':<52}{peer:>10,.0f}")
     print(f"ratio ours/bare: {rate / bare:.2f} (target >= 0.6)")
+    if peer:
+        print(f"ratio ours/Postfix: {rate / peer:.2f}")
     print(f"MTA CPU per message: {float(r['cpu_ms']):.2f} ms")
     figures = [
         Figure("one smtplib connection, end to end", rate, "msg/s",
                f"smtplib -> {r['sink']}", bare, Target(">=", 0.6, of="ratio")),
         Figure("MTA CPU per message", float(r["cpu_ms"]), "ms"),
     ]  # fmt: skip
+    if peer:
+        figures.insert(1, Figure("one smtplib connection, vs Postfix", rate, "msg/s",
+                                 "smtplib -> Postfix (fsync, 250)", peer))  # fmt: skip
     write_figures(parser, argv, args.json, figures)
     return 0 if not float(r["bounced"]) else 1
 
