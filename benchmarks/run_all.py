@@ -81,7 +81,7 @@ class Benchmark:
 BENCHMARKS: Final = (
     Benchmark("codec", "--rows 200000", "--rows 20000 --repeat 1"),
     Benchmark("classify_replies", "--rows 1000000", "--rows 50000 --repeat 1 --sample 1000"),
-    Benchmark("classify_messages", "--messages 20000", "--messages 2000 --runs 1 --repeat 1"),
+    Benchmark("classify_messages", "--messages 10000", "--messages 2000 --runs 1 --repeat 1"),
     Benchmark("accuracy", "", ""),
     Benchmark("ingest", "--rows 1000000", "--rows 50000"),
     Benchmark("tail_latency", "--rate 20000 --seconds 10", "--rate 5000 --seconds 2"),
