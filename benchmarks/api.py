@@ -65,7 +65,7 @@ from acctpipe.sqlstore.suppressions import SuppressionStore
 from benchmarks._report import Figure, Target, add_json_argument, write_figures
 
 _ROOT: Final = Path(__file__).resolve().parent.parent
-_DOMAINS: Final = ("gmail.com", "yahoo.com", "outlook.com", "example.org", "mail.ru", "web.de")
+DOMAINS: Final = ("gmail.com", "yahoo.com", "outlook.com", "example.org", "mail.ru", "web.de")
 _LOOPBACK: Final = ("127.0.0.1", "::1", "localhost")
 _START_TIMEOUT: Final = 60.0  # seconds for the server process to print its port
 # Our targets; the issue names none. A backend resyncing a million suppressions
@@ -76,8 +76,9 @@ FEED_TARGET: Final = 20_000
 LOOKUP_P99_TARGET_MS: Final = 50.0
 
 
-def _address(i: int, prefix: str) -> str:
-    return f"{prefix}{i}.user@{_DOMAINS[i % len(_DOMAINS)]}"
+def address(i: int, prefix: str) -> str:
+    """The ``i``-th benchmark address: ``s<i>.user@…`` suppressed, ``c<i>.user@…`` clean."""
+    return f"{prefix}{i}.user@{DOMAINS[i % len(DOMAINS)]}"
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -140,13 +141,14 @@ def _database(admin_url: str | None, tmp: Path) -> Iterator[str]:
             conn.execute(drop.format(sql.Identifier(name)))
 
 
-def _preload(store: SuppressionStore, changes: int, batch: int) -> None:
+def preload(store: SuppressionStore, changes: int, batch: int) -> None:
+    """Apply ``changes`` hard-bounce suppressions (``s<i>.user@…``) in batches of ``batch``."""
     now = datetime.now(UTC)
     for start in range(0, changes, batch):
         store.apply(
             [
                 SuppressionDecision(
-                    address=_address(i, "s"),
+                    address=address(i, "s"),
                     scope="global",
                     reason="hard-bounce",
                     event_ids=(f"bench-{i:08d}",),
@@ -186,11 +188,11 @@ def _direct_lookups(store: SuppressionStore, probes: list[tuple[str, bool]], bot
     errors = 0
     latencies = []
     cpu, started = time.process_time(), time.perf_counter()
-    for address, suppressed in probes:
+    for probe, suppressed in probes:
         t = time.perf_counter()
-        found = store.check(address)
+        found = store.check(probe)
         if both:
-            store.get(address)
+            store.get(probe)
         latencies.append(time.perf_counter() - t)
         errors += (found is not None) != suppressed
     seconds = time.perf_counter() - started
@@ -203,9 +205,9 @@ def _direct_lookups(store: SuppressionStore, probes: list[tuple[str, bool]], bot
 def _probes(rng: random.Random, suppressed: int, n: int) -> list[tuple[str, bool]]:
     """``n`` (address, is it suppressed) pairs, half of them suppressed."""
     return [
-        (_address(rng.randrange(suppressed), "s"), True)
+        (address(rng.randrange(suppressed), "s"), True)
         if k % 2 == 0
-        else (_address(rng.randrange(10**9), "c"), False)
+        else (address(rng.randrange(10**9), "c"), False)
         for k in range(n)
     ]
 
@@ -349,8 +351,8 @@ async def _over_http(
 
     def lookup_request() -> tuple[str, bool | None]:
         if rng.random() < 0.5:
-            return f"/v1/suppressions/{quote(_address(rng.randrange(opts.changes), 's'))}", True
-        return f"/v1/suppressions/{quote(_address(rng.randrange(10**9), 'c'))}", False
+            return f"/v1/suppressions/{quote(address(rng.randrange(opts.changes), 's'))}", True
+        return f"/v1/suppressions/{quote(address(rng.randrange(10**9), 'c'))}", False
 
     lookups = await _run_clients(
         "lookup GET /v1/suppressions/{address}", "req/s", base, key, n, pid,
@@ -369,7 +371,7 @@ def run(opts: Options, url: str, tmp: Path) -> tuple[list[Phase], float]:
     try:
         store = SuppressionStore(engine)
         started = time.perf_counter()
-        _preload(store, opts.changes, opts.batch)
+        preload(store, opts.changes, opts.batch)
         load_s = time.perf_counter() - started
         _, key = ApiKeyStore(engine).create("benchmark", "admin", rate_limit=10**9)
         direct_feed, pages = _direct_feed(store, opts.page)

@@ -43,31 +43,25 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 import httpx
 
 from acctpipe.api import ApiKeyStore
-from acctpipe.policy.types import SuppressionDecision
 from acctpipe.sqlstore import open_database
 from acctpipe.sqlstore.suppressions import SuppressionStore
 from benchmarks._report import Figure, Target, add_json_argument, write_figures
 from benchmarks._wrk import WrkResult, fixed_script, lookup_script, run_wrk, wrk_command
+from benchmarks.api import DOMAINS, address, preload
 
 __all__ = ["main"]
 
 _ROOT: Final = Path(__file__).resolve().parent.parent
-_DOMAINS: Final = ("gmail.com", "yahoo.com", "outlook.com", "example.org", "mail.ru", "web.de")
 _START_TIMEOUT: Final = 60.0
 _URL: Final = re.compile(r"at (http://127\.0\.0\.1:\d+)")
 RATE_TARGET: Final = 2000.0  # lookups per second (issue 17, target 5)
 P99_TARGET_MS: Final = 50.0
-
-
-def _address(i: int, prefix: str) -> str:
-    return f"{prefix}{i}.user@{_DOMAINS[i % len(_DOMAINS)]}"
 
 
 def _load(url: str, count: int, batch: int) -> tuple[str, float]:
@@ -76,22 +70,8 @@ def _load(url: str, count: int, batch: int) -> tuple[str, float]:
     engine = open_database(url)
     try:
         store = SuppressionStore(engine)
-        now = datetime.now(UTC)
         started = time.perf_counter()
-        for start in range(0, count, batch):
-            store.apply(
-                [
-                    SuppressionDecision(
-                        address=_address(i, "s"),
-                        scope="global",
-                        reason="hard-bounce",
-                        event_ids=(f"bench-{i:08d}",),
-                        decided_at=now,
-                        detail="550 5.1.1 <user>: recipient address rejected: user unknown",
-                    )
-                    for i in range(start, min(count, start + batch))
-                ]
-            )
+        preload(store, count, batch)
         seconds = time.perf_counter() - started
         _, key = ApiKeyStore(engine).create("benchmark", "read", rate_limit=10**9)
     finally:
@@ -196,7 +176,7 @@ def _warm(base: str, key: str, workers: int) -> None:
         with httpx.Client(base_url=base, trust_env=False, timeout=30) as client:
             client.get("/healthz").raise_for_status()
             answer = client.get(
-                f"/v1/suppressions/{_address(0, 's')}", headers={"Authorization": f"Bearer {key}"}
+                f"/v1/suppressions/{address(0, 's')}", headers={"Authorization": f"Bearer {key}"}
             )
             answer.raise_for_status()
             if answer.json()["suppressed"] is not True:
@@ -272,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = f"sqlite:///{tmp / 'acctpipe.sqlite'}"
         key, load_s = _load(url, args.suppressions, args.batch)
         lookups_lua = lookup_script(
-            tmp / "lookup.lua", suppressed=args.suppressions, domains=_DOMAINS, seed=args.seed
+            tmp / "lookup.lua", suppressed=args.suppressions, domains=DOMAINS, seed=args.seed
         )
         health_lua = fixed_script(tmp / "healthz.lua", "/healthz")
         runs: dict[int, list[Measured]] = {}
