@@ -63,6 +63,7 @@ class Loader:
         batch_rows: int = 20_000,
         chunk_size: int = 4 << 20,
         table: RuleTable | None = None,
+        table_source: Callable[[], RuleTable | None] | None = None,
         stop: threading.Event | None = None,
         progress: Callable[[int], None] | None = None,
         row_group: int = ROW_GROUP,
@@ -72,6 +73,10 @@ class Loader:
         self._batch_rows = batch_rows
         self._chunk_size = chunk_size
         self._table = table
+        # Asked for the table as each batch is typed, after its bytes were read: rows
+        # appended after a reload are classified by the reloaded table, whenever the
+        # pass that reads them began.
+        self._table_source = table_source
         self._stop = stop or threading.Event()
         self._progress = progress
         self._row_group = row_group
@@ -250,8 +255,9 @@ class Loader:
         size_seen: int,
     ) -> None:
         """Type the batch and commit it with the file moved to ``state`` (on the worker)."""
+        table = self._table if self._table_source is None else self._table_source()
         frame, refused = events_frame(
-            rows, state.path, state.file_id, table=self._table, verdicts=self._verdicts
+            rows, state.path, state.file_id, table=table, verdicts=self._verdicts
         )
         bad = bad + [
             MalformedRow(r.offset, r.length, os.pread(fd, r.length, r.offset), r.reason)

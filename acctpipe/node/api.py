@@ -256,7 +256,7 @@ class Node:
             store,
             batch_rows=opts.batch_rows,
             stop=self._halt,
-            table=table_of() if table_of is not None else None,
+            table_source=table_of,
         )
         exported = [datetime.now(UTC)]
 
@@ -282,18 +282,12 @@ class Node:
             if opts.export_dir is not None:
                 export_parquet(store, opts.export_dir, node=opts.node)
 
-        def before_pass() -> None:
-            # Before, not after: rows appended after a reload are classified by it.
-            if table_of is not None and (table := table_of()) is not loader.table:
-                loader.table = table
-
         tailer = Tailer(
             loader,
             opts.watched(),
             globs=opts.globs or DEFAULT_GLOBS,
             rescan=opts.rescan,
             on_pass=after_pass,
-            before_pass=before_pass,
         )
         self._tail = _TailThread(tailer, finally_export)
         self._checks["tailer"] = self._tail.health
