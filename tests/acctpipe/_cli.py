@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests._paths import ROOT as REPO
@@ -42,3 +44,13 @@ def assert_help_snapshot(args: list[str], name: str) -> None:
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         snap.write_text(proc.stdout, encoding="utf-8")
     assert proc.stdout == snap.read_text(encoding="utf-8")
+
+
+def wait_until(check: Callable[[], bool], timeout: float) -> None:
+    """Poll ``check`` every 0.1 s (a child process is doing the work) until it holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")

@@ -13,8 +13,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from acctpipe.api import ApiKeyStore
 from acctpipe.sqlstore import open_database
 from acctpipe.webhooks import WebhookStore
 from mta.acct import DEFAULT_HEADER, AccountingWriter
+from tests.acctpipe._cli import wait_until
 from tests.acctpipe.webhooks._receiver import Receiver
 
 
@@ -91,15 +91,6 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, Path, subprocess.Popen[st
                 stream.close()
 
 
-def _until(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.mark.slow
 def test_serve_tails_suppresses_and_signs_webhooks(
     served: tuple[str, str, Path, subprocess.Popen[str]], tmp_path: Path
@@ -120,7 +111,7 @@ def test_serve_tails_suppresses_and_signs_webhooks(
             page = http.get("/v1/suppressions/changes?cursor=0").json()
             return any(c["address"] == "gone@isp.example" for c in page["changes"])
 
-        _until(suppressed)
+        wait_until(suppressed, timeout=20.0)
         crm.wait_for(lambda got: len(got) >= 2, timeout=20)
         payloads = [r.verify(secret) for r in crm.requests()]
         assert sorted(p["type"] for p in payloads) == ["hard_bounce", "suppression.created"]

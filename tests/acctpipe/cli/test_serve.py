@@ -7,8 +7,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from acctpipe.api import ApiKeyStore
 from acctpipe.sqlstore import open_database
 from acctpipe.sqlstore.suppressions import SuppressionStore
-from tests.acctpipe._cli import run_cli
+from tests.acctpipe._cli import run_cli, wait_until
 
 _SERVING = re.compile(r"API worker (\d+) \(pid (\d+)\) is serving")
 
@@ -36,15 +35,6 @@ class Served:
         """Worker index -> pid, the latest start of each, from the log."""
         text = self.log.read_text(encoding="utf-8")
         return {int(i): int(pid) for i, pid in _SERVING.findall(text)}
-
-
-def _until(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def _alive(pid: int) -> bool:
@@ -119,7 +109,7 @@ def test_a_worker_that_dies_is_reported_and_replaced(served: Served) -> None:
     port keeps answering; SIGINT (Ctrl-C) then stops everything."""
     before = served.workers()
     os.kill(before[1], signal.SIGKILL)
-    _until(lambda: served.workers().get(1) not in (None, before[1]))
+    wait_until(lambda: served.workers().get(1) not in (None, before[1]), timeout=60.0)
     log = served.log.read_text(encoding="utf-8")
     assert f"API worker 1 (pid {before[1]}) exited with code -9; starting another" in log
     _lookups(served, 10)
