@@ -127,15 +127,20 @@ def _decode_head(line: bytes) -> tuple[Envelope, int | None, int | None]:
 _DSYNC: Final = getattr(os, "O_DSYNC", 0)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _write(path: Path, data: bytes, *, exclusive: bool = True) -> None:
     """Write and sync ``data`` in as few system calls as possible (each one is a GIL
     hand-off when the event loop is busy): O_DSYNC makes the write itself durable."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC) | _DSYNC
     fd = os.open(path, flags, 0o640)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
         if not _DSYNC:  # pragma: no cover - every POSIX system we run on has O_DSYNC
             os.fsync(fd)
     finally:
@@ -146,9 +151,7 @@ def _write_unsynced(path: str, data: bytes) -> int:
     """Create ``path`` with ``data`` and return its open descriptor (the caller syncs it)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
     except BaseException:
         os.close(fd)
         raise
