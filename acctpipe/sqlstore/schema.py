@@ -7,6 +7,13 @@ backends, so the two cannot drift apart unnoticed.
 * ``suppressions`` — the current list: one row per (address, scope).
 * ``suppression_changes`` — every change to that list, in commit order, keyed by
   a strictly increasing ``cursor``; removals and expiries are tombstones.
+  Both carry ``lookup_key``: :func:`mta.suppression.suppression_key` of the
+  row's (scope, address) as a signed 64-bit integer, so a node loads and
+  follows the list without normalising or hashing (NULL only in a row written
+  by something other than the store: readers compute it then).
+* ``suppression_counts`` — how many rows of ``suppressions`` there are per
+  (reason, scope kind), kept by every write in the same transaction, so a
+  dashboard or a metric never counts a list of millions per request.
 * ``throttle_decisions`` — what the throttle controller decided, with evidence.
 * ``api_keys`` — HTTP API keys: a public ``key_id`` and the SHA-256 of the key.
 * ``webhook_subscriptions`` — where the CRM wants which events, and the secrets.
@@ -20,6 +27,7 @@ from __future__ import annotations
 from typing import Final, get_args
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -44,10 +52,12 @@ __all__ = [
     "CHANGE_OPS",
     "MESSAGE_STATUSES",
     "REASONS",
+    "SCOPE_KINDS",
     "THROTTLE_ACTIONS",
     "api_keys",
     "metadata",
     "suppression_changes",
+    "suppression_counts",
     "suppressions",
     "throttle_decisions",
     "webhook_attempts",
@@ -92,6 +102,7 @@ suppressions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=True),  # NULL: for good
+    Column("lookup_key", BigInteger, nullable=True),
     PrimaryKeyConstraint("address", "scope"),
     _one_of("reason", REASONS, "reason"),
     Index(None, "scope", "address"),
@@ -111,10 +122,22 @@ suppression_changes = Table(
     Column("event_ids", JSON_VALUE, nullable=False),
     Column("notify", Boolean, nullable=False, server_default=false()),
     Column("changed_at", UTCDateTime, nullable=False),
+    Column("lookup_key", BigInteger, nullable=True),
     _one_of("op", CHANGE_OPS, "op"),
     Index(None, "address", "scope"),
     # AUTOINCREMENT: SQLite never reuses a cursor, even after the newest row is deleted.
     sqlite_autoincrement=True,
+)
+
+SCOPE_KINDS: Final = ("global", "domain", "list")
+
+suppression_counts = Table(
+    "suppression_counts",
+    metadata,
+    Column("reason", String(32), nullable=False),
+    Column("scope_kind", String(8), nullable=False),  # global, domain or list
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("reason", "scope_kind"),
 )
 
 throttle_decisions = Table(

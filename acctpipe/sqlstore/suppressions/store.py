@@ -50,11 +50,12 @@ from acctpipe.policy.normalise import (
 )
 from acctpipe.policy.types import SuppressionDecision, SuppressionReason
 from acctpipe.sqlstore.engine import SINGLE_STATEMENT, write_transaction
-from acctpipe.sqlstore.schema import suppression_changes, suppressions
+from acctpipe.sqlstore.schema import suppression_changes, suppression_counts, suppressions
 from acctpipe.sqlstore.suppressions._merge import expired, merge
 from acctpipe.sqlstore.suppressions.model import Change, Suppression
+from mta.suppression import signed_key, suppression_key
 
-__all__ = ["ChangeHook", "SuppressionStore"]
+__all__ = ["ChangeHook", "SuppressionStore", "add_counts", "lookup_key", "scope_kind"]
 
 ChangeHook = Callable[[Connection, Sequence[Change]], None]
 _log = logging.getLogger(__name__)
@@ -94,8 +95,19 @@ def _change(row: Row[Any]) -> Change:
     )
 
 
+def lookup_key(scope: str, address: str) -> int:
+    """The ``lookup_key`` column of (``scope``, ``address``): the MTA set's key, signed."""
+    return signed_key(suppression_key(scope, address))
+
+
+def scope_kind(scope: str) -> str:
+    """``global``, ``domain`` or ``list``: the ``suppression_counts`` column of a scope."""
+    return scope.partition(":")[0] if ":" in scope else "global"
+
+
 def _values(s: Suppression) -> dict[str, Any]:
     return {
+        "lookup_key": lookup_key(s.scope, s.address),
         "address": s.address,
         "scope": s.scope,
         "reason": s.reason,
@@ -105,6 +117,29 @@ def _values(s: Suppression) -> dict[str, Any]:
         "updated_at": s.updated_at,
         "expires_at": s.expires_at,
     }
+
+
+_N = suppression_counts.c
+
+
+def add_counts(conn: Connection, deltas: dict[tuple[str, str], int]) -> None:
+    """Add ``deltas`` ((reason, scope kind) → rows gained or lost) to ``suppression_counts``.
+
+    Call it inside the write transaction that changed the rows (it holds the store's
+    lock, so no two writers race on a count).
+    """
+    moved = [{"r": reason, "k": kind, "d": d} for (reason, kind), d in sorted(deltas.items()) if d]
+    if not moved:
+        return
+    match = (_N.reason == bindparam("r")) & (_N.scope_kind == bindparam("k"))
+    conn.execute(update(suppression_counts).where(match).values(n=_N.n + bindparam("d")), moved)
+    have = {(r.reason, r.scope_kind) for r in conn.execute(select(_N.reason, _N.scope_kind))}
+    missing = [m for m in moved if (m["r"], m["k"]) not in have]
+    if missing:
+        conn.execute(
+            insert(suppression_counts),
+            [{"reason": m["r"], "scope_kind": m["k"], "n": m["d"]} for m in missing],
+        )
 
 
 def _utcnow() -> datetime:
@@ -223,6 +258,16 @@ class SuppressionStore:
             for k, v in after.items()
             if v is not None and before[k] is not None and before[k] != v
         ]
+        deltas: dict[tuple[str, str], int] = {}
+        for k, v in after.items():
+            was = before[k]
+            if was is not None and (v is None or v.reason != was.reason):
+                slot = (was.reason, scope_kind(was.scope))
+                deltas[slot] = deltas.get(slot, 0) - 1
+            if v is not None and (was is None or v.reason != was.reason):
+                slot = (v.reason, scope_kind(v.scope))
+                deltas[slot] = deltas.get(slot, 0) + 1
+        add_counts(conn, deltas)
         key = (_S.address == bindparam("k_address")) & (_S.scope == bindparam("k_scope"))
         if gone:
             conn.execute(delete(suppressions).where(key), gone)
@@ -236,6 +281,7 @@ class SuppressionStore:
             return []
         rows = [
             {
+                "lookup_key": lookup_key(c.scope, c.address),
                 "op": c.op,
                 "address": c.address,
                 "scope": c.scope,
@@ -402,8 +448,24 @@ class SuppressionStore:
                 return
             after = (rows[-1].address, rows[-1].scope)
 
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Rows per (reason, scope kind), expired and not yet swept included.
+
+        Read from ``suppression_counts``, which every write keeps in step: a handful of
+        rows, however long the list.
+        """
+        with self._single.connect() as conn:
+            rows = conn.execute(select(_N.reason, _N.scope_kind, _N.n))
+            return {(r.reason, r.scope_kind): int(r.n) for r in rows if r.n}
+
     def count(self, *, scope: str | None = None, reason: SuppressionReason | None = None) -> int:
-        """How many suppressions there are (in ``scope``, for ``reason``), expired included."""
+        """How many suppressions there are (in ``scope``, for ``reason``), expired included.
+
+        Without ``scope`` it is read from the kept counts (:meth:`counts`); a single
+        scope is counted from its index.
+        """
+        if scope is None:
+            return sum(n for (r, _), n in self.counts().items() if reason in (None, r))
         query = select(func.count()).select_from(suppressions)
         if scope is not None:
             query = query.where(_S.scope == normalise_scope(scope))

@@ -24,6 +24,7 @@ from mta.errors import StoreError
 TABLES = {
     "suppressions",
     "suppression_changes",
+    "suppression_counts",
     "throttle_decisions",
     "api_keys",
     "webhook_subscriptions",
