@@ -82,7 +82,8 @@ def test_the_set_agrees_with_a_dict_model(steps: list[tuple[object, ...]]) -> No
     for step in steps:
         match step:
             case ("apply", scope, address, reason, expires, removed):
-                assert isinstance(scope, str) and isinstance(address, str)
+                assert isinstance(scope, str)
+                assert isinstance(address, str)
                 assert isinstance(reason, str)
                 assert expires is None or isinstance(expires, float)
                 s.apply([SuppressionEntry(address, scope, reason, expires, bool(removed))])

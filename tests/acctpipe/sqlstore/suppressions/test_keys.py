@@ -11,8 +11,7 @@ from sqlalchemy import Engine, insert, select
 
 from acctpipe.feedback.follower import entries
 from acctpipe.sqlstore.schema import suppression_changes, suppressions
-from acctpipe.sqlstore.suppressions import SuppressionStore
-from acctpipe.sqlstore.suppressions import keys
+from acctpipe.sqlstore.suppressions import SuppressionStore, keys
 from acctpipe.sqlstore.suppressions.keys import key_changes_since, load_keys
 from mta.suppression import SuppressionEntry, SuppressionSet
 
