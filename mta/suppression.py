@@ -173,6 +173,7 @@ class SuppressionSet:
         self._domain = normalise_domain or plain_domain
         self._domain_scopes: dict[str, int] = {}  # sender domain as written → scope hash
         self._list_scopes: dict[str, int] = {}  # job id → scope hash
+        self._sender_scopes: dict[str, int] = {}  # sender as given → its domain's scope hash
         self._generation = 0  # bumped whenever the base is swapped: a compaction then is stale
         self._set(_EMPTY, 0)
         self.cursor = 0  # the last change-log cursor applied (the feeder's bookkeeping)
@@ -351,6 +352,19 @@ class SuppressionSet:
 
     # -- checking ------------------------------------------------------------------------
 
+    def _sender_scope(self, sender: str) -> int:
+        """The scope hash of ``sender``'s domain (:data:`_NO_SCOPE` without one), cached
+        by sender and by domain (a sender per message, as with VERP, still shares one)."""
+        _, at, domain = sender.rpartition("@")
+        scoped = _NO_SCOPE
+        if at:
+            cached = self._domain_scopes.get(domain)
+            scoped = self._domain_scope(domain) if cached is None else cached
+        if len(self._sender_scopes) >= _SCOPE_CACHE:
+            self._sender_scopes.clear()
+        self._sender_scopes[sender] = scoped
+        return scoped
+
     def _domain_scope(self, domain: str) -> int:
         try:
             plain = self._domain(domain)
@@ -385,15 +399,17 @@ class SuppressionSet:
             address = self._normalise(rcpt)
         except ValueError:
             return None
-        h = address_hash(address)
-        keys: tuple[int, ...] = (h,)
-        _, at, domain = sender.rpartition("@")
-        if at:
-            scoped = self._domain_scopes.get(domain)
-            if scoped is None:
-                scoped = self._domain_scope(domain)
-            if scoped != _NO_SCOPE:
-                keys = (h, h ^ scoped)
+        try:
+            data = address.encode()
+        except UnicodeEncodeError:
+            data = address.encode("utf-8", "surrogatepass")
+        hashing = _ADDRESS_HASH.copy()
+        hashing.update(data)
+        h = int.from_bytes(hashing.digest(), "big")  # address_hash, inline: the hot path
+        scoped = self._sender_scopes.get(sender)
+        if scoped is None:
+            scoped = self._sender_scope(sender)
+        keys = (h,) if scoped == _NO_SCOPE else (h, h ^ scoped)
         if job_id:
             keys = (*keys, h ^ self._list_scope(job_id))
         base, pending = self._base, self._changes
