@@ -48,21 +48,17 @@ class Packed:
         n = len(keys)
         bits = max(0, min(30, n.bit_length() - 2))  # about four keys per directory slot
         self.shift = 64 - bits
-        top = keys >> np.uint64(self.shift) if bits else np.zeros(n, np.uint64)
-        slots = np.arange((1 << bits) + 1, dtype=np.uint64)
-        offsets = np.searchsorted(top, slots, side="left")
-        small = n < 1 << 32
-        self.directory = _ints(
-            offsets.astype(np.uint32 if small else np.uint64), "I" if small else "Q"
-        )
+        top = (keys >> np.uint64(self.shift)).astype(np.intp) if bits else np.zeros(n, np.intp)
+        offsets = np.zeros((1 << bits) + 1, np.uint32 if n < 1 << 32 else np.uint64)
+        np.cumsum(np.bincount(top, minlength=1 << bits), out=offsets[1:])
+        del top
+        self.directory = _ints(offsets, "I" if offsets.dtype == np.uint32 else "Q")
         slots_bits = max(64, 1 << (8 * n - 1).bit_length())
         self.fmask = slots_bits - 1
-        at = keys & np.uint64(self.fmask)
-        bitmap = np.zeros(slots_bits // 8, np.uint8)
-        np.bitwise_or.at(
-            bitmap, at >> np.uint64(3), np.left_shift(1, at & np.uint64(7)).astype(np.uint8)
-        )
-        del at
+        seen = np.zeros(slots_bits, bool)  # a byte per slot for a moment: packed below
+        seen[keys & np.uint64(self.fmask)] = True
+        bitmap = np.packbits(seen, bitorder="little")
+        del seen
         self.filter = bitmap
         self.fv = _ints(bitmap, "B")
         self.kv = _ints(keys, "Q")
