@@ -101,9 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     strings = [*real, *_addresses(ceiling_n - len(real), "g")]
     bare, bare_bytes, _ = _traced(lambda: {a.lower() for a in strings})
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     hits = sum(1 for a in probes if ours.reason(a, sender=SENDER) is not None)
-    ours_s = time.perf_counter() - start
+    ours_s, ours_cpu = time.perf_counter() - start, time.process_time() - cpu
     start = time.perf_counter()
     bare_hits = sum(1 for a in probes if a.lower() in bare)
     bare_s = time.perf_counter() - start
@@ -119,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" held: {ours_bytes / 1e6:,.0f} MB; arrays {ours.nbytes / args.entries:.2f} B/address"
     )
     print(f"checks/s: {n / ours_s:,.0f} (target >= 500,000); bytes/address: {per_ours:.1f} (<= 16)")
+    # On a shared machine the wall clock counts the time other processes had the core.
+    print(f"checks per CPU second: {n / ours_cpu:,.0f}")
     figures = [
         Figure(
             f"SuppressionSet full checks, {args.entries:,} entries",
