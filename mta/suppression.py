@@ -180,6 +180,8 @@ class SuppressionSet:
 
     def _set(self, base: Packed, count: int) -> None:
         self._base = base
+        # What a check reads from the base, in one attribute (the hot path).
+        self._lookup = (base.fv, base.fmask, base.directory, base.shift, base.kv, base.cv)
         self._changes: dict[int, int] = {}  # key → code since the base (GONE: removed)
         self._expiries: dict[int, float] = {}  # expiry of each change whose code has EXPIRES
         self._count = count
@@ -412,9 +414,8 @@ class SuppressionSet:
         keys = (h,) if scoped == _NO_SCOPE else (h, h ^ scoped)
         if job_id:
             keys = (*keys, h ^ self._list_scope(job_id))
-        base, pending = self._base, self._changes
-        directory, kv, cv, shift = base.directory, base.kv, base.cv, base.shift
-        fv, fmask = base.fv, base.fmask
+        fv, fmask, directory, shift, kv, cv = self._lookup
+        pending = self._changes
         for key in keys:
             code = pending.get(key)
             if code is None:
@@ -426,7 +427,9 @@ class SuppressionSet:
                 if i == hi or kv[i] != key:
                     continue
                 code = cv[i]
-                if code & EXPIRES and base.expiry(key) <= (time.time() if now is None else now):
+                if code & EXPIRES and self._base.expiry(key) <= (
+                    time.time() if now is None else now
+                ):
                     continue
             elif code == GONE or (
                 code & EXPIRES and self._expiries[key] <= (time.time() if now is None else now)
