@@ -96,10 +96,22 @@ class Packed:
 _EMPTY_U64 = np.zeros(0, np.uint64)
 
 
-def packed(keys: U64, codes: U8, exp_keys: U64 | None = None, exp_at: F64 | None = None) -> Packed:
+def packed(
+    keys: U64,
+    codes: U8,
+    exp_keys: U64 | None = None,
+    exp_at: F64 | None = None,
+    *,
+    runs: bool = False,
+) -> Packed:
     """A base from unsorted keys (duplicates: one wins) with their reason codes, and the
-    expiring ones' keys and expiry times (any order; keys not in ``keys`` are ignored)."""
-    order = np.argsort(keys)
+    expiring ones' keys and expiry times (any order; keys not in ``keys`` are ignored).
+
+    ``runs``: the keys come as a few long sorted runs (a loader's sorted slices, a
+    snapshot): merged by a stable sort, which finds the runs, in a fraction of the time
+    a sort from scratch takes.
+    """
+    order = np.argsort(keys, kind="stable" if runs else None)
     keys, codes = keys[order], codes[order] & np.uint8(0x7F)
     del order
     if len(keys) > 1:

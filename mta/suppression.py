@@ -241,14 +241,17 @@ class SuppressionSet:
         codes: npt.NDArray[np.uint8],
         expiring: npt.NDArray[np.uint64] | None = None,
         expires_at: npt.NDArray[np.float64] | None = None,
+        *,
+        runs: bool = False,
     ) -> None:
         """Replace the whole set with ``keys`` (unsigned :func:`suppression_key`s, any
         order) and their reason codes; ``expiring`` and ``expires_at``: the keys that
         expire and when (epoch seconds).
 
-        The bulk path of a loader: no Python object per entry.
+        The bulk path of a loader: no Python object per entry. ``runs``: the keys come
+        as a few long sorted runs (they are then merged rather than sorted).
         """
-        base = packed(keys, codes, expiring, expires_at)
+        base = packed(keys, codes, expiring, expires_at, runs=runs)
         self._set(base, len(base))
 
     # -- compaction ----------------------------------------------------------------------
@@ -337,7 +340,7 @@ class SuppressionSet:
         exp_at = np.frombuffer(body, np.float64, m, n * 9 + m * 8)
         if n and int(codes.max()) >= len(REASONS):
             raise BadFormatError("a suppression snapshot with an unknown reason code")
-        self.load_arrays(keys, codes, exp_keys, exp_at)
+        self.load_arrays(keys, codes, exp_keys, exp_at, runs=True)
         self.cursor = int(header["cursor"])
 
     def replace(self, other: SuppressionSet) -> None:

@@ -195,7 +195,7 @@ class MtaFollower:
         cursor = self.suppressions.last_cursor()
         started = time.monotonic()
         stored = load_keys(self.suppressions.engine, self.suppressions.key, datetime.now(UTC))
-        target.load_arrays(stored.keys, stored.codes, stored.expiring, stored.expires_at)
+        target.load_arrays(stored.keys, stored.codes, stored.expiring, stored.expires_at, runs=True)
         target.cursor = cursor
         log.info(
             "suppression list loaded: %d entries in %.1f s (cursor %d)",

@@ -88,8 +88,8 @@ _LITE_ROW: Final = np.dtype(
 
 @dataclass
 class StoredKeys:
-    """The active suppressions as arrays: unsigned keys, reason codes, and the expiring
-    ones' keys and expiry times (epoch seconds)."""
+    """The active suppressions as arrays: unsigned keys (in a few sorted runs), reason
+    codes, and the expiring ones' keys and expiry times (epoch seconds)."""
 
     keys: npt.NDArray[np.uint64]
     codes: npt.NDArray[np.uint8]
@@ -106,9 +106,12 @@ class _Collector:
 
     def add(self, keys: Any, codes: Any, expires: Any) -> None:
         live = expires > self.now
-        keys, codes, expires = keys[live], codes[live], expires[live]
+        ukeys = keys[live].astype(np.uint64)
+        # Each slice sorted here, in the thread that read it (numpy lets go of the GIL):
+        # the set then merges sorted runs instead of sorting the whole list.
+        order = np.argsort(ukeys)
+        ukeys, codes, expires = ukeys[order], codes[live][order], expires[live][order]
         finite = np.isfinite(expires)
-        ukeys = keys.astype(np.uint64)
         self.parts.append((ukeys, codes.astype(np.uint8), ukeys[finite], expires[finite]))
 
     def add_unkeyed(self, rows: list[tuple[Any, ...]]) -> None:
