@@ -259,7 +259,7 @@ class SuppressionSet:
     @property
     def compaction_threshold(self) -> int:
         """Changes held beside the base above which a compaction is due."""
-        return max(4096, len(self._base) >> 8)
+        return max(4096, len(self._base) >> 6)
 
     def needs_compaction(self) -> bool:
         """True when the changes since the base was built should be merged into it."""

@@ -133,6 +133,7 @@ class MtaFollower:
         self.stall_after = stall_after
         self.on_snapshot: str | None = None  # set while running on the local snapshot
         self._task: asyncio.Task[None] | None = None
+        self._merging: asyncio.Task[None] | None = None
         self._ok_at = time.monotonic()
         self._saved_cursor = -1
         self._saved_at = 0.0
@@ -212,6 +213,10 @@ class MtaFollower:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            if self._merging is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._merging  # the snapshot below then needs no merge of its own
+                self._merging = None
             await self._save_snapshot(force=True)
 
     def health(self) -> str | None:
@@ -306,10 +311,22 @@ class MtaFollower:
                 return
             target.apply_keys((c.key, c.code, c.expires_at) for c in changes)
             target.cursor = last
-            if target.needs_compaction():
-                job = target.begin_compaction()
-                await asyncio.to_thread(job.build)  # numpy, mostly without the GIL
-                target.end_compaction(job)
+            if target.needs_compaction() and (self._merging is None or self._merging.done()):
+                # Beside the polling, not in it: at tens of millions of entries a merge
+                # takes seconds, and the log must go on being read meanwhile.
+                self._merging = asyncio.create_task(self._compact(), name="suppression-merge")
+
+    async def _compact(self) -> None:
+        """Merge the changes into a new packed base in a worker thread, then swap it in
+        (changes applied meanwhile are kept; a reload meanwhile voids the merge)."""
+        target = self.mta.suppressions
+        job = target.begin_compaction()
+        try:
+            await asyncio.to_thread(job.build)  # numpy, mostly without the GIL
+        except Exception:  # e.g. out of memory: the changes stay beside the base
+            log.exception("merging the suppression changes failed; will try again")
+            return
+        target.end_compaction(job)
 
     async def _poll_throttles(self) -> None:
         active = await asyncio.to_thread(self.throttles.active, datetime.now(UTC))
