@@ -309,7 +309,7 @@ class MtaFollower:
                     log.warning("change log went back (%d < %d): reloading", last, target.cursor)
                     target.replace(await asyncio.to_thread(self._load_all))
                 return
-            target.apply_keys((c.key, c.code, c.expires_at) for c in changes)
+            target.apply_keys(changes)
             target.cursor = last
             if target.needs_compaction() and (self._merging is None or self._merging.done()):
                 # Beside the polling, not in it: at tens of millions of entries a merge

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -37,10 +37,11 @@ from sqlalchemy import Connection, Engine, text
 
 from acctpipe.sqlstore.engine import SINGLE_STATEMENT, is_sqlite
 from acctpipe.sqlstore.suppressions.model import TOMBSTONES
-from mta.suppression import GONE, REASONS, reason_code, suppression_key, unsigned_key
+from mta.suppression import GONE, REASONS, reason_code, suppression_key
 
 __all__ = ["KeyChange", "StoredKeys", "key_changes_since", "load_keys"]
 
+_BIT64: Final = 1 << 64
 _PAGES: Final = 8192  # pages per PostgreSQL slice (64 MiB of table, about 0.3 s)
 _BATCH: Final = 100_000  # rows per SQLite fetch
 _CODE: Final = (
@@ -222,12 +223,11 @@ def _load_sqlite(engine: Engine, out: _Collector) -> None:
         raw.close()
 
 
-@dataclass(frozen=True, slots=True)
-class KeyChange:
-    """One change-log row as the MTA set takes it: ``code`` is :data:`mta.suppression.GONE`
-    for a removal or expiry; ``expires_at`` epoch seconds or None."""
+class KeyChange(NamedTuple):
+    """One change-log row as :meth:`mta.suppression.SuppressionSet.apply_keys` takes it:
+    ``code`` is :data:`mta.suppression.GONE` for a removal or expiry; ``expires_at``
+    epoch seconds or None. (A tuple: a follower catching up makes millions.)"""
 
-    cursor: int
     key: int
     code: int
     expires_at: float | None
@@ -254,7 +254,9 @@ def key_changes_since(
             except ValueError:
                 continue
         else:
-            k = unsigned_key(stored)
-        removed = op in TOMBSTONES
-        out.append(KeyChange(n, k, GONE if removed else code, None if removed else expires))
+            k = stored + _BIT64 if stored < 0 else stored  # unsigned_key, inline
+        if op in TOMBSTONES:
+            out.append(KeyChange(k, GONE, None))
+        else:
+            out.append(KeyChange(k, code, expires))
     return out, last
