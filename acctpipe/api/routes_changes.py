@@ -25,7 +25,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -34,12 +34,14 @@ from acctpipe.api.auth import client_address, presented_key, require, services
 from acctpipe.api.models import ChangeOut, ChangePage
 from acctpipe.api.settings import Services
 from acctpipe.errors import BadCursorError
-from acctpipe.sqlstore.suppressions import Change
+from acctpipe.sqlstore.suppressions import TOMBSTONES, Change
+from acctpipe.sqlstore.suppressions.reading import ODD, change_rows, event_ids
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/suppressions", tags=["change feed"])
 _RECHECK = 5.0  # seconds between key checks on an open stream
+_dumps = json.dumps
 Svc = Annotated[Services, Depends(services)]
 
 
@@ -57,9 +59,51 @@ async def _fetch(svc: Services, cursor: int, limit: int) -> list[Change]:
     return await run_in_threadpool(svc.suppressions.changes_since, cursor, limit)
 
 
+def _page_json(svc: Services, cursor: int, limit: int) -> tuple[bytes, int]:
+    """A :class:`ChangePage` after ``cursor`` as JSON bytes, and how many changes it holds.
+
+    Built as plain dicts from the store's rows (timestamps formatted by the database
+    the way pydantic writes them, ``Z`` for UTC): validating and serialising a model
+    per change cost more than reading it. The tests prove the page equal to
+    ``ChangePage`` of ``ChangeOut.of`` each change. A row with a timestamp stored in
+    an odd form takes the models' path.
+    """
+    rows = change_rows(svc.suppressions.engine, cursor, limit, suffix="Z")
+    if any(r[7].startswith(ODD) or r[6].startswith(ODD) for r in rows):
+        found = svc.suppressions.changes_since(cursor, limit)
+        page = ChangePage(
+            changes=[ChangeOut.of(c) for c in found],
+            next_cursor=found[-1].cursor if found else cursor,
+            has_more=len(found) == limit,
+        )
+        return page.model_dump_json().encode(), len(found)
+    changes = [
+        {
+            "cursor": r[0],
+            "op": r[1],
+            "address": r[2],
+            "scope": r[3],
+            "reason": r[4],
+            "detail": r[5],
+            "expires_at": r[6] or None,
+            "changed_at": r[7],
+            "event_ids": event_ids(r[8]),
+            "tombstone": r[1] in TOMBSTONES,
+        }
+        for r in rows
+    ]
+    body = {
+        "changes": changes,
+        "next_cursor": rows[-1][0] if rows else cursor,
+        "has_more": len(rows) == limit,
+    }
+    return _dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), len(rows)
+
+
 @router.get(
     "/changes",
     dependencies=[Depends(require("read"))],
+    response_model=ChangePage,
     responses=problems(410, 422),
     summary="Changes after a cursor (with optional long-poll)",
 )
@@ -72,21 +116,17 @@ async def changes(
     wait: Annotated[
         float, Query(ge=0, le=60, description="seconds to wait for a change (long-poll)")
     ] = 0,
-) -> ChangePage:
+) -> Response:
     """Up to ``limit`` changes with a cursor above ``cursor``, oldest first."""
     settings = svc.settings
     limit = min(limit, settings.feed_max_limit)
     await _check_cursor(svc, cursor)
-    found = await _fetch(svc, cursor, limit)
+    body, found = await run_in_threadpool(_page_json, svc, cursor, limit)
     deadline = time.monotonic() + min(wait, settings.feed_max_wait)
     while not found and time.monotonic() < deadline:
         await asyncio.sleep(settings.feed_poll_interval)
-        found = await _fetch(svc, cursor, limit)
-    return ChangePage(
-        changes=[ChangeOut.of(c) for c in found],
-        next_cursor=found[-1].cursor if found else cursor,
-        has_more=len(found) == limit,
-    )
+        body, found = await run_in_threadpool(_page_json, svc, cursor, limit)
+    return Response(body, media_type="application/json")
 
 
 def _event(change: Change) -> str:
