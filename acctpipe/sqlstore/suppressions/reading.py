@@ -34,6 +34,7 @@ from acctpipe.sqlstore.suppressions.model import Change
 __all__ = [
     "CHANGE_COLUMNS",
     "ODD",
+    "change_json_rows",
     "change_rows",
     "changes_after",
     "event_ids",
@@ -188,6 +189,25 @@ def event_ids(text: str) -> list[str]:
     if not isinstance(found, list):
         raise TypeError(f"event_ids is not a JSON list: {text[:80]!r}")
     return found
+
+
+def change_json_rows(engine: Engine, cursor: int, limit: int) -> Rows:
+    """Like :func:`change_rows` with ``suffix="Z"``, shaped for a JSON template: ``expires_at``
+    as a JSON value (``null`` or the quoted text), ``event_ids`` as its JSON text and
+    ``tombstone`` as ``true``/``false``. The text cells are not escaped: the caller checks
+    they need none."""
+    dialect = engine.dialect.name
+    ids = "event_ids::text" if dialect == "postgresql" else "event_ids"
+    expires = iso_sql(dialect, "expires_at", "Z")
+    sql = (
+        "SELECT cursor, op, address, scope, reason, detail, "  # noqa: S608 - constant text
+        f"CASE WHEN expires_at IS NULL THEN 'null' ELSE '\"' || {expires} || '\"' END, "
+        f"{iso_sql(dialect, 'changed_at', 'Z')}, {ids}, "
+        "CASE WHEN op IN ('remove', 'expire') THEN 'true' ELSE 'false' END "
+        f"FROM suppression_changes WHERE cursor > {_mark(dialect, 'c')} "
+        f"ORDER BY cursor LIMIT {_mark(dialect, 'n')}"
+    )
+    return _fetch(engine, sql, {"c": cursor, "n": limit})
 
 
 def _change(row: tuple[Any, ...]) -> Change:

@@ -22,8 +22,7 @@ from tests.acctpipe.api.fixtures import Keys
 _AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
-def _log(services: Services) -> None:
-    odd = ['=cmd|" /C calc"!A0', "a\\b", '", "', "é\u2028\x01"]
+def _log(services: Services, odd: list[str]) -> None:
     rows = [
         {
             "op": op,
@@ -42,15 +41,9 @@ def _log(services: Services) -> None:
         conn.execute(insert(suppression_changes), rows)
 
 
-async def test_each_page_is_the_models_page(
-    client: httpx.AsyncClient, keys: Keys, services: Services
-) -> None:
-    """Following next_cursor with limit 3, every page's JSON equals ChangePage of
-    ChangeOut.of the store's changes (timestamps with and without microseconds, null
-    expiry, odd text, tombstones), and is sent as application/json."""
-    _log(services)
-    services.suppressions.add("plain@example.com")
-    cursor, pages = 0, 0
+async def _pages(client: httpx.AsyncClient, keys: Keys, services: Services) -> list[str]:
+    """Follow the feed 3 at a time, checking each page against the models; the bodies."""
+    cursor, bodies = 0, []
     while True:
         response = await client.get(
             f"/v1/suppressions/changes?cursor={cursor}&limit=3", headers=keys.auth("read")
@@ -64,11 +57,32 @@ async def test_each_page_is_the_models_page(
             has_more=len(found) == 3,
         )
         assert response.json() == json.loads(expected.model_dump_json())
-        pages += 1
+        bodies.append(response.text)
         if not found:
-            break
+            return bodies
         cursor = found[-1].cursor
-    assert pages == 7
+
+
+async def test_pages_with_text_to_escape_are_the_models_pages(
+    client: httpx.AsyncClient, keys: Keys, services: Services
+) -> None:
+    """Cells with quotes, backslashes, line separators and control characters: every page
+    (limit 3) equals ChangePage of ChangeOut.of the store's changes, as application/json."""
+    _log(services, ['=cmd|" /C calc"!A0', "a\\b", '", "', "é\u2028\x01"])
+    services.suppressions.add("plain@example.com")
+    assert len(await _pages(client, keys, services)) == 7
+
+
+async def test_plain_pages_are_the_models_pages(
+    client: httpx.AsyncClient, keys: Keys, services: Services
+) -> None:
+    """Plain cells (non-ASCII included), timestamps with and without microseconds, null
+    expiry, tombstones, several event ids: the page filled from the template (its event id
+    list is the stored JSON, spaces and all) equals the models' page."""
+    _log(services, ["=plain", "über", "+1 list", "x"])
+    bodies = await _pages(client, keys, services)
+    assert len(bodies) == 7
+    assert any('", "' in body for body in bodies)  # the template's pages, not the models'
 
 
 def test_the_page_is_still_declared_in_the_openapi_document(app: FastAPI) -> None:
