@@ -99,16 +99,20 @@ def _export_sql(dialect: str, scope: bool, reason: bool, after: bool) -> str:
     )
 
 
-def _fetch(engine: Engine, sql: str, params: dict[str, Any]) -> Rows:
+def _fetch(engine: Engine, sql: str, params: dict[str, Any], *, utc: bool = False) -> Rows:
     """All rows of one statement on a pooled connection, read with the driver's cursor.
 
     On SQLite (autocommit) the statement is its own consistent read; on PostgreSQL
     the read transaction is rolled back when the connection goes back to the pool.
+    With ``utc`` PostgreSQL's session time zone is UTC for that transaction only, so
+    the driver hands timestamps back in UTC (``datetime.UTC``), as the ORM's type does.
     """
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
         try:
+            if utc and engine.dialect.name == "postgresql":
+                cursor.execute("SET LOCAL TIME ZONE 'UTC'")
             cursor.execute(sql, params)
             return list(cursor.fetchall())
         finally:
@@ -211,15 +215,20 @@ def change_json_rows(engine: Engine, cursor: int, limit: int) -> Rows:
 
 
 def _stamp_sql(dialect: str, column: str) -> str:
-    """SQL giving ``column`` as text :meth:`datetime.fromisoformat` reads as the UTC instant:
-    on SQLite the stored text with ``+00:00`` (a value not in SQLAlchemy's form gets
-    :data:`ODD` in front, which fromisoformat refuses), elsewhere :func:`iso_sql`."""
+    """SQL giving ``column`` as :func:`_when` reads it: on SQLite the stored text with
+    ``+00:00`` for :meth:`datetime.fromisoformat` (a value not in SQLAlchemy's form gets
+    :data:`ODD` in front, which fromisoformat refuses); on PostgreSQL the timestamp itself,
+    which the driver returns in UTC (see :func:`_fetch`)."""
     if dialect == "sqlite":
         return (
             f"CASE WHEN length({column}) = 26 THEN {column} || '+00:00' "
             f"ELSE char(1) || {column} END"
         )
-    return iso_sql(dialect, column)
+    return column
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def changes_after(engine: Engine, cursor: int, limit: int) -> list[Change] | None:
@@ -233,7 +242,7 @@ def changes_after(engine: Engine, cursor: int, limit: int) -> list[Change] | Non
         f"notify FROM suppression_changes WHERE cursor > {_mark(dialect, 'c')} "
         f"ORDER BY cursor LIMIT {_mark(dialect, 'n')}"
     )
-    when, split = _FROM_ISO, event_ids
+    when, split = (_FROM_ISO if dialect == "sqlite" else _same), event_ids
     try:
         # Positional, in Change's field order, inline: a call or keywords per change
         # cost a third more.
@@ -250,7 +259,7 @@ def changes_after(engine: Engine, cursor: int, limit: int) -> list[Change] | Non
                 () if r[8] == "[]" else tuple(split(r[8])),
                 bool(r[9]),
             )
-            for r in _fetch(engine, sql, {"c": cursor, "n": limit})
+            for r in _fetch(engine, sql, {"c": cursor, "n": limit}, utc=True)
         ]
     except ValueError:  # fromisoformat of the ODD mark
         return None
