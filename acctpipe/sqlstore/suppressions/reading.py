@@ -1,18 +1,18 @@
 """The suppression list and its change log read in bulk: plain SQL on the driver's cursor.
 
 An export of millions of rows, or a follower catching up on millions of
-changes, spends its time per row, so the work per row is moved into the
-database where it can be, and no ORM row or type processor is built:
-timestamps come back already formatted as text (the ISO 8601 form Python's
-``isoformat`` gives a UTC datetime: microseconds left out when zero — the
-tests prove it equal). Pages are keyset pages of ``batch`` rows, each one
-statement on a pooled connection, so no transaction stays open between them
-and memory holds one page.
+changes, spends its time per row, so no ORM row or type processor is built and
+the work per row goes where it is cheapest. Pages are keyset (or cursor) pages,
+each one statement on a pooled connection, so no transaction stays open
+between them and memory holds one page.
 
-* :func:`export_pages` — the export's rows as the text of their seven cells;
-* :func:`change_rows` — the change log after a cursor, as plain tuples (the
-  API's JSON is built from them), and :func:`changes_after`, the same as
-  :class:`Change` objects (:meth:`SuppressionStore.changes_since`).
+* :func:`export_pages` — the export's rows as the text of their seven cells,
+  timestamps formatted by the database as Python's ``isoformat`` writes a UTC
+  datetime (microseconds left out when zero — the tests prove it equal);
+* :func:`changes_after` — the change log after a cursor as :class:`Change`
+  objects (:meth:`SuppressionStore.changes_since`): SQLite's stored text read
+  by :meth:`datetime.fromisoformat`, PostgreSQL's timestamps by the driver in UTC;
+* :func:`change_json_rows` — the same rows shaped for the API's JSON page.
 
 A character no cell of ours holds, U+0001 (:data:`ODD`), marks rows the caller
 must write the careful way: it ends the last cell of an export row whose text
@@ -23,7 +23,7 @@ other than the one SQLAlchemy writes (followed by the stored text).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Final
 
@@ -32,10 +32,8 @@ from sqlalchemy import Engine
 from acctpipe.sqlstore.suppressions.model import Change
 
 __all__ = [
-    "CHANGE_COLUMNS",
     "ODD",
     "change_json_rows",
-    "change_rows",
     "changes_after",
     "event_ids",
     "export_pages",
@@ -150,35 +148,6 @@ def export_pages(
         sql = following
 
 
-CHANGE_COLUMNS: Final[Sequence[str]] = (
-    "cursor",
-    "op",
-    "address",
-    "scope",
-    "reason",
-    "detail",
-    "expires_at",
-    "changed_at",
-    "event_ids",
-    "notify",
-)
-
-
-def change_rows(engine: Engine, cursor: int, limit: int, *, suffix: str) -> Rows:
-    """Up to ``limit`` change-log rows after ``cursor`` in cursor order, as tuples of
-    :data:`CHANGE_COLUMNS`: timestamps as ISO text ending in ``suffix`` ('' for none),
-    ``event_ids`` as JSON text, ``notify`` as the driver gives it (0/1 or a bool)."""
-    dialect = engine.dialect.name
-    ids = "event_ids::text" if dialect == "postgresql" else "event_ids"
-    sql = (
-        "SELECT cursor, op, address, scope, reason, detail, "  # noqa: S608 - constant text; values are bound
-        f"{iso_sql(dialect, 'expires_at', suffix)}, {iso_sql(dialect, 'changed_at', suffix)}, "
-        f"{ids}, notify FROM suppression_changes WHERE cursor > {_mark(dialect, 'c')} "
-        f"ORDER BY cursor LIMIT {_mark(dialect, 'n')}"
-    )
-    return _fetch(engine, sql, {"c": cursor, "n": limit})
-
-
 def event_ids(text: str) -> list[str]:
     """The JSON list of strings ``text`` (as SQLite's JSON and PostgreSQL's ``jsonb::text``
     spell it, ``["a", "b"]``), split without the JSON decoder when no item holds an
@@ -196,10 +165,11 @@ def event_ids(text: str) -> list[str]:
 
 
 def change_json_rows(engine: Engine, cursor: int, limit: int) -> Rows:
-    """Like :func:`change_rows` with ``suffix="Z"``, shaped for a JSON template: ``expires_at``
-    as a JSON value (``null`` or the quoted text), ``event_ids`` as its JSON text and
-    ``tombstone`` as ``true``/``false``. The text cells are not escaped: the caller checks
-    they need none."""
+    """Up to ``limit`` change-log rows after ``cursor`` in cursor order, shaped for the API's
+    JSON template: cursor, op, address, scope, reason, detail, ``expires_at`` as a JSON
+    value (``null`` or the quoted ISO text ending in ``Z``, as pydantic writes it),
+    ``changed_at`` as that text, ``event_ids`` as its stored JSON text and ``tombstone``
+    as ``true``/``false``. Text cells are not escaped: the caller checks they need none."""
     dialect = engine.dialect.name
     ids = "event_ids::text" if dialect == "postgresql" else "event_ids"
     expires = iso_sql(dialect, "expires_at", "Z")
