@@ -26,13 +26,13 @@ import duckdb
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, case, func, or_, select
+from sqlalchemy import Engine, func, select
 
 from acctpipe.analytics.reports import REPORTS
 from acctpipe.analytics.source import EventSource
 from acctpipe.analytics.sql import execute_bounded
 from acctpipe.eventstore.rates import RATES
-from acctpipe.sqlstore.schema import MESSAGE_STATUSES, suppressions, webhook_messages
+from acctpipe.sqlstore.schema import MESSAGE_STATUSES, suppression_counts, webhook_messages
 from acctpipe.sqlstore.throttles import ThrottleStore
 from mta.errors import AcctpipeError
 
@@ -185,15 +185,9 @@ class _Collector(Collector):
 
 
 def _database(engine: Engine, now: datetime) -> list[Metric]:
-    s, w = suppressions.c, webhook_messages.c
-    kind = case(
-        (s.scope == "global", "global"),
-        (s.scope.like("domain:%"), "domain"),
-        (s.scope.like("list:%"), "list"),
-        else_="other",
-    ).label("kind")
-    active = or_(s.expires_at.is_(None), s.expires_at > now)
-    by_reason = select(s.reason, kind, func.count()).where(active).group_by(s.reason, kind)
+    w, kept = webhook_messages.c, suppression_counts.c
+    # The counts every store write keeps (a handful of rows): a scrape never counts the list.
+    by_reason = select(kept.reason, kept.scope_kind, kept.n).where(kept.n != 0)
     by_status = select(w.status, func.count()).group_by(w.status)
     oldest = select(func.min(w.created_at)).where(w.status == "pending")
     with engine.connect() as conn:
@@ -204,7 +198,8 @@ def _database(engine: Engine, now: datetime) -> list[Metric]:
 
     suppressed = GaugeMetricFamily(
         "acctpipe_suppressions",
-        "Suppressions in force, by reason and scope kind (global, domain, list)",
+        "Suppressions stored, by reason and scope kind (global, domain, list); an expired "
+        "one counts until the sweeper removes it (every minute while the feedback loop runs)",
         labels=["reason", "scope_kind"],
     )
     for reason, scope_kind, count in reason_rows:

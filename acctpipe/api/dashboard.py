@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final, cast
+from typing import Annotated, Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import duckdb
@@ -47,7 +47,6 @@ from acctpipe.api.routes_system import templates
 from acctpipe.api.routes_webhooks import BacklogOut
 from acctpipe.api.settings import Services
 from acctpipe.eventstore.rates import describe
-from acctpipe.policy.types import SuppressionReason
 from acctpipe.sqlstore.schema import REASONS
 from mta.errors import StoreError
 from mta.failurelog import one_line
@@ -199,7 +198,11 @@ def collect(svc: Services, now: datetime | None = None) -> DashboardOut:
     except (StoreError, SqlError, duckdb.Error) as exc:  # the page still shows the rest
         detail = one_line(exc)
         ingest, today, pairs, truncated = None, StatsOut(), [], False
-    by_reason = {r: svc.suppressions.count(reason=cast(SuppressionReason, r)) for r in REASONS}
+    # The kept counts (a handful of rows), never a count over the list; an expired
+    # suppression is counted until the sweeper removes it.
+    by_reason = dict.fromkeys(REASONS, 0)
+    for (reason, _), n in svc.suppressions.counts().items():
+        by_reason[reason] = by_reason.get(reason, 0) + n
     throttles = [ThrottleOut.model_validate(t.decision) for t in svc.throttles.active(at)]
     return DashboardOut(
         node=svc.settings.node,

@@ -23,9 +23,11 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from itertools import chain
+from operator import itemgetter
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -35,6 +37,7 @@ from acctpipe.api.models import ChangeOut, ChangePage
 from acctpipe.api.settings import Services
 from acctpipe.errors import BadCursorError
 from acctpipe.sqlstore.suppressions import Change
+from acctpipe.sqlstore.suppressions.reading import ODD, change_json_rows
 
 __all__ = ["router"]
 
@@ -57,9 +60,51 @@ async def _fetch(svc: Services, cursor: int, limit: int) -> list[Change]:
     return await run_in_threadpool(svc.suppressions.changes_since, cursor, limit)
 
 
+# One change of ChangeOut, in its field order, from a change_json_rows row.
+_CHANGE: Final = (
+    '{"cursor":%d,"op":"%s","address":"%s","scope":"%s","reason":"%s","detail":"%s",'
+    '"expires_at":%s,"changed_at":"%s","event_ids":%s,"tombstone":%s}'
+)
+_TEXT: Final = itemgetter(1, 2, 3, 4, 5, 7)  # the cells written between quotes as they are
+
+
+def _page_json(svc: Services, cursor: int, limit: int) -> tuple[bytes, int]:
+    """A :class:`ChangePage` after ``cursor`` as JSON bytes, and how many changes it holds.
+
+    Validating and serialising a model per change cost more than reading it, so the
+    page is a template filled from the store's rows (timestamps formatted by the
+    database as pydantic writes them, ``Z`` for UTC). That holds while no text cell
+    needs a JSON escape — checked for the whole page at once; a page with a quote, a
+    backslash or a control character (or an odd stored timestamp) is built from
+    ``ChangeOut`` instead. The tests prove both equal to ``ChangePage``.
+    """
+    rows = change_json_rows(svc.suppressions.engine, cursor, limit)
+    text = "".join(chain.from_iterable(map(_TEXT, rows)))
+    plain = text.isprintable() and '"' not in text and "\\" not in text
+    if not plain or any(ODD in r[6] for r in rows):
+        return _models_page(svc, cursor, limit)
+    changes = ",".join(map(_CHANGE.__mod__, rows))
+    last = rows[-1][0] if rows else cursor
+    more = "true" if len(rows) == limit else "false"
+    body = f'{{"changes":[{changes}],"next_cursor":{last},"has_more":{more}}}'
+    return body.encode(), len(rows)
+
+
+def _models_page(svc: Services, cursor: int, limit: int) -> tuple[bytes, int]:
+    """The careful page: ``ChangePage`` of ``ChangeOut.of`` each change."""
+    found = svc.suppressions.changes_since(cursor, limit)
+    page = ChangePage(
+        changes=[ChangeOut.of(c) for c in found],
+        next_cursor=found[-1].cursor if found else cursor,
+        has_more=len(found) == limit,
+    )
+    return page.model_dump_json().encode(), len(found)
+
+
 @router.get(
     "/changes",
     dependencies=[Depends(require("read"))],
+    response_model=ChangePage,
     responses=problems(410, 422),
     summary="Changes after a cursor (with optional long-poll)",
 )
@@ -72,21 +117,17 @@ async def changes(
     wait: Annotated[
         float, Query(ge=0, le=60, description="seconds to wait for a change (long-poll)")
     ] = 0,
-) -> ChangePage:
+) -> Response:
     """Up to ``limit`` changes with a cursor above ``cursor``, oldest first."""
     settings = svc.settings
     limit = min(limit, settings.feed_max_limit)
     await _check_cursor(svc, cursor)
-    found = await _fetch(svc, cursor, limit)
+    body, found = await run_in_threadpool(_page_json, svc, cursor, limit)
     deadline = time.monotonic() + min(wait, settings.feed_max_wait)
     while not found and time.monotonic() < deadline:
         await asyncio.sleep(settings.feed_poll_interval)
-        found = await _fetch(svc, cursor, limit)
-    return ChangePage(
-        changes=[ChangeOut.of(c) for c in found],
-        next_cursor=found[-1].cursor if found else cursor,
-        has_more=len(found) == limit,
-    )
+        body, found = await run_in_threadpool(_page_json, svc, cursor, limit)
+    return Response(body, media_type="application/json")
 
 
 def _event(change: Change) -> str:

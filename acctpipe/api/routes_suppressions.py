@@ -21,7 +21,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from acctpipe._csvsafe import csv_line
 from acctpipe.api._problems import problems
 from acctpipe.api.auth import require, services
 from acctpipe.api.bulk import bulk_router
@@ -35,12 +34,10 @@ from acctpipe.api.models import (
 )
 from acctpipe.api.settings import Services
 from acctpipe.errors import BadCursorError
+from acctpipe.policy.normalise import normalise_scope
 from acctpipe.policy.types import SuppressionReason
-from acctpipe.sqlstore.suppressions import (
-    EXPORT_COLUMNS,
-    Suppression,
-    export_row,
-)
+from acctpipe.sqlstore.suppressions import Suppression
+from acctpipe.sqlstore.suppressions.csvio import export_chunks
 
 __all__ = ["lookup_answer", "router"]
 
@@ -95,14 +92,12 @@ def list_suppressions(
     )
 
 
-def _csv_rows(svc: Services, scope: str | None, reason: SuppressionReason | None) -> Iterator[str]:
-    lines = [csv_line(EXPORT_COLUMNS)]
-    for n, s in enumerate(svc.suppressions.iter_all(5000, scope=scope, reason=reason), 1):
-        lines.append(csv_line(export_row(s)))
-        if n % 1000 == 0:
-            yield "".join(lines)
-            lines.clear()
-    yield "".join(lines)
+def _csv_chunks(
+    svc: Services, scope: str | None, reason: SuppressionReason | None
+) -> Iterator[str]:
+    # A page of rows per chunk (export_chunks): big writes, one page in memory.
+    for chunk, _ in export_chunks(svc.suppressions, scope=scope, reason=reason):
+        yield chunk
 
 
 @router.get(
@@ -119,9 +114,9 @@ def export_csv(
 ) -> StreamingResponse:
     """Every suppression as CSV, in the format ``acctpipe suppress import`` reads back."""
     if scope is not None:
-        svc.suppressions.count(scope=scope)  # a bad scope fails now (422), not mid-stream
+        scope = normalise_scope(scope)  # a bad scope fails now (422), not mid-stream
     return StreamingResponse(
-        _csv_rows(svc, scope, reason),
+        _csv_chunks(svc, scope, reason),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="suppressions.csv"'},
     )

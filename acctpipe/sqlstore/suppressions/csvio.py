@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Any, Final
 
 from acctpipe._csvsafe import Verbatim, csv_line
 from acctpipe.policy.normalise import normalise_scope
@@ -38,6 +38,7 @@ from acctpipe.sqlstore.suppressions._formats import (
     header_key,
 )
 from acctpipe.sqlstore.suppressions.model import Suppression
+from acctpipe.sqlstore.suppressions.reading import ODD, export_pages
 from acctpipe.sqlstore.suppressions.store import SuppressionStore
 from mta.errors import BadFormatError, InvalidValueError
 
@@ -47,6 +48,7 @@ __all__ = [
     "ImportReport",
     "RowNote",
     "detect_format",
+    "export_chunks",
     "export_csv",
     "export_row",
     "import_csv",
@@ -289,18 +291,75 @@ def export_csv(
     *,
     scope: str | None = None,
     reason: SuppressionReason | None = None,
-    batch: int = 10_000,
+    batch: int = 20_000,
 ) -> int:
     """Write the suppressions (in ``scope``, for ``reason``) to ``out`` as CSV; return the count.
 
-    Rows stream from the store ``batch`` at a time, ordered by (address, scope).
+    Rows stream from the store ``batch`` at a time, ordered by (address, scope)
+    (:func:`export_chunks`).
     """
-    out.write(csv_line(EXPORT_COLUMNS))
     count = 0
-    for s in store.iter_all(batch, scope=scope, reason=reason):
-        out.write(csv_line(export_row(s)))
-        count += 1
+    for chunk, rows in export_chunks(store, scope=scope, reason=reason, batch=batch):
+        out.write(chunk)
+        count += rows
     return count
+
+
+def export_chunks(
+    store: SuppressionStore,
+    *,
+    scope: str | None = None,
+    reason: SuppressionReason | None = None,
+    batch: int = 20_000,
+) -> Iterator[tuple[str, int]]:
+    """The export as text chunks — the header, then one chunk per ``batch`` rows — each
+    with how many rows it holds.
+
+    Byte for byte what :func:`csv_line` of :func:`export_row` writes for every row of
+    :meth:`SuppressionStore.iter_all` (a test proves it), at a fraction of the cost:
+    the database formats the timestamps and flags rows whose text may begin like a
+    formula; every other row is its cells joined by commas unless the page holds a
+    character that needs quoting, and then only the rows holding one are written by
+    ``csv_line``. A bad ``scope`` raises ValueError before anything is yielded.
+    """
+    wanted = None if scope is None else normalise_scope(scope)
+    yield csv_line(EXPORT_COLUMNS), 0
+    join = ",".join
+    for rows in export_pages(store.engine, scope=wanted, reason=reason, batch=batch):
+        lines = list(map(join, rows))
+        chunk = "\n".join(lines)
+        n = len(rows)
+        if chunk.count(",") != 6 * n or chunk.count("\n") != n - 1 or _needs_care(chunk):
+            yield _carefully(store, rows, lines)
+        else:
+            yield chunk + "\n", n
+
+
+def _carefully(store: SuppressionStore, rows: list[Any], lines: list[str]) -> tuple[str, int]:
+    """The page with each line that needs it written by the rule (:func:`_careful_line`)."""
+    out: list[str] = []
+    for row, line in zip(rows, lines, strict=True):
+        if line.count(",") != 6 or _needs_care(line) or "\n" in line:
+            out.append(_careful_line(store, row))
+        else:
+            out.append(line + "\n")
+    return "".join(out), sum(1 for line in out if line)
+
+
+def _needs_care(text: str) -> bool:
+    """Quotes, carriage returns or the reader's mark (:data:`ODD`) in ``text``."""
+    return '"' in text or "\r" in text or ODD in text
+
+
+def _careful_line(store: SuppressionStore, row: tuple[str, ...]) -> str:
+    """One row by the rule: ``csv_line`` of its cells (timestamps verbatim); a timestamp
+    stored in an odd form is read back through the store, as :meth:`iter_all` reads it."""
+    stamps = [*row[4:6], row[6].removesuffix(ODD)]
+    if any(cell.startswith(ODD) for cell in stamps):
+        found = [s for s in store.get(row[0]) if s.scope == row[1]]
+        # Gone since the page was read: a later read would not show it either.
+        return csv_line(export_row(found[0])) if found else ""
+    return csv_line([*row[:4], *(Verbatim(cell) for cell in stamps)])
 
 
 def export_row(s: Suppression) -> list[str]:

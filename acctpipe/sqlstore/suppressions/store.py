@@ -53,6 +53,7 @@ from acctpipe.sqlstore.engine import SINGLE_STATEMENT, write_transaction
 from acctpipe.sqlstore.schema import suppression_changes, suppression_counts, suppressions
 from acctpipe.sqlstore.suppressions._merge import expired, merge
 from acctpipe.sqlstore.suppressions.model import Change, Suppression
+from acctpipe.sqlstore.suppressions.reading import changes_after
 from mta.suppression import signed_key, suppression_key
 
 __all__ = ["ChangeHook", "SuppressionStore", "add_counts", "lookup_key", "scope_kind"]
@@ -475,7 +476,18 @@ class SuppressionStore:
             return int(conn.execute(query).scalar_one())
 
     def changes_since(self, cursor: int, limit: int = 1000) -> list[Change]:
-        """Up to ``limit`` changes with a cursor above ``cursor``, in cursor order."""
+        """Up to ``limit`` changes with a cursor above ``cursor``, in cursor order.
+
+        Read as plain rows (:func:`~acctpipe.sqlstore.suppressions.reading.changes_after`)
+        and built into :class:`Change` without the ORM's per-value processing: a follower
+        far behind catches up at the speed of the database, not of the row mapping.
+        """
+        found = changes_after(self.engine, cursor, limit)
+        # None: a timestamp stored in a form the SQL does not know (rows not written here)
+        return self._changes_orm(cursor, limit) if found is None else found
+
+    def _changes_orm(self, cursor: int, limit: int) -> list[Change]:
+        """:meth:`changes_since` through the ORM's column types: the careful path."""
         query = (
             select(suppression_changes).where(_C.cursor > cursor).order_by(_C.cursor).limit(limit)
         )

@@ -105,7 +105,8 @@ def test_registries_are_private(shared: SharedStore) -> None:
 
 
 def test_database_metrics_equal_the_sql_store(engine: Engine) -> None:
-    """Suppressions in force by reason and scope kind, active throttles, the webhook outbox."""
+    """Suppressions by reason and scope kind once the sweeper has run, active throttles,
+    the webhook outbox."""
     SuppressionStore(engine).apply(
         [
             decision("a@example.com", "hard-bounce"),
@@ -115,6 +116,7 @@ def test_database_metrics_equal_the_sql_store(engine: Engine) -> None:
             decision("e@example.com", "soft-bounce-repeated", at=NOW - timedelta(days=2), days=1),
         ]
     )
+    SuppressionStore(engine, clock=lambda: NOW).expire(NOW)  # the sweeper (e has lapsed)
     throttles = ThrottleStore(engine)
     plan: list[tuple[str, ThrottleAction, int, int]] = [
         ("gmail.com", "slow", 5, 30),

@@ -12,7 +12,7 @@ import pytest
 
 from acctpipe.api import ApiKeyStore, Services, create_app
 from acctpipe.sqlstore import open_database
-from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
+from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore, export_csv
 from tests.acctpipe.api.fixtures import Keys
 
 
@@ -193,6 +193,27 @@ async def test_csv_export_writes_no_spreadsheet_formula(
     response = await client.get("/v1/suppressions/export.csv", headers=keys.auth("read"))
     line = response.text.splitlines()[1]
     assert line.startswith("\"'=cmd|'calc'!a0@example.com\",global,manual,\"'-2+3\",")
+
+
+async def test_csv_export_of_a_scope_is_the_cli_export(
+    client: httpx.AsyncClient, keys: Keys, services: Services
+) -> None:
+    """?scope= (normalised) streams exactly what acctpipe suppress export --scope writes; a
+    scope that is none of global/domain:/list: is a 422 before any byte of CSV."""
+    store = services.suppressions
+    for i in range(5):
+        store.add(f"s{i}@example.com", scope="list:news" if i % 2 else "global")
+    response = await client.get(
+        "/v1/suppressions/export.csv", params={"scope": "LIST:news"}, headers=keys.auth("read")
+    )
+    written = io.StringIO()
+    assert export_csv(store, written, scope="list:news") == 2
+    assert response.text == written.getvalue()
+    bad = await client.get(
+        "/v1/suppressions/export.csv", params={"scope": "nowhere"}, headers=keys.auth("read")
+    )
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
 
 
 @pytest.mark.slow
