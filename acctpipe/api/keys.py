@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -24,9 +25,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, get_args
 
 from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy.exc import OperationalError
 
+from acctpipe.sqlstore.engine import BUSY_TIMEOUT_MS
 from acctpipe.sqlstore.schema import api_keys
-from mta.errors import InvalidValueError
+from mta.errors import InvalidValueError, StoreError
 
 __all__ = ["KEY_PREFIX", "ApiKey", "ApiKeyStore", "Scope", "allows"]
 
@@ -36,6 +39,7 @@ KEY_PREFIX: Final = "acp_"
 _KEY = re.compile(r"acp_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})")
 _ALPHABET: Final = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _K = api_keys.c
+_log = logging.getLogger(__name__)
 _TOUCH_EVERY: Final = timedelta(minutes=1)  # last_used_at is a hint, not an audit log
 
 
@@ -134,9 +138,32 @@ class ApiKeyStore:
             return None
         now = self._clock()
         if key.last_used_at is None or now - key.last_used_at >= _TOUCH_EVERY:
-            with self.engine.begin() as conn:
-                conn.execute(update(api_keys).where(_K.id == key.id).values(last_used_at=now))
+            self._touch(key.id, now)
         return key
+
+    def _touch(self, key_id: int, now: datetime) -> None:
+        """Record ``last_used_at``, if that costs no wait: it is a hint, a request must not
+        queue for it. On SQLite an import holds the one write lock for seconds at a time;
+        waiting there (up to the 30 s busy timeout) held the request and its pooled
+        connection, and lookups behind it stalled for minutes. So the attempt does not
+        wait for the lock; a later request records the use instead."""
+        statement = update(api_keys).where(_K.id == key_id).values(last_used_at=now)
+        try:
+            with self.engine.connect() as conn:
+                sqlite = conn.dialect.name == "sqlite"
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+                    conn.commit()
+                try:
+                    conn.execute(statement)
+                    conn.commit()
+                finally:
+                    conn.rollback()
+                    if sqlite:
+                        conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                        conn.commit()
+        except (OperationalError, StoreError) as exc:
+            _log.debug("last_used_at of key %d not recorded now: %s", key_id, exc)
 
     def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
         """Every key (newest first), without secrets."""

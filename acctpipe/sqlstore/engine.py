@@ -45,6 +45,7 @@ from acctpipe.redact import redact_url
 from acctpipe.sqlstore.deadline import Deadline
 
 __all__ = [
+    "BUSY_TIMEOUT_MS",
     "CHANGE_LOG_LOCK",
     "DEFAULT_DATABASE_URL",
     "MIGRATION_LOCK",
@@ -62,6 +63,7 @@ DEFAULT_DATABASE_URL: Final = "sqlite:///acctpipe-data/acctpipe.sqlite"
 CHANGE_LOG_LOCK: Final = 0x61637470_00000001  # "actp" · 1
 MIGRATION_LOCK: Final = 0x61637470_00000002  # "actp" · 2
 _BUSY_TIMEOUT_MS: Final = 30_000
+BUSY_TIMEOUT_MS: Final = _BUSY_TIMEOUT_MS  # how long a SQLite writer waits for the lock
 CALL_LIMIT: Final = 35.0  # seconds a PostgreSQL call may wait for the server, client side
 _IMMEDIATE: Final = "acctpipe_begin_immediate"  # execution option read by the begin hook
 # Execution option: the connection runs one statement (a single SELECT) and needs no
