@@ -31,7 +31,7 @@ from types import SimpleNamespace
 from typing import Any, Final, cast
 
 from acctpipe.feedback.follower import MtaFollower
-from acctpipe.policy.normalise import normalise
+from acctpipe.policy.normalise import normalise, normalise_domain
 from acctpipe.sqlstore import open_database
 from acctpipe.sqlstore.suppressions import SuppressionStore, ThrottleStore
 from benchmarks._scale_data import address
@@ -86,7 +86,9 @@ def keys_set(n: int, real: int, *, seed: int = 20261207) -> SuppressionSet:
     header = {"format": 2, "cursor": 0, "entries": n, "expiring": 0}
     data = json.dumps(header).encode() + b"\n" + keys.tobytes() + bytes(n)
     del keys
-    target = SuppressionSet(normalise)
+    # A node's normalisers: the lenient address key, the sender domain as domain: scopes
+    # are stored (the follower's, which also takes domains the store refuses).
+    target = SuppressionSet(normalise, normalise_domain)
     target.load_bytes(data)
     return target
 
