@@ -261,7 +261,8 @@ def load_in_child(url: str, hits: int, prefix: str) -> dict[str, float]:
     got: dict[str, float] = json.loads(done.stdout)
     say(
         f"  set load: {got['entries']:,.0f} entries in {got['seconds']:.2f} s, "
-        f"{got['bytes_per_entry']:.1f} B/entry held, peak +{got['peak_mb']:.0f} MB, "
+        f"{got['bytes_per_entry']:.1f} B/entry held ({got['nbytes_per_entry']:.1f} B by the set's"
+        f" own count), peak +{got['peak_mb']:.0f} MB, "
         f"{got['checks_per_s']:,.0f} checks/s, wrong {got['wrong']:.0f}"
     )
     return got

@@ -94,7 +94,8 @@ def _set_only(n: int, pg_rows: int) -> tuple[list[Figure], list[str]]:
     got = json.loads(done.stdout)
     say(
         f"set of {n:,} generated keys: built in {got['seconds']:.1f} s, "
-        f"{got['bytes_per_entry']:.1f} B/key held ({got['held_mb']:,.0f} MB), peak "
+        f"{got['bytes_per_entry']:.1f} B/key held ({got['held_mb']:,.0f} MB; "
+        f"{got['nbytes_per_entry']:.1f} B by the set's own count), peak "
         f"+{got['peak_mb']:,.0f} MB; {got['checks_per_s']:,.0f} full checks/s"
     )
     problems = [f"generated set: {got['wrong']} wrong answers"] if got["wrong"] else []
