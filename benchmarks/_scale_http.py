@@ -157,9 +157,11 @@ def feed_http(base: str, key: str, limit: int = 10_000) -> tuple[int, float]:
 
 @dataclass
 class LookupResult:
-    """What a :class:`LookupLoad` saw: latencies (ms, from when each request was due)."""
+    """What a :class:`LookupLoad` saw: latencies (ms, from when each request was due; a
+    timed-out request counts with the time it waited)."""
 
     latencies_ms: list[float] = field(default_factory=list)
+    timeouts: int = 0  # no answer within the client's timeout (counted as that latency)
     errors: int = 0  # failed requests or answers other than 200
     wrong: int = 0  # a suppressed address said not suppressed, or the reverse
     seconds: float = 0.0
@@ -240,6 +242,11 @@ class LookupLoad:
     async def _one(self, client: httpx.AsyncClient, address: str, hit: bool, due: float) -> None:
         try:
             answer = await client.get(f"/v1/suppressions/{quote(address, safe='')}")
+        except httpx.TimeoutException:
+            # A stalled server: a latency of at least this long, not a wrong answer.
+            self.result.timeouts += 1
+            self.result.latencies_ms.append((time.perf_counter() - due) * 1000)
+            return
         except httpx.HTTPError:
             self.result.errors += 1
             return

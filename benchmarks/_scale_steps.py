@@ -91,7 +91,7 @@ def _latency(name: str, r: LookupResult) -> str:
     return (
         f"  lookups {name}: {len(r.latencies_ms):,} at {r.rate:,.0f}/s, p50 "
         f"{r.percentile(50):.1f} ms, p99 {r.percentile(99):.1f} ms, max {worst:.0f} ms, "
-        f"errors {r.errors}, wrong {r.wrong}"
+        f"timed out {r.timeouts}, errors {r.errors}, wrong {r.wrong}"
     )
 
 
