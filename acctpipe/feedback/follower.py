@@ -1,10 +1,21 @@
 """The running MTA follows the store: suppressions from the change log, throttles from decisions.
 
-At start the whole suppression list is loaded (streamed in batches); then the
-change log is polled from the last cursor seen, several times a second, so an
-address suppressed anywhere is refused at RCPT within moments — and the MTA
-never queries the database per recipient. Active throttle decisions become the
-engine's live overrides (a ``normal`` decision simply means none).
+At start the whole suppression list is loaded as stored keys straight into the
+set's arrays (:mod:`acctpipe.sqlstore.suppressions.keys`: nothing normalised or
+hashed per row); then the change log is polled from the last cursor seen,
+several times a second, again by stored key, so an address suppressed anywhere
+is refused at RCPT within moments — and the MTA never queries the database per
+recipient. The changes pile up beside the set's packed base and are merged into
+a new one in a worker thread when they grow (:meth:`~mta.suppression.SuppressionSet.
+begin_compaction`).
+
+The MTA server starts its companions, this follower among them, before its
+listeners and its delivery engine: **no listener opens, and nothing is sent,
+until the whole list is loaded** (or the snapshot, below, stands in for it). A
+reload while running (the log went back) is built aside and swapped in whole.
+
+Active throttle decisions become the engine's live overrides (a ``normal``
+decision simply means none).
 
 The store may be down or frozen; the MTA goes on refusing from what it holds.
 The follower keeps a snapshot of the set and its cursor on local disk
@@ -36,6 +47,7 @@ from acctpipe.sqlstore.suppressions import (
     ThrottleStore,
     normalise_domain,
 )
+from acctpipe.sqlstore.suppressions.keys import key_changes_since, load_keys
 from mta.delivery.queue import Override
 from mta.errors import StoreError
 from mta.failurelog import FailureLog
@@ -45,6 +57,7 @@ from mta.suppression import SuppressionEntry, SuppressionSet, plain_domain
 __all__ = ["MtaFollower", "entries", "overrides"]
 
 log = logging.getLogger("acctpipe.feedback")
+_CHANGES = 20_000  # change-log rows per read while catching up
 
 
 def _domain(domain: str) -> str:
@@ -120,6 +133,7 @@ class MtaFollower:
         self.stall_after = stall_after
         self.on_snapshot: str | None = None  # set while running on the local snapshot
         self._task: asyncio.Task[None] | None = None
+        self._merging: asyncio.Task[None] | None = None
         self._ok_at = time.monotonic()
         self._saved_cursor = -1
         self._saved_at = 0.0
@@ -177,21 +191,19 @@ class MtaFollower:
         """The whole list, read into a new set (in a worker thread): the caller swaps it in
         on the loop, so the MTA refuses from the old set until the new one is complete."""
         target = SuppressionSet(self.suppressions.key, _domain)
-        # The cursor is read first: changes made while the list streams in are applied
+        # The cursor is read first: changes made while the list is read are applied
         # again afterwards, which is harmless (applying a change twice is a no-op).
         cursor = self.suppressions.last_cursor()
-        now = datetime.now(UTC)
-        batch: list[SuppressionEntry] = []
-        for s in self.suppressions.iter_all():
-            if s.is_active(now):
-                expires = s.expires_at.timestamp() if s.expires_at else None
-                batch.append(SuppressionEntry(s.address, s.scope, s.reason, expires))
-            if len(batch) >= 10_000:
-                target.apply(batch)
-                batch = []
-        target.apply(batch)
+        started = time.monotonic()
+        stored = load_keys(self.suppressions.engine, self.suppressions.key, datetime.now(UTC))
+        target.load_arrays(stored.keys, stored.codes, stored.expiring, stored.expires_at, runs=True)
         target.cursor = cursor
-        log.info("suppression list loaded: %d entries (cursor %d)", len(target), cursor)
+        log.info(
+            "suppression list loaded: %d entries in %.1f s (cursor %d)",
+            len(target),
+            time.monotonic() - started,
+            cursor,
+        )
         return target
 
     async def stop(self) -> None:
@@ -201,6 +213,10 @@ class MtaFollower:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            if self._merging is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._merging  # the snapshot below then needs no merge of its own
+                self._merging = None
             await self._save_snapshot(force=True)
 
     def health(self) -> str | None:
@@ -267,20 +283,25 @@ class MtaFollower:
             return
         if not force and time.monotonic() - self._saved_at < self.snapshot_every:
             return
-        data = target.to_bytes()  # on the loop: the set changes only here
+        cursor = target.cursor
+        make = target.snapshot()  # a copy of the changes, taken on the loop
+        data = await asyncio.to_thread(make)
         try:
             await asyncio.to_thread(_write_atomic, self.snapshot, data)
         except OSError as exc:
             self._save_failures.failed(exc)
             return
         self._save_failures.succeeded()
-        self._saved_cursor, self._saved_at = target.cursor, time.monotonic()
+        self._saved_cursor, self._saved_at = cursor, time.monotonic()
 
     async def _poll_changes(self) -> None:
         target = self.mta.suppressions
+        engine, key = self.suppressions.engine, self.suppressions.key
         while True:
-            changes = await asyncio.to_thread(self.suppressions.changes_since, target.cursor, 5000)
-            if not changes:
+            changes, last = await asyncio.to_thread(
+                key_changes_since, engine, target.cursor, _CHANGES, key
+            )
+            if last == target.cursor:
                 last = await asyncio.to_thread(self.suppressions.last_cursor)
                 if last < target.cursor:
                     # The log went backwards (a restored or recreated database): what we
@@ -288,8 +309,24 @@ class MtaFollower:
                     log.warning("change log went back (%d < %d): reloading", last, target.cursor)
                     target.replace(await asyncio.to_thread(self._load_all))
                 return
-            target.apply(entries(changes))
-            target.cursor = changes[-1].cursor
+            target.apply_keys(changes)
+            target.cursor = last
+            if target.needs_compaction() and (self._merging is None or self._merging.done()):
+                # Beside the polling, not in it: at tens of millions of entries a merge
+                # takes seconds, and the log must go on being read meanwhile.
+                self._merging = asyncio.create_task(self._compact(), name="suppression-merge")
+
+    async def _compact(self) -> None:
+        """Merge the changes into a new packed base in a worker thread, then swap it in
+        (changes applied meanwhile are kept; a reload meanwhile voids the merge)."""
+        target = self.mta.suppressions
+        job = target.begin_compaction()
+        try:
+            await asyncio.to_thread(job.build)  # numpy, mostly without the GIL
+        except Exception:  # e.g. out of memory: the changes stay beside the base
+            log.exception("merging the suppression changes failed; will try again")
+            return
+        target.end_compaction(job)
 
     async def _poll_throttles(self) -> None:
         active = await asyncio.to_thread(self.throttles.active, datetime.now(UTC))
