@@ -97,6 +97,11 @@ BENCHMARKS: Final = (
     Benchmark(
         "api_lookup", "--suppressions 200000 --seconds 10", "--suppressions 5000 --seconds 1"
     ),
+    Benchmark(
+        "suppression_scale",
+        "--addresses 100000",
+        "--addresses 1000 --idle-seconds 0.5 --backends sqlite",
+    ),
 )
 
 
