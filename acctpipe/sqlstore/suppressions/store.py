@@ -315,7 +315,7 @@ class SuppressionStore:
         if not rows:
             return 0, 0
         with write_transaction(self.engine) as conn:
-            added, updated, before, deltas = write_adds(conn, rows, self._clock(), lookup_key)
+            added, updated, before, deltas = write_adds(conn, rows, self._clock())
             add_counts(conn, deltas)
             if self._on_changes is not None and added + updated:
                 query = select(suppression_changes).where(_C.cursor > before).order_by(_C.cursor)

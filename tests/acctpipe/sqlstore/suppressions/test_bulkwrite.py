@@ -40,9 +40,10 @@ def _snapshot(engine: Engine) -> tuple[list[Any], list[Any], dict[Any, int]]:
     c = suppression_changes.c
     with engine.connect() as conn:
         rows = [tuple(r) for r in conn.execute(select(suppressions).order_by("address", "scope"))]
+        fields = ["op", "address", "scope", "reason", "detail", "expires_at", "event_ids"]
+        fields += ["notify", "lookup_key"]
         log = [
-            (r.op, r.address, r.scope, r.reason, r.detail, r.expires_at, r.event_ids, r.notify)
-            + (r.lookup_key,)
+            tuple(getattr(r, f) for f in fields)
             for r in conn.execute(select(suppression_changes).order_by(c.cursor))
         ]
         counts = {(r.reason, r.scope_kind): r.n for r in conn.execute(select(suppression_counts))}
@@ -114,7 +115,9 @@ def test_the_change_hook_sees_the_logged_changes(engine: Engine) -> None:
     seen: list[Change] = []
     store = SuppressionStore(engine, clock=lambda: CLOCK, on_changes=lambda _c, ch: seen.extend(ch))
     store.apply([_add("a@example.com")])
-    store.add_many([_row(store, _add("b@example.com")), _row(store, _add("a@example.com", "complaint"))])
+    store.add_many(
+        [_row(store, _add("b@example.com")), _row(store, _add("a@example.com", "complaint"))]
+    )
     assert [(c.cursor, c.op, c.address, c.reason) for c in seen] == [
         (1, "add", "a@example.com", "manual"),
         (2, "add", "b@example.com", "manual"),
@@ -149,7 +152,9 @@ _DECISION = st.builds(
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(before=st.lists(_DECISION, max_size=8), batch=st.lists(_DECISION, min_size=1, max_size=25))
 def test_any_batch_matches_the_careful_path(
     engine: Engine, before: list[SuppressionDecision], batch: list[SuppressionDecision]
