@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -12,11 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select, text
 
-from acctpipe.policy.normalise import normalise_scope
+from acctpipe.policy.normalise import normalise_address, normalise_scope
 from acctpipe.policy.types import SuppressionDecision, SuppressionReason
 from acctpipe.sqlstore.schema import suppression_changes, suppression_counts, suppressions
 from acctpipe.sqlstore.suppressions import Change, SuppressionStore
-from acctpipe.sqlstore.suppressions.bulkwrite import AddRow
+from acctpipe.sqlstore.suppressions._fastaddr import everyday
+from acctpipe.sqlstore.suppressions.bulkwrite import AddRow, _Keys
+from acctpipe.sqlstore.suppressions.store import lookup_key
 from tests.acctpipe.sqlstore._decisions import T0, decision
 
 REASONS: tuple[SuppressionReason, ...] = (
@@ -162,3 +165,36 @@ def test_any_batch_matches_the_careful_path(
     """Any mix of address forms, duplicates, reasons, expiries and prior rows: the same result."""
     before = [replace(d, event_ids=("f1:9",)) if i % 3 == 0 else d for i, d in enumerate(before)]
     _both(engine, before, batch)
+
+
+_ASCII = st.text(alphabet=st.sampled_from("aZ09.-_+!#$%&'*/=?^`{|}~\"\\ @[]<>:xnXN-é"), max_size=30)
+
+
+@given(
+    st.one_of(
+        _ASCII,
+        st.builds(lambda a, b: f"{a}@{b}", _ASCII, _ASCII),
+        st.builds(lambda local, domain: f" {local}@{domain} ", _LOCAL, _DOMAIN),
+        st.builds(lambda n: "a" * n + "@example.com", st.integers(60, 70)),
+        st.builds(lambda n: "a@" + "b" * n + ".example", st.integers(60, 66)),
+    )
+)
+def test_the_everyday_shortcut_gives_what_the_full_path_gives(address: str) -> None:
+    """everyday() answers as store.normalise does, error for error."""
+    full = partial(normalise_address, casefold_local=True)  # what store.normalise runs
+    quick = everyday(full)
+    try:
+        expected: str | None = full(address)
+    except ValueError:
+        expected = None
+    try:
+        got: str | None = quick(address)
+    except ValueError:
+        got = None
+    assert got == expected
+
+
+@given(st.sampled_from(["global", "domain:shop.example", "list:news", "list:ü"]), _ASCII)
+def test_the_batch_key_is_lookup_key(scope: str, address: str) -> None:
+    """The staging's inline key equals store.lookup_key for every scope and address."""
+    assert _Keys()(scope, address) == lookup_key(scope, address)
