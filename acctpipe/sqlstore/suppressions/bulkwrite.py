@@ -164,6 +164,26 @@ def _occurrences(rows: Sequence[AddRow]) -> tuple[list[int], int]:
     return occ, max(seen.values(), default=1)
 
 
+def _uniform(rows: Sequence[AddRow]) -> tuple[Any, ...] | None:
+    """The (scope, reason, detail, decided_at, expires_at, notify) every row shares, or None.
+
+    A plain list's rows differ only in the address: such a batch stages the address and
+    its key per row, and the rest once.
+    """
+    tail = rows[0][1:]
+    return tail if all(row[1:] == tail for row in rows) else None
+
+
+_STAGE_NARROW: Final = "INSERT INTO _imp (seq, occ, address, lookup_key) VALUES (?,?,?,?)"
+_STAGE_REST: Final = (
+    "UPDATE _imp SET scope = ?, reason = ?, detail = ?, decided_at = ?, expires_at = ?, notify = ?"
+)
+_STAGE_WIDE: Final = (
+    "INSERT INTO _imp (seq, occ, address, lookup_key, scope, reason, detail, decided_at, "
+    "expires_at, notify) VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
+
+
 def _stage_sqlite(raw: Any, rows: Sequence[AddRow], occ: list[int]) -> None:
     times: dict[datetime, str] = {}  # an import dates most rows alike: format each once
 
@@ -176,14 +196,25 @@ def _stage_sqlite(raw: Any, rows: Sequence[AddRow], occ: list[int]) -> None:
         return found
 
     key = _Keys()
-    staged = [
-        (seq, occ[seq], a, s, r, d, text(at), text(exp), key(s, a), notify)
-        for seq, (a, s, r, d, at, exp, notify) in enumerate(rows)
-    ]
+    tail = _uniform(rows)
     cur = raw.cursor()
     try:
         cur.execute("PRAGMA cache_size=-65536")  # 64 MiB for this connection's page cache
-        cur.executemany("INSERT INTO _imp VALUES (?,?,?,?,?,?,?,?,?,?)", staged)
+        if tail is not None:
+            cur.executemany(
+                _STAGE_NARROW,
+                [(seq, occ[seq], row[0], key(row[1], row[0])) for seq, row in enumerate(rows)],
+            )
+            scope, reason, detail, at, exp, notify = tail
+            cur.execute(_STAGE_REST, (scope, reason, detail, text(at), text(exp), notify))
+            return
+        cur.executemany(
+            _STAGE_WIDE,
+            [
+                (seq, occ[seq], a, key(s, a), s, r, d, text(at), text(exp), notify)
+                for seq, (a, s, r, d, at, exp, notify) in enumerate(rows)
+            ],
+        )
     finally:
         cur.close()
 
@@ -199,18 +230,25 @@ def _stage_postgres(raw: Any, rows: Sequence[AddRow], occ: list[int]) -> None:
             found = times[when] = _pg_time(when)
         return found
 
+    def rest(s: str, r: str, d: str, at: datetime, exp: datetime | None, notify: bool) -> str:
+        return f"{esc(s)}\t{r}\t{esc(d)}\t{text(at)}\t{text(exp)}\t{'t' if notify else 'f'}\n"
+
     key, esc = _Keys(), _copy_text
+    tail = _uniform(rows)
+    shared = None if tail is None else rest(*tail)
+    copy_sql = (
+        "COPY _imp (seq, occ, address, lookup_key, scope, reason, detail, decided_at, "
+        "expires_at, notify) FROM STDIN"
+    )
     with raw.cursor() as cur:
         cur.execute("SET LOCAL work_mem = '64MB'")
-        with cur.copy("COPY _imp FROM STDIN") as copy:
+        with cur.copy(copy_sql) as copy:
             for start in range(0, len(rows), 5000):
                 copy.write(
                     "".join(
-                        f"{seq}\t{occ[seq]}\t{esc(a)}\t{esc(s)}\t{r}\t{esc(d)}\t{text(at)}\t"
-                        f"{text(exp)}\t{key(s, a)}\t{'t' if notify else 'f'}\n"
-                        for seq, (a, s, r, d, at, exp, notify) in enumerate(
-                            rows[start : start + 5000], start
-                        )
+                        f"{seq}\t{occ[seq]}\t{esc(row[0])}\t{key(row[1], row[0])}\t"
+                        + (shared or rest(*row[1:]))
+                        for seq, row in enumerate(rows[start : start + 5000], start)
                     )
                 )
 
