@@ -242,6 +242,11 @@ def _stage_postgres(raw: Any, rows: Sequence[AddRow], occ: list[int]) -> None:
     )
     with raw.cursor() as cur:
         cur.execute("SET LOCAL work_mem = '64MB'")
+        # A batch is joined to the list by index probes, however the planner's statistics
+        # stand: a hash join would read all of a list of millions once per batch (it chose
+        # one after an ANALYZE while the list's own statistics were stale).
+        cur.execute("SET LOCAL enable_hashjoin = off")
+        cur.execute("SET LOCAL enable_mergejoin = off")
         with cur.copy(copy_sql) as copy:
             for start in range(0, len(rows), 5000):
                 copy.write(
