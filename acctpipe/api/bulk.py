@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import IO, Annotated, Any, Final, Literal
+from typing import IO, Annotated, Any, Final, Literal, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import ValidationError
@@ -73,11 +74,39 @@ class _Tally:
                 self.result.removed += 1
 
 
+# A subset of what SuppressionIn accepts, checked without building the model: printable
+# ASCII without spaces around one @ (the model: ^[^@\s]+@[^@\s]+$, 3 to 320 characters),
+# and a scope of printable ASCII. Anything else goes through the model and its errors.
+_PLAIN_ADDRESS: Final = re.compile(r"[!-?A-~]+@[!-?A-~]+")
+_PLAIN_SCOPE: Final = re.compile(r"global|(?:domain|list):[ -~]+")
+_PLAIN_KEYS: Final = frozenset({"address", "scope", "reason", "detail"})
+_REASONS: Final = frozenset(get_args(SuppressionReason))
+
+
+def _plain(item: dict[str, Any]) -> SuppressionIn | None:
+    """``item`` as SuppressionIn when it is certainly valid and plain, else None."""
+    if not item.keys() <= _PLAIN_KEYS:
+        return None
+    address, scope = item.get("address"), item.get("scope", "global")
+    reason, detail = item.get("reason", "manual"), item.get("detail", "")
+    if not (isinstance(address, str) and 3 <= len(address) <= 320):
+        return None
+    if not (isinstance(scope, str) and len(scope) <= 330 and _PLAIN_SCOPE.fullmatch(scope)):
+        return None
+    if reason not in _REASONS or not (isinstance(detail, str) and len(detail) <= 1000):
+        return None
+    if _PLAIN_ADDRESS.fullmatch(address) is None:
+        return None
+    return SuppressionIn.model_construct(
+        address=address, scope=scope, reason=reason, expires_at=None, detail=detail
+    )
+
+
 def _decision(item: dict[str, Any], default_op: Op, now: datetime) -> SuppressionDecision:
     op = item.pop("op", default_op)
     if op not in ("add", "remove"):
         raise BadFormatError(f"op must be add or remove, not {op!r}")
-    parsed = SuppressionIn.model_validate(item)
+    parsed = _plain(item) or SuppressionIn.model_validate(item)
     return SuppressionDecision(
         address=parsed.address,
         scope=parsed.scope,
@@ -117,11 +146,14 @@ def _careful(
 def _adds(store: SuppressionStore, batch: list[tuple[int, SuppressionDecision]], t: _Tally) -> None:
     """Adds through the store's set-based path, each row normalised (and refused) on its own."""
     rows: list[AddRow] = []
+    normalise = store.normaliser()
+    scopes: dict[str, str] = {}
     for line, d in batch:
         try:
             if d.expires_at is not None and d.expires_at.utcoffset() is None:
                 raise BadFormatError("expires_at: give it a time zone")
-            address, scope = store.normalise(d.address), normalise_scope(d.scope)
+            address = normalise(d.address)
+            scope = scopes.get(d.scope) or scopes.setdefault(d.scope, normalise_scope(d.scope))
         except ValueError as exc:
             t.bad(line, str(exc))
             continue

@@ -32,7 +32,6 @@ from typing import IO, Any, Final
 from acctpipe._csvsafe import Verbatim, csv_line
 from acctpipe.policy.normalise import normalise_scope
 from acctpipe.policy.types import SuppressionReason
-from acctpipe.sqlstore.suppressions._fastaddr import everyday
 from acctpipe.sqlstore.suppressions._formats import (
     ADDRESS_KEYS,
     FORMATS,
@@ -211,12 +210,6 @@ class _Import:
     written: Callable[[int], None] | None = None
     name: str = ""
 
-    @property
-    def normalise(self) -> Callable[[str], str]:
-        """The store's normalise, with the everyday-address shortcut when it folds case."""
-        full = self.store.normalise
-        return everyday(full) if self.store.casefold_local else full
-
     def _choose(self, head: list[str], wanted: str) -> tuple[ImportFormat, bool]:
         headerless = _looks_like_address(head)
         if wanted == "auto":
@@ -288,7 +281,7 @@ class _Import:
     ) -> Iterator[list[AddRow]]:
         """Batches of a file with a header: each row read by its format."""
         pending: list[AddRow] = []
-        normalise = self.normalise
+        normalise = self.store.normaliser()
         for fields in reader:
             if not any(f.strip() for f in fields):
                 continue
@@ -315,7 +308,7 @@ class _Import:
         The same rows, reasons, details and notes as reading each row through the
         ``plain`` format, without a Parsed per row.
         """
-        normalise = self.normalise
+        normalise = self.store.normaliser()
         scope = self.fixed_scope or "global"
         reason: SuppressionReason = self.reason or "manual"
         detail = "imported list" + (f" ({self.name})" if self.name else "")
