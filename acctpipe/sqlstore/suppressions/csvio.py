@@ -32,6 +32,7 @@ from typing import IO, Any, Final
 from acctpipe._csvsafe import Verbatim, csv_line
 from acctpipe.policy.normalise import normalise_scope
 from acctpipe.policy.types import SuppressionReason
+from acctpipe.sqlstore.engine import is_sqlite
 from acctpipe.sqlstore.suppressions._formats import (
     ADDRESS_KEYS,
     FORMATS,
@@ -268,7 +269,8 @@ class _Import:
             batches = self._plain(itertools.chain([head], reader), reader, report, batch)
         else:
             batches = self._rows(fmt, [header_key(h) for h in head], reader, report, batch)
-        run_pipeline(batches, lambda rows: self._flush(rows, report))
+        threaded = not is_sqlite(self.store.engine)
+        run_pipeline(batches, lambda rows: self._flush(rows, report), threaded=threaded)
         return report
 
     def _rows(
