@@ -83,8 +83,9 @@ _PLAIN_KEYS: Final = frozenset({"address", "scope", "reason", "detail"})
 _REASONS: Final = frozenset(get_args(SuppressionReason))
 
 
-def _plain(item: dict[str, Any]) -> SuppressionIn | None:
-    """``item`` as SuppressionIn when it is certainly valid and plain, else None."""
+def _plain(item: dict[str, Any]) -> tuple[str, str, SuppressionReason, str] | None:
+    """(address, scope, reason, detail) of ``item`` when it is certainly valid and plain
+    (what SuppressionIn would hold, without expires_at), else None."""
     if not item.keys() <= _PLAIN_KEYS:
         return None
     address, scope = item.get("address"), item.get("scope", "global")
@@ -97,25 +98,28 @@ def _plain(item: dict[str, Any]) -> SuppressionIn | None:
         return None
     if _PLAIN_ADDRESS.fullmatch(address) is None:
         return None
-    return SuppressionIn.model_construct(
-        address=address, scope=scope, reason=reason, expires_at=None, detail=detail
-    )
+    return address, scope, reason, detail
 
 
 def _decision(item: dict[str, Any], default_op: Op, now: datetime) -> SuppressionDecision:
     op = item.pop("op", default_op)
     if op not in ("add", "remove"):
         raise BadFormatError(f"op must be add or remove, not {op!r}")
-    parsed = _plain(item) or SuppressionIn.model_validate(item)
+    plain, expires_at = _plain(item), None
+    if plain is None:
+        parsed = SuppressionIn.model_validate(item)
+        plain = (parsed.address, parsed.scope, parsed.reason, parsed.detail)
+        expires_at = parsed.expires_at
+    address, scope, reason, detail = plain
     return SuppressionDecision(
-        address=parsed.address,
-        scope=parsed.scope,
-        reason=parsed.reason,
+        address=address,
+        scope=scope,
+        reason=reason,
         event_ids=(),
         decided_at=now,
-        expires_at=parsed.expires_at,
+        expires_at=expires_at,
         remove=op == "remove",
-        detail=parsed.detail or f"bulk {op} through the API",
+        detail=detail or f"bulk {op} through the API",
     )
 
 
