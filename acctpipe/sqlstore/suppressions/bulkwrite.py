@@ -54,7 +54,7 @@ def _rank(alias: str) -> str:
 
 def _ddl(ts: str, suffix: str) -> tuple[str, str]:
     imp = (
-        "CREATE TEMP TABLE IF NOT EXISTS _imp (seq INTEGER PRIMARY KEY, occ INTEGER, "
+        "CREATE TEMP TABLE IF NOT EXISTS _imp (seq INTEGER, occ INTEGER, "
         f"address TEXT, scope TEXT, reason TEXT, detail TEXT, decided_at {ts}, "
         f"expires_at {ts}, lookup_key BIGINT, notify BOOLEAN){suffix}"
     )
@@ -164,6 +164,16 @@ def _occurrences(rows: Sequence[AddRow]) -> tuple[list[int], int]:
     return occ, max(seen.values(), default=1)
 
 
+def _sorted(rows: Sequence[AddRow]) -> list[int]:
+    """The places of ``rows`` in (address, scope) order: the order they are staged in.
+
+    The staging table is scanned in the order it was written (no key of its own), so
+    each pass probes and inserts into the list's indexes in key order: a batch then
+    visits each index page once, however far the indexes outgrow the page cache.
+    """
+    return sorted(range(len(rows)), key=lambda i: rows[i][:2])
+
+
 def _uniform(rows: Sequence[AddRow]) -> tuple[Any, ...] | None:
     """The (scope, reason, detail, decided_at, expires_at, notify) every row shares, or None.
 
@@ -174,6 +184,7 @@ def _uniform(rows: Sequence[AddRow]) -> tuple[Any, ...] | None:
     return tail if all(row[1:] == tail for row in rows) else None
 
 
+_SQLITE_CACHE: Final = -262_144  # KiB: 256 MiB of page cache while a batch is written
 _STAGE_NARROW: Final = "INSERT INTO _imp (seq, occ, address, lookup_key) VALUES (?,?,?,?)"
 _STAGE_REST: Final = (
     "UPDATE _imp SET scope = ?, reason = ?, detail = ?, decided_at = ?, expires_at = ?, notify = ?"
@@ -184,7 +195,7 @@ _STAGE_WIDE: Final = (
 )
 
 
-def _stage_sqlite(raw: Any, rows: Sequence[AddRow], occ: list[int]) -> None:
+def _stage_sqlite(raw: Any, rows: Sequence[AddRow], occ: list[int], order: list[int]) -> None:
     times: dict[datetime, str] = {}  # an import dates most rows alike: format each once
 
     def text(when: datetime | None) -> str | None:
@@ -199,11 +210,10 @@ def _stage_sqlite(raw: Any, rows: Sequence[AddRow], occ: list[int]) -> None:
     tail = _uniform(rows)
     cur = raw.cursor()
     try:
-        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB for this connection's page cache
         if tail is not None:
             cur.executemany(
                 _STAGE_NARROW,
-                [(seq, occ[seq], row[0], key(row[1], row[0])) for seq, row in enumerate(rows)],
+                [(seq, occ[seq], rows[seq][0], key(tail[0], rows[seq][0])) for seq in order],
             )
             scope, reason, detail, at, exp, notify = tail
             cur.execute(_STAGE_REST, (scope, reason, detail, text(at), text(exp), notify))
@@ -212,14 +222,14 @@ def _stage_sqlite(raw: Any, rows: Sequence[AddRow], occ: list[int]) -> None:
             _STAGE_WIDE,
             [
                 (seq, occ[seq], a, key(s, a), s, r, d, text(at), text(exp), notify)
-                for seq, (a, s, r, d, at, exp, notify) in enumerate(rows)
+                for seq, (a, s, r, d, at, exp, notify) in ((i, rows[i]) for i in order)
             ],
         )
     finally:
         cur.close()
 
 
-def _stage_postgres(raw: Any, rows: Sequence[AddRow], occ: list[int]) -> None:
+def _stage_postgres(raw: Any, rows: Sequence[AddRow], occ: list[int], order: list[int]) -> None:
     times: dict[datetime, str] = {}
 
     def text(when: datetime | None) -> str:
@@ -248,12 +258,12 @@ def _stage_postgres(raw: Any, rows: Sequence[AddRow], occ: list[int]) -> None:
         cur.execute("SET LOCAL enable_hashjoin = off")
         cur.execute("SET LOCAL enable_mergejoin = off")
         with cur.copy(copy_sql) as copy:
-            for start in range(0, len(rows), 5000):
+            for start in range(0, len(order), 5000):
                 copy.write(
                     "".join(
                         f"{seq}\t{occ[seq]}\t{esc(row[0])}\t{key(row[1], row[0])}\t"
                         + (shared or rest(*row[1:]))
-                        for seq, row in enumerate(rows[start : start + 5000], start)
+                        for seq, row in ((i, rows[i]) for i in order[start : start + 5000])
                     )
                 )
 
@@ -267,13 +277,27 @@ def write_adds(
     deltas by (reason, scope kind)); the caller applies the deltas
     (:func:`~acctpipe.sqlstore.suppressions.store.add_counts`).
     """
+    if conn.dialect.name != "sqlite":
+        return _write(conn, rows, changed_at)
+    # A batch's pages stay in memory while it is written (the connection's default is 2 MiB).
+    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size={_SQLITE_CACHE}")
+    try:
+        return _write(conn, rows, changed_at)
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")
+
+
+def _write(
+    conn: Connection, rows: Sequence[AddRow], changed_at: datetime
+) -> tuple[int, int, int, dict[tuple[str, str], int]]:
     sqlite = conn.dialect.name == "sqlite"
     raw = conn.connection.driver_connection
     imp, chg = _ddl("TEXT", "") if sqlite else _ddl("TIMESTAMPTZ", " ON COMMIT DELETE ROWS")
     for ddl in (imp, chg, "DELETE FROM _imp", "DELETE FROM _chg"):
         conn.exec_driver_sql(ddl)
     occ, passes = _occurrences(rows)
-    (_stage_sqlite if sqlite else _stage_postgres)(raw, rows, occ)
+    (_stage_sqlite if sqlite else _stage_postgres)(raw, rows, occ, _sorted(rows))
     greatest = "max" if sqlite else "GREATEST"
     empty = "'[]'" if sqlite else "'[]'::jsonb"
     for p in range(1, passes + 1):
