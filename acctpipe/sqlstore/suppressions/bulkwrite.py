@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from hashlib import blake2b
+from operator import itemgetter
 from typing import Any, Final, overload
 
 from sqlalchemy.engine import Connection
@@ -151,6 +152,19 @@ class _Keys:
             mask = self._scopes[scope] = scope_hash(scope)
         return signed_key(int.from_bytes(digest, "big") ^ mask)
 
+    def many(self, scope: str, addresses: list[str]) -> list[int]:
+        """The keys of ``addresses`` in ``scope``, in one loop without a call per address."""
+        if scope != "global":
+            return [self(scope, a) for a in addresses]
+        return [
+            int.from_bytes(
+                blake2b(a.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                "big",
+                signed=True,
+            )
+            for a in addresses
+        ]
+
 
 def _occurrences(rows: Sequence[AddRow]) -> tuple[list[int], int]:
     """Each row's occurrence number among the rows of its (address, scope), and the highest."""
@@ -171,7 +185,12 @@ def _sorted(rows: Sequence[AddRow]) -> list[int]:
     each pass probes and inserts into the list's indexes in key order: a batch then
     visits each index page once, however far the indexes outgrow the page cache.
     """
-    return sorted(range(len(rows)), key=lambda i: rows[i][:2])
+    order = list(range(len(rows)))
+    if len(set(map(itemgetter(1), rows))) == 1:  # one scope: the address alone (str compares fast)
+        order.sort(key=list(map(itemgetter(0), rows)).__getitem__)
+    else:
+        order.sort(key=list(map(itemgetter(0, 1), rows)).__getitem__)
+    return order
 
 
 def _uniform(rows: Sequence[AddRow]) -> tuple[Any, ...] | None:
@@ -211,9 +230,11 @@ def _stage_sqlite(raw: Any, rows: Sequence[AddRow], occ: list[int], order: list[
     cur = raw.cursor()
     try:
         if tail is not None:
+            addresses = [rows[seq][0] for seq in order]
+            keys = key.many(tail[0], addresses)
             cur.executemany(
                 _STAGE_NARROW,
-                [(seq, occ[seq], rows[seq][0], key(tail[0], rows[seq][0])) for seq in order],
+                [(seq, occ[seq], a, k) for seq, a, k in zip(order, addresses, keys, strict=True)],
             )
             scope, reason, detail, at, exp, notify = tail
             cur.execute(_STAGE_REST, (scope, reason, detail, text(at), text(exp), notify))
@@ -259,11 +280,22 @@ def _stage_postgres(raw: Any, rows: Sequence[AddRow], occ: list[int], order: lis
         cur.execute("SET LOCAL enable_mergejoin = off")
         with cur.copy(copy_sql) as copy:
             for start in range(0, len(order), 5000):
+                part = order[start : start + 5000]
+                if tail is not None and shared is not None:
+                    addresses = [rows[seq][0] for seq in part]
+                    keys = key.many(tail[0], addresses)
+                    copy.write(
+                        "".join(
+                            f"{seq}\t{occ[seq]}\t{esc(a)}\t{k}\t{shared}"
+                            for seq, a, k in zip(part, addresses, keys, strict=True)
+                        )
+                    )
+                    continue
                 copy.write(
                     "".join(
                         f"{seq}\t{occ[seq]}\t{esc(row[0])}\t{key(row[1], row[0])}\t"
-                        + (shared or rest(*row[1:]))
-                        for seq, row in ((i, rows[i]) for i in order[start : start + 5000])
+                        + rest(*row[1:])
+                        for seq, row in ((i, rows[i]) for i in part)
                     )
                 )
 
