@@ -310,7 +310,7 @@ def import_(
             "--reason", "-r", metavar="REASON", help=f"Use this reason for every row: {_REASONS}."
         ),
     ] = None,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Rows per transaction.")] = 20_000,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Rows per transaction.")] = 100_000,
     database_url: DatabaseOption = DEFAULT_URL,
 ) -> None:
     """Import suppressions from a CSV file (ESP exports, plain lists); idempotent."""
