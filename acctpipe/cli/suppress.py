@@ -310,10 +310,12 @@ def import_(
             "--reason", "-r", metavar="REASON", help=f"Use this reason for every row: {_REASONS}."
         ),
     ] = None,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Rows per transaction.")] = 1000,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Rows per transaction.")] = 100_000,
     database_url: DatabaseOption = DEFAULT_URL,
 ) -> None:
     """Import suppressions from a CSV file (ESP exports, plain lists); idempotent."""
+    import time
+
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     from acctpipe.sqlstore.suppressions import import_csv
@@ -325,12 +327,21 @@ def import_(
             TextColumn("import"),
             BarColumn(),
             DownloadColumn(),
+            TextColumn("{task.fields[rows]:,} rows, {task.fields[rate]:,.0f}/s"),
             TimeRemainingColumn(),
             console=out,
             transient=True,
             disable=not out.is_terminal,
         ) as progress:
-            task = progress.add_task("import", total=file.stat().st_size)
+            task = progress.add_task("import", total=file.stat().st_size, rows=0, rate=0.0)
+            started, done = time.monotonic(), 0
+
+            def written(rows: int) -> None:
+                nonlocal done
+                done += rows
+                rate = done / max(time.monotonic() - started, 1e-6)
+                progress.update(task, rows=done, rate=rate)
+
             report = import_csv(
                 stores_with_webhooks(engine)[1],
                 file,
@@ -339,6 +350,7 @@ def import_(
                 reason=reason.value if reason else None,
                 batch=batch,
                 progress=lambda n: progress.advance(task, n),
+                written=written,
             )
     finally:
         engine.dispose()

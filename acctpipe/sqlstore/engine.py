@@ -5,8 +5,9 @@ needs; :func:`write_transaction` opens the one kind of transaction that may
 append to the suppression change log. Both backends run the same schema.
 
 SQLite connections get, on connect: WAL journal (readers never block the
-writer), a busy timeout (a second writer waits instead of failing at once) and
-foreign keys on. SQLAlchemy, not the ``sqlite3`` module, emits ``BEGIN``, so a
+writer), a busy timeout (a second writer waits instead of failing at once),
+foreign keys on and temporary tables in memory (durability is unchanged: only
+TEMP tables and sorts live there). SQLAlchemy, not the ``sqlite3`` module, emits ``BEGIN``, so a
 write transaction can say ``BEGIN IMMEDIATE`` and take the write lock before it
 reads anything (see :func:`write_transaction`).
 
@@ -231,6 +232,8 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Temporary tables and sorts (an import's staging) in memory, not in temp files.
+            cursor.execute("PRAGMA temp_store=MEMORY")
             _use_wal(cursor)
         finally:
             cursor.close()

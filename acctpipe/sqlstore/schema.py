@@ -42,6 +42,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    text,
 )
 
 from acctpipe.policy.types import SuppressionReason, ThrottleAction
@@ -106,7 +107,14 @@ suppressions = Table(
     PrimaryKeyConstraint("address", "scope"),
     _one_of("reason", REASONS, "reason"),
     Index(None, "scope", "address"),
-    Index(None, "expires_at"),
+    # Partial: only rows that expire are the sweeper's (expires_at <= now), and an import
+    # of rows kept for good (most of a list) writes nothing to it.
+    Index(
+        None,
+        "expires_at",
+        postgresql_where=text("expires_at IS NOT NULL"),
+        sqlite_where=text("expires_at IS NOT NULL"),
+    ),
 )
 
 suppression_changes = Table(
@@ -124,7 +132,6 @@ suppression_changes = Table(
     Column("changed_at", UTCDateTime, nullable=False),
     Column("lookup_key", BigInteger, nullable=True),
     _one_of("op", CHANGE_OPS, "op"),
-    Index(None, "address", "scope"),
     # AUTOINCREMENT: SQLite never reuses a cursor, even after the newest row is deleted.
     sqlite_autoincrement=True,
 )

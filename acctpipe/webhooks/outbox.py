@@ -16,6 +16,13 @@ Each event becomes one ``webhook_messages`` row per matching subscription
 Subscriptions are read through the caller's connection and cached for
 ``cache_seconds``: a subscription created or changed meanwhile applies to
 events from then on, at most that much later.
+
+:meth:`Outbox.change_hook` first asks whether any of those subscriptions takes
+a suppression event type at all (:meth:`Outbox.wants_suppression_events`); when
+none does it returns without reading the changes, so a bulk import's batch of
+50,000 changes (handed over as a sequence read back from the log on first use)
+costs nothing when nobody listens. Whenever a subscription might match, every
+change is turned into events and filtered exactly as before.
 """
 
 from __future__ import annotations
@@ -37,9 +44,19 @@ from acctpipe.webhooks._tx import utcnow, writing
 from acctpipe.webhooks.events import WebhookEvent, suppression_events, throttle_event
 from acctpipe.webhooks.filters import filter_matches
 
-__all__ = ["Outbox", "new_msg_id"]
+__all__ = ["SUPPRESSION_EVENT_TYPES", "Outbox", "new_msg_id"]
 
 _S = webhook_subscriptions.c
+# Every type acctpipe.webhooks.events.suppression_events can raise (a test checks it).
+SUPPRESSION_EVENT_TYPES: Final = frozenset(
+    {
+        "suppression.created",
+        "suppression.updated",
+        "suppression.removed",
+        "complaint",
+        "hard_bounce",
+    }
+)
 _CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -137,8 +154,23 @@ class Outbox:
             conn.execute(insert(webhook_messages), rows)
         return len(rows)
 
+    def wants_suppression_events(self, conn: Connection) -> bool:
+        """True when some enabled subscription takes an event a suppression change raises.
+
+        Read from the cached subscriptions (no query while the cache is fresh).
+        """
+        return any(
+            "*" in t.event_types or not t.event_types.isdisjoint(SUPPRESSION_EVENT_TYPES)
+            for t in self._targets(conn)
+        )
+
     def change_hook(self, conn: Connection, changes: Sequence[Change]) -> None:
-        """A suppression :data:`~acctpipe.sqlstore.suppressions.ChangeHook`: the changes' events."""
+        """A suppression :data:`~acctpipe.sqlstore.suppressions.ChangeHook`: the changes' events.
+
+        Returns at once, without looking at ``changes``, when no subscription wants them.
+        """
+        if not self.wants_suppression_events(conn):
+            return
         self.enqueue(conn, [e for change in changes for e in suppression_events(change)])
 
     def throttle_hook(self, conn: Connection, decision_id: int, decision: ThrottleDecision) -> None:

@@ -10,6 +10,10 @@ Create Date: 2026-12-07
   each one. Existing rows are filled in here, a batch at a time.
 * ``suppression_counts``: rows of ``suppressions`` per (reason, scope kind), which the
   store keeps in step in every write transaction; filled in here from the table.
+* Two indexes cheaper to keep up at tens of millions of rows: the change log's index on
+  (address, scope) goes (no query reads the log by address: it is read by cursor), and
+  the one on ``suppressions.expires_at`` holds only the rows that expire (the sweeper's
+  ``expires_at <= now`` uses it as before; a list kept for good writes nothing to it).
 
 The key function is spelled out here rather than imported: a migration must keep
 writing what it wrote the day it was written (a test checks the two agree).
@@ -103,6 +107,15 @@ def upgrade() -> None:
         sa.Column("n", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("reason", "scope_kind", name="pk_suppression_counts"),
     )
+    op.drop_index("ix_suppression_changes_address_scope", table_name="suppression_changes")
+    op.drop_index("ix_suppressions_expires_at", table_name="suppressions")
+    op.create_index(
+        "ix_suppressions_expires_at",
+        "suppressions",
+        ["expires_at"],
+        postgresql_where=sa.text("expires_at IS NOT NULL"),
+        sqlite_where=sa.text("expires_at IS NOT NULL"),
+    )
     conn = op.get_bind()
     _backfill_suppressions(conn)
     _backfill_changes(conn)
@@ -117,7 +130,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop what :func:`upgrade` added."""
+    """Drop what :func:`upgrade` added; the two indexes are as 0001 made them again."""
+    op.drop_index("ix_suppressions_expires_at", table_name="suppressions")
+    op.create_index("ix_suppressions_expires_at", "suppressions", ["expires_at"])
+    op.create_index(
+        "ix_suppression_changes_address_scope", "suppression_changes", ["address", "scope"]
+    )
     op.drop_table("suppression_counts")
     # Plain ALTER TABLE: PostgreSQL and SQLite (3.35+) drop a column in place, which keeps
     # suppression_changes' AUTOINCREMENT (a batch-mode rebuild would not).

@@ -4,6 +4,9 @@
 (the table is in :mod:`acctpipe.sqlstore.suppressions._formats`), reads the file in batches
 of ``batch`` rows — one transaction each, never the whole file in memory —
 and reports rows it could not use with their line numbers instead of stopping.
+A parser thread reads and normalises the next batch while the store writes the
+last one (:mod:`acctpipe.sqlstore.suppressions._pipeline`), and each batch goes
+through the store's set-based path (:meth:`SuppressionStore.add_many`).
 Importing the same file twice changes nothing the second time: a suppression
 that is already there is not logged again.
 
@@ -28,7 +31,8 @@ from typing import IO, Any, Final
 
 from acctpipe._csvsafe import Verbatim, csv_line
 from acctpipe.policy.normalise import normalise_scope
-from acctpipe.policy.types import SuppressionDecision, SuppressionReason
+from acctpipe.policy.types import SuppressionReason
+from acctpipe.sqlstore.engine import is_sqlite
 from acctpipe.sqlstore.suppressions._formats import (
     ADDRESS_KEYS,
     FORMATS,
@@ -37,6 +41,8 @@ from acctpipe.sqlstore.suppressions._formats import (
     SkippedRow,
     header_key,
 )
+from acctpipe.sqlstore.suppressions._pipeline import run_pipeline
+from acctpipe.sqlstore.suppressions.bulkwrite import AddRow
 from acctpipe.sqlstore.suppressions.model import Suppression
 from acctpipe.sqlstore.suppressions.reading import ODD, export_pages
 from acctpipe.sqlstore.suppressions.store import SuppressionStore
@@ -66,6 +72,8 @@ EXPORT_COLUMNS: Final = (
 FORMAT_NAMES: Final = tuple(f.name for f in FORMATS)
 _BY_NAME: Final = {f.name: f for f in FORMATS}
 _KEEP_NOTES: Final = 100  # rows listed per kind; the counts cover all of them
+DEFAULT_BATCH: Final = 100_000  # rows per transaction: fewer passes over a large list's indexes
+_Reader = Any  # a csv.reader (its type is private to the csv module's stub)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +169,10 @@ def import_csv(
     format: str = "auto",
     scope: str | None = None,
     reason: SuppressionReason | None = None,
-    batch: int = 1000,
+    batch: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
+    written: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import the suppressions in ``source`` (a path or a binary stream) into ``store``.
 
@@ -172,14 +181,16 @@ def import_csv(
     acctpipe export, else ``global``); ``reason`` replaces every row's reason.
     Rows without a time of their own are dated ``now`` (default: the current
     time). ``progress`` is called with the number of bytes read as reading
-    advances. A file whose format cannot be recognised raises ValueError before
-    anything is written.
+    advances; ``written`` with the number of rows of each batch once it is committed.
+    A file whose format cannot be recognised raises ValueError before anything is
+    written.
     """
     job = _Import(
         store=store,
         fixed_scope=normalise_scope(scope) if scope else None,
         reason=reason,
         now=now or datetime.now(UTC),
+        written=written,
     )
     if isinstance(source, Path):
         job.name = source.name
@@ -199,6 +210,7 @@ class _Import:
     fixed_scope: str | None
     reason: SuppressionReason | None
     now: datetime
+    written: Callable[[int], None] | None = None
     name: str = ""
 
     def _choose(self, head: list[str], wanted: str) -> tuple[ImportFormat, bool]:
@@ -221,7 +233,7 @@ class _Import:
             raise BadFormatError(f"the header {','.join(head)[:120]!r} is not a {wanted} header")
         return chosen, False
 
-    def _decision(self, fmt: ImportFormat, parsed: Parsed) -> SuppressionDecision:
+    def _row(self, fmt: ImportFormat, parsed: Parsed, normalise: Callable[[str], str]) -> AddRow:
         if self.fixed_scope is not None:
             scope = self.fixed_scope
         else:
@@ -229,14 +241,16 @@ class _Import:
         detail = parsed.detail
         if self.name and fmt.name != "acctpipe":  # our own export already says where from
             detail = f"{detail} ({self.name})"
-        return SuppressionDecision(
-            address=self.store.normalise(parsed.address),
-            scope=scope,
-            reason=self.reason or parsed.reason,
-            event_ids=(),
-            decided_at=parsed.created or self.now,
-            expires_at=parsed.expires_at,
-            detail=detail.strip(),
+        address = normalise(parsed.address)
+        reason = self.reason or parsed.reason
+        return (
+            address,
+            scope,
+            reason,
+            detail.strip(),
+            parsed.created or self.now,
+            parsed.expires_at,
+            False,
         )
 
     def run(self, lines: Iterator[str], wanted: str, batch: int) -> ImportReport:
@@ -253,10 +267,26 @@ class _Import:
             return ImportReport(format="plain" if wanted == "auto" else wanted)
         fmt, headerless = self._choose(head, wanted)
         report = ImportReport(format=fmt.name)
-        keys = ["email"] if headerless else [header_key(h) for h in head]
-        rows = itertools.chain([head], reader) if headerless else reader
-        pending: list[SuppressionDecision] = []
-        for fields in rows:
+        if headerless:
+            batches = self._plain(itertools.chain([head], reader), reader, report, batch)
+        else:
+            batches = self._rows(fmt, [header_key(h) for h in head], reader, report, batch)
+        threaded = not is_sqlite(self.store.engine)
+        run_pipeline(batches, lambda rows: self._flush(rows, report), threaded=threaded)
+        return report
+
+    def _rows(
+        self,
+        fmt: ImportFormat,
+        keys: list[str],
+        reader: _Reader,
+        report: ImportReport,
+        batch: int,
+    ) -> Iterator[list[AddRow]]:
+        """Batches of a file with a header: each row read by its format."""
+        pending: list[AddRow] = []
+        normalise = self.store.normaliser()
+        for fields in reader:
             if not any(f.strip() for f in fields):
                 continue
             if fmt.name == "plain" and fields[0].lstrip().startswith("#"):
@@ -264,21 +294,57 @@ class _Import:
             report.rows += 1
             row = {k: fields[i] if i < len(fields) else "" for i, k in enumerate(keys)}
             try:
-                pending.append(self._decision(fmt, fmt.read(row)))
+                pending.append(self._row(fmt, fmt.read(row), normalise))
             except ValueError as error:
                 report.note(reader.line_num, error)
                 continue
             if len(pending) >= batch:
-                self._flush(pending, report)
-        self._flush(pending, report)
-        return report
+                yield pending
+                pending = []
+        if pending:
+            yield pending
 
-    def _flush(self, pending: list[SuppressionDecision], report: ImportReport) -> None:
-        changes = self.store.apply(pending)
-        report.added += sum(c.op == "add" for c in changes)
-        report.updated += sum(c.op == "update" for c in changes)
-        report.unchanged += len(pending) - len(changes)
-        pending.clear()
+    def _plain(
+        self, rows: Iterator[list[str]], reader: _Reader, report: ImportReport, batch: int
+    ) -> Iterator[list[AddRow]]:
+        """Batches of a list without a header: the first field of each row is the address.
+
+        The same rows, reasons, details and notes as reading each row through the
+        ``plain`` format, without a Parsed per row.
+        """
+        normalise = self.store.normaliser()
+        scope = self.fixed_scope or "global"
+        reason: SuppressionReason = self.reason or "manual"
+        detail = "imported list" + (f" ({self.name})" if self.name else "")
+        detail, now = detail.strip(), self.now
+        pending: list[AddRow] = []
+        for fields in rows:
+            if len(fields) == 1:
+                text = fields[0].strip()
+                if not text or text[0] == "#":
+                    continue
+            elif not any(f.strip() for f in fields) or fields[0].lstrip().startswith("#"):
+                continue
+            report.rows += 1
+            try:
+                address = normalise(fields[0] if fields[0].strip() else "")
+            except ValueError as error:
+                report.note(reader.line_num, error)
+                continue
+            pending.append((address, scope, reason, detail, now, None, False))
+            if len(pending) >= batch:
+                yield pending
+                pending = []
+        if pending:
+            yield pending
+
+    def _flush(self, pending: list[AddRow], report: ImportReport) -> None:
+        added, updated = self.store.add_many(pending)
+        report.added += added
+        report.updated += updated
+        report.unchanged += len(pending) - added - updated
+        if self.written is not None:
+            self.written(len(pending))
 
 
 def _iso(when: datetime | None) -> str:

@@ -51,7 +51,9 @@ from acctpipe.policy.normalise import (
 from acctpipe.policy.types import SuppressionDecision, SuppressionReason
 from acctpipe.sqlstore.engine import SINGLE_STATEMENT, write_transaction
 from acctpipe.sqlstore.schema import suppression_changes, suppression_counts, suppressions
+from acctpipe.sqlstore.suppressions._fastaddr import everyday
 from acctpipe.sqlstore.suppressions._merge import expired, merge
+from acctpipe.sqlstore.suppressions.bulkwrite import AddRow, LoggedChanges, write_adds
 from acctpipe.sqlstore.suppressions.model import Change, Suppression
 from acctpipe.sqlstore.suppressions.reading import changes_after
 from mta.suppression import signed_key, suppression_key
@@ -174,6 +176,11 @@ class SuppressionStore:
         """``address`` as this store keys it (ValueError if it is not one, by
         :func:`mta.address.check_mailbox`): what may be added."""
         return normalise_address(address, casefold_local=self.casefold_local)
+
+    def normaliser(self) -> Callable[[str], str]:
+        """:meth:`normalise` for many addresses: the everyday ASCII address through one regex
+        (:mod:`acctpipe.sqlstore.suppressions._fastaddr`), with the same result."""
+        return everyday(self.normalise) if self.casefold_local else self.normalise
 
     def key(self, address: str) -> str:
         """The key ``address`` is stored under, without the address check: what may be
@@ -301,6 +308,28 @@ class SuppressionStore:
         if self._on_changes is not None:
             self._on_changes(conn, changes)
         return changes
+
+    def add_many(self, rows: Sequence[AddRow]) -> tuple[int, int]:
+        """Apply ``rows`` (add decisions without event ids, in order) in one transaction.
+
+        The set-based path (:mod:`acctpipe.sqlstore.suppressions.bulkwrite`) for imports
+        and bulk requests: the same rows, change log and counts as :meth:`apply` of the
+        same decisions, without a Python object per row. Addresses and scopes must be
+        normalised already (:meth:`normalise`, ``normalise_scope``). Returns (added,
+        updated); the rest were unchanged. The change hook is given the logged changes
+        as a sequence read back from the log only when the hook looks at it.
+        """
+        if not rows:
+            return 0, 0
+        with write_transaction(self.engine) as conn:
+            added, updated, before, deltas = write_adds(conn, rows, self._clock())
+            add_counts(conn, deltas)
+            if self._on_changes is not None and added + updated:
+                query = select(suppression_changes).where(_C.cursor > before).order_by(_C.cursor)
+                self._on_changes(
+                    conn, LoggedChanges(lambda: [_change(r) for r in conn.execute(query)])
+                )
+        return added, updated
 
     def add(
         self,

@@ -131,3 +131,66 @@ def test_cache_applies_new_subscriptions_after_invalidate(engine: Engine) -> Non
     assert outbox.publish([summary_event({})]) == 1  # cached
     outbox.invalidate()
     assert outbox.publish([summary_event({})]) == 2
+
+
+def test_suppression_event_types_cover_every_change() -> None:
+    """SUPPRESSION_EVENT_TYPES holds every type a suppression change can raise."""
+    from acctpipe.sqlstore.suppressions._merge import REASON_RANK
+    from acctpipe.webhooks.events import suppression_events
+    from acctpipe.webhooks.outbox import SUPPRESSION_EVENT_TYPES
+
+    raised = {
+        e.type
+        for op in ("add", "update", "remove", "expire")
+        for reason in REASON_RANK
+        for e in suppression_events(
+            Change(
+                cursor=1,
+                op=op,
+                address="a@example.com",
+                scope="global",
+                reason=reason,
+                changed_at=T0,
+            )
+        )
+    }
+    assert raised == SUPPRESSION_EVENT_TYPES
+
+
+def test_bulk_adds_announce_what_single_adds_announce(engine: Engine) -> None:
+    """add_many's batch gives each subscription the messages apply gives, in cursor order."""
+    hooks = WebhookStore(engine)
+    sub = hooks.create("https://crm.example.com/hook", ["suppression.created", "complaint"])
+    outbox = Outbox(engine, cache_seconds=0)
+    store = SuppressionStore(engine, on_changes=outbox.change_hook)
+    at = datetime.now(UTC)
+    store.add_many(
+        [
+            ("a@example.com", "global", "complaint", "", at, None, False),
+            ("b@example.com", "global", "manual", "", at, None, False),
+        ]
+    )
+    assert _types(hooks) == [
+        (sub.id, "suppression.created"),
+        (sub.id, "complaint"),
+        (sub.id, "suppression.created"),
+    ]
+    cursors = [m.payload["data"]["cursor"] for m in hooks.messages()]
+    assert cursors == [1, 1, 2]
+
+
+def test_no_listener_means_the_changes_are_never_read(engine: Engine) -> None:
+    """With only throttle subscribers, the change hook returns without reading the changes."""
+    WebhookStore(engine).create("https://crm.example.com/hook", ["throttle.changed"])
+    outbox = Outbox(engine, cache_seconds=0)
+
+    class Untouchable(Sequence[Change]):
+        def __len__(self) -> int:
+            raise AssertionError("read")
+
+        def __getitem__(self, index: object) -> Change:  # type: ignore[override]
+            raise AssertionError("read")
+
+    with engine.begin() as conn:
+        assert not outbox.wants_suppression_events(conn)
+        outbox.change_hook(conn, Untouchable())
