@@ -94,6 +94,16 @@ class _Columns:
     def created(self, *keys: str) -> Callable[[Fields], datetime | None]:
         """The first readable time among ``keys`` (an odd date is passed over)."""
         cells = [itemgetter(self.at[k]) for k in keys if k in self.at]
+        if len(cells) == 1:
+            (cell,) = cells
+
+            def one(fields: Fields) -> datetime | None:
+                try:
+                    return fast_time(cell(fields))
+                except ValueError:
+                    return None
+
+            return one
 
         def created(fields: Fields) -> datetime | None:
             for cell in cells:
