@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
 
+from acctpipe.sqlstore import make_engine
 from acctpipe.sqlstore.suppressions import SuppressionStore
 from acctpipe.sqlstore.suppressions._fasttime import fast_time
 from acctpipe.sqlstore.suppressions._formats import parse_time
@@ -173,12 +173,13 @@ def _files(draw: st.DrawFn) -> tuple[bytes, str]:
     return (bom + out.getvalue()).encode(), draw(st.sampled_from(["", "list.csv"]))
 
 
-@pytest.fixture
-def store(engine: Engine) -> SuppressionStore:
-    """A store on the test database (its normaliser only: nothing is written)."""
-    return SuppressionStore(engine)
+@pytest.fixture(scope="module")
+def store() -> SuppressionStore:
+    """A store for its normaliser only (nothing is written, so one backend will do)."""
+    return SuppressionStore(make_engine("sqlite://"))
 
 
+@pytest.mark.slow
 @settings(
     max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
