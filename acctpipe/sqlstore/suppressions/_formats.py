@@ -92,11 +92,19 @@ def parse_time(text: str) -> datetime | None:
     """A timestamp as ESPs write them: epoch seconds (or ms), ISO 8601 or RFC 2822.
 
     Empty gives None; a time without a zone is taken as UTC; anything else
-    raises ValueError.
+    raises ValueError (a time beyond what datetime holds too: it is one row's
+    mistake, not a reason to stop the import).
     """
     value = text.strip()
     if not value:
         return None
+    try:
+        return _utc(value)
+    except OverflowError as exc:
+        raise BadFormatError(f"unreadable time {value!r}") from exc
+
+
+def _utc(value: str) -> datetime:
     if re.fullmatch(r"\d+(\.\d+)?", value):
         seconds = float(value)
         return datetime.fromtimestamp(seconds / 1000 if seconds > 1e11 else seconds, UTC)
