@@ -101,7 +101,8 @@ def _fetch(engine: Engine, sql: str, params: dict[str, Any], *, utc: bool = Fals
     """All rows of one statement on a pooled connection, read with the driver's cursor.
 
     On SQLite (autocommit) the statement is its own consistent read; on PostgreSQL
-    the read transaction is rolled back when the connection goes back to the pool.
+    the read transaction is rolled back when the connection goes back to the pool,
+    and it walks the index rather than sorting (see below).
     With ``utc`` PostgreSQL's session time zone is UTC for that transaction only, so
     the driver hands timestamps back in UTC (``datetime.UTC``), as the ORM's type does.
     """
@@ -109,8 +110,13 @@ def _fetch(engine: Engine, sql: str, params: dict[str, Any], *, utc: bool = Fals
     try:
         cursor = raw.cursor()
         try:
-            if utc and engine.dialect.name == "postgresql":
-                cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+            if engine.dialect.name == "postgresql":
+                # Every read here is a keyset page ordered by an index. Just after a bulk
+                # import the planner's statistics still say the table is small, and it
+                # sorted the whole table for each page (1.6M rows exported at 23k/s).
+                cursor.execute("SET LOCAL enable_sort = off")
+                if utc:
+                    cursor.execute("SET LOCAL TIME ZONE 'UTC'")
             cursor.execute(sql, params)
             return list(cursor.fetchall())
         finally:
