@@ -215,7 +215,7 @@ def _probes(rng: random.Random, suppressed: int, n: int) -> list[tuple[str, bool
 # -- the server process ----------------------------------------------------------------
 
 
-def _start_server(url: str, tmp: Path, profile: Path | None) -> tuple[subprocess.Popen[str], int]:
+def start_server(url: str, tmp: Path, profile: Path | None) -> tuple[subprocess.Popen[str], int]:
     command = [sys.executable, "-m", "benchmarks._api_server", "--stdin-eof", "--database-url", url]
     if profile is not None:
         command += ["--profile", str(profile)]
@@ -229,13 +229,13 @@ def _start_server(url: str, tmp: Path, profile: Path | None) -> tuple[subprocess
         ready = selector.select(timeout=_START_TIMEOUT)
     line = proc.stdout.readline() if ready else ""
     if not line.strip().isdigit():
-        _stop_server(proc)
+        stop_server(proc)
         log_text = (tmp / "server.log").read_text(encoding="utf-8")[-2000:]
         raise RuntimeError(f"the API server did not start:\n{log_text}")
     return proc, int(line)
 
 
-def _stop_server(proc: subprocess.Popen[str]) -> None:
+def stop_server(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -381,11 +381,11 @@ def run(opts: Options, url: str, tmp: Path) -> tuple[list[Phase], float]:
     finally:
         engine.dispose()
     profile = tmp / "server.pstats" if opts.profile else None
-    proc, port = _start_server(url, tmp, profile)
+    proc, port = start_server(url, tmp, profile)
     try:
         http = asyncio.run(_over_http(opts, port, proc.pid, key, pages))
     finally:
-        _stop_server(proc)
+        stop_server(proc)
     if profile is not None and profile.exists():
         print("server profile (all threads), top 30 by own time:")
         pstats.Stats(str(profile)).sort_stats("tottime").print_stats(30)

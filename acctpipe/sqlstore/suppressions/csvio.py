@@ -54,6 +54,7 @@ __all__ = [
     "FORMAT_NAMES",
     "ImportReport",
     "RowNote",
+    "csv_line",  # the export's line writer (acctpipe._csvsafe), for its tests and benchmarks
     "detect_format",
     "export_chunks",
     "export_csv",

@@ -18,7 +18,7 @@ from acctpipe.sqlstore.suppressions._fasttime import fast_time
 from acctpipe.sqlstore.suppressions._formats import parse_time
 from acctpipe.sqlstore.suppressions.bulkwrite import AddRow
 from acctpipe.sqlstore.suppressions.csvio import ImportReport, _Import, _text
-from benchmarks import esp_exports
+from benchmarks import _esp_exports as esp_exports
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

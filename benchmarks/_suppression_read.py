@@ -18,8 +18,8 @@ into the tables, or an existing store given with ``--database-url`` and
 Rates are rows (or changes) per second of wall time. The machine is shared:
 run it when the other work is quiet, or compare the columns of one run.
 
-    .venv/bin/python -m benchmarks.suppression_read --rows 1000000
-    .venv/bin/python -m benchmarks.suppression_read --rows 1000000 \\
+    .venv/bin/python -m benchmarks._suppression_read --rows 1000000
+    .venv/bin/python -m benchmarks._suppression_read --rows 1000000 \\
         --database-url postgresql://postgres@127.0.0.1:5432/bench_read
 """
 
@@ -37,13 +37,12 @@ from typing import Any
 
 import httpx
 
-from acctpipe._csvsafe import csv_line
 from acctpipe.api import ApiKeyStore
 from acctpipe.sqlstore import make_engine, migrate
 from acctpipe.sqlstore.suppressions import SuppressionStore, export_row
-from acctpipe.sqlstore.suppressions.csvio import EXPORT_COLUMNS
+from acctpipe.sqlstore.suppressions.csvio import EXPORT_COLUMNS, csv_line
 from acctpipe.sqlstore.suppressions.store import lookup_key, scope_kind
-from benchmarks.api import _start_server, _stop_server
+from benchmarks.api import start_server, stop_server
 
 _ROOT = Path(__file__).resolve().parent.parent
 _REASONS = ("hard-bounce", "complaint", "manual", "unsubscribe")
@@ -235,7 +234,7 @@ def run(url: str, n: int, tmp: Path, *, careful: bool) -> None:
     _timed("feed: changes_since, in-process, limit 10000", n, lambda: _feed(store))
     if careful:
         _timed("feed: ORM read, in-process (the careful path)", n, lambda: _orm_feed(store))
-    server, port = _start_server(url, tmp, None)
+    server, port = start_server(url, tmp, None)
     try:
         base = f"http://127.0.0.1:{port}"
         _timed(
@@ -246,14 +245,14 @@ def run(url: str, n: int, tmp: Path, *, careful: bool) -> None:
         )
         _timed("feed: GET /v1/suppressions/changes?limit=10000", n, lambda: _http_feed(base, key))
     finally:
-        _stop_server(server)
+        stop_server(server)
         engine.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the options, fill a store, run every phase."""
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.suppression_read", description=__doc__
+        prog="python -m benchmarks._suppression_read", description=__doc__
     )
     parser.add_argument("--rows", type=int, default=200_000, help="suppressions (and changes)")
     parser.add_argument("--database-url", help="an empty database (default: a SQLite file)")

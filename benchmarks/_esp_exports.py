@@ -8,7 +8,7 @@ with ISO times and its reason names (one in twenty a soft bounce, skipped), and
 our own export with scopes and expiry. The addresses, times and texts are made
 up here from a seed; the same arguments write the same bytes.
 
-    .venv/bin/python -m benchmarks.esp_exports --rows 200000 --out /tmp/esp
+    .venv/bin/python -m benchmarks._esp_exports --rows 200000 --out /tmp/esp
     /usr/bin/time .venv/bin/acctpipe suppress import /tmp/esp/ses-200000.csv \\
         --database-url sqlite:////tmp/esp/ses.sqlite
 """
@@ -132,7 +132,7 @@ def write(name: str, count: int, path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write one file per format: ``<out>/<format>-<rows>.csv``."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.esp_exports", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks._esp_exports", description=__doc__)
     parser.add_argument("--rows", type=int, default=200_000, help="rows per file")
     parser.add_argument("--out", type=Path, required=True, help="directory to write to")
     parser.add_argument("--formats", nargs="*", choices=sorted(FORMATS), default=sorted(FORMATS))
