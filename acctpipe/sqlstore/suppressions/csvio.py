@@ -206,6 +206,19 @@ def import_csv(
         return job.run(iter(text), format, batch)
 
 
+def _batched(rows: Iterator[AddRow], size: int) -> Iterator[list[AddRow]]:
+    """``rows`` in lists of ``size`` (the last one shorter), pulled one row at a time, so
+    the reader's counts and notes advance with the batches as before."""
+    pending: list[AddRow] = []
+    for row in rows:
+        pending.append(row)
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
 @dataclass(slots=True)
 class _Import:
     store: SuppressionStore
@@ -271,11 +284,12 @@ class _Import:
         fmt, headerless = self._choose(head, wanted)
         report = ImportReport(format=fmt.name)
         if headerless:
-            batches = self._plain(itertools.chain([head], reader), reader, report, batch)
+            rows = self._plain(itertools.chain([head], reader), reader, report)
         elif self.careful:
-            batches = self._rows(fmt, [header_key(h) for h in head], reader, report, batch)
+            rows = self._rows(fmt, [header_key(h) for h in head], reader, report)
         else:
-            batches = self._fast(fmt, [header_key(h) for h in head], reader, report, batch)
+            rows = self._fast(fmt, [header_key(h) for h in head], reader, report)
+        batches = _batched(rows, batch)
         threaded = not is_sqlite(self.store.engine)
         run_pipeline(batches, lambda rows: self._flush(rows, report), threaded=threaded)
         return report
@@ -286,10 +300,8 @@ class _Import:
         keys: list[str],
         reader: _Reader,
         report: ImportReport,
-        batch: int,
-    ) -> Iterator[list[AddRow]]:
-        """Batches of a file with a header: each row read by its format."""
-        pending: list[AddRow] = []
+    ) -> Iterator[AddRow]:
+        """The rows of a file with a header, each read by its format."""
         normalise = self.store.normaliser()
         for fields in reader:
             if not any(f.strip() for f in fields):
@@ -299,15 +311,9 @@ class _Import:
             report.rows += 1
             row = {k: fields[i] if i < len(fields) else "" for i, k in enumerate(keys)}
             try:
-                pending.append(self._row(fmt, fmt.read(row), normalise))
+                yield self._row(fmt, fmt.read(row), normalise)
             except ValueError as error:
                 report.note(reader.line_num, error)
-                continue
-            if len(pending) >= batch:
-                yield pending
-                pending = []
-        if pending:
-            yield pending
 
     def _fast(
         self,
@@ -315,9 +321,8 @@ class _Import:
         keys: list[str],
         reader: _Reader,
         report: ImportReport,
-        batch: int,
-    ) -> Iterator[list[AddRow]]:
-        """:meth:`_rows` without a mapping or a Parsed per row: the same batches and notes.
+    ) -> Iterator[AddRow]:
+        """:meth:`_rows` without a mapping or a Parsed per row: the same rows and notes.
 
         The row is read by index (:mod:`acctpipe.sqlstore.suppressions._fastformats`);
         scopes and details are worked out once per distinct value.
@@ -329,7 +334,6 @@ class _Import:
         suffix = f" ({self.name})" if self.name and fmt.name != "acctpipe" else ""
         details: Memo[str, str] = Memo(lambda detail: f"{detail}{suffix}".strip())
         scopes: Memo[str, str] = Memo(normalise_scope)
-        pending: list[AddRow] = []
         for fields in reader:
             if not (fields and fields[0].strip()) and not any(f.strip() for f in fields):
                 continue
@@ -353,17 +357,12 @@ class _Import:
             except ValueError as error:
                 report.note(reader.line_num, error)
                 continue
-            pending.append(row)
-            if len(pending) >= batch:
-                yield pending
-                pending = []
-        if pending:
-            yield pending
+            yield row
 
     def _plain(
-        self, rows: Iterator[list[str]], reader: _Reader, report: ImportReport, batch: int
-    ) -> Iterator[list[AddRow]]:
-        """Batches of a list without a header: the first field of each row is the address.
+        self, rows: Iterator[list[str]], reader: _Reader, report: ImportReport
+    ) -> Iterator[AddRow]:
+        """The rows of a list without a header: the first field of each row is the address.
 
         The same rows, reasons, details and notes as reading each row through the
         ``plain`` format, without a Parsed per row.
@@ -373,7 +372,6 @@ class _Import:
         reason: SuppressionReason = self.reason or "manual"
         detail = "imported list" + (f" ({self.name})" if self.name else "")
         detail, now = detail.strip(), self.now
-        pending: list[AddRow] = []
         for fields in rows:
             if len(fields) == 1:
                 text = fields[0].strip()
@@ -387,12 +385,7 @@ class _Import:
             except ValueError as error:
                 report.note(reader.line_num, error)
                 continue
-            pending.append((address, scope, reason, detail, now, None, False))
-            if len(pending) >= batch:
-                yield pending
-                pending = []
-        if pending:
-            yield pending
+            yield (address, scope, reason, detail, now, None, False)
 
     def _flush(self, pending: list[AddRow], report: ImportReport) -> None:
         added, updated = self.store.add_many(pending)
