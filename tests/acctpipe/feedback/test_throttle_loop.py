@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -67,9 +68,12 @@ async def test_controller_slows_below_the_receivers_limit_then_ramps_back(tmp_pa
             config=config,
         )
 
+        busy = threading.Lock()  # held while a tick runs in its worker thread
+
         def tick() -> None:
-            loader.load(mta.data_dir / "acct.csv")
-            loop.run_once()
+            with busy:
+                loader.load(mta.data_dir / "acct.csv")
+                loop.run_once()
 
         async def drive() -> None:
             while True:
@@ -92,7 +96,11 @@ async def test_controller_slows_below_the_receivers_limit_then_ramps_back(tmp_pa
                 await driver
             await follower.stop()
             await mta.stop(grace=2)
-            events.close()
+            # Cancelling the driver does not stop a tick already running in its thread:
+            # close the event store only once that tick is over (DuckDB refuses a close
+            # while its connection is busy).
+            with busy:
+                events.close()
             engine.dispose()
 
     actions = [(s.decision.action, s.decision.rate) for s in reversed(history)]
